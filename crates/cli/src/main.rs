@@ -1,0 +1,179 @@
+//! `switchboard`: the headless shell over the gateway core.
+
+// A command-line tool talks to people through stdout.
+#![allow(clippy::print_stdout)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use switchboard_gateway::config::{self, LoadError};
+use switchboard_gateway::{Gateway, GatewayOptions};
+
+#[derive(Parser)]
+#[command(
+    name = "switchboard",
+    version,
+    about = "One OpenAI-compatible URL in front of every model you use"
+)]
+struct Cli {
+    /// Config file (default: the platform config dir, e.g. ~/.config/switchboard/config.toml).
+    #[arg(long, global = true, env = "SWITCHBOARD_CONFIG")]
+    config: Option<PathBuf>,
+
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    log_format: LogFormat,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway in the foreground until SIGINT or SIGTERM.
+    Serve {
+        /// Listen here instead of the config's `listen` (e.g. 127.0.0.1:0 for any free port).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Request-log database instead of the config's or the platform default.
+        #[arg(long)]
+        database: Option<PathBuf>,
+    },
+    /// Validate the config file; print every error as file:line:col: message.
+    Check,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let path = config::config_path(cli.config.as_deref());
+    match cli.command {
+        Command::Check => check(&path),
+        Command::Serve { listen, database } => {
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    eprintln!("error: cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            runtime.block_on(serve(path, listen, database))
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn check(path: &std::path::Path) -> ExitCode {
+    match config::load_file(path) {
+        Ok(config) => {
+            println!(
+                "{}: ok ({} providers, {} aliases)",
+                path.display(),
+                config.providers.len(),
+                config.aliases.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(LoadError::Invalid(errors)) => {
+            eprintln!("{errors}");
+            eprintln!(
+                "{} error(s) in {}",
+                errors.diagnostics.len(),
+                path.display()
+            );
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(path: PathBuf, listen: Option<SocketAddr>, database: Option<PathBuf>) -> ExitCode {
+    let config = match config::load_or_init(&path) {
+        Ok((config, created)) => {
+            if created {
+                tracing::info!(path = %path.display(), "no config file yet; wrote the commented default");
+            }
+            config
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let addr = listen.unwrap_or(config.listen);
+    let grace = config.server.shutdown_grace;
+    let options = GatewayOptions {
+        config_path: Some(path.clone()),
+        database_path: database,
+    };
+    let gateway = match Gateway::start(config, options).await {
+        Ok(gateway) => gateway,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let server = match gateway.serve(addr).await {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("error: {e}");
+            gateway.shutdown().await;
+            return ExitCode::FAILURE;
+        }
+    };
+    let bound = server.local_addr();
+    tracing::info!(config = %path.display(), "Switchboard ready: base URL http://{bound}/v1");
+    wait_for_signal().await;
+    tracing::info!("shutting down: finishing in-flight requests");
+    server.stop(grace).await;
+    gateway.shutdown().await;
+    tracing::info!("request log flushed; bye");
+    ExitCode::SUCCESS
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(mut int), Ok(mut term)) => {
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,221 @@
+//! Config: phase one (`raw`) is the file's shape; phase two (`validate`) checks it and builds the
+//! runtime types below, which the rest of the gateway uses. Nothing downstream sees an unchecked
+//! value.
+
+mod diagnostics;
+mod raw;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use diagnostics::{closest, closest_n, ConfigError, Diagnostic};
+
+use crate::secret::SecretRef;
+
+/// The commented default written on first start.
+pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
+
+/// A checked, immutable config.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub server: ServerSettings,
+    /// `None` means the platform data dir.
+    pub database_path: Option<PathBuf>,
+    pub providers: BTreeMap<String, ProviderConfig>,
+    pub aliases: BTreeMap<String, AliasConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub max_body_bytes: usize,
+    pub shutdown_grace: Duration,
+    pub health_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderKind {
+    /// Any server speaking OpenAI's HTTP API (OpenAI, vLLM, llama.cpp, Ollama, LM Studio, ...).
+    OpenAi,
+    /// The built-in demo: answers locally.
+    Demo,
+}
+
+impl ProviderKind {
+    pub const NAMES: [&'static str; 2] = ["openai", "demo"];
+
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "openai" => Some(ProviderKind::OpenAi),
+            "demo" => Some(ProviderKind::Demo),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::OpenAi => "openai",
+            ProviderKind::Demo => "demo",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    pub name: String,
+    pub kind: ProviderKind,
+    /// Without a trailing slash; `None` only for the demo kind.
+    pub base_url: Option<String>,
+    pub api_key: Option<SecretRef>,
+    pub headers: Vec<(String, String)>,
+    pub timeouts: Timeouts,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Timeouts {
+    pub connect: Duration,
+    /// Until the response headers arrive.
+    pub first_byte: Duration,
+    /// Longest gap between two chunks of a streamed body.
+    pub idle: Duration,
+    pub total: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(10),
+            first_byte: Duration::from_secs(300),
+            idle: Duration::from_secs(120),
+            total: Duration::from_secs(600),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AliasConfig {
+    pub name: String,
+    pub description: Option<String>,
+    pub targets: Vec<TargetConfig>,
+    /// Other aliases tried in order when every target fails. Empty: fail fast.
+    pub fallbacks: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TargetConfig {
+    pub provider: String,
+    /// The model id sent upstream.
+    pub model: String,
+    /// The provider's timeouts with this target's overrides applied.
+    pub timeouts: Timeouts,
+}
+
+impl TargetConfig {
+    /// `provider/model`, as written in the config.
+    pub fn label(&self) -> String {
+        format!("{}/{}", self.provider, self.model)
+    }
+}
+
+impl Config {
+    /// Parses and validates config text. `origin` names the file in diagnostics.
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        validate::parse(text).map_err(|diagnostics| ConfigError {
+            origin: origin.to_owned(),
+            diagnostics,
+        })
+    }
+
+    /// The embedded default config.
+    pub fn embedded_default() -> Config {
+        match Config::parse(DEFAULT_CONFIG, "<default>") {
+            Ok(config) => config,
+            // The default is checked by a unit test, so this cannot happen in a released build.
+            Err(e) => unreachable!("embedded default config is invalid: {e}"),
+        }
+    }
+
+    /// Finds an alias by exact name, then case-insensitively (case drift is common in clients).
+    pub fn find_alias(&self, name: &str) -> Option<&AliasConfig> {
+        self.aliases.get(name).or_else(|| {
+            self.aliases
+                .values()
+                .find(|a| a.name.eq_ignore_ascii_case(name))
+        })
+    }
+
+    /// Aliases whose names are closest to `name`, for "did you mean" in 404s.
+    pub fn suggest_aliases(&self, name: &str) -> Vec<&str> {
+        closest_n(name, self.aliases.keys().map(String::as_str), 3)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write the default config to {path}: {source}")]
+    WriteDefault {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Invalid(#[from] ConfigError),
+}
+
+/// Reads and validates a config file.
+pub fn load_file(path: &Path) -> Result<Config, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(Config::parse(&text, &path.display().to_string())?)
+}
+
+/// Reads the config at `path`, writing the commented default there first if no file exists.
+/// Returns the config and whether the default was just written.
+pub fn load_or_init(path: &Path) -> Result<(Config, bool), LoadError> {
+    let created = if path.exists() {
+        false
+    } else {
+        let write = |path: &Path| -> std::io::Result<()> {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            std::fs::write(path, DEFAULT_CONFIG)
+        };
+        write(path).map_err(|source| LoadError::WriteDefault {
+            path: path.to_owned(),
+            source,
+        })?;
+        true
+    };
+    Ok((load_file(path)?, created))
+}
+
+/// The config path: `explicit` (from `--config` or `SWITCHBOARD_CONFIG`) or the platform default
+/// (`$XDG_CONFIG_HOME/switchboard/config.toml` on Linux,
+/// `~/Library/Application Support/switchboard/config.toml` on macOS).
+pub fn config_path(explicit: Option<&Path>) -> PathBuf {
+    match explicit {
+        Some(path) => path.to_owned(),
+        None => dirs::config_dir()
+            .unwrap_or_else(|| PathBuf::from("."))
+            .join("switchboard")
+            .join("config.toml"),
+    }
+}
+
+/// The default database path in the platform data dir.
+pub fn default_database_path() -> PathBuf {
+    dirs::data_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("switchboard")
+        .join("switchboard.db")
+}

@@ -1,0 +1,111 @@
+//! Phase one of config loading: the file's shape, exactly as written. Every struct rejects unknown
+//! keys; nothing here is checked beyond its type. `validate` turns this into `Config`.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub listen: Option<String>,
+    #[serde(default)]
+    pub server: RawServer,
+    #[serde(default)]
+    pub database: RawDatabase,
+    #[serde(default)]
+    pub providers: BTreeMap<String, RawProvider>,
+    #[serde(default)]
+    pub aliases: BTreeMap<String, RawAlias>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub max_body_mb: Option<f64>,
+    pub shutdown_grace_s: Option<f64>,
+    pub health_timeout_s: Option<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawDatabase {
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProvider {
+    pub kind: String,
+    pub base_url: Option<String>,
+    pub api_key: Option<String>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    pub timeouts: Option<RawTimeouts>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawTimeouts {
+    pub connect_s: Option<f64>,
+    pub first_byte_s: Option<f64>,
+    pub idle_s: Option<f64>,
+    pub total_s: Option<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlias {
+    pub description: Option<String>,
+    pub targets: Vec<RawTarget>,
+    #[serde(default)]
+    pub fallbacks: Vec<String>,
+}
+
+/// A target is either `"provider/model"` or a table with per-target settings.
+#[derive(Debug, Clone)]
+pub enum RawTarget {
+    Short(String),
+    Full(RawTargetTable),
+}
+
+// Hand-written rather than `#[serde(untagged)]` so a mistake inside a target table reports the
+// real cause ("unknown field ...") instead of "did not match any variant".
+impl<'de> Deserialize<'de> for RawTarget {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TargetVisitor;
+        impl<'de> serde::de::Visitor<'de> for TargetVisitor {
+            type Value = RawTarget;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(r#""provider/model" or a table like { model = "provider/model" }"#)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawTarget, E> {
+                Ok(RawTarget::Short(v.to_owned()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<RawTarget, A::Error> {
+                RawTargetTable::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(RawTarget::Full)
+            }
+        }
+        deserializer.deserialize_any(TargetVisitor)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTargetTable {
+    pub model: String,
+    pub timeouts: Option<RawTimeouts>,
+}
+
+impl RawTarget {
+    pub fn model(&self) -> &str {
+        match self {
+            RawTarget::Short(model) => model,
+            RawTarget::Full(table) => &table.model,
+        }
+    }
+}

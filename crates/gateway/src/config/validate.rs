@@ -1,0 +1,670 @@
+//! Phase two of config loading: every check, all errors collected, each with a position.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde_aux::serde_introspection::serde_introspect;
+use toml_edit::{Item, Value};
+
+use super::diagnostics::{closest, Diagnostic, Locator, Seg};
+use super::raw::{
+    RawAlias, RawConfig, RawDatabase, RawProvider, RawServer, RawTarget, RawTargetTable,
+    RawTimeouts,
+};
+use super::{
+    AliasConfig, Config, ProviderConfig, ProviderKind, ServerSettings, TargetConfig, Timeouts,
+};
+use crate::secret::{expand_home, SecretRef};
+
+pub(super) fn parse(text: &str) -> Result<Config, Vec<Diagnostic>> {
+    let locator = Locator::new(text);
+    let mut errors = Vec::new();
+
+    // Unknown keys first, all of them, each with a suggestion; serde alone stops at the first.
+    if let Some(doc) = locator.document() {
+        check_unknown_keys(&locator, doc.as_item(), &mut errors);
+    }
+
+    let raw: RawConfig = match toml::from_str(text) {
+        Ok(raw) => raw,
+        Err(e) => {
+            let already_reported = !errors.is_empty() && e.message().contains("unknown field");
+            if !already_reported {
+                let offset = e.span().map(|s| s.start).unwrap_or(0);
+                errors.push(locator.diagnostic_at(offset, first_line(e.message())));
+            }
+            return Err(errors);
+        }
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+
+    let config = build(&raw, &locator, &mut errors);
+    if errors.is_empty() {
+        Ok(config)
+    } else {
+        errors.sort_by_key(|d| (d.line, d.col));
+        Err(errors)
+    }
+}
+
+fn first_line(message: &str) -> String {
+    message.lines().next().unwrap_or(message).trim().to_owned()
+}
+
+fn check_unknown_keys(locator: &Locator, root: &Item, errors: &mut Vec<Diagnostic>) {
+    let mut check = |item: Option<&Item>, known: &[&str], path: &[Seg], section: &str| {
+        let Some(table) = item.and_then(Item::as_table_like) else {
+            return;
+        };
+        for (key, _) in table.iter() {
+            if known.contains(&key) {
+                continue;
+            }
+            let mut message = format!("unknown key `{key}` in {section}");
+            if let Some(suggestion) = closest(key, known.iter().copied()) {
+                message.push_str(&format!("; did you mean `{suggestion}`?"));
+            } else {
+                message.push_str(&format!("; expected one of: {}", known.join(", ")));
+            }
+            let mut full: Vec<Seg> = path.to_vec();
+            full.push(Seg::Key(key));
+            errors.push(locator.at_key(&full, message));
+        }
+    };
+
+    check(
+        Some(root),
+        serde_introspect::<RawConfig>(),
+        &[],
+        "the top level",
+    );
+    check(
+        root.get("server"),
+        serde_introspect::<RawServer>(),
+        &[Seg::Key("server")],
+        "[server]",
+    );
+    check(
+        root.get("database"),
+        serde_introspect::<RawDatabase>(),
+        &[Seg::Key("database")],
+        "[database]",
+    );
+
+    if let Some(providers) = root.get("providers").and_then(Item::as_table_like) {
+        for (name, provider) in providers.iter() {
+            let path = [Seg::Key("providers"), Seg::Key(name)];
+            let section = format!("[providers.{name}]");
+            check(
+                Some(provider),
+                serde_introspect::<RawProvider>(),
+                &path,
+                &section,
+            );
+            let timeouts_path = [path[0], path[1], Seg::Key("timeouts")];
+            check(
+                provider.get("timeouts"),
+                serde_introspect::<RawTimeouts>(),
+                &timeouts_path,
+                &section,
+            );
+        }
+    }
+
+    if let Some(aliases) = root.get("aliases").and_then(Item::as_table_like) {
+        for (name, alias) in aliases.iter() {
+            let path = [Seg::Key("aliases"), Seg::Key(name)];
+            let section = format!("[aliases.\"{name}\"]");
+            check(Some(alias), serde_introspect::<RawAlias>(), &path, &section);
+            let Some(Value::Array(targets)) = alias.get("targets").and_then(Item::as_value) else {
+                continue;
+            };
+            for (i, target) in targets.iter().enumerate() {
+                let Value::InlineTable(table) = target else {
+                    continue;
+                };
+                let item = Item::Value(Value::InlineTable(table.clone()));
+                let target_path = [path[0], path[1], Seg::Key("targets"), Seg::Index(i)];
+                let target_section = format!("target {} of {section}", i + 1);
+                check(
+                    Some(&item),
+                    serde_introspect::<RawTargetTable>(),
+                    &target_path,
+                    &target_section,
+                );
+                let timeouts_path = [
+                    path[0],
+                    path[1],
+                    Seg::Key("targets"),
+                    Seg::Index(i),
+                    Seg::Key("timeouts"),
+                ];
+                check(
+                    item.get("timeouts"),
+                    serde_introspect::<RawTimeouts>(),
+                    &timeouts_path,
+                    &target_section,
+                );
+            }
+        }
+    }
+}
+
+fn build(raw: &RawConfig, loc: &Locator, errors: &mut Vec<Diagnostic>) -> Config {
+    let listen = match raw.listen.as_deref() {
+        None => SocketAddr::from(([127, 0, 0, 1], 4000)),
+        Some(text) => text.parse().unwrap_or_else(|_| {
+            errors.push(loc.at(
+                &[Seg::Key("listen")],
+                format!("`listen` must be an address like \"127.0.0.1:4000\", not {text:?}"),
+            ));
+            SocketAddr::from(([127, 0, 0, 1], 4000))
+        }),
+    };
+
+    let mut positive = |value: Option<f64>, default: f64, path: &[Seg], name: &str| -> f64 {
+        match value {
+            Some(v) if v.is_finite() && v > 0.0 => v,
+            Some(v) => {
+                errors.push(loc.at(path, format!("`{name}` must be a positive number, not {v}")));
+                default
+            }
+            None => default,
+        }
+    };
+    let server = ServerSettings {
+        max_body_bytes: (positive(
+            raw.server.max_body_mb,
+            32.0,
+            &[Seg::Key("server"), Seg::Key("max_body_mb")],
+            "max_body_mb",
+        ) * 1024.0
+            * 1024.0) as usize,
+        shutdown_grace: Duration::from_secs_f64(positive(
+            raw.server.shutdown_grace_s,
+            30.0,
+            &[Seg::Key("server"), Seg::Key("shutdown_grace_s")],
+            "shutdown_grace_s",
+        )),
+        health_timeout: Duration::from_secs_f64(positive(
+            raw.server.health_timeout_s,
+            5.0,
+            &[Seg::Key("server"), Seg::Key("health_timeout_s")],
+            "health_timeout_s",
+        )),
+    };
+
+    let database_path = raw
+        .database
+        .path
+        .as_deref()
+        .filter(|p| !p.is_empty())
+        .map(expand_home);
+
+    let providers: BTreeMap<String, ProviderConfig> = raw
+        .providers
+        .iter()
+        .map(|(name, p)| (name.clone(), build_provider(name, p, loc, errors)))
+        .collect();
+
+    let mut aliases = BTreeMap::new();
+    let mut lowered: HashMap<String, &str> = HashMap::new();
+    for (name, alias) in &raw.aliases {
+        let path = [Seg::Key("aliases"), Seg::Key(name)];
+        if name.trim().is_empty() || name.chars().any(char::is_whitespace) {
+            errors.push(loc.at_key(
+                &path,
+                format!("alias name {name:?} must not be empty or contain spaces"),
+            ));
+        }
+        if let Some(other) = lowered.insert(name.to_lowercase(), name) {
+            errors.push(loc.at_key(
+                &path,
+                format!("alias `{name}` differs from alias `{other}` only in case; clients could not tell them apart"),
+            ));
+        }
+        aliases.insert(
+            name.clone(),
+            build_alias(name, alias, &providers, raw, loc, errors),
+        );
+    }
+    check_fallback_cycles(&aliases, loc, errors);
+
+    Config {
+        listen,
+        server,
+        database_path,
+        providers,
+        aliases,
+    }
+}
+
+fn build_provider(
+    name: &str,
+    raw: &RawProvider,
+    loc: &Locator,
+    errors: &mut Vec<Diagnostic>,
+) -> ProviderConfig {
+    let path = [Seg::Key("providers"), Seg::Key(name)];
+    let at = |key: &'static str| [path[0], path[1], Seg::Key(key)];
+    if name.contains('/') {
+        errors.push(loc.at_key(&path, format!("provider name `{name}` must not contain `/` (targets are written `provider/model`)")));
+    }
+    let kind = ProviderKind::parse(&raw.kind).unwrap_or_else(|| {
+        let mut message = format!("unknown provider kind `{}`", raw.kind);
+        match closest(&raw.kind, ProviderKind::NAMES) {
+            Some(s) => message.push_str(&format!("; did you mean `{s}`?")),
+            None => message.push_str(&format!(
+                "; expected one of: {}",
+                ProviderKind::NAMES.join(", ")
+            )),
+        }
+        errors.push(loc.at(&at("kind"), message));
+        ProviderKind::OpenAi
+    });
+
+    let base_url = match (kind, raw.base_url.as_deref()) {
+        (ProviderKind::Demo, Some(_)) => {
+            errors.push(loc.at(
+                &at("base_url"),
+                "the demo provider answers locally and takes no `base_url`",
+            ));
+            None
+        }
+        (ProviderKind::Demo, None) => None,
+        (ProviderKind::OpenAi, None) => {
+            errors.push(loc.at_key(
+                &path,
+                format!("provider `{name}` needs `base_url`, e.g. \"http://127.0.0.1:8000/v1\""),
+            ));
+            None
+        }
+        (ProviderKind::OpenAi, Some(url)) => match reqwest::Url::parse(url) {
+            Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.has_host() => {
+                Some(url.trim_end_matches('/').to_owned())
+            }
+            _ => {
+                errors.push(loc.at(
+                    &at("base_url"),
+                    format!("`base_url` must be an http:// or https:// URL, not {url:?}"),
+                ));
+                None
+            }
+        },
+    };
+
+    let api_key = raw.api_key.as_deref().and_then(|text| {
+        if kind == ProviderKind::Demo {
+            errors.push(loc.at(&at("api_key"), "the demo provider takes no `api_key`"));
+            return None;
+        }
+        SecretRef::parse(text)
+            .map_err(|message| errors.push(loc.at(&at("api_key"), message)))
+            .ok()
+    });
+
+    let mut headers = Vec::new();
+    for (header, value) in &raw.headers {
+        let header_path = [path[0], path[1], Seg::Key("headers"), Seg::Key(header)];
+        let lower = header.to_ascii_lowercase();
+        if matches!(
+            lower.as_str(),
+            "authorization" | "x-api-key" | "api-key" | "proxy-authorization"
+        ) {
+            errors.push(loc.at_key(&header_path, format!("header `{header}` carries a secret; put it in `api_key` as a reference instead")));
+        } else if http::HeaderName::from_bytes(header.as_bytes()).is_err() {
+            errors.push(loc.at_key(
+                &header_path,
+                format!("`{header}` is not a valid HTTP header name"),
+            ));
+        } else if http::HeaderValue::from_str(value).is_err() {
+            errors.push(loc.at(
+                &header_path,
+                format!("the value of header `{header}` is not a valid HTTP header value"),
+            ));
+        } else {
+            headers.push((header.clone(), value.clone()));
+        }
+    }
+
+    let timeouts = apply_timeouts(
+        Timeouts::default(),
+        raw.timeouts.as_ref(),
+        &at("timeouts"),
+        true,
+        loc,
+        errors,
+    );
+    ProviderConfig {
+        name: name.to_owned(),
+        kind,
+        base_url,
+        api_key,
+        headers,
+        timeouts,
+    }
+}
+
+fn apply_timeouts(
+    base: Timeouts,
+    raw: Option<&RawTimeouts>,
+    path: &[Seg],
+    connect_allowed: bool,
+    loc: &Locator,
+    errors: &mut Vec<Diagnostic>,
+) -> Timeouts {
+    let Some(raw) = raw else { return base };
+    let mut get = |value: Option<f64>, key: &'static str, current: Duration| -> Duration {
+        let mut full = path.to_vec();
+        full.push(Seg::Key(key));
+        match value {
+            Some(v) if v.is_finite() && v > 0.0 && v < 1.0e7 => Duration::from_secs_f64(v),
+            Some(v) => {
+                errors.push(loc.at(
+                    &full,
+                    format!("`{key}` must be a positive number of seconds, not {v}"),
+                ));
+                current
+            }
+            None => current,
+        }
+    };
+    let out = Timeouts {
+        connect: get(raw.connect_s, "connect_s", base.connect),
+        first_byte: get(raw.first_byte_s, "first_byte_s", base.first_byte),
+        idle: get(raw.idle_s, "idle_s", base.idle),
+        total: get(raw.total_s, "total_s", base.total),
+    };
+    if !connect_allowed && raw.connect_s.is_some() {
+        let mut full = path.to_vec();
+        full.push(Seg::Key("connect_s"));
+        errors.push(loc.at_key(
+            &full,
+            "`connect_s` is set per provider (one connection pool each), not per target",
+        ));
+    }
+    out
+}
+
+fn build_alias(
+    name: &str,
+    raw: &RawAlias,
+    providers: &BTreeMap<String, ProviderConfig>,
+    raw_config: &RawConfig,
+    loc: &Locator,
+    errors: &mut Vec<Diagnostic>,
+) -> AliasConfig {
+    let path = [Seg::Key("aliases"), Seg::Key(name)];
+    if raw.targets.is_empty() {
+        errors.push(loc.at(
+            &[path[0], path[1], Seg::Key("targets")],
+            format!("alias `{name}` needs at least one target"),
+        ));
+    }
+    let mut targets: Vec<TargetConfig> = Vec::new();
+    for (i, target) in raw.targets.iter().enumerate() {
+        let target_path = [path[0], path[1], Seg::Key("targets"), Seg::Index(i)];
+        let written = target.model();
+        let Some((provider_name, model)) = written
+            .split_once('/')
+            .filter(|(p, m)| !p.is_empty() && !m.is_empty())
+        else {
+            errors.push(loc.at(
+                &target_path,
+                format!("target {written:?} must be written \"provider/model\""),
+            ));
+            continue;
+        };
+        let Some(provider) = providers.get(provider_name) else {
+            let mut message = format!(
+                "target `{written}` names provider `{provider_name}`, which is not defined"
+            );
+            if let Some(s) = closest(provider_name, providers.keys().map(String::as_str)) {
+                message.push_str(&format!("; did you mean `{s}`?"));
+            }
+            errors.push(loc.at(&target_path, message));
+            continue;
+        };
+        if targets
+            .iter()
+            .any(|t| t.provider == provider_name && t.model == model)
+        {
+            errors.push(loc.at(
+                &target_path,
+                format!("target `{written}` is listed twice in alias `{name}`"),
+            ));
+            continue;
+        }
+        let overrides = match target {
+            RawTarget::Full(table) => table.timeouts.as_ref(),
+            RawTarget::Short(_) => None,
+        };
+        let mut timeouts_path = target_path.to_vec();
+        timeouts_path.push(Seg::Key("timeouts"));
+        let timeouts = apply_timeouts(
+            provider.timeouts,
+            overrides,
+            &timeouts_path,
+            false,
+            loc,
+            errors,
+        );
+        targets.push(TargetConfig {
+            provider: provider_name.to_owned(),
+            model: model.to_owned(),
+            timeouts,
+        });
+    }
+
+    for (i, fallback) in raw.fallbacks.iter().enumerate() {
+        let fallback_path = [path[0], path[1], Seg::Key("fallbacks"), Seg::Index(i)];
+        if fallback == name {
+            errors.push(loc.at(
+                &fallback_path,
+                format!("alias `{name}` lists itself as a fallback"),
+            ));
+        } else if !raw_config.aliases.contains_key(fallback) {
+            let mut message = format!("fallback `{fallback}` is not a defined alias");
+            if let Some(s) = closest(fallback, raw_config.aliases.keys().map(String::as_str)) {
+                message.push_str(&format!("; did you mean `{s}`?"));
+            }
+            errors.push(loc.at(&fallback_path, message));
+        } else if raw.fallbacks[..i].contains(fallback) {
+            errors.push(loc.at(
+                &fallback_path,
+                format!("fallback `{fallback}` is listed twice"),
+            ));
+        }
+    }
+
+    AliasConfig {
+        name: name.to_owned(),
+        description: raw.description.clone(),
+        targets,
+        fallbacks: raw.fallbacks.clone(),
+    }
+}
+
+/// Rejects fallback chains that lead back to where they started (a → b → a).
+fn check_fallback_cycles(
+    aliases: &BTreeMap<String, AliasConfig>,
+    loc: &Locator,
+    errors: &mut Vec<Diagnostic>,
+) {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        Visiting,
+        Done,
+    }
+    fn visit<'a>(
+        name: &'a str,
+        aliases: &'a BTreeMap<String, AliasConfig>,
+        marks: &mut HashMap<&'a str, Mark>,
+        stack: &mut Vec<&'a str>,
+        cycles: &mut Vec<Vec<&'a str>>,
+    ) {
+        match marks.get(name) {
+            Some(Mark::Done) => return,
+            Some(Mark::Visiting) => {
+                if let Some(start) = stack.iter().position(|n| *n == name) {
+                    let mut cycle = stack[start..].to_vec();
+                    cycle.push(name);
+                    cycles.push(cycle);
+                }
+                return;
+            }
+            None => {}
+        }
+        marks.insert(name, Mark::Visiting);
+        stack.push(name);
+        if let Some(alias) = aliases.get(name) {
+            for next in &alias.fallbacks {
+                if next != name {
+                    visit(next, aliases, marks, stack, cycles);
+                }
+            }
+        }
+        stack.pop();
+        marks.insert(name, Mark::Done);
+    }
+
+    let mut marks = HashMap::new();
+    let mut cycles = Vec::new();
+    for name in aliases.keys() {
+        visit(name, aliases, &mut marks, &mut Vec::new(), &mut cycles);
+    }
+    for cycle in cycles {
+        let first = cycle[0];
+        let next = cycle.get(1).copied().unwrap_or(first);
+        let index = aliases
+            .get(first)
+            .and_then(|a| a.fallbacks.iter().position(|f| f == next))
+            .unwrap_or(0);
+        errors.push(loc.at(
+            &[
+                Seg::Key("aliases"),
+                Seg::Key(first),
+                Seg::Key("fallbacks"),
+                Seg::Index(index),
+            ],
+            format!("fallback cycle: {}", cycle.join(" → ")),
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors(text: &str) -> Vec<String> {
+        match parse(text) {
+            Ok(_) => Vec::new(),
+            Err(ds) => ds.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn default_config_is_valid() {
+        let config = parse(crate::config::DEFAULT_CONFIG);
+        assert!(config.is_ok(), "{:?}", config.err());
+    }
+
+    #[test]
+    fn every_unknown_key_is_reported_with_a_suggestion() {
+        let e = errors(
+            "listn = \"127.0.0.1:1\"\n[providers.a]\nkind = \"openai\"\nbse_url = \"http://x\"\n",
+        );
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert!(
+            e[0].starts_with("1:1: unknown key `listn`") && e[0].contains("`listen`"),
+            "{e:?}"
+        );
+        assert!(
+            e[1].starts_with("4:1: unknown key `bse_url`") && e[1].contains("`base_url`"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn references_are_checked_and_all_errors_collected() {
+        let e = errors(concat!(
+            "[providers.local]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:8000/v1\"\n",
+            "[aliases.a]\ntargets = [\"lcoal/m\"]\nfallbacks = [\"bb\"]\n",
+            "[aliases.b]\ntargets = [\"local/m\"]\n",
+        ));
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert!(
+            e[0].starts_with("5:12:") && e[0].contains("did you mean `local`"),
+            "{e:?}"
+        );
+        assert!(
+            e[1].starts_with("6:14:") && e[1].contains("not a defined alias"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn fallback_cycles_are_rejected() {
+        let e = errors(concat!(
+            "[providers.p]\nkind = \"demo\"\n",
+            "[aliases.a]\ntargets = [\"p/m\"]\nfallbacks = [\"b\"]\n",
+            "[aliases.b]\ntargets = [\"p/m\"]\nfallbacks = [\"a\"]\n",
+        ));
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].contains("fallback cycle: a → b → a"), "{e:?}");
+    }
+
+    #[test]
+    fn literal_keys_and_bad_values_are_refused() {
+        let e = errors(concat!(
+            "listen = \"nowhere\"\n",
+            "[providers.p]\nkind = \"opneai\"\nbase_url = \"ftp://x\"\napi_key = \"sk-123\"\n",
+            "[aliases.x]\ntargets = [{ model = \"p/m\", timeouts = { total_s = -1, connect_s = 2 } }]\n",
+            "[aliases.X]\ntargets = [\"p/m\"]\n",
+        ));
+        let joined = e.join("\n");
+        for needle in [
+            "`listen` must be an address",
+            "did you mean `openai`",
+            "http:// or https://",
+            "never the key itself",
+            "`total_s` must be a positive",
+            "`connect_s` is set per provider",
+            "only in case",
+        ] {
+            assert!(joined.contains(needle), "missing {needle:?} in:\n{joined}");
+        }
+        assert!(
+            !joined.contains("sk-123"),
+            "a secret leaked into an error: {joined}"
+        );
+    }
+
+    #[test]
+    fn syntax_errors_carry_a_position() {
+        let e = errors("listen = \n");
+        assert_eq!(e.len(), 1);
+        assert!(e[0].starts_with("1:"), "{e:?}");
+    }
+
+    #[test]
+    fn target_timeouts_override_the_providers() -> Result<(), String> {
+        let config = parse(concat!(
+            "[providers.p]\nkind = \"openai\"\nbase_url = \"http://h/v1/\"\ntimeouts = { idle_s = 7, total_s = 100 }\n",
+            "[aliases.x]\ntargets = [{ model = \"p/org/model\", timeouts = { total_s = 5 } }]\n",
+        ))
+        .map_err(|e| format!("{e:?}"))?;
+        let target = &config.aliases["x"].targets[0];
+        assert_eq!(target.model, "org/model");
+        assert_eq!(target.timeouts.idle, Duration::from_secs(7));
+        assert_eq!(target.timeouts.total, Duration::from_secs(5));
+        assert_eq!(
+            config.providers["p"].base_url.as_deref(),
+            Some("http://h/v1")
+        );
+        Ok(())
+    }
+}

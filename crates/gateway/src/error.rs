@@ -1,0 +1,204 @@
+//! One error type that is the response: every failure becomes OpenAI's error envelope with the
+//! typed failure summary Switchboard adds (`route`, `provider_family`, `retry_after_ms`,
+//! `correlation_id`), so SDKs parse it and people can act on it.
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// A failure, ready to be sent to the client.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiError {
+    #[serde(skip)]
+    pub status: StatusCode,
+    pub message: String,
+    /// Broad class, as in OpenAI's envelope (`invalid_request_error`, `upstream_error`, ...).
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The specific cause (`model_not_found`, `backend_unreachable`, ...).
+    pub code: &'static str,
+    /// The alias the request was routed through, when it got that far.
+    pub route: Option<String>,
+    /// The `provider/model` target that failed, when one was tried.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    pub provider_family: Option<&'static str>,
+    pub retry_after_ms: Option<u64>,
+    pub correlation_id: Option<String>,
+    /// Closest alias names, for `model_not_found`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub suggestions: Vec<String>,
+}
+
+impl ApiError {
+    pub fn new(
+        status: StatusCode,
+        kind: &'static str,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+            kind,
+            code,
+            route: None,
+            target: None,
+            provider_family: None,
+            retry_after_ms: None,
+            correlation_id: None,
+            suggestions: Vec::new(),
+        }
+    }
+
+    pub fn invalid_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            code,
+            message,
+        )
+    }
+
+    pub fn invalid_json(error: &serde_json::Error) -> Self {
+        Self::invalid_request(
+            "invalid_json",
+            format!(
+                "request body is not valid JSON: {} (line {}, column {})",
+                strip_position(&error.to_string()),
+                error.line(),
+                error.column()
+            ),
+        )
+    }
+
+    pub fn body_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request_error",
+            "request_too_large",
+            format!(
+                "request body is larger than the {} MB limit (server.max_body_mb)",
+                (limit as f64 / (1024.0 * 1024.0) * 10.0).round() / 10.0
+            ),
+        )
+    }
+
+    pub fn model_not_found(requested: &str, suggestions: Vec<String>) -> Self {
+        let message = if suggestions.is_empty() {
+            format!("model `{requested}` is not a configured alias; GET /v1/models lists them")
+        } else {
+            format!(
+                "model `{requested}` is not a configured alias; did you mean {}?",
+                suggestions
+                    .iter()
+                    .map(|s| format!("`{s}`"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            )
+        };
+        let mut error = Self::new(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            "model_not_found",
+            message,
+        );
+        error.suggestions = suggestions;
+        error
+    }
+
+    pub fn unsupported_media_type() -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_request_error",
+            "unsupported_media_type",
+            "send the request body as JSON with `Content-Type: application/json`",
+        )
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "internal_error",
+            message,
+        )
+    }
+
+    pub fn with_route(mut self, alias: &str) -> Self {
+        self.route = Some(alias.to_owned());
+        self
+    }
+
+    pub fn with_correlation_id(mut self, id: &str) -> Self {
+        self.correlation_id = Some(id.to_owned());
+        self
+    }
+
+    /// The body as one SSE event, for errors that happen after a stream has started.
+    pub fn to_sse_event(&self) -> String {
+        format!("data: {}\n\n", self.body_json())
+    }
+
+    fn body_json(&self) -> String {
+        #[derive(Serialize)]
+        struct Envelope<'a> {
+            error: &'a ApiError,
+        }
+        serde_json::to_string(&Envelope { error: self }).unwrap_or_else(|_| {
+            r#"{"error":{"message":"internal error","type":"internal_error"}}"#.to_owned()
+        })
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status,
+            [(
+                axum::http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            self.body_json(),
+        )
+            .into_response();
+        if let Some(ms) = self.retry_after_ms {
+            let secs = ms.div_ceil(1000).max(1);
+            if let Ok(value) = HeaderValue::from_str(&secs.to_string()) {
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, value);
+            }
+        }
+        response
+    }
+}
+
+/// serde_json appends " at line X column Y"; we say it our own way.
+fn strip_position(message: &str) -> &str {
+    message.split(" at line ").next().unwrap_or(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_has_the_failure_summary_fields() -> anyhow::Result<()> {
+        let error = ApiError::model_not_found("Local/Chatt", vec!["local/chat".into()])
+            .with_route("Local/Chatt")
+            .with_correlation_id("abc");
+        let body: serde_json::Value = serde_json::from_str(&error.body_json())?;
+        let e = &body["error"];
+        assert_eq!(e["type"], "invalid_request_error");
+        assert_eq!(e["code"], "model_not_found");
+        assert_eq!(e["correlation_id"], "abc");
+        assert_eq!(e["route"], "Local/Chatt");
+        assert!(e["provider_family"].is_null() && e["retry_after_ms"].is_null());
+        assert!(e["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("`local/chat`"));
+        Ok(())
+    }
+}

@@ -1,0 +1,17 @@
+//! Switchboard's gateway core: an OpenAI-compatible LLM gateway as a library. The headless CLI
+//! and the tray app are thin shells over `Gateway`; nothing here knows about a GUI.
+
+pub mod admin;
+pub mod config;
+pub mod error;
+pub mod gateway;
+pub mod provider;
+pub mod secret;
+mod server;
+pub mod store;
+
+pub use admin::AdminService;
+pub use config::Config;
+pub use error::ApiError;
+pub use gateway::{Gateway, GatewayOptions, ServeError, ServerHandle, Snapshot};
+pub use server::CORRELATION_HEADER;

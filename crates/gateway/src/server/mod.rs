@@ -1,0 +1,179 @@
+//! HTTP adapters: routes, the correlation-id layer, health and model listing. Handlers stay thin;
+//! proxying lives in `proxy`, admin logic in `crate::admin`.
+
+mod proxy;
+
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::gateway::Gateway;
+use crate::provider::Endpoint;
+
+pub const CORRELATION_HEADER: &str = "x-correlation-id";
+const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The id that ties a request's response, upstream call and log row together.
+#[derive(Debug, Clone)]
+pub struct CorrelationId(pub String);
+
+pub fn router(gateway: Gateway) -> Router {
+    let api = Router::new()
+        .route("/chat/completions", post(chat_completions))
+        .route("/completions", post(completions))
+        .route("/embeddings", post(embeddings))
+        .route("/models", get(list_models))
+        .route("/models/{*id}", get(get_model));
+    Router::new()
+        .nest("/v1", api.clone())
+        .merge(api)
+        .route("/health/liveliness", get(liveliness))
+        .route("/health/readiness", get(readiness))
+        .route("/health", get(health))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(correlation))
+        .with_state(gateway)
+}
+
+/// Takes the client's `X-Correlation-Id` (or `X-Request-Id`) when it is sane, else makes one;
+/// returns it on every response.
+async fn correlation(mut request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let given = headers
+        .get(CORRELATION_HEADER)
+        .or_else(|| headers.get(REQUEST_ID_HEADER))
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()));
+    let id = match given {
+        Some(id) => id.to_owned(),
+        None => uuid::Uuid::new_v4().simple().to_string(),
+    };
+    request.extensions_mut().insert(CorrelationId(id.clone()));
+    let mut response = next.run(request).await;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(CORRELATION_HEADER, value);
+    }
+    response
+}
+
+async fn chat_completions(
+    State(gateway): State<Gateway>,
+    Extension(id): Extension<CorrelationId>,
+    request: Request,
+) -> Response {
+    proxy::handle(gateway, Endpoint::ChatCompletions, id.0, request).await
+}
+
+async fn completions(
+    State(gateway): State<Gateway>,
+    Extension(id): Extension<CorrelationId>,
+    request: Request,
+) -> Response {
+    proxy::handle(gateway, Endpoint::Completions, id.0, request).await
+}
+
+async fn embeddings(
+    State(gateway): State<Gateway>,
+    Extension(id): Extension<CorrelationId>,
+    request: Request,
+) -> Response {
+    proxy::handle(gateway, Endpoint::Embeddings, id.0, request).await
+}
+
+fn model_object(name: &str, created: u64) -> serde_json::Value {
+    json!({"id": name, "object": "model", "created": created, "owned_by": "switchboard"})
+}
+
+async fn list_models(State(gateway): State<Gateway>) -> Response {
+    let snapshot = gateway.snapshot();
+    let data: Vec<_> = snapshot
+        .config
+        .aliases
+        .keys()
+        .map(|name| model_object(name, snapshot.loaded_at_unix))
+        .collect();
+    Json(json!({"object": "list", "data": data})).into_response()
+}
+
+async fn get_model(
+    State(gateway): State<Gateway>,
+    Extension(id): Extension<CorrelationId>,
+    Path(model): Path<String>,
+) -> Response {
+    let snapshot = gateway.snapshot();
+    match snapshot.config.find_alias(&model) {
+        Some(alias) => Json(model_object(&alias.name, snapshot.loaded_at_unix)).into_response(),
+        None => {
+            let suggestions = snapshot
+                .config
+                .suggest_aliases(&model)
+                .into_iter()
+                .map(str::to_owned)
+                .collect();
+            ApiError::model_not_found(&model, suggestions)
+                .with_correlation_id(&id.0)
+                .into_response()
+        }
+    }
+}
+
+async fn liveliness() -> Response {
+    Json(json!({"status": "alive"})).into_response()
+}
+
+async fn readiness(State(gateway): State<Gateway>) -> Response {
+    let readiness = gateway.admin().readiness();
+    let status = if readiness.ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(readiness)).into_response()
+}
+
+async fn health(State(gateway): State<Gateway>) -> Response {
+    let report = gateway.admin().backend_health().await;
+    let status = if report.healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(report)).into_response()
+}
+
+async fn not_found(Extension(id): Extension<CorrelationId>, request: Request) -> Response {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "invalid_request_error",
+        "unknown_endpoint",
+        format!(
+            "no endpoint at {} {}; see /v1/models, /v1/chat/completions, /health",
+            request.method(),
+            request.uri().path()
+        ),
+    )
+    .with_correlation_id(&id.0)
+    .into_response()
+}
+
+async fn method_not_allowed(Extension(id): Extension<CorrelationId>, request: Request) -> Response {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "invalid_request_error",
+        "method_not_allowed",
+        format!(
+            "{} is not allowed on {}",
+            request.method(),
+            request.uri().path()
+        ),
+    )
+    .with_correlation_id(&id.0)
+    .into_response()
+}

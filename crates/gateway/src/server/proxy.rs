@@ -1,0 +1,473 @@
+//! The request path: read and check the body, resolve the alias, try its targets (then its opt-in
+//! fallbacks), and send back the body or forward the stream event by event. Every outcome, client
+//! disconnects included, ends up as one request-log row.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::config::AliasConfig;
+use crate::error::ApiError;
+use crate::gateway::{Gateway, Snapshot};
+use crate::provider::{Endpoint, EventStream, ProviderRequest, ProviderResponse, SseEvent, Usage};
+use crate::store::{LogRow, LogWriter};
+
+pub const ALIAS_HEADER: &str = "x-switchboard-alias";
+pub const TARGET_HEADER: &str = "x-switchboard-target";
+
+pub(super) async fn handle(
+    gateway: Gateway,
+    endpoint: Endpoint,
+    correlation_id: String,
+    request: Request,
+) -> Response {
+    let snapshot = gateway.snapshot();
+    let mut record = Record::new(gateway.inner.log.clone(), endpoint, &correlation_id);
+    match proxy(&snapshot, endpoint, &correlation_id, request, &mut record).await {
+        Ok(response) => response,
+        Err(error) => {
+            let error = error.with_correlation_id(&correlation_id);
+            record.finish_error(&error);
+            error.into_response()
+        }
+    }
+}
+
+async fn proxy(
+    snapshot: &Arc<Snapshot>,
+    endpoint: Endpoint,
+    correlation_id: &str,
+    request: Request,
+    record: &mut Record,
+) -> Result<Response, ApiError> {
+    let limit = snapshot.config.server.max_body_bytes;
+    let body = axum::body::to_bytes(request.into_body(), limit)
+        .await
+        .map_err(|_| ApiError::body_too_large(limit))?;
+    let mut body: Map<String, Value> = match serde_json::from_slice::<Value>(&body) {
+        Ok(Value::Object(map)) => map,
+        Ok(_) => {
+            return Err(ApiError::invalid_request(
+                "invalid_body",
+                "request body must be a JSON object",
+            ))
+        }
+        Err(e) => return Err(ApiError::invalid_json(&e)),
+    };
+    let requested = match body.get("model") {
+        Some(Value::String(model)) if !model.is_empty() => model.clone(),
+        _ => {
+            return Err(ApiError::invalid_request(
+                "missing_model",
+                "request body needs `model`: one of the aliases listed by GET /v1/models",
+            ))
+        }
+    };
+    record.row.requested_model = Some(requested.clone());
+    let stream = match body.get("stream") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            return Err(ApiError::invalid_request(
+                "invalid_stream",
+                "`stream` must be true or false",
+            )
+            .with_route(&requested))
+        }
+    };
+    if stream && !endpoint.supports_streaming() {
+        return Err(ApiError::invalid_request(
+            "invalid_stream",
+            format!("/{} does not stream", endpoint.path()),
+        )
+        .with_route(&requested));
+    }
+    record.row.streamed = stream;
+
+    let Some(alias) = snapshot.config.find_alias(&requested) else {
+        let suggestions = snapshot
+            .config
+            .suggest_aliases(&requested)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        return Err(ApiError::model_not_found(&requested, suggestions).with_route(&requested));
+    };
+    record.row.alias = Some(alias.name.clone());
+
+    // Ask for usage in streams so the log has token counts; hide the extra chunk from clients
+    // that did not ask for it.
+    let mut hide_usage_chunk = false;
+    if stream
+        && body
+            .get("stream_options")
+            .and_then(|o| o.get("include_usage"))
+            .is_none()
+    {
+        let options = body
+            .entry("stream_options")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(options) = options {
+            options.insert("include_usage".into(), Value::Bool(true));
+            hide_usage_chunk = true;
+        }
+    }
+
+    let chain: Vec<&AliasConfig> = std::iter::once(alias)
+        .chain(
+            alias
+                .fallbacks
+                .iter()
+                .filter_map(|name| snapshot.config.aliases.get(name)),
+        )
+        .collect();
+    let mut failures: Vec<ApiError> = Vec::new();
+    for candidate in chain {
+        for target in &candidate.targets {
+            let Some(provider) = snapshot.providers.get(&target.provider) else {
+                continue;
+            };
+            let label = target.label();
+            let mut target_body = body.clone();
+            target_body.insert("model".into(), Value::String(target.model.clone()));
+            let request = ProviderRequest {
+                endpoint,
+                body: target_body,
+                stream,
+                correlation_id: correlation_id.to_owned(),
+                timeouts: target.timeouts,
+            };
+            let attempt_started = Instant::now();
+            let outcome = match provider.send(request).await {
+                Ok(ProviderResponse::Stream(mut events)) => match events.next().await {
+                    // Nothing has reached the client yet, so a stream that fails at once can still
+                    // go to the next target.
+                    Some(Err(e)) => Err(e),
+                    first => Ok(Served::Stream(first.and_then(Result::ok), events)),
+                },
+                Ok(ProviderResponse::Complete { body, usage }) => Ok(Served::Complete(body, usage)),
+                Err(e) => Err(e),
+            };
+            let family = provider.family();
+            match outcome {
+                Ok(served) => {
+                    record.attempt(&label, "ok", attempt_started);
+                    record.row.alias = Some(candidate.name.clone());
+                    record.row.target = Some(label.clone());
+                    record.row.provider = Some(target.provider.clone());
+                    let route = RouteInfo {
+                        alias: candidate.name.clone(),
+                        target: label,
+                        family,
+                    };
+                    return Ok(match served {
+                        Served::Complete(body, usage) => {
+                            record.finish_ok(usage);
+                            json_response(body, &route)
+                        }
+                        Served::Stream(first, rest) => {
+                            stream_response(first, rest, hide_usage_chunk, record.take(), route)
+                        }
+                    });
+                }
+                Err(e) => {
+                    let retryable = e.is_retryable();
+                    let error = e.into_api_error(&label, family).with_route(&candidate.name);
+                    tracing::info!(correlation_id, target = %label, error = %error.message, "backend attempt failed");
+                    record.attempt(&label, error.code, attempt_started);
+                    record.row.target = Some(label.clone());
+                    record.row.provider = Some(target.provider.clone());
+                    if !retryable {
+                        return Err(error);
+                    }
+                    failures.push(error);
+                }
+            }
+        }
+    }
+    Err(combine_failures(&alias.name, failures))
+}
+
+enum Served {
+    Complete(Bytes, Option<Usage>),
+    Stream(Option<SseEvent>, EventStream),
+}
+
+struct RouteInfo {
+    alias: String,
+    target: String,
+    family: &'static str,
+}
+
+impl RouteInfo {
+    fn apply(&self, response: &mut Response) {
+        let headers = response.headers_mut();
+        if let Ok(v) = HeaderValue::from_str(&self.alias) {
+            headers.insert(ALIAS_HEADER, v);
+        }
+        if let Ok(v) = HeaderValue::from_str(&self.target) {
+            headers.insert(TARGET_HEADER, v);
+        }
+    }
+}
+
+/// One failure is returned as it is; several become a 503 that names every backend and why.
+fn combine_failures(alias: &str, mut failures: Vec<ApiError>) -> ApiError {
+    if failures.len() <= 1 {
+        return failures.pop().unwrap_or_else(|| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "upstream_error",
+                "no_backend",
+                format!("alias `{alias}` has no usable backend"),
+            )
+            .with_route(alias)
+        });
+    }
+    let reasons: Vec<String> = failures.iter().map(|f| f.message.clone()).collect();
+    let mut error = ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "upstream_error",
+        "all_backends_failed",
+        format!("every backend for `{alias}` failed: {}", reasons.join("; ")),
+    )
+    .with_route(alias);
+    error.provider_family = failures.last().and_then(|f| f.provider_family);
+    error.retry_after_ms = failures.iter().filter_map(|f| f.retry_after_ms).min();
+    error
+}
+
+fn json_response(body: Bytes, route: &RouteInfo) -> Response {
+    let mut response = (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response();
+    route.apply(&mut response);
+    response
+}
+
+fn stream_response(
+    first: Option<SseEvent>,
+    rest: EventStream,
+    hide_usage_chunk: bool,
+    record: Record,
+    route: RouteInfo,
+) -> Response {
+    let forward = ForwardStream {
+        pending_first: first,
+        inner: rest,
+        hide_usage_chunk,
+        record,
+        usage: None,
+        done: false,
+        family: route.family,
+        target: route.target.clone(),
+        alias: route.alias.clone(),
+    };
+    let mut response = Response::new(Body::from_stream(forward));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    route.apply(&mut response);
+    response
+}
+
+/// Forwards events as they arrive, notes usage and time to first token, turns a mid-stream
+/// failure into a final error event, and logs the row when the stream ends or the client leaves.
+struct ForwardStream {
+    pending_first: Option<SseEvent>,
+    inner: EventStream,
+    hide_usage_chunk: bool,
+    record: Record,
+    usage: Option<Usage>,
+    done: bool,
+    family: &'static str,
+    target: String,
+    alias: String,
+}
+
+impl ForwardStream {
+    /// The bytes to send for one event, or `None` to swallow it.
+    fn emit(&mut self, event: SseEvent) -> Option<Bytes> {
+        self.record.first_token();
+        if event.data.contains("\"usage\"") {
+            #[derive(serde::Deserialize)]
+            struct Chunk {
+                usage: Option<Usage>,
+                #[serde(default)]
+                choices: Option<Vec<serde::de::IgnoredAny>>,
+            }
+            if let Ok(chunk) = serde_json::from_str::<Chunk>(&event.data) {
+                if let Some(usage) = chunk.usage {
+                    self.usage = Some(usage);
+                    if self.hide_usage_chunk && chunk.choices.is_none_or(|c| c.is_empty()) {
+                        return None;
+                    }
+                }
+            }
+        }
+        Some(event.to_bytes())
+    }
+}
+
+impl Stream for ForwardStream {
+    type Item = Result<Bytes, std::convert::Infallible>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        if let Some(first) = self.pending_first.take() {
+            if let Some(bytes) = self.emit(first) {
+                return Poll::Ready(Some(Ok(bytes)));
+            }
+        }
+        loop {
+            match self.inner.poll_next_unpin(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Ok(event))) => {
+                    if let Some(bytes) = self.emit(event) {
+                        return Poll::Ready(Some(Ok(bytes)));
+                    }
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    self.done = true;
+                    let error = e
+                        .into_api_error(&self.target, self.family)
+                        .with_route(&self.alias)
+                        .with_correlation_id(&self.record.row.correlation_id);
+                    tracing::warn!(correlation_id = %self.record.row.correlation_id, error = %error.message, "stream failed");
+                    self.record.finish_error(&error);
+                    return Poll::Ready(Some(Ok(Bytes::from(error.to_sse_event()))));
+                }
+                Poll::Ready(None) => {
+                    self.done = true;
+                    let usage = self.usage;
+                    self.record.finish_ok(usage);
+                    return Poll::Ready(None);
+                }
+            }
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Attempt<'a> {
+    target: &'a str,
+    outcome: &'a str,
+    ms: f64,
+}
+
+/// The log row being built for one request. Written exactly once: on finish, or on drop if the
+/// client went away first (status 499, `client_closed`).
+struct Record {
+    log: Option<LogWriter>,
+    row: LogRow,
+    started: Instant,
+    attempts: Vec<String>,
+}
+
+impl Record {
+    fn new(log: LogWriter, endpoint: Endpoint, correlation_id: &str) -> Self {
+        let ts_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        Record {
+            log: Some(log),
+            row: LogRow {
+                ts_ms,
+                correlation_id: correlation_id.to_owned(),
+                endpoint: endpoint.path(),
+                ..LogRow::default()
+            },
+            started: Instant::now(),
+            attempts: Vec::new(),
+        }
+    }
+
+    /// Moves the pending row out (into a stream), leaving a spent record behind.
+    fn take(&mut self) -> Record {
+        Record {
+            log: self.log.take(),
+            row: std::mem::take(&mut self.row),
+            started: self.started,
+            attempts: std::mem::take(&mut self.attempts),
+        }
+    }
+
+    fn attempt(&mut self, target: &str, outcome: &str, started: Instant) {
+        let attempt = Attempt {
+            target,
+            outcome,
+            ms: round_ms(started.elapsed().as_secs_f64() * 1000.0),
+        };
+        if let Ok(json) = serde_json::to_string(&attempt) {
+            self.attempts.push(json);
+        }
+    }
+
+    fn first_token(&mut self) {
+        if self.row.ttft_ms.is_none() {
+            self.row.ttft_ms = Some(round_ms(self.started.elapsed().as_secs_f64() * 1000.0));
+        }
+    }
+
+    fn finish_ok(&mut self, usage: Option<Usage>) {
+        self.row.status = 200;
+        if let Some(usage) = usage {
+            self.row.input_tokens = usage.prompt_tokens;
+            self.row.output_tokens = usage.completion_tokens;
+        }
+        self.write();
+    }
+
+    fn finish_error(&mut self, error: &ApiError) {
+        self.row.status = error.status.as_u16();
+        self.row.error_type = Some(error.code.to_owned());
+        self.write();
+    }
+
+    fn write(&mut self) {
+        let Some(log) = self.log.take() else { return };
+        self.row.latency_ms = round_ms(self.started.elapsed().as_secs_f64() * 1000.0);
+        if !self.attempts.is_empty() {
+            self.row.attempts = Some(format!("[{}]", self.attempts.join(",")));
+        }
+        log.log(std::mem::take(&mut self.row));
+    }
+}
+
+impl Drop for Record {
+    fn drop(&mut self) {
+        if self.log.is_some() {
+            self.row.status = 499;
+            self.row.error_type = Some("client_closed".into());
+            tracing::info!(correlation_id = %self.row.correlation_id, "client went away; upstream request cancelled");
+            self.write();
+        }
+    }
+}
+
+fn round_ms(ms: f64) -> f64 {
+    (ms * 1000.0).round() / 1000.0
+}

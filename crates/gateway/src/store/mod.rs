@@ -1,0 +1,289 @@
+//! The request log in SQLite. Rows go through a bounded channel to one writer task that inserts
+//! them in batches, so the request path never waits on the disk. If the database fails, requests
+//! keep flowing: rows are dropped (and counted) and readiness reports the failure.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Rows waiting for the writer beyond this are dropped rather than slowing requests down.
+const QUEUE_CAPACITY: usize = 16_384;
+const BATCH_SIZE: usize = 512;
+const REOPEN_EVERY: Duration = Duration::from_secs(5);
+
+/// One finished request.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LogRow {
+    pub ts_ms: i64,
+    pub correlation_id: String,
+    pub endpoint: &'static str,
+    pub requested_model: Option<String>,
+    pub alias: Option<String>,
+    pub target: Option<String>,
+    pub provider: Option<String>,
+    pub status: u16,
+    pub error_type: Option<String>,
+    pub latency_ms: f64,
+    pub ttft_ms: Option<f64>,
+    pub input_tokens: Option<u64>,
+    pub output_tokens: Option<u64>,
+    pub streamed: bool,
+    pub attempts: Option<String>,
+}
+
+/// How the log is doing, for readiness.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogHealth {
+    pub path: String,
+    pub ok: bool,
+    pub error: Option<String>,
+    pub written: u64,
+    pub dropped: u64,
+}
+
+struct Shared {
+    path: PathBuf,
+    error: Mutex<Option<String>>,
+    written: AtomicU64,
+    dropped: AtomicU64,
+}
+
+/// The sending side of the request log. Cheap to clone.
+#[derive(Clone)]
+pub struct LogWriter {
+    tx: mpsc::Sender<LogRow>,
+    shared: Arc<Shared>,
+}
+
+impl LogWriter {
+    /// Opens (or creates) the database and starts the writer task on `tracker`. Never fails:
+    /// a database that cannot be opened is retried and reported through `health`.
+    pub async fn start(path: PathBuf, tracker: &TaskTracker, stop: CancellationToken) -> LogWriter {
+        let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+        let shared = Arc::new(Shared {
+            path: path.clone(),
+            error: Mutex::new(None),
+            written: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+        });
+        let pool = match open(&path).await {
+            Ok(pool) => Some(pool),
+            Err(e) => {
+                tracing::error!(path = %path.display(), error = %e, "request log unavailable; requests keep flowing");
+                shared.set_error(Some(e));
+                None
+            }
+        };
+        tracker.spawn(run(rx, pool, shared.clone(), stop));
+        LogWriter { tx, shared }
+    }
+
+    /// Queues a row without waiting. A full queue drops the row and counts it.
+    pub fn log(&self, row: LogRow) {
+        if self.tx.try_send(row).is_err() {
+            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn health(&self) -> LogHealth {
+        let error = self.shared.error.lock().map(|e| e.clone()).unwrap_or(None);
+        LogHealth {
+            path: self.shared.path.display().to_string(),
+            ok: error.is_none(),
+            error,
+            written: self.shared.written.load(Ordering::Relaxed),
+            dropped: self.shared.dropped.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl Shared {
+    fn set_error(&self, error: Option<String>) {
+        if let Ok(mut slot) = self.error.lock() {
+            *slot = error;
+        }
+    }
+}
+
+/// Opens the database with WAL and runs migrations.
+pub async fn open(path: &Path) -> Result<SqlitePool, String> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(5));
+    let pool = SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(options)
+        .await
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    sqlx::migrate!("./migrations")
+        .run(&pool)
+        .await
+        .map_err(|e| format!("cannot migrate {}: {e}", path.display()))?;
+    Ok(pool)
+}
+
+async fn run(
+    mut rx: mpsc::Receiver<LogRow>,
+    mut pool: Option<SqlitePool>,
+    shared: Arc<Shared>,
+    stop: CancellationToken,
+) {
+    let mut batch = Vec::with_capacity(BATCH_SIZE);
+    let mut last_open_attempt = Instant::now();
+    loop {
+        let received = tokio::select! {
+            n = rx.recv_many(&mut batch, BATCH_SIZE) => n,
+            _ = stop.cancelled() => {
+                // Shutdown: take what is queued, write it, and end.
+                rx.close();
+                while rx.recv_many(&mut batch, BATCH_SIZE).await > 0 {
+                    write_batch(&mut pool, &shared, &mut batch, &mut last_open_attempt, true).await;
+                }
+                break;
+            }
+        };
+        if received == 0 {
+            break;
+        }
+        write_batch(
+            &mut pool,
+            &shared,
+            &mut batch,
+            &mut last_open_attempt,
+            false,
+        )
+        .await;
+    }
+    if let Some(pool) = pool {
+        pool.close().await;
+    }
+}
+
+async fn write_batch(
+    pool: &mut Option<SqlitePool>,
+    shared: &Shared,
+    batch: &mut Vec<LogRow>,
+    last_open_attempt: &mut Instant,
+    force_reopen: bool,
+) {
+    if pool.is_none() && (force_reopen || last_open_attempt.elapsed() >= REOPEN_EVERY) {
+        *last_open_attempt = Instant::now();
+        match open(&shared.path).await {
+            Ok(p) => *pool = Some(p),
+            Err(e) => shared.set_error(Some(e)),
+        }
+    }
+    let count = batch.len() as u64;
+    let Some(db) = pool.as_ref() else {
+        shared.dropped.fetch_add(count, Ordering::Relaxed);
+        batch.clear();
+        return;
+    };
+    match insert(db, batch).await {
+        Ok(()) => {
+            shared.written.fetch_add(count, Ordering::Relaxed);
+            shared.set_error(None);
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, rows = count, "request log write failed");
+            shared.dropped.fetch_add(count, Ordering::Relaxed);
+            shared.set_error(Some(format!("write failed: {e}")));
+        }
+    }
+    batch.clear();
+}
+
+async fn insert(pool: &SqlitePool, rows: &[LogRow]) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    for row in rows {
+        sqlx::query(
+            "INSERT INTO requests (ts_ms, correlation_id, endpoint, requested_model, alias, target, provider, \
+             status, error_type, latency_ms, ttft_ms, input_tokens, output_tokens, streamed, attempts) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(row.ts_ms)
+        .bind(&row.correlation_id)
+        .bind(row.endpoint)
+        .bind(&row.requested_model)
+        .bind(&row.alias)
+        .bind(&row.target)
+        .bind(&row.provider)
+        .bind(i64::from(row.status))
+        .bind(&row.error_type)
+        .bind(row.latency_ms)
+        .bind(row.ttft_ms)
+        .bind(row.input_tokens.map(|t| t as i64))
+        .bind(row.output_tokens.map(|t| t as i64))
+        .bind(row.streamed)
+        .bind(&row.attempts)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn rows_are_written_in_batches_and_flushed_on_stop() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("log.db");
+        let tracker = TaskTracker::new();
+        let stop = CancellationToken::new();
+        let writer = LogWriter::start(path.clone(), &tracker, stop.clone()).await;
+        for i in 0..1000 {
+            writer.log(LogRow {
+                correlation_id: format!("c{i}"),
+                endpoint: "chat/completions",
+                status: 200,
+                ..LogRow::default()
+            });
+        }
+        stop.cancel();
+        tracker.close();
+        tracker.wait().await;
+        assert_eq!(writer.health().written, 1000);
+        let pool = open(&path).await.map_err(anyhow::Error::msg)?;
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM requests")
+            .fetch_one(&pool)
+            .await?;
+        assert_eq!(n, 1000);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn unopenable_database_is_reported_not_fatal() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let blocker = dir.path().join("file");
+        std::fs::write(&blocker, "x")?;
+        let tracker = TaskTracker::new();
+        let stop = CancellationToken::new();
+        let writer = LogWriter::start(blocker.join("log.db"), &tracker, stop.clone()).await;
+        writer.log(LogRow::default());
+        let health = writer.health();
+        assert!(!health.ok);
+        assert!(health.error.unwrap_or_default().contains("cannot create"));
+        stop.cancel();
+        tracker.close();
+        tracker.wait().await;
+        assert_eq!(writer.health().dropped, 1);
+        Ok(())
+    }
+}

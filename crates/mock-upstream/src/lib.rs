@@ -1,0 +1,287 @@
+//! A mock OpenAI-compatible upstream for tests and benchmarks. It records what it received and
+//! answers by rules chosen per model id, so one server covers success, errors, slowness and
+//! streams.
+//!
+//! Model ids steer behaviour: `fail-<status>` answers that status with an OpenAI error body,
+//! `slow-<ms>` waits before answering, `stall-stream` sends one chunk then goes silent,
+//! `break-stream` drops the connection mid-stream. Anything else answers normally.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bytes::Bytes;
+use serde_json::{json, Value};
+
+/// One request as the mock saw it.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub path: String,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+#[derive(Clone)]
+pub struct MockConfig {
+    /// Chunks in a streamed answer (besides role, finish and usage chunks).
+    pub stream_chunks: usize,
+    /// Pause between streamed chunks.
+    pub chunk_interval: Duration,
+    /// Approximate size of the non-streamed answer's content, in bytes.
+    pub content_bytes: usize,
+    /// Keep every request for inspection (tests); off for benchmarks.
+    pub record: bool,
+}
+
+impl Default for MockConfig {
+    fn default() -> Self {
+        MockConfig {
+            stream_chunks: 5,
+            chunk_interval: Duration::from_millis(5),
+            content_bytes: 64,
+            record: true,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct AppState {
+    config: MockConfig,
+    received: Arc<Mutex<Vec<Received>>>,
+}
+
+/// A running mock. Dropping it stops the server.
+pub struct MockUpstream {
+    pub addr: SocketAddr,
+    received: Arc<Mutex<Vec<Received>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl MockUpstream {
+    pub async fn start(config: MockConfig) -> std::io::Result<MockUpstream> {
+        Self::start_on(
+            "127.0.0.1:0".parse().map_err(std::io::Error::other)?,
+            config,
+        )
+        .await
+    }
+
+    pub async fn start_on(addr: SocketAddr, config: MockConfig) -> std::io::Result<MockUpstream> {
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let app = router(AppState {
+            config,
+            received: received.clone(),
+        });
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(MockUpstream {
+            addr,
+            received,
+            task,
+        })
+    }
+
+    /// `http://127.0.0.1:PORT/v1`
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for MockUpstream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", post(chat))
+        .route("/v1/completions", post(completions))
+        .route("/v1/embeddings", post(embeddings))
+        .route("/v1/models", get(models))
+        .with_state(state)
+}
+
+fn record(state: &AppState, path: &str, headers: &HeaderMap, body: &Value) {
+    if state.config.record {
+        if let Ok(mut received) = state.received.lock() {
+            received.push(Received {
+                path: path.to_owned(),
+                headers: headers.clone(),
+                body: body.clone(),
+            });
+        }
+    }
+}
+
+/// Applies the model-id rules that are the same for every endpoint.
+async fn misbehave(model: &str) -> Option<Response> {
+    if let Some(status) = model
+        .strip_prefix("fail-")
+        .and_then(|s| s.parse::<u16>().ok())
+    {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = json!({"error": {"message": format!("mock failure {status} for key sk-mocksecret123"), "type": "mock_error"}});
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            response
+                .headers_mut()
+                .insert("retry-after", axum::http::HeaderValue::from_static("2"));
+        }
+        return Some(response);
+    }
+    if let Some(ms) = model
+        .strip_prefix("slow-")
+        .and_then(|s| s.parse::<u64>().ok())
+    {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+    None
+}
+
+fn model_of(body: &Value) -> String {
+    body.get("model")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned()
+}
+
+async fn chat(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    record(&state, "/v1/chat/completions", &headers, &body);
+    let model = model_of(&body);
+    if let Some(response) = misbehave(&model).await {
+        return response;
+    }
+    if body.get("stream").and_then(Value::as_bool) == Some(true) {
+        return stream_chat(&state.config, &model, &body);
+    }
+    let content = "x".repeat(state.config.content_bytes);
+    Json(json!({
+        "id": "chatcmpl-mock", "object": "chat.completion", "created": 1_700_000_000, "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
+        "echo": body,
+    }))
+    .into_response()
+}
+
+fn stream_chat(config: &MockConfig, model: &str, body: &Value) -> Response {
+    let include_usage = body
+        .pointer("/stream_options/include_usage")
+        .and_then(Value::as_bool)
+        == Some(true);
+    let chunk = |delta: Value, finish: Value| {
+        json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": model,
+               "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+    };
+    let mut frames = vec![chunk(
+        json!({"role": "assistant", "content": ""}),
+        Value::Null,
+    )];
+    for i in 0..config.stream_chunks {
+        frames.push(chunk(json!({"content": format!("tok{i} ")}), Value::Null));
+    }
+    frames.push(chunk(json!({}), json!("stop")));
+    if include_usage {
+        frames.push(json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": model,
+                           "choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": config.stream_chunks, "total_tokens": 11 + config.stream_chunks}}));
+    }
+    let mut lines: Vec<Bytes> = frames
+        .into_iter()
+        .map(|f| Bytes::from(format!("data: {f}\n\n")))
+        .collect();
+    lines.push(Bytes::from_static(b"data: [DONE]\n\n"));
+    let interval = config.chunk_interval;
+    let behaviour = model.to_owned();
+    let stream = async_stream(lines, interval, behaviour);
+    Response::builder()
+        .header("content-type", "text/event-stream")
+        .body(Body::from_stream(stream))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+fn async_stream(
+    lines: Vec<Bytes>,
+    interval: Duration,
+    behaviour: String,
+) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send {
+    futures::stream::unfold(
+        (lines.into_iter().enumerate(), behaviour),
+        move |(mut it, behaviour)| async move {
+            let (i, line) = it.next()?;
+            if i > 0 {
+                if behaviour == "stall-stream" && i == 2 {
+                    futures::future::pending::<()>().await;
+                }
+                if behaviour == "break-stream" && i == 2 {
+                    return Some((
+                        Err(std::io::Error::other("mock broke the stream")),
+                        (it, behaviour),
+                    ));
+                }
+                if !interval.is_zero() {
+                    tokio::time::sleep(interval).await;
+                }
+            }
+            Some((Ok(line), (it, behaviour)))
+        },
+    )
+}
+
+async fn completions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    record(&state, "/v1/completions", &headers, &body);
+    let model = model_of(&body);
+    if let Some(response) = misbehave(&model).await {
+        return response;
+    }
+    Json(json!({
+        "id": "cmpl-mock", "object": "text_completion", "created": 1_700_000_000, "model": model,
+        "choices": [{"index": 0, "text": "mock completion", "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7},
+    }))
+    .into_response()
+}
+
+async fn embeddings(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    record(&state, "/v1/embeddings", &headers, &body);
+    let model = model_of(&body);
+    if let Some(response) = misbehave(&model).await {
+        return response;
+    }
+    Json(json!({
+        "object": "list", "model": model,
+        "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2, 0.3]}],
+        "usage": {"prompt_tokens": 3, "total_tokens": 3},
+    }))
+    .into_response()
+}
+
+async fn models() -> Response {
+    Json(json!({"object": "list", "data": [{"id": "mock-model", "object": "model", "created": 0, "owned_by": "mock"}]}))
+        .into_response()
+}
