@@ -1,0 +1,23 @@
+# The two quick-start commands (README): `make run` and `make test`. Both install what they need.
+CARGO_TARGET_DIR ?= $(HOME)/.cache/switchboard-target
+export CARGO_TARGET_DIR
+
+.PHONY: run test bench check build
+
+## Start Switchboard on 127.0.0.1:4000 (writes the commented default config on first start).
+run:
+	@scripts/bootstrap.sh run
+	@PATH="$(HOME)/.cargo/bin:$$PATH" cargo run --release --locked -p switchboard-cli -- serve
+
+## Run the whole test suite (fmt, clippy, unit, end-to-end, OpenAI SDK).
+test:
+	@scripts/test.sh
+
+## Validate the config file.
+check:
+	@PATH="$(HOME)/.cargo/bin:$$PATH" cargo run --release --locked -q -p switchboard-cli -- check
+
+## Release build of the `switchboard` binary.
+build:
+	@scripts/bootstrap.sh run
+	@PATH="$(HOME)/.cargo/bin:$$PATH" cargo build --release --locked -p switchboard-cli

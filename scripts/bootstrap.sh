@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Installs what building and testing Switchboard needs, idempotently: system packages on
+# Debian/Ubuntu (apt) or macOS (Xcode command-line tools), a Rust toolchain, and (for `test`)
+# a Python virtualenv with the official OpenAI SDK. Safe to run again; does nothing twice.
+#
+#   scripts/bootstrap.sh run    # what `make run` needs
+#   scripts/bootstrap.sh test   # what `make test` needs
+set -euo pipefail
+
+purpose=${1:-run}
+cache=${SWITCHBOARD_CACHE:-$HOME/.cache/switchboard}
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_install() {
+    local missing=()
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        say "installing system packages: ${missing[*]}"
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+}
+
+case "$(uname -s)" in
+    Linux)
+        if command -v apt-get >/dev/null; then
+            apt_install build-essential pkg-config curl ca-certificates git
+            if [ "$purpose" = test ]; then
+                apt_install python3 python3-venv sqlite3
+            fi
+        else
+            say "not a Debian/Ubuntu system: install a C toolchain, pkg-config, curl and python3 yourself"
+        fi
+        ;;
+    Darwin)
+        if ! xcode-select -p >/dev/null 2>&1; then
+            say "installing the Xcode command-line tools (a dialog may appear)"
+            xcode-select --install || true
+        fi
+        ;;
+esac
+
+if ! command -v cargo >/dev/null; then
+    if [ -x "$HOME/.cargo/bin/cargo" ]; then
+        export PATH="$HOME/.cargo/bin:$PATH"
+    else
+        say "installing Rust with rustup"
+        curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal -c rustfmt,clippy
+        export PATH="$HOME/.cargo/bin:$PATH"
+    fi
+fi
+if [ "$purpose" = test ]; then
+    for component in rustfmt clippy; do
+        if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
+            say "adding the Rust component $component"
+            rustup component add "$component"
+        fi
+    done
+fi
+
+if [ "$purpose" = test ]; then
+    venv="$cache/venv"
+    # Pinned so SDK behaviour under test does not drift between runs.
+    requirements="openai==3.54.0"
+    if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.requirements" 2>/dev/null)" != "$requirements" ]; then
+        say "creating the Python test environment in $venv ($requirements)"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install -q --disable-pip-version-check $requirements
+        echo "$requirements" > "$venv/.requirements"
+    fi
+fi
