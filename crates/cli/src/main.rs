@@ -49,6 +49,12 @@ enum Command {
     },
     /// Validate the config file; print every error as file:line:col: message.
     Check,
+    /// Ask a running Switchboard how it is: config revision, last rejected reload, request log.
+    Status {
+        /// Base URL of the running gateway (default: from the config's `listen`).
+        #[arg(long)]
+        url: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -57,6 +63,15 @@ fn main() -> ExitCode {
     let path = config::config_path(cli.config.as_deref());
     match cli.command {
         Command::Check => check(&path),
+        Command::Status { url } => {
+            let url = url.unwrap_or_else(|| {
+                let listen = config::load_file(&path)
+                    .map(|c| c.listen)
+                    .unwrap_or_else(|_| switchboard_gateway::Config::embedded_default().listen);
+                format!("http://{listen}")
+            });
+            status(&url)
+        }
         Command::Serve { listen, database } => {
             let runtime = match tokio::runtime::Runtime::new() {
                 Ok(runtime) => runtime,
@@ -143,9 +158,12 @@ async fn serve(path: PathBuf, listen: Option<SocketAddr>, database: Option<PathB
             return ExitCode::FAILURE;
         }
     };
+    if let Err(e) = gateway.watch_config() {
+        tracing::warn!(error = %e, "config changes will need SIGHUP or a restart");
+    }
     let bound = server.local_addr();
     tracing::info!(config = %path.display(), "Switchboard ready: base URL http://{bound}/v1");
-    wait_for_signal().await;
+    wait_for_shutdown(&gateway).await;
     tracing::info!("shutting down: finishing in-flight requests");
     server.stop(grace).await;
     gateway.shutdown().await;
@@ -153,20 +171,27 @@ async fn serve(path: PathBuf, listen: Option<SocketAddr>, database: Option<PathB
     ExitCode::SUCCESS
 }
 
-async fn wait_for_signal() {
+/// Waits for SIGINT or SIGTERM; SIGHUP reloads the config meanwhile.
+async fn wait_for_shutdown(gateway: &Gateway) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
         match (
             signal(SignalKind::interrupt()),
             signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
         ) {
-            (Ok(mut int), Ok(mut term)) => {
+            (Ok(mut int), Ok(mut term), Ok(mut hup)) => loop {
                 tokio::select! {
-                    _ = int.recv() => {}
-                    _ = term.recv() => {}
+                    _ = int.recv() => return,
+                    _ = term.recv() => return,
+                    _ = hup.recv() => {
+                        tracing::info!("SIGHUP: reloading the config");
+                        // A rejected reload is logged with every error and kept for `status`.
+                        let _ = gateway.reload().await;
+                    }
                 }
-            }
+            },
             _ => {
                 let _ = tokio::signal::ctrl_c().await;
             }
@@ -174,6 +199,93 @@ async fn wait_for_signal() {
     }
     #[cfg(not(unix))]
     {
+        let _ = gateway;
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+fn status(base_url: &str) -> ExitCode {
+    let Some(authority) = base_url
+        .strip_prefix("http://")
+        .map(|rest| rest.trim_end_matches('/').trim_end_matches("/v1"))
+    else {
+        eprintln!("error: --url must start with http:// (e.g. http://127.0.0.1:4000)");
+        return ExitCode::FAILURE;
+    };
+    let body = match http_get(authority, "/health/readiness") {
+        Ok(body) => body,
+        Err(e) => {
+            eprintln!("Switchboard is not answering at http://{authority}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let Ok(readiness) = serde_json::from_str::<serde_json::Value>(&body) else {
+        eprintln!("unexpected answer from http://{authority}/health/readiness: {body}");
+        return ExitCode::FAILURE;
+    };
+    let text = |v: &serde_json::Value| {
+        v.as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| v.to_string())
+    };
+    println!(
+        "Switchboard at http://{authority}: {}",
+        if readiness["ready"] == true {
+            "ready"
+        } else {
+            "NOT ready"
+        }
+    );
+    println!(
+        "  config:   {} (revision {})",
+        text(&readiness["config"]["path"]),
+        text(&readiness["config_file"]["revision"])
+    );
+    println!(
+        "  aliases:  {}, providers: {}",
+        readiness["config"]["aliases"], readiness["config"]["providers"]
+    );
+    let db = &readiness["database"];
+    println!(
+        "  log:      {} ({} written, {} dropped){}",
+        text(&db["path"]),
+        db["written"],
+        db["dropped"],
+        db["error"]
+            .as_str()
+            .map(|e| format!("; ERROR: {e}"))
+            .unwrap_or_default()
+    );
+    let mut healthy = readiness["ready"] == true;
+    if let Some(message) = readiness["config_file"]["last_error"]["message"].as_str() {
+        healthy = false;
+        println!("  last config reload was REJECTED; the previous config keeps serving:");
+        for line in message.lines() {
+            println!("    {line}");
+        }
+    }
+    if healthy {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn http_get(authority: &str, path: &str) -> Result<String, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(5))
+            .build()
+            .map_err(|e| e.to_string())?;
+        let response = client
+            .get(format!("http://{authority}{path}"))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        response.text().await.map_err(|e| e.to_string())
+    })
 }

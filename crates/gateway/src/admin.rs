@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::config::{self, file::revision_of, Config};
 use crate::gateway::Gateway;
 use crate::store::LogHealth;
 
@@ -17,6 +18,8 @@ pub struct AdminService {
 pub struct Readiness {
     pub ready: bool,
     pub config: ConfigStatus,
+    /// Revision and the last rejected reload, if any (the previous config keeps serving).
+    pub config_file: crate::gateway::ConfigState,
     pub database: LogHealth,
 }
 
@@ -64,6 +67,7 @@ impl AdminService {
         let database = self.gateway.inner.log.health();
         Readiness {
             ready: database.ok,
+            config_file: self.gateway.config_state(),
             config: ConfigStatus {
                 loaded: true,
                 path: self
@@ -131,5 +135,189 @@ impl AdminService {
                 fallbacks: a.fallbacks.clone(),
             })
             .collect()
+    }
+}
+
+/// Why an admin operation failed. Adapters map it to their own shape (HTTP status, Tauri error).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AdminError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    BadRequest(String),
+    /// The file changed since the caller read it.
+    #[error("the config file changed since revision {expected}; current revision is {current}")]
+    StaleRevision { expected: String, current: String },
+    #[error("{0}")]
+    Conflict(String),
+    /// The edit would make the config invalid; nothing was written.
+    #[error("the change was not saved because the config would be invalid:\n{message}")]
+    Invalid {
+        message: String,
+        diagnostics: Vec<crate::config::Diagnostic>,
+    },
+    #[error("running on the embedded default config; start with --config to edit a file")]
+    NoFile,
+    #[error("{0}")]
+    Io(String),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfigDocument {
+    pub path: String,
+    pub revision: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfigEntry {
+    pub name: String,
+    pub value: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfigListing {
+    pub revision: String,
+    pub entries: Vec<ConfigEntry>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WriteOutcome {
+    pub revision: String,
+    pub reload: crate::gateway::ReloadOutcome,
+}
+
+/// A change to one named entry of the config file.
+#[derive(Debug, Clone)]
+pub enum ConfigChange {
+    Create(serde_json::Value),
+    Upsert(serde_json::Value),
+    Delete,
+}
+
+impl AdminService {
+    pub fn config_state(&self) -> crate::gateway::ConfigState {
+        self.gateway.config_state()
+    }
+
+    pub async fn reload(
+        &self,
+    ) -> Result<crate::gateway::ReloadOutcome, crate::gateway::ReloadError> {
+        self.gateway.reload().await
+    }
+
+    /// The whole config file with its revision.
+    pub fn config_document(&self) -> Result<ConfigDocument, AdminError> {
+        let (path, text) = self.read_file()?;
+        Ok(ConfigDocument {
+            path: path.display().to_string(),
+            revision: revision_of(&text),
+            text,
+        })
+    }
+
+    /// Every entry of a section (`providers`, `aliases`, ...) with the file's revision.
+    pub fn config_list(&self, section: &str) -> Result<ConfigListing, AdminError> {
+        let (_, text) = self.read_file()?;
+        let entries = config::edit::list(&text, section)
+            .map_err(edit_error)?
+            .into_iter()
+            .map(|(name, value)| ConfigEntry { name, value })
+            .collect();
+        Ok(ConfigListing {
+            revision: revision_of(&text),
+            entries,
+        })
+    }
+
+    pub fn config_get(
+        &self,
+        section: &str,
+        name: &str,
+    ) -> Result<(String, ConfigEntry), AdminError> {
+        let listing = self.config_list(section)?;
+        let entry = listing
+            .entries
+            .into_iter()
+            .find(|e| e.name == name)
+            .ok_or_else(|| AdminError::NotFound(format!("{section}.{name} does not exist")))?;
+        Ok((listing.revision, entry))
+    }
+
+    /// Applies one change to the file: checked against `expected_revision` (optimistic
+    /// concurrency), validated in full before anything is written, written atomically with
+    /// comments kept, and made live at once.
+    pub async fn config_change(
+        &self,
+        section: &str,
+        name: &str,
+        change: ConfigChange,
+        expected_revision: &str,
+    ) -> Result<WriteOutcome, AdminError> {
+        let _guard = self.gateway.inner.config_lock.lock().await;
+        let started = Instant::now();
+        let (path, text) = self.read_file()?;
+        let current = revision_of(&text);
+        if current != expected_revision {
+            return Err(AdminError::StaleRevision {
+                expected: expected_revision.to_owned(),
+                current,
+            });
+        }
+        let new_text = match change {
+            ConfigChange::Create(value) => config::edit::write(
+                &text,
+                section,
+                name,
+                &value,
+                config::edit::WriteMode::Create,
+            ),
+            ConfigChange::Upsert(value) => config::edit::write(
+                &text,
+                section,
+                name,
+                &value,
+                config::edit::WriteMode::Upsert,
+            ),
+            ConfigChange::Delete => config::edit::remove(&text, section, name),
+        }
+        .map_err(edit_error)?;
+        let config = Config::parse(&new_text, &path.display().to_string()).map_err(|e| {
+            AdminError::Invalid {
+                message: e.to_string(),
+                diagnostics: e.diagnostics,
+            }
+        })?;
+        config::file::write_atomic(&path, &new_text)
+            .map_err(|e| AdminError::Io(format!("cannot write {}: {e}", path.display())))?;
+        let revision = revision_of(&new_text);
+        let reload = self
+            .gateway
+            .install(config, revision.clone(), started)
+            .map_err(|e| AdminError::Io(e.to_string()))?;
+        Ok(WriteOutcome { revision, reload })
+    }
+
+    fn read_file(&self) -> Result<(std::path::PathBuf, String), AdminError> {
+        let path = self
+            .gateway
+            .config_path()
+            .ok_or(AdminError::NoFile)?
+            .to_owned();
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| AdminError::Io(format!("cannot read {}: {e}", path.display())))?;
+        Ok((path, text))
+    }
+}
+
+fn edit_error(error: config::edit::EditError) -> AdminError {
+    use config::edit::EditError;
+    match error {
+        EditError::NotFound { .. } | EditError::UnknownSection(_) => {
+            AdminError::NotFound(error.to_string())
+        }
+        EditError::AlreadyExists { .. } => AdminError::Conflict(error.to_string()),
+        EditError::InvalidValue(_) => AdminError::BadRequest(error.to_string()),
+        EditError::Unparsable(_) => AdminError::Io(error.to_string()),
     }
 }

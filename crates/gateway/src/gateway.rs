@@ -8,12 +8,17 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use std::sync::Mutex;
+use std::time::Instant;
+
 use arc_swap::ArcSwap;
+use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::admin::AdminService;
-use crate::config::{default_database_path, Config};
+use crate::config::file::revision_of;
+use crate::config::{default_database_path, Config, Diagnostic};
 use crate::provider::{self, Provider};
 use crate::store::LogWriter;
 
@@ -26,11 +31,22 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    pub fn build(config: Config) -> Result<Snapshot, String> {
+    /// Builds providers for `config`, reusing from `previous` every provider whose settings did
+    /// not change (its connection pool survives the reload).
+    pub fn build(config: Config, previous: Option<&Snapshot>) -> Result<Snapshot, String> {
         let mut providers = BTreeMap::new();
         for (name, provider_config) in &config.providers {
-            let provider =
-                provider::build(provider_config).map_err(|e| format!("provider `{name}`: {e}"))?;
+            let reused = previous.and_then(|prev| {
+                let unchanged = prev.config.providers.get(name) == Some(provider_config);
+                unchanged
+                    .then(|| prev.providers.get(name).cloned())
+                    .flatten()
+            });
+            let provider = match reused {
+                Some(provider) => provider,
+                None => provider::build(provider_config)
+                    .map_err(|e| format!("provider `{name}`: {e}"))?,
+            };
             providers.insert(name.clone(), provider);
         }
         let loaded_at_unix = SystemTime::now()
@@ -58,8 +74,53 @@ pub(crate) struct Inner {
     pub(crate) snapshot: ArcSwap<Snapshot>,
     pub(crate) log: LogWriter,
     pub(crate) config_path: Option<PathBuf>,
-    tracker: TaskTracker,
-    stop_background: CancellationToken,
+    pub(crate) config_state: Mutex<ConfigState>,
+    /// Serialises config writes and reloads so two never interleave.
+    pub(crate) config_lock: tokio::sync::Mutex<()>,
+    pub(crate) tracker: TaskTracker,
+    pub(crate) stop_background: CancellationToken,
+}
+
+/// What the gateway knows about its config file.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfigState {
+    /// Content hash of the text now serving; `None` on the embedded default.
+    pub revision: Option<String>,
+    pub loaded_at_unix_ms: u64,
+    /// The last rejected reload, cleared by the next successful one.
+    pub last_error: Option<ReloadFailure>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReloadFailure {
+    pub at_unix_ms: u64,
+    /// `file:line:col: message` lines (or one line for a read error).
+    pub message: String,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReloadOutcome {
+    pub revision: String,
+    /// False when the file's content was already serving (nothing swapped).
+    pub changed: bool,
+    pub duration_ms: f64,
+    /// Settings that only take effect after a restart, when they changed.
+    pub needs_restart: Vec<String>,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ReloadError {
+    #[error("running on the embedded default config; there is no file to reload")]
+    NoFile,
+    #[error("{0}")]
+    Rejected(ReloadFailure),
+}
+
+impl std::fmt::Display for ReloadFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
 }
 
 /// A cheap, cloneable handle on the gateway core.
@@ -88,7 +149,12 @@ impl Gateway {
             .clone()
             .or_else(|| config.database_path.clone())
             .unwrap_or_else(default_database_path);
-        let snapshot = Snapshot::build(config)?;
+        let revision = options
+            .config_path
+            .as_deref()
+            .and_then(|path| std::fs::read_to_string(path).ok())
+            .map(|text| revision_of(&text));
+        let snapshot = Snapshot::build(config, None)?;
         let tracker = TaskTracker::new();
         let stop_background = CancellationToken::new();
         let log = LogWriter::start(database_path, &tracker, stop_background.clone()).await;
@@ -97,10 +163,120 @@ impl Gateway {
                 snapshot: ArcSwap::from_pointee(snapshot),
                 log,
                 config_path: options.config_path,
+                config_state: Mutex::new(ConfigState {
+                    revision,
+                    loaded_at_unix_ms: now_ms(),
+                    last_error: None,
+                }),
+                config_lock: tokio::sync::Mutex::new(()),
                 tracker,
                 stop_background,
             }),
         })
+    }
+
+    pub fn config_path(&self) -> Option<&std::path::Path> {
+        self.inner.config_path.as_deref()
+    }
+
+    pub fn config_state(&self) -> ConfigState {
+        self.inner
+            .config_state
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_else(|e| e.into_inner().clone())
+    }
+
+    /// Re-reads the config file and swaps in a new snapshot if its content changed. An invalid
+    /// file is rejected: the old config keeps serving and the error is kept for the admin
+    /// service, readiness and the CLI.
+    pub async fn reload(&self) -> Result<ReloadOutcome, ReloadError> {
+        let _guard = self.inner.config_lock.lock().await;
+        self.reload_locked()
+    }
+
+    pub(crate) fn reload_locked(&self) -> Result<ReloadOutcome, ReloadError> {
+        let started = Instant::now();
+        let path = self.inner.config_path.clone().ok_or(ReloadError::NoFile)?;
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) => {
+                let message = format!("{}: cannot read: {e}", path.display());
+                return Err(self.reject(message, Vec::new()));
+            }
+        };
+        let revision = revision_of(&text);
+        if self.config_state().revision.as_deref() == Some(revision.as_str()) {
+            return Ok(ReloadOutcome {
+                revision,
+                changed: false,
+                duration_ms: 0.0,
+                needs_restart: Vec::new(),
+            });
+        }
+        match Config::parse(&text, &path.display().to_string()) {
+            Ok(config) => self.install(config, revision, started),
+            Err(e) => Err(self.reject(e.to_string(), e.diagnostics)),
+        }
+    }
+
+    /// Swaps in an already validated config whose file text has `revision`.
+    pub(crate) fn install(
+        &self,
+        config: Config,
+        revision: String,
+        started: Instant,
+    ) -> Result<ReloadOutcome, ReloadError> {
+        let previous = self.snapshot();
+        let mut needs_restart = Vec::new();
+        if config.listen != previous.config.listen {
+            needs_restart.push(format!(
+                "listen ({} → {})",
+                previous.config.listen, config.listen
+            ));
+        }
+        if config.database_path != previous.config.database_path {
+            needs_restart.push("database.path".to_owned());
+        }
+        let snapshot =
+            Snapshot::build(config, Some(&previous)).map_err(|e| self.reject(e, Vec::new()))?;
+        self.inner.snapshot.store(Arc::new(snapshot));
+        if let Ok(mut state) = self.inner.config_state.lock() {
+            *state = ConfigState {
+                revision: Some(revision.clone()),
+                loaded_at_unix_ms: now_ms(),
+                last_error: None,
+            };
+        }
+        let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+        for setting in &needs_restart {
+            tracing::warn!(setting = %setting, "changed in the config; takes effect after a restart");
+        }
+        tracing::info!(revision = %revision, duration_ms, "config reloaded");
+        Ok(ReloadOutcome {
+            revision,
+            changed: true,
+            duration_ms,
+            needs_restart,
+        })
+    }
+
+    fn reject(&self, message: String, diagnostics: Vec<Diagnostic>) -> ReloadError {
+        tracing::error!("config reload rejected; the previous config keeps serving:\n{message}");
+        let failure = ReloadFailure {
+            at_unix_ms: now_ms(),
+            message,
+            diagnostics,
+        };
+        if let Ok(mut state) = self.inner.config_state.lock() {
+            state.last_error = Some(failure.clone());
+        }
+        ReloadError::Rejected(failure)
+    }
+
+    /// Watches the config file and reloads on every change (see `watch`).
+    pub fn watch_config(&self) -> Result<(), String> {
+        crate::watch::spawn(self)
     }
 
     pub fn snapshot(&self) -> Arc<Snapshot> {
@@ -183,4 +359,11 @@ impl ServerHandle {
             abort.abort();
         }
     }
+}
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }

@@ -9,9 +9,13 @@ pub mod provider;
 pub mod secret;
 mod server;
 pub mod store;
+mod watch;
 
 pub use admin::AdminService;
 pub use config::Config;
 pub use error::ApiError;
-pub use gateway::{Gateway, GatewayOptions, ServeError, ServerHandle, Snapshot};
+pub use gateway::{
+    ConfigState, Gateway, GatewayOptions, ReloadError, ReloadFailure, ReloadOutcome, ServeError,
+    ServerHandle, Snapshot,
+};
 pub use server::CORRELATION_HEADER;

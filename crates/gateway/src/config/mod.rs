@@ -3,6 +3,8 @@
 //! value.
 
 mod diagnostics;
+pub mod edit;
+pub mod file;
 mod raw;
 mod validate;
 
@@ -31,6 +33,8 @@ pub struct Config {
 
 #[derive(Debug, Clone)]
 pub struct ServerSettings {
+    /// Bearer token the admin API requires; the admin API is off without one.
+    pub admin_token: Option<SecretRef>,
     pub max_body_bytes: usize,
     pub shutdown_grace: Duration,
     pub health_timeout: Duration,
@@ -63,7 +67,7 @@ impl ProviderKind {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ProviderConfig {
     pub name: String,
     pub kind: ProviderKind,

@@ -22,6 +22,7 @@ pub struct RawConfig {
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RawServer {
+    pub admin_token: Option<String>,
     pub max_body_mb: Option<f64>,
     pub shutdown_grace_s: Option<f64>,
     pub health_timeout_s: Option<f64>,

@@ -165,6 +165,14 @@ fn build(raw: &RawConfig, loc: &Locator, errors: &mut Vec<Diagnostic>) -> Config
         }),
     };
 
+    let admin_token = raw.server.admin_token.as_deref().and_then(|text| {
+        SecretRef::parse(text)
+            .map_err(|message| {
+                let message = message.replace("api_key", "admin_token");
+                errors.push(loc.at(&[Seg::Key("server"), Seg::Key("admin_token")], message))
+            })
+            .ok()
+    });
     let mut positive = |value: Option<f64>, default: f64, path: &[Seg], name: &str| -> f64 {
         match value {
             Some(v) if v.is_finite() && v > 0.0 => v,
@@ -176,6 +184,7 @@ fn build(raw: &RawConfig, loc: &Locator, errors: &mut Vec<Diagnostic>) -> Config
         }
     };
     let server = ServerSettings {
+        admin_token,
         max_body_bytes: (positive(
             raw.server.max_body_mb,
             32.0,

@@ -1,6 +1,7 @@
 //! HTTP adapters: routes, the correlation-id layer, health and model listing. Handlers stay thin;
 //! proxying lives in `proxy`, admin logic in `crate::admin`.
 
+mod admin;
 mod proxy;
 
 use axum::extract::{Path, Request, State};
@@ -35,6 +36,7 @@ pub fn router(gateway: Gateway) -> Router {
         .route("/health/liveliness", get(liveliness))
         .route("/health/readiness", get(readiness))
         .route("/health", get(health))
+        .merge(admin::routes(gateway.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(correlation))

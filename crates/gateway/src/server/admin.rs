@@ -1,0 +1,376 @@
+//! HTTP adapter for the admin service under `/admin`. Every handler only translates: the logic
+//! lives in `crate::admin::AdminService`. All routes need `Authorization: Bearer <admin token>`
+//! (`server.admin_token`), a loopback `Host`, and no foreign `Origin`.
+
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use super::CorrelationId;
+use crate::admin::{AdminError, ConfigChange};
+use crate::error::ApiError;
+use crate::gateway::{Gateway, ReloadError};
+
+pub(super) fn routes(gateway: Gateway) -> Router<Gateway> {
+    Router::new()
+        .route("/admin/status", get(status))
+        .route("/admin/config", get(document))
+        .route("/admin/config/reload", post(reload))
+        .route("/admin/config/{section}", get(list).post(create))
+        .route(
+            "/admin/config/{section}/{*name}",
+            get(get_entry).put(put_entry).delete(delete_entry),
+        )
+        .layer(axum::middleware::from_fn_with_state(gateway, guard))
+}
+
+/// Refuses requests that are not from a loopback host name, come from another web origin, or
+/// lack the admin token.
+async fn guard(State(gateway): State<Gateway>, request: Request, next: Next) -> Response {
+    let id = request
+        .extensions()
+        .get::<CorrelationId>()
+        .map(|c| c.0.clone())
+        .unwrap_or_default();
+    let deny = |status: StatusCode, code: &'static str, message: &str| {
+        ApiError::new(status, "permission_error", code, message)
+            .with_correlation_id(&id)
+            .into_response()
+    };
+    let headers = request.headers();
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    if !is_loopback_host(host) {
+        return deny(
+            StatusCode::FORBIDDEN,
+            "host_not_allowed",
+            "the admin API answers only to localhost, 127.0.0.1 or [::1]",
+        );
+    }
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
+        if origin != format!("http://{host}") {
+            return deny(
+                StatusCode::FORBIDDEN,
+                "cross_origin_refused",
+                "cross-origin requests to the admin API are refused",
+            );
+        }
+    }
+    let snapshot = gateway.snapshot();
+    let Some(reference) = snapshot.config.server.admin_token.as_ref() else {
+        return deny(StatusCode::FORBIDDEN, "admin_disabled", "the admin API is off: set server.admin_token (e.g. \"file:~/.config/switchboard/admin.token\")");
+    };
+    let expected = match reference.resolve() {
+        Ok(secret) => secret,
+        Err(e) => {
+            return deny(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "admin_token_unavailable",
+                &format!("server.admin_token: {e}"),
+            )
+        }
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !constant_time_eq(given, expected.expose()) {
+        return deny(
+            StatusCode::UNAUTHORIZED,
+            "invalid_admin_token",
+            "send the admin token as `Authorization: Bearer <token>`",
+        );
+    }
+    next.run(request).await
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']')
+            .next()
+            .map(|h| format!("[{h}]"))
+            .unwrap_or_default()
+    } else {
+        host.split(':').next().unwrap_or("").to_ascii_lowercase()
+    };
+    matches!(name.as_str(), "localhost" | "127.0.0.1" | "[::1]")
+}
+
+/// Compares digests so the time taken says nothing about where the strings differ.
+fn constant_time_eq(a: &str, b: &str) -> bool {
+    let (da, db) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
+    da.iter()
+        .zip(db.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
+}
+
+fn admin_error(error: AdminError, id: &str) -> Response {
+    let (status, code) = match &error {
+        AdminError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+        AdminError::BadRequest(_) => (StatusCode::BAD_REQUEST, "invalid_value"),
+        AdminError::StaleRevision { .. } => (StatusCode::CONFLICT, "stale_revision"),
+        AdminError::Conflict(_) => (StatusCode::CONFLICT, "already_exists"),
+        AdminError::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_config"),
+        AdminError::NoFile => (StatusCode::CONFLICT, "no_config_file"),
+        AdminError::Io(_) => (StatusCode::INTERNAL_SERVER_ERROR, "config_io_error"),
+    };
+    let mut body = serde_json::to_value(
+        ApiError::new(status, "admin_error", code, error.to_string()).with_correlation_id(id),
+    )
+    .unwrap_or(Value::Null);
+    match &error {
+        AdminError::StaleRevision { current, .. } => body["current_revision"] = json!(current),
+        AdminError::Invalid { diagnostics, .. } => body["diagnostics"] = json!(diagnostics),
+        _ => {}
+    }
+    (status, Json(json!({ "error": body }))).into_response()
+}
+
+fn with_etag(revision: &str, body: Value) -> Response {
+    let mut response = Json(body).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{revision}\"")) {
+        response.headers_mut().insert(header::ETAG, v);
+    }
+    response
+}
+
+/// The revision a write is based on, from `If-Match`.
+fn if_match(headers: &HeaderMap, id: &str) -> Result<String, Response> {
+    headers
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.trim()
+                .trim_start_matches("W/")
+                .trim_matches('"')
+                .to_owned()
+        })
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::PRECONDITION_REQUIRED,
+                "admin_error",
+                "revision_required",
+                "send `If-Match: <revision>` with the revision from your last read",
+            )
+            .with_correlation_id(id)
+            .into_response()
+        })
+}
+
+async fn status(State(gateway): State<Gateway>) -> Response {
+    let admin = gateway.admin();
+    Json(json!({"readiness": admin.readiness(), "aliases": admin.aliases()})).into_response()
+}
+
+async fn document(
+    State(gateway): State<Gateway>,
+    Extension(id): Extension<CorrelationId>,
+) -> Response {
+    match gateway.admin().config_document() {
+        Ok(doc) => with_etag(&doc.revision.clone(), json!(doc)),
+        Err(e) => admin_error(e, &id.0),
+    }
+}
+
+async fn reload(
+    State(gateway): State<Gateway>,
+    Extension(id): Extension<CorrelationId>,
+) -> Response {
+    match gateway.admin().reload().await {
+        Ok(outcome) => Json(json!(outcome)).into_response(),
+        Err(ReloadError::NoFile) => admin_error(AdminError::NoFile, &id.0),
+        Err(ReloadError::Rejected(failure)) => admin_error(
+            AdminError::Invalid {
+                message: failure.message,
+                diagnostics: failure.diagnostics,
+            },
+            &id.0,
+        ),
+    }
+}
+
+async fn list(
+    State(gateway): State<Gateway>,
+    Extension(id): Extension<CorrelationId>,
+    Path(section): Path<String>,
+) -> Response {
+    match gateway.admin().config_list(&section) {
+        Ok(listing) => with_etag(&listing.revision.clone(), json!(listing)),
+        Err(e) => admin_error(e, &id.0),
+    }
+}
+
+async fn get_entry(
+    State(gateway): State<Gateway>,
+    Extension(id): Extension<CorrelationId>,
+    Path((section, name)): Path<(String, String)>,
+) -> Response {
+    match gateway.admin().config_get(&section, &name) {
+        Ok((revision, entry)) => with_etag(
+            &revision,
+            json!({"revision": revision, "name": entry.name, "value": entry.value}),
+        ),
+        Err(e) => admin_error(e, &id.0),
+    }
+}
+
+#[derive(Deserialize)]
+struct NewEntry {
+    name: String,
+    value: Value,
+}
+
+async fn create(
+    State(gateway): State<Gateway>,
+    Extension(id): Extension<CorrelationId>,
+    Path(section): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let revision = match if_match(&headers, &id.0) {
+        Ok(r) => r,
+        Err(response) => return response,
+    };
+    let entry: NewEntry = match serde_json::from_slice(&body) {
+        Ok(entry) => entry,
+        Err(e) => {
+            return admin_error(
+                AdminError::BadRequest(format!(
+                    "body must be {{\"name\": ..., \"value\": {{...}}}}: {e}"
+                )),
+                &id.0,
+            )
+        }
+    };
+    change(
+        gateway,
+        &id.0,
+        &section,
+        &entry.name,
+        ConfigChange::Create(entry.value),
+        &revision,
+        StatusCode::CREATED,
+    )
+    .await
+}
+
+async fn put_entry(
+    State(gateway): State<Gateway>,
+    Extension(id): Extension<CorrelationId>,
+    Path((section, name)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let revision = match if_match(&headers, &id.0) {
+        Ok(r) => r,
+        Err(response) => return response,
+    };
+    let value: Value = match serde_json::from_slice(&body) {
+        Ok(value) => value,
+        Err(e) => {
+            return ApiError::invalid_json(&e)
+                .with_correlation_id(&id.0)
+                .into_response()
+        }
+    };
+    change(
+        gateway,
+        &id.0,
+        &section,
+        &name,
+        ConfigChange::Upsert(value),
+        &revision,
+        StatusCode::OK,
+    )
+    .await
+}
+
+async fn delete_entry(
+    State(gateway): State<Gateway>,
+    Extension(id): Extension<CorrelationId>,
+    Path((section, name)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let revision = match if_match(&headers, &id.0) {
+        Ok(r) => r,
+        Err(response) => return response,
+    };
+    change(
+        gateway,
+        &id.0,
+        &section,
+        &name,
+        ConfigChange::Delete,
+        &revision,
+        StatusCode::OK,
+    )
+    .await
+}
+
+async fn change(
+    gateway: Gateway,
+    id: &str,
+    section: &str,
+    name: &str,
+    change: ConfigChange,
+    revision: &str,
+    success: StatusCode,
+) -> Response {
+    match gateway
+        .admin()
+        .config_change(section, name, change, revision)
+        .await
+    {
+        Ok(outcome) => {
+            let mut response = with_etag(&outcome.revision.clone(), json!(outcome));
+            *response.status_mut() = success;
+            response
+        }
+        Err(e) => admin_error(e, id),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts_only() {
+        for ok in [
+            "localhost:4000",
+            "127.0.0.1:4000",
+            "[::1]:4000",
+            "LOCALHOST",
+            "127.0.0.1",
+        ] {
+            assert!(is_loopback_host(ok), "{ok}");
+        }
+        for bad in [
+            "evil.example",
+            "127.0.0.1.evil.example:4000",
+            "",
+            "[::2]:4000",
+            "localhost.evil",
+        ] {
+            assert!(!is_loopback_host(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn token_comparison() {
+        assert!(constant_time_eq("abc", "abc"));
+        assert!(!constant_time_eq("abc", "abd"));
+        assert!(!constant_time_eq("", "abc"));
+    }
+}

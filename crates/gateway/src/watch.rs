@@ -1,0 +1,104 @@
+//! Watches the config file and reloads it on change. The parent directory is watched, not the
+//! file, because editors that save by rename (vim, VS Code, JetBrains) or delete-then-create
+//! replace the file and a watch on it would be lost. A symlinked config is followed: the link's
+//! directory and its target's directory are both watched. The gateway's own writes are
+//! recognised by content hash and cause no second reload.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use notify::RecursiveMode;
+use notify_debouncer_full::{new_debouncer, DebounceEventResult};
+
+use crate::gateway::Gateway;
+
+const DEBOUNCE: Duration = Duration::from_millis(120);
+
+pub(crate) fn spawn(gateway: &Gateway) -> Result<(), String> {
+    let Some(path) = gateway.config_path().map(Path::to_owned) else {
+        return Ok(());
+    };
+    let path = absolute(&path);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<PathBuf>>();
+    let mut debouncer = new_debouncer(DEBOUNCE, None, move |result: DebounceEventResult| {
+        if let Ok(events) = result {
+            let paths: Vec<PathBuf> = events.into_iter().flat_map(|e| e.event.paths).collect();
+            if !paths.is_empty() {
+                let _ = tx.send(paths);
+            }
+        }
+    })
+    .map_err(|e| format!("cannot watch the config file: {e}"))?;
+
+    let mut watched: HashSet<PathBuf> = HashSet::new();
+    let mut watch_dirs_of = move |debouncer: &mut notify_debouncer_full::Debouncer<_, _>,
+                                  path: &Path| {
+        for file in [
+            path.to_owned(),
+            std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned()),
+        ] {
+            if let Some(dir) = file.parent().map(Path::to_owned) {
+                if watched.insert(dir.clone()) {
+                    if let Err(e) = debouncer.watch(&dir, RecursiveMode::NonRecursive) {
+                        tracing::warn!(dir = %dir.display(), error = %e, "cannot watch directory");
+                    }
+                }
+            }
+        }
+    };
+    watch_dirs_of(&mut debouncer, &path);
+
+    let gateway = gateway.clone();
+    let stop = gateway.inner.stop_background.clone();
+    let tracker = gateway.inner.tracker.clone();
+    tracker.spawn(async move {
+        loop {
+            let paths = tokio::select! {
+                _ = stop.cancelled() => break,
+                paths = rx.recv() => match paths {
+                    Some(paths) => paths,
+                    None => break,
+                },
+            };
+            let target = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+            if !paths
+                .iter()
+                .any(|p| p == &path || p == &target || same_file_name_in_dir(p, &path))
+            {
+                continue;
+            }
+            // The link may now point somewhere new: follow it.
+            watch_dirs_of(&mut debouncer, &path);
+            // Errors are recorded in the config state and logged by reload itself.
+            let _ = gateway.reload().await;
+        }
+        drop(debouncer);
+    });
+    Ok(())
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_owned()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(path))
+            .unwrap_or_else(|_| path.to_owned())
+    }
+}
+
+/// Some platforms report the directory's canonical path (e.g. /private/var on macOS).
+fn same_file_name_in_dir(event: &Path, config: &Path) -> bool {
+    match (
+        event.file_name(),
+        config.file_name(),
+        event.parent(),
+        config.parent(),
+    ) {
+        (Some(a), Some(b), Some(da), Some(db)) => {
+            a == b && std::fs::canonicalize(da).ok() == std::fs::canonicalize(db).ok()
+        }
+        _ => false,
+    }
+}
