@@ -5,6 +5,7 @@
 mod diagnostics;
 pub mod edit;
 pub mod file;
+pub mod import_litellm;
 mod raw;
 mod validate;
 

@@ -1,0 +1,2002 @@
+//! `switchboard import litellm`: translates a LiteLLM proxy `config.yaml` into a Switchboard
+//! config, plus a report of everything that did not translate one to one.
+//!
+//! Rules the importer keeps:
+//! - The output always passes Switchboard's own validation (checked before returning).
+//! - Nothing is dropped silently: every key that is not translated gets a report note.
+//! - Key values never leave the importer: a literal `api_key`, `master_key` or anything else that
+//!   may hold a secret is neither written to the output nor quoted in the report. Only references
+//!   (`os.environ/VAR` → `env:VAR`) and variable names are.
+//! - What Switchboard cannot speak yet (Anthropic, Gemini, Bedrock, ...) is kept as a commented-out
+//!   block at the end of the output, never as invalid TOML.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+
+use serde_yaml_ng::{Mapping, Value};
+use toml_edit::{value, Array, DocumentMut, InlineTable, Item, Table};
+
+/// The translated config and what the user should know about it.
+#[derive(Debug, Clone)]
+pub struct ImportOutcome {
+    /// A complete Switchboard config (TOML) that passes `Config::parse`.
+    pub toml: String,
+    /// Everything that was not translated one to one, in the order found.
+    pub report: Vec<ImportNote>,
+}
+
+/// One report line: where in the LiteLLM config, and what happened to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportNote {
+    /// Location in the LiteLLM config, e.g. `model_list[3].litellm_params.rpm`.
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for ImportNote {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// Optional details for the header comment of the output.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    /// The file imported, as the user named it (shown in the header comment).
+    pub source: Option<String>,
+    /// The import date for the header comment; today (UTC) when `None`.
+    pub date: Option<time::Date>,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ImportError {
+    #[error("not valid YAML{}: {message}", position(.line, .column))]
+    Yaml {
+        /// 1-based, when the parser knows it.
+        line: Option<usize>,
+        column: Option<usize>,
+        message: String,
+    },
+    #[error("the file is empty: nothing to import")]
+    Empty,
+    #[error("not a LiteLLM config: the top level must be a mapping with a `model_list`, not {0}")]
+    NotAMapping(&'static str),
+    #[error("no `model_list` found: a LiteLLM proxy config lists its models under `model_list:`")]
+    NoModelList,
+    #[error("`model_list` must be a list of deployments (`- model_name: ...`), not {0}")]
+    ModelListNotAList(&'static str),
+    #[error("`model_list` is empty: nothing to import")]
+    EmptyModelList,
+    /// A bug in the importer: it produced a config Switchboard rejects.
+    #[error("the imported config did not pass Switchboard's validation (this is a bug in the importer; please report it):\n{0}")]
+    Invalid(String),
+}
+
+fn position(line: &Option<usize>, column: &Option<usize>) -> String {
+    match (line, column) {
+        (Some(line), Some(column)) => format!(" at line {line}, column {column}"),
+        (Some(line), None) => format!(" at line {line}"),
+        _ => String::new(),
+    }
+}
+
+/// Translates a LiteLLM proxy config (YAML text) into a Switchboard config.
+pub fn import_litellm(yaml: &str) -> Result<ImportOutcome, ImportError> {
+    import_litellm_with(yaml, &ImportOptions::default())
+}
+
+/// [`import_litellm`] with the source name and date for the header comment.
+pub fn import_litellm_with(
+    yaml: &str,
+    options: &ImportOptions,
+) -> Result<ImportOutcome, ImportError> {
+    let root = parse_yaml(yaml)?;
+    let root = match root {
+        Value::Mapping(map) => map,
+        Value::Null => return Err(ImportError::Empty),
+        other => return Err(ImportError::NotAMapping(type_name(&other))),
+    };
+    let list = match root.get("model_list") {
+        None | Some(Value::Null) => return Err(ImportError::NoModelList),
+        Some(Value::Sequence(list)) if list.is_empty() => return Err(ImportError::EmptyModelList),
+        Some(Value::Sequence(list)) => list,
+        Some(other) => return Err(ImportError::ModelListNotAList(type_name(other))),
+    };
+
+    let mut importer = Importer::default();
+    for (i, entry) in list.iter().enumerate() {
+        importer.entry(i, entry);
+    }
+    importer.alias_notes();
+    for (key, section) in &root {
+        let name = key_text(key);
+        match name.as_str() {
+            "model_list" => {}
+            "router_settings" => importer.router_settings(section),
+            "litellm_settings" => importer.litellm_settings(section),
+            "general_settings" => importer.general_settings(section),
+            "environment_variables" => importer.environment_variables(section),
+            "include" => importer.note(
+                "include",
+                "included files are not followed: import each of them on its own and merge the results",
+            ),
+            other => importer.note(
+                other,
+                format!("top-level section `{other}` not imported: Switchboard has no equivalent"),
+            ),
+        }
+    }
+    importer.resolve_fallbacks();
+    importer.add_group_aliases();
+
+    let toml = importer.render(options);
+    if let Err(e) = super::Config::parse(&toml, "imported config") {
+        return Err(ImportError::Invalid(e.to_string()));
+    }
+    Ok(ImportOutcome {
+        toml,
+        report: importer.notes,
+    })
+}
+
+fn parse_yaml(yaml: &str) -> Result<Value, ImportError> {
+    let yaml_error = |e: serde_yaml_ng::Error| {
+        let location = e.location();
+        let mut message = e.to_string();
+        // The parser appends the position to its message; it is reported separately.
+        if let Some(at) = message.find(" at line ") {
+            message.truncate(at);
+        }
+        ImportError::Yaml {
+            line: location.as_ref().map(|l| l.line()),
+            column: location.as_ref().map(|l| l.column()),
+            message,
+        }
+    };
+    let mut root: Value = serde_yaml_ng::from_str(yaml).map_err(yaml_error)?;
+    // LiteLLM (PyYAML) honors `<<: *anchor` merge keys; so do we.
+    root.apply_merge().map_err(yaml_error)?;
+    Ok(root)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Providers LiteLLM reaches over an OpenAI-compatible API, which Switchboard's `openai` kind speaks.
+
+struct Compatible {
+    /// LiteLLM's provider prefix, as in `hosted_vllm/MODEL`.
+    prefix: &'static str,
+    /// Provider name when the base URL is the default (or a loopback host for local servers).
+    name: &'static str,
+    /// LiteLLM's base URL when `api_base` is not given.
+    default_base: Option<&'static str>,
+    /// Where LiteLLM reads `api_base` from when the config does not set it.
+    base_env: Option<&'static str>,
+    /// LiteLLM's default key variable, used only with the default base URL.
+    key_env: Option<&'static str>,
+    /// A server on the user's own machines (named after the server, not the host, on loopback).
+    local: bool,
+    /// Ollama: LiteLLM speaks its native API; the OpenAI one is under `/v1`.
+    ollama: bool,
+}
+
+const COMPATIBLE: &[Compatible] = &[
+    Compatible {
+        prefix: "openai",
+        name: "openai",
+        default_base: Some(OPENAI_BASE),
+        base_env: None,
+        key_env: Some("OPENAI_API_KEY"),
+        local: false,
+        ollama: false,
+    },
+    Compatible {
+        prefix: "text-completion-openai",
+        name: "openai",
+        default_base: Some(OPENAI_BASE),
+        base_env: None,
+        key_env: Some("OPENAI_API_KEY"),
+        local: false,
+        ollama: false,
+    },
+    Compatible {
+        prefix: "custom_openai",
+        name: "openai-compatible",
+        default_base: None,
+        base_env: None,
+        key_env: None,
+        local: false,
+        ollama: false,
+    },
+    Compatible {
+        prefix: "litellm_proxy",
+        name: "litellm",
+        default_base: None,
+        base_env: Some("LITELLM_PROXY_API_BASE"),
+        key_env: None,
+        local: false,
+        ollama: false,
+    },
+    Compatible {
+        prefix: "hosted_vllm",
+        name: "vllm",
+        default_base: None,
+        base_env: Some("HOSTED_VLLM_API_BASE"),
+        key_env: None,
+        local: true,
+        ollama: false,
+    },
+    Compatible {
+        prefix: "ollama",
+        name: "ollama",
+        default_base: Some("http://localhost:11434"),
+        base_env: None,
+        key_env: None,
+        local: true,
+        ollama: true,
+    },
+    Compatible {
+        prefix: "ollama_chat",
+        name: "ollama",
+        default_base: Some("http://localhost:11434"),
+        base_env: None,
+        key_env: None,
+        local: true,
+        ollama: true,
+    },
+    Compatible {
+        prefix: "lm_studio",
+        name: "lm-studio",
+        default_base: Some("http://localhost:1234/v1"),
+        base_env: None,
+        key_env: None,
+        local: true,
+        ollama: false,
+    },
+    Compatible {
+        prefix: "llamafile",
+        name: "llamafile",
+        default_base: Some("http://127.0.0.1:8080/v1"),
+        base_env: None,
+        key_env: None,
+        local: true,
+        ollama: false,
+    },
+    Compatible {
+        prefix: "groq",
+        name: "groq",
+        default_base: Some("https://api.groq.com/openai/v1"),
+        base_env: None,
+        key_env: Some("GROQ_API_KEY"),
+        local: false,
+        ollama: false,
+    },
+    Compatible {
+        prefix: "deepseek",
+        name: "deepseek",
+        default_base: Some("https://api.deepseek.com/v1"),
+        base_env: None,
+        key_env: Some("DEEPSEEK_API_KEY"),
+        local: false,
+        ollama: false,
+    },
+    Compatible {
+        prefix: "mistral",
+        name: "mistral",
+        default_base: Some("https://api.mistral.ai/v1"),
+        base_env: None,
+        key_env: Some("MISTRAL_API_KEY"),
+        local: false,
+        ollama: false,
+    },
+    Compatible {
+        prefix: "together_ai",
+        name: "together",
+        default_base: Some("https://api.together.xyz/v1"),
+        base_env: None,
+        key_env: Some("TOGETHERAI_API_KEY"),
+        local: false,
+        ollama: false,
+    },
+    Compatible {
+        prefix: "openrouter",
+        name: "openrouter",
+        default_base: Some("https://openrouter.ai/api/v1"),
+        base_env: None,
+        key_env: Some("OPENROUTER_API_KEY"),
+        local: false,
+        ollama: false,
+    },
+    Compatible {
+        prefix: "xai",
+        name: "xai",
+        default_base: Some("https://api.x.ai/v1"),
+        base_env: None,
+        key_env: Some("XAI_API_KEY"),
+        local: false,
+        ollama: false,
+    },
+    Compatible {
+        prefix: "deepinfra",
+        name: "deepinfra",
+        default_base: Some("https://api.deepinfra.com/v1/openai"),
+        base_env: None,
+        key_env: Some("DEEPINFRA_API_KEY"),
+        local: false,
+        ollama: false,
+    },
+];
+
+const OPENAI_BASE: &str = "https://api.openai.com/v1";
+
+/// LiteLLM providers Switchboard has no provider kind for yet. A model string starting with one of
+/// these is not translated; any other first segment is taken as part of the model id.
+const UNSUPPORTED: &[&str] = &[
+    "anthropic",
+    "anthropic_text",
+    "azure",
+    "azure_ai",
+    "azure_text",
+    "bedrock",
+    "sagemaker",
+    "sagemaker_chat",
+    "vertex_ai",
+    "vertex_ai_beta",
+    "gemini",
+    "palm",
+    "cohere",
+    "cohere_chat",
+    "huggingface",
+    "replicate",
+    "watsonx",
+    "watsonx_text",
+    "databricks",
+    "cloudflare",
+    "ai21",
+    "ai21_chat",
+    "nlp_cloud",
+    "aleph_alpha",
+    "petals",
+    "predibase",
+    "clarifai",
+    "voyage",
+    "jina_ai",
+    "nvidia_nim",
+    "cerebras",
+    "sambanova",
+    "friendliai",
+    "github",
+    "perplexity",
+    "fireworks_ai",
+    "anyscale",
+    "codestral",
+    "text-completion-codestral",
+    "triton",
+    "vllm",
+    "dashscope",
+    "moonshot",
+    "volcengine",
+    "nscale",
+    "snowflake",
+    "oci",
+    "baseten",
+    "openai_like",
+];
+
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum KeyRef {
+    None,
+    Env(String),
+    /// The n-th distinct literal key seen: only tells providers apart, never written anywhere.
+    Literal(usize),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ProviderKey {
+    /// `openai` for everything Switchboard can speak, else LiteLLM's provider name.
+    kind: String,
+    base_url: Option<String>,
+    key: KeyRef,
+}
+
+struct Provider {
+    name: String,
+    key: ProviderKey,
+    supported: bool,
+}
+
+struct Target {
+    provider: usize,
+    model: String,
+    total_s: Option<f64>,
+    idle_s: Option<f64>,
+    order: Option<i64>,
+    path: String,
+}
+
+struct Alias {
+    name: String,
+    /// `model_list[i]` of its first entry.
+    first_path: String,
+    deployments: usize,
+    targets: Vec<Target>,
+    /// Deployments on providers Switchboard cannot speak yet (commented out in the output).
+    untranslated: Vec<Target>,
+    fallbacks: Vec<String>,
+    /// For a `model_group_alias`: the alias it copies.
+    copy_of: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FallbackKind {
+    Regular,
+    ContextWindow,
+}
+
+struct FallbackSpec {
+    from: String,
+    to: Vec<String>,
+    kind: FallbackKind,
+    path: String,
+}
+
+struct Edge {
+    to: String,
+    path: String,
+}
+
+/// A provider resolved for one deployment, before it is named.
+struct Resolved {
+    key: ProviderKey,
+    supported: bool,
+    name_hint: String,
+    model: String,
+    /// Notes to add only when this provider is first created (not once per deployment).
+    provider_notes: Vec<String>,
+}
+
+#[derive(Default)]
+struct Importer {
+    notes: Vec<ImportNote>,
+    literals: Vec<String>,
+    providers: Vec<Provider>,
+    provider_index: HashMap<ProviderKey, usize>,
+    used_provider_names: HashSet<String>,
+    aliases: Vec<Alias>,
+    alias_index: HashMap<String, usize>,
+    /// Lower-cased alias name → the name kept.
+    lowercase: HashMap<String, String>,
+    /// model_name → why it has no alias (case clash, wildcard, ...).
+    skipped: HashMap<String, String>,
+    fallback_specs: Vec<FallbackSpec>,
+    /// (`default_fallbacks` entries, where they were set).
+    default_fallbacks: Vec<(Vec<String>, String)>,
+    /// (name, the alias it stands for, path).
+    group_aliases: Vec<(String, String, String)>,
+    router_timeout: Option<f64>,
+    router_stream_timeout: Option<f64>,
+    request_timeout: Option<f64>,
+}
+
+impl Importer {
+    fn note(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.notes.push(ImportNote {
+            path: path.into(),
+            message: one_line(&message.into()),
+        });
+    }
+
+    // --- model_list ----------------------------------------------------------------------------
+
+    fn entry(&mut self, i: usize, entry: &Value) {
+        let path = format!("model_list[{i}]");
+        let Some(map) = entry.as_mapping() else {
+            self.note(
+                path,
+                format!(
+                    "skipped: a deployment must be a mapping with `model_name` and `litellm_params`, not {}",
+                    type_name(entry)
+                ),
+            );
+            return;
+        };
+        for (key, v) in map {
+            let key = key_text(key);
+            match key.as_str() {
+                "model_name" | "litellm_params" => {}
+                "model_info" => self.note(
+                    format!("{path}.model_info"),
+                    "model_info not imported: Switchboard keeps no per-model metadata (id, mode, costs, context size) yet",
+                ),
+                _ => {
+                    let message = param_message(&key, v);
+                    self.note(format!("{path}.{key}"), message);
+                }
+            }
+        }
+
+        let Some(raw_name) = map.get("model_name").and_then(scalar_text) else {
+            self.note(path, "skipped: no `model_name`");
+            return;
+        };
+        let name = normalize_alias_name(&raw_name);
+        if name.is_empty() {
+            self.note(format!("{path}.model_name"), "skipped: empty `model_name`");
+            return;
+        }
+        let params_path = format!("{path}.litellm_params");
+        let Some(params) = map.get("litellm_params").and_then(Value::as_mapping) else {
+            self.note(
+                path,
+                format!("skipped: model `{raw_name}` has no `litellm_params` mapping"),
+            );
+            self.skip(&name, "its deployment has no `litellm_params`");
+            return;
+        };
+        let Some(model) = params.get("model").and_then(scalar_text) else {
+            self.note(
+                &params_path,
+                format!("skipped: model `{raw_name}` has no `litellm_params.model`"),
+            );
+            self.skip(&name, "its deployment has no `litellm_params.model`");
+            return;
+        };
+        if raw_name.contains('*') || model.contains('*') {
+            self.note(
+                format!("{path}.model_name"),
+                format!("`{raw_name}` → `{model}` not imported: Switchboard has no wildcard routing; add an alias for each model you use"),
+            );
+            self.skip(&name, "it is a wildcard route");
+            return;
+        }
+        if name != raw_name {
+            self.note(
+                format!("{path}.model_name"),
+                format!("model_name {raw_name:?} contains spaces, which alias names cannot; imported as `{name}`"),
+            );
+        }
+        let lower = name.to_lowercase();
+        match self.lowercase.get(&lower) {
+            Some(kept) if *kept != name => {
+                let kept = kept.clone();
+                self.note(
+                    format!("{path}.model_name"),
+                    format!("skipped: `{name}` differs from `{kept}` only in case, which Switchboard rejects (clients could not tell them apart); kept `{kept}`"),
+                );
+                self.skip(&name, &format!("it differs from `{kept}` only in case"));
+                return;
+            }
+            Some(_) => {}
+            None => {
+                self.lowercase.insert(lower, name.clone());
+            }
+        }
+
+        let alias = self.alias_mut(&name, &path);
+        alias.deployments += 1;
+
+        let Some(resolved) = self.resolve(params, &model, &params_path) else {
+            return;
+        };
+        let mut literal_note = None;
+        let mut total_s = None;
+        let mut idle_s = None;
+        let mut order = None;
+        for (key, v) in params {
+            let key = key_text(key);
+            let at = format!("{params_path}.{key}");
+            match key.as_str() {
+                "model" | "api_base" | "base_url" | "custom_llm_provider" => {}
+                "api_key" => {
+                    if matches!(resolved.key.key, KeyRef::Literal(_)) {
+                        literal_note = Some(at);
+                    }
+                }
+                "timeout" | "request_timeout" => {
+                    total_s = self.seconds(v, &at, &key);
+                }
+                "stream_timeout" => {
+                    idle_s = self.seconds(v, &at, &key);
+                    if idle_s.is_some() {
+                        self.note(
+                            at,
+                            "stream_timeout imported as the target's `idle_s` (longest gap between two chunks of a streamed response)",
+                        );
+                    }
+                }
+                "order" => match v.as_i64() {
+                    Some(n) => order = Some(n),
+                    None => self.note(at, "`order` is not an integer; ignored"),
+                },
+                _ => {
+                    let message = param_message(&key, v);
+                    self.note(at, message);
+                }
+            }
+        }
+
+        let provider = self.provider_for(resolved.key.clone(), &resolved, &params_path);
+        if let Some(at) = literal_note {
+            let name = self.providers[provider].name.clone();
+            self.note(
+                at,
+                format!("literal API key not imported (Switchboard stores references, never key values): put it in an environment variable and set api_key = \"env:VAR\" on provider `{name}`"),
+            );
+        }
+        let target = Target {
+            provider,
+            model: resolved.model,
+            total_s,
+            idle_s,
+            order,
+            path: path.clone(),
+        };
+        let supported = resolved.supported;
+        let alias = self.alias_mut(&name, &path);
+        if supported {
+            alias.targets.push(target);
+        } else {
+            alias.untranslated.push(target);
+        }
+    }
+
+    fn skip(&mut self, name: &str, reason: &str) {
+        if !self.alias_index.contains_key(name) {
+            self.skipped
+                .entry(name.to_owned())
+                .or_insert_with(|| reason.to_owned());
+        }
+    }
+
+    fn alias_mut(&mut self, name: &str, path: &str) -> &mut Alias {
+        let index = match self.alias_index.get(name) {
+            Some(&index) => index,
+            None => {
+                self.aliases.push(Alias {
+                    name: name.to_owned(),
+                    first_path: path.to_owned(),
+                    deployments: 0,
+                    targets: Vec::new(),
+                    untranslated: Vec::new(),
+                    fallbacks: Vec::new(),
+                    copy_of: None,
+                });
+                self.alias_index
+                    .insert(name.to_owned(), self.aliases.len() - 1);
+                self.aliases.len() - 1
+            }
+        };
+        &mut self.aliases[index]
+    }
+
+    /// Works out the provider and model id of one deployment. `None` (with a note) when it
+    /// cannot be translated at all.
+    fn resolve(&mut self, params: &Mapping, model: &str, path: &str) -> Option<Resolved> {
+        let model_path = format!("{path}.model");
+        let custom = params
+            .get("custom_llm_provider")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let (mut prefix, mut model_id) = match &custom {
+            Some(provider) => (
+                Some(provider.clone()),
+                model
+                    .strip_prefix(provider.as_str())
+                    .and_then(|m| m.strip_prefix('/'))
+                    .unwrap_or(model)
+                    .to_owned(),
+            ),
+            None => match model.split_once('/') {
+                Some((first, rest))
+                    if COMPATIBLE.iter().any(|c| c.prefix == first)
+                        || UNSUPPORTED.contains(&first) =>
+                {
+                    (Some(first.to_owned()), rest.to_owned())
+                }
+                _ => (None, model.to_owned()),
+            },
+        };
+        if model_id.trim().is_empty() {
+            self.note(model_path, format!("skipped: `{model}` names no model"));
+            return None;
+        }
+
+        let api_base_path = if params.contains_key("api_base") {
+            format!("{path}.api_base")
+        } else {
+            format!("{path}.base_url")
+        };
+        let api_base = match params.get("api_base").or_else(|| params.get("base_url")) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if s.trim().is_empty() => None,
+            Some(Value::String(s)) => {
+                if let Some(var) = s.strip_prefix("os.environ/") {
+                    self.note(
+                        api_base_path,
+                        format!("deployment `{model}` not imported: its api_base comes from the environment variable `{}`, which an import cannot read; add a provider with that URL as `base_url` by hand", one_line(var)),
+                    );
+                    return None;
+                }
+                Some(s.trim().to_owned())
+            }
+            Some(other) => {
+                self.note(
+                    api_base_path,
+                    format!(
+                        "deployment `{model}` not imported: api_base must be a URL, not {}",
+                        type_name(other)
+                    ),
+                );
+                return None;
+            }
+        };
+
+        if prefix.is_none() {
+            let lower = model_id.to_lowercase();
+            let inferred = if [
+                "gpt-",
+                "chatgpt-",
+                "o1",
+                "o3",
+                "o4",
+                "text-embedding-",
+                "ft:gpt",
+            ]
+            .iter()
+            .any(|p| lower.starts_with(p))
+            {
+                Some("openai")
+            } else if lower.starts_with("claude") {
+                Some("anthropic")
+            } else if lower.starts_with("gemini") {
+                Some("vertex_ai")
+            } else {
+                None
+            };
+            match (inferred, &api_base) {
+                (Some(provider), _) => {
+                    self.note(
+                        &model_path,
+                        format!("`{model}` has no provider prefix; LiteLLM infers `{provider}`, and so does the import"),
+                    );
+                    prefix = Some(provider.to_owned());
+                }
+                (None, Some(_)) => {
+                    self.note(
+                        &model_path,
+                        format!("`{model}` has no provider prefix; with its api_base it is imported as an OpenAI-compatible server"),
+                    );
+                    prefix = Some("openai".to_owned());
+                    model_id = model.to_owned();
+                }
+                (None, None) => {
+                    self.note(
+                        model_path,
+                        format!("deployment `{model}` not imported: no provider prefix (like `openai/`) and no api_base, so its server is unknown"),
+                    );
+                    return None;
+                }
+            }
+        }
+        let prefix = prefix.unwrap_or_default();
+
+        let key = self.api_key(params.get("api_key"), &format!("{path}.api_key"));
+
+        if let Some(compatible) = COMPATIBLE.iter().find(|c| c.prefix == prefix) {
+            return self.resolve_compatible(compatible, api_base, key, model_id, path);
+        }
+
+        // A provider Switchboard cannot speak yet: kept for the commented-out block.
+        let kind = sanitize_name(&prefix);
+        self.note(
+            model_path,
+            format!("not translated: Switchboard has no `{kind}` provider kind yet (kept commented out at the end of the output)"),
+        );
+        let base_url = api_base.and_then(|b| clean_url(&b).map(|(url, _)| url));
+        Some(Resolved {
+            key: ProviderKey {
+                kind: kind.clone(),
+                base_url,
+                key,
+            },
+            supported: false,
+            name_hint: kind,
+            model: model_id,
+            provider_notes: Vec::new(),
+        })
+    }
+
+    fn resolve_compatible(
+        &mut self,
+        compatible: &Compatible,
+        api_base: Option<String>,
+        mut key: KeyRef,
+        model_id: String,
+        path: &str,
+    ) -> Option<Resolved> {
+        let mut provider_notes = Vec::new();
+        let given = api_base.is_some();
+        let Some(raw_base) = api_base.or(compatible.default_base.map(str::to_owned)) else {
+            let from = compatible
+                .base_env
+                .map(|var| format!(" (LiteLLM reads it from `{var}`)"))
+                .unwrap_or_default();
+            self.note(
+                format!("{path}.model"),
+                format!("deployment `{}/{model_id}` not imported: no api_base{from}; add it and import again", compatible.prefix),
+            );
+            return None;
+        };
+        let Some((mut base, stripped)) = clean_url(&raw_base) else {
+            self.note(
+                format!("{path}.api_base"),
+                format!("deployment `{}/{model_id}` not imported: api_base is not an http:// or https:// URL", compatible.prefix),
+            );
+            return None;
+        };
+        if stripped {
+            self.note(
+                format!("{path}.api_base"),
+                "credentials, query or fragment in api_base not imported: base_url keeps only scheme, host, port and path",
+            );
+        }
+        let has_path = reqwest::Url::parse(&base)
+            .map(|u| !u.path().trim_matches('/').is_empty())
+            .unwrap_or(false);
+        if compatible.ollama {
+            if !base.ends_with("/v1") {
+                let native = base.clone();
+                base.push_str("/v1");
+                provider_notes.push(format!(
+                    "Ollama serves the OpenAI API under /v1, so base_url is {base} (LiteLLM's `{}/` spoke Ollama's native API at {native})",
+                    compatible.prefix
+                ));
+            }
+        } else if !has_path {
+            base.push_str("/v1");
+            provider_notes.push(format!(
+                "api_base has no path; Switchboard's base_url includes /v1, so it is {base} (check that the server answers there)"
+            ));
+        }
+        if !given && compatible.local {
+            provider_notes.push(format!(
+                "no api_base: assumed the usual local address for `{}/`, {base}",
+                compatible.prefix
+            ));
+        }
+        let at_default = compatible
+            .default_base
+            .and_then(|d| clean_url(d).map(|(url, _)| url))
+            .is_some_and(|d| d == base || format!("{d}/v1") == base);
+        if key == KeyRef::None && at_default {
+            if let Some(var) = compatible.key_env {
+                key = KeyRef::Env(var.to_owned());
+                provider_notes.push(format!(
+                    "no api_key: LiteLLM reads `{var}` by default, so api_key = \"env:{var}\""
+                ));
+            }
+        }
+        if compatible.prefix == "text-completion-openai" {
+            self.note(
+                format!("{path}.model"),
+                "LiteLLM sent this deployment's requests to the legacy /completions endpoint; Switchboard forwards each request to the endpoint the client called",
+            );
+        }
+        let name_hint = provider_name_hint(compatible, &base, at_default);
+        Some(Resolved {
+            key: ProviderKey {
+                kind: "openai".to_owned(),
+                base_url: Some(base),
+                key,
+            },
+            supported: true,
+            name_hint,
+            model: model_id,
+            provider_notes,
+        })
+    }
+
+    fn api_key(&mut self, v: Option<&Value>, path: &str) -> KeyRef {
+        match v {
+            None | Some(Value::Null) => KeyRef::None,
+            Some(Value::String(s)) => {
+                if let Some(var) = s.strip_prefix("os.environ/") {
+                    if !var.is_empty() && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    {
+                        return KeyRef::Env(var.to_owned());
+                    }
+                    self.note(
+                        path,
+                        "api_key not imported: `os.environ/` is not followed by a valid environment variable name",
+                    );
+                    return KeyRef::None;
+                }
+                if s.trim().is_empty() {
+                    self.note(path, "empty api_key ignored");
+                    return KeyRef::None;
+                }
+                let index = match self.literals.iter().position(|l| l == s) {
+                    Some(index) => index,
+                    None => {
+                        self.literals.push(s.clone());
+                        self.literals.len() - 1
+                    }
+                };
+                KeyRef::Literal(index)
+            }
+            Some(other) => {
+                self.note(
+                    path,
+                    format!(
+                        "api_key not imported: expected `os.environ/VAR`, found {}",
+                        type_name(other)
+                    ),
+                );
+                KeyRef::None
+            }
+        }
+    }
+
+    fn provider_for(&mut self, key: ProviderKey, resolved: &Resolved, path: &str) -> usize {
+        if let Some(&index) = self.provider_index.get(&key) {
+            return index;
+        }
+        let name = self.unique_provider_name(&resolved.name_hint);
+        for message in &resolved.provider_notes {
+            let message = format!("provider `{name}`: {message}");
+            self.note(path, message);
+        }
+        self.providers.push(Provider {
+            name,
+            key: key.clone(),
+            supported: resolved.supported,
+        });
+        self.provider_index.insert(key, self.providers.len() - 1);
+        self.providers.len() - 1
+    }
+
+    fn unique_provider_name(&mut self, hint: &str) -> String {
+        let mut name = hint.to_owned();
+        let mut n = 2;
+        while self.used_provider_names.contains(&name) {
+            name = format!("{hint}-{n}");
+            n += 1;
+        }
+        self.used_provider_names.insert(name.clone());
+        name
+    }
+
+    fn seconds(&mut self, v: &Value, path: &str, key: &str) -> Option<f64> {
+        let seconds = match v {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => s.trim().parse::<f64>().ok(),
+            _ => None,
+        };
+        match seconds {
+            Some(s) if s.is_finite() && s > 0.0 && s < 1.0e7 => Some(s),
+            _ => {
+                self.note(
+                    path,
+                    format!("`{key}` not imported: it must be a positive number of seconds"),
+                );
+                None
+            }
+        }
+    }
+
+    /// Per-alias notes once every deployment is in: load balancing, ordering, duplicates,
+    /// and aliases left with no target.
+    fn alias_notes(&mut self) {
+        let mut notes = Vec::new();
+        for alias in &mut self.aliases {
+            let path = format!("{}.model_name", alias.first_path);
+            if alias.targets.iter().any(|t| t.order.is_some()) {
+                alias.targets.sort_by_key(|t| t.order.unwrap_or(i64::MAX));
+                notes.push((
+                    path.clone(),
+                    format!(
+                        "alias `{}`: targets sorted by LiteLLM's `order` (lowest first)",
+                        alias.name
+                    ),
+                ));
+            }
+            let mut seen: Vec<(usize, String)> = Vec::new();
+            let mut kept = Vec::new();
+            for target in alias.targets.drain(..) {
+                let id = (target.provider, target.model.clone());
+                if seen.contains(&id) {
+                    notes.push((
+                        target.path.clone(),
+                        format!("alias `{}`: the same deployment (`{}`) is listed again; Switchboard lists a target once, so this entry is merged into the first", alias.name, target.model),
+                    ));
+                } else {
+                    seen.push(id);
+                    kept.push(target);
+                }
+            }
+            alias.targets = kept;
+            if alias.deployments > 1 {
+                notes.push((
+                    path.clone(),
+                    format!("alias `{}`: LiteLLM load-balanced its {} deployments; Switchboard tries the targets in order, moving to the next only when one fails", alias.name, alias.deployments),
+                ));
+            }
+            if alias.targets.is_empty() {
+                notes.push((
+                    path,
+                    format!(
+                        "alias `{}` not imported: none of its deployments could be translated",
+                        alias.name
+                    ),
+                ));
+            }
+        }
+        for (path, message) in notes {
+            self.note(path, message);
+        }
+    }
+
+    // --- settings sections ---------------------------------------------------------------------
+
+    fn router_settings(&mut self, section: &Value) {
+        let Some(map) = self.section_map(section, "router_settings") else {
+            return;
+        };
+        for (key, v) in &map {
+            let key = key_text(key);
+            let path = format!("router_settings.{key}");
+            match key.as_str() {
+                "fallbacks" => self.fallback_list(v, &path, FallbackKind::Regular),
+                "context_window_fallbacks" => {
+                    self.fallback_list(v, &path, FallbackKind::ContextWindow)
+                }
+                "default_fallbacks" => self.default_fallbacks(v, &path),
+                "content_policy_fallbacks" => self.note(path, CONTENT_POLICY),
+                "timeout" => {
+                    self.router_timeout = self.seconds(v, &path, "timeout");
+                    if let Some(s) = self.router_timeout {
+                        self.note(path, format!("router timeout imported as every provider's default `timeouts.total_s = {}`", show_number(s)));
+                    }
+                }
+                "stream_timeout" => {
+                    self.router_stream_timeout = self.seconds(v, &path, "stream_timeout");
+                    if let Some(s) = self.router_stream_timeout {
+                        self.note(path, format!("router stream_timeout imported as every provider's default `timeouts.idle_s = {}` (longest gap between two chunks of a streamed response)", show_number(s)));
+                    }
+                }
+                "model_group_alias" => self.model_group_alias(v, &path),
+                "routing_strategy" => {
+                    let strategy = v
+                        .as_str()
+                        .map(|s| format!(" `{}`", one_line(s)))
+                        .unwrap_or_default();
+                    self.note(path, format!("routing_strategy{strategy} not translated: Switchboard tries an alias's targets in order and has no routing strategies yet"));
+                }
+                "num_retries" | "retry_policy" | "model_group_retry_policy" | "retry_after" => {
+                    self.note(path, format!("`{key}`{} not translated: Switchboard has no retry settings yet (it tries each target once, in order, then the fallbacks)", shown(v)));
+                }
+                "allowed_fails" | "cooldown_time" | "allowed_fails_policy" | "disable_cooldowns" => {
+                    self.note(path, format!("`{key}`{} not translated: Switchboard has no cooldown settings yet", shown(v)));
+                }
+                k if k.starts_with("redis") || k == "cache_responses" => self.note(
+                    path,
+                    format!("`{key}` not imported: Switchboard keeps no shared state in Redis and has no response cache"),
+                ),
+                _ => self.note(
+                    path,
+                    format!("`{key}`{} not translated: Switchboard has no such router setting yet", shown(v)),
+                ),
+            }
+        }
+    }
+
+    fn litellm_settings(&mut self, section: &Value) {
+        let Some(map) = self.section_map(section, "litellm_settings") else {
+            return;
+        };
+        for (key, v) in &map {
+            let key = key_text(key);
+            let path = format!("litellm_settings.{key}");
+            match key.as_str() {
+                "fallbacks" => self.fallback_list(v, &path, FallbackKind::Regular),
+                "context_window_fallbacks" => {
+                    self.fallback_list(v, &path, FallbackKind::ContextWindow)
+                }
+                "default_fallbacks" => self.default_fallbacks(v, &path),
+                "content_policy_fallbacks" => self.note(path, CONTENT_POLICY),
+                "request_timeout" => {
+                    self.request_timeout = self.seconds(v, &path, "request_timeout");
+                    if let Some(s) = self.request_timeout {
+                        self.note(path, format!("request_timeout imported as every provider's default `timeouts.total_s = {}` unless router_settings.timeout is set", show_number(s)));
+                    }
+                }
+                "num_retries" => self.note(path, format!("num_retries{} not translated: Switchboard has no retry settings yet (it tries each target once, in order, then the fallbacks)", shown(v))),
+                "drop_params" | "modify_params" => self.note(path, format!("`{key}` not translated: Switchboard forwards request bodies unchanged")),
+                "callbacks" | "success_callback" | "failure_callback" | "service_callback"
+                | "callback_settings" => self.note(
+                    path,
+                    format!("`{key}` not imported: Switchboard logs every request to its own request log (SQLite) and has no callbacks"),
+                ),
+                "cache" | "cache_params" => self.note(
+                    path,
+                    format!("`{key}` not imported: Switchboard has no response cache yet"),
+                ),
+                "set_verbose" | "json_logs" => self.note(
+                    path,
+                    format!("`{key}` not imported: Switchboard's logging is set on its command line"),
+                ),
+                _ => self.note(
+                    path,
+                    format!("`{key}`{} not imported: Switchboard has no equivalent yet", shown(v)),
+                ),
+            }
+        }
+    }
+
+    fn general_settings(&mut self, section: &Value) {
+        let Some(map) = self.section_map(section, "general_settings") else {
+            return;
+        };
+        for (key, v) in &map {
+            let key = key_text(key);
+            let path = format!("general_settings.{key}");
+            match key.as_str() {
+                "master_key" => {
+                    let source = v
+                        .as_str()
+                        .and_then(|s| s.strip_prefix("os.environ/"))
+                        .map(|var| format!(" (LiteLLM read it from `{}`)", one_line(var)))
+                        .unwrap_or_default();
+                    self.note(path, format!("master_key not imported{source}: Switchboard has no client authentication yet (it comes with a later release); its value is not copied anywhere"));
+                }
+                "database_url" => self.note(
+                    path,
+                    "database_url not imported: Switchboard keeps its request log in its own SQLite file (`[database] path`)",
+                ),
+                "port" | "host" => self.note(
+                    path,
+                    format!("`{key}` not imported: Switchboard listens where `listen` says (127.0.0.1:4000 in the output)"),
+                ),
+                _ => self.note(
+                    path,
+                    format!("`{key}` not imported: Switchboard has no equivalent yet"),
+                ),
+            }
+        }
+    }
+
+    fn environment_variables(&mut self, section: &Value) {
+        let Some(map) = self.section_map(section, "environment_variables") else {
+            return;
+        };
+        if map.is_empty() {
+            return;
+        }
+        let names: Vec<String> = map.keys().map(|k| one_line(&key_text(k))).collect();
+        self.note(
+            "environment_variables",
+            format!("not imported ({}): LiteLLM set these variables itself; Switchboard reads `env:` references from its own environment, so export them before starting it. Values are not copied", names.join(", ")),
+        );
+    }
+
+    fn section_map(&mut self, section: &Value, name: &str) -> Option<Mapping> {
+        match section {
+            Value::Mapping(map) => Some(map.clone()),
+            Value::Null => None,
+            other => {
+                self.note(
+                    name,
+                    format!(
+                        "`{name}` not imported: expected a mapping, found {}",
+                        type_name(other)
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    // --- fallbacks -----------------------------------------------------------------------------
+
+    /// LiteLLM's format: a list of single-key maps, `[{"gpt-4": ["gpt-3.5", "claude"]}]`.
+    fn fallback_list(&mut self, v: &Value, path: &str, kind: FallbackKind) {
+        let items: Vec<(String, &Value)> = match v {
+            Value::Sequence(items) => items
+                .iter()
+                .enumerate()
+                .map(|(j, item)| (format!("{path}[{j}]"), item))
+                .collect(),
+            Value::Mapping(_) => vec![(path.to_owned(), v)],
+            Value::Null => return,
+            other => {
+                self.note(
+                    path,
+                    format!(
+                        "not imported: expected a list like [{{\"gpt-4\": [\"gpt-3.5\"]}}], found {}",
+                        type_name(other)
+                    ),
+                );
+                return;
+            }
+        };
+        for (item_path, item) in items {
+            let Some(map) = item.as_mapping() else {
+                self.note(
+                    item_path,
+                    format!(
+                        "not imported: expected a map like {{\"gpt-4\": [\"gpt-3.5\"]}}, found {}",
+                        type_name(item)
+                    ),
+                );
+                continue;
+            };
+            for (from, to) in map {
+                let from = key_text(from);
+                let Some(to) = self.name_list(to, &item_path) else {
+                    continue;
+                };
+                if from == "*" && kind == FallbackKind::Regular {
+                    self.default_fallbacks.push((to, item_path.clone()));
+                    continue;
+                }
+                self.fallback_specs.push(FallbackSpec {
+                    from,
+                    to,
+                    kind,
+                    path: item_path.clone(),
+                });
+            }
+        }
+    }
+
+    fn default_fallbacks(&mut self, v: &Value, path: &str) {
+        if let Some(list) = self.name_list(v, path) {
+            self.default_fallbacks.push((list, path.to_owned()));
+        }
+    }
+
+    fn name_list(&mut self, v: &Value, path: &str) -> Option<Vec<String>> {
+        match v {
+            Value::String(s) => Some(vec![s.clone()]),
+            Value::Sequence(items) => {
+                let mut names = Vec::new();
+                for item in items {
+                    match scalar_text(item) {
+                        Some(name) => names.push(name),
+                        None => self.note(
+                            path,
+                            format!(
+                                "a fallback that is {} instead of a model name is ignored",
+                                type_name(item)
+                            ),
+                        ),
+                    }
+                }
+                Some(names)
+            }
+            other => {
+                self.note(
+                    path,
+                    format!(
+                        "not imported: expected a list of model names, found {}",
+                        type_name(other)
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn model_group_alias(&mut self, v: &Value, path: &str) {
+        let Some(map) = v.as_mapping() else {
+            self.note(
+                path,
+                "not imported: expected a mapping of name → model group",
+            );
+            return;
+        };
+        for (name, target) in map {
+            let name = key_text(name);
+            let referent = match target {
+                Value::Mapping(m) => {
+                    if m.get("hidden").and_then(Value::as_bool) == Some(true) {
+                        self.note(
+                            path,
+                            format!("model_group_alias `{name}`: `hidden` not imported; Switchboard lists every alias"),
+                        );
+                    }
+                    m.get("model").and_then(scalar_text)
+                }
+                other => scalar_text(other),
+            };
+            match referent {
+                Some(referent) => {
+                    self.group_aliases.push((
+                        normalize_alias_name(&name),
+                        referent,
+                        path.to_owned(),
+                    ));
+                }
+                None => self.note(
+                    path,
+                    format!("model_group_alias `{name}` not imported: it names no model group"),
+                ),
+            }
+        }
+    }
+
+    /// The imported alias a LiteLLM model name refers to, or why there is none.
+    fn resolve_ref(&self, raw: &str) -> Result<String, String> {
+        let name = normalize_alias_name(raw);
+        if let Some(&index) = self.alias_index.get(&name) {
+            return if self.aliases[index].targets.is_empty() {
+                Err(format!(
+                    "`{raw}` was not imported (none of its deployments could be translated)"
+                ))
+            } else {
+                Ok(name)
+            };
+        }
+        if let Some((_, referent, _)) = self.group_aliases.iter().find(|(n, _, _)| *n == name) {
+            let referent = normalize_alias_name(referent);
+            if let Some(&index) = self.alias_index.get(&referent) {
+                if !self.aliases[index].targets.is_empty() {
+                    return Ok(referent);
+                }
+            }
+        }
+        if let Some(reason) = self.skipped.get(&name) {
+            return Err(format!("`{raw}` was not imported: {reason}"));
+        }
+        Err(format!("no model_list entry is named `{raw}`"))
+    }
+
+    fn resolve_fallbacks(&mut self) {
+        let mut wanted: HashMap<String, Vec<Edge>> = HashMap::new();
+        let mut has_own: HashSet<String> = HashSet::new();
+        let specs = std::mem::take(&mut self.fallback_specs);
+
+        for kind in [FallbackKind::Regular, FallbackKind::ContextWindow] {
+            for spec in specs.iter().filter(|s| s.kind == kind) {
+                let label = match kind {
+                    FallbackKind::Regular => "fallbacks",
+                    FallbackKind::ContextWindow => "context_window_fallbacks",
+                };
+                let from = match self.resolve_ref(&spec.from) {
+                    Ok(from) => from,
+                    Err(reason) => {
+                        self.note(
+                            &spec.path,
+                            format!("{label} of `{}` not imported: {reason}", spec.from),
+                        );
+                        continue;
+                    }
+                };
+                if kind == FallbackKind::Regular {
+                    has_own.insert(from.clone());
+                } else {
+                    self.note(
+                        &spec.path,
+                        format!("context_window_fallbacks of `{from}` imported as ordinary fallbacks: Switchboard tries them when every target failed with a transient error (connect, timeout, 5xx, 429), not specifically when the prompt is too long"),
+                    );
+                }
+                for to in &spec.to {
+                    match self.resolve_ref(to) {
+                        Ok(to) if to == from => self.note(
+                            &spec.path,
+                            format!("`{from}` lists itself as a fallback; dropped"),
+                        ),
+                        Ok(to) => wanted.entry(from.clone()).or_default().push(Edge {
+                            to,
+                            path: spec.path.clone(),
+                        }),
+                        Err(reason) => self.note(
+                            &spec.path,
+                            format!("fallback `{to}` of `{from}` dropped: {reason}"),
+                        ),
+                    }
+                }
+            }
+            if kind == FallbackKind::Regular {
+                self.apply_default_fallbacks(&has_own, &mut wanted);
+            }
+        }
+
+        // Accept edges in alias order; drop any that would close a cycle.
+        let order: Vec<String> = self.aliases.iter().map(|a| a.name.clone()).collect();
+        for from in order {
+            let Some(edges) = wanted.remove(&from) else {
+                continue;
+            };
+            for edge in edges {
+                let Some(&index) = self.alias_index.get(&from) else {
+                    continue;
+                };
+                if self.aliases[index].fallbacks.contains(&edge.to) {
+                    self.note(
+                        &edge.path,
+                        format!(
+                            "fallback `{}` of `{from}` is listed more than once; kept once",
+                            edge.to
+                        ),
+                    );
+                    continue;
+                }
+                if let Some(path_back) = self.fallback_path(&edge.to, &from) {
+                    let cycle = std::iter::once(from.as_str())
+                        .chain(path_back.iter().map(String::as_str))
+                        .collect::<Vec<_>>()
+                        .join(" → ");
+                    self.note(
+                        &edge.path,
+                        format!(
+                            "fallback `{from}` → `{}` dropped: it would close the cycle {cycle}, which Switchboard rejects",
+                            edge.to
+                        ),
+                    );
+                    continue;
+                }
+                self.aliases[index].fallbacks.push(edge.to);
+            }
+        }
+    }
+
+    fn apply_default_fallbacks(
+        &mut self,
+        has_own: &HashSet<String>,
+        wanted: &mut HashMap<String, Vec<Edge>>,
+    ) {
+        let defaults = std::mem::take(&mut self.default_fallbacks);
+        for (names, path) in defaults {
+            let mut resolved = Vec::new();
+            for raw in &names {
+                match self.resolve_ref(raw) {
+                    Ok(name) => resolved.push(name),
+                    Err(reason) => {
+                        self.note(&path, format!("default fallback `{raw}` dropped: {reason}"))
+                    }
+                }
+            }
+            if resolved.is_empty() {
+                continue;
+            }
+            let mut applied = 0;
+            let names: Vec<String> = self
+                .aliases
+                .iter()
+                .filter(|a| !a.targets.is_empty() && !has_own.contains(&a.name))
+                .map(|a| a.name.clone())
+                .collect();
+            for alias in names {
+                let edges = wanted.entry(alias.clone()).or_default();
+                let mut added = false;
+                for to in resolved.iter().filter(|to| **to != alias) {
+                    edges.push(Edge {
+                        to: to.clone(),
+                        path: path.clone(),
+                    });
+                    added = true;
+                }
+                if added {
+                    applied += 1;
+                }
+            }
+            let message = if applied == 0 {
+                format!(
+                    "default fallbacks ({}) not used: every alias has fallbacks of its own",
+                    resolved.join(", ")
+                )
+            } else {
+                format!("default fallbacks ({}) added to the {applied} aliases that have no fallbacks of their own", resolved.join(", "))
+            };
+            self.note(&path, message);
+        }
+    }
+
+    /// A fallback chain from `start` to `goal` over the accepted fallbacks, if there is one.
+    fn fallback_path(&self, start: &str, goal: &str) -> Option<Vec<String>> {
+        let mut stack: Vec<(String, Vec<String>)> =
+            vec![(start.to_owned(), vec![start.to_owned()])];
+        let mut seen: HashSet<String> = HashSet::new();
+        while let Some((node, path)) = stack.pop() {
+            if node == goal {
+                return Some(path);
+            }
+            if !seen.insert(node.clone()) {
+                continue;
+            }
+            if let Some(&index) = self.alias_index.get(&node) {
+                for next in &self.aliases[index].fallbacks {
+                    let mut longer = path.clone();
+                    longer.push(next.clone());
+                    stack.push((next.clone(), longer));
+                }
+            }
+        }
+        None
+    }
+
+    /// `model_group_alias` entries become aliases with the targets and fallbacks of the alias
+    /// they stand for.
+    fn add_group_aliases(&mut self) {
+        let groups = std::mem::take(&mut self.group_aliases);
+        for (name, referent, path) in &groups {
+            if self.alias_index.contains_key(name) {
+                self.note(
+                    path,
+                    format!("model_group_alias `{name}` not imported: a model_list entry already has that name"),
+                );
+                continue;
+            }
+            if let Some(kept) = self.lowercase.get(&name.to_lowercase()) {
+                let kept = kept.clone();
+                self.note(
+                    path,
+                    format!("model_group_alias `{name}` not imported: it differs from `{kept}` only in case"),
+                );
+                continue;
+            }
+            let source = normalize_alias_name(referent);
+            let index = match self.alias_index.get(&source) {
+                Some(&index) if !self.aliases[index].targets.is_empty() => index,
+                _ => {
+                    let reason = self
+                        .resolve_ref(referent)
+                        .err()
+                        .unwrap_or_else(|| format!("`{referent}` is itself an alias"));
+                    self.note(
+                        path,
+                        format!("model_group_alias `{name}` not imported: {reason}"),
+                    );
+                    continue;
+                }
+            };
+            let copy = Alias {
+                name: name.clone(),
+                first_path: path.clone(),
+                deployments: 0,
+                targets: self.aliases[index]
+                    .targets
+                    .iter()
+                    .map(|t| Target {
+                        provider: t.provider,
+                        model: t.model.clone(),
+                        total_s: t.total_s,
+                        idle_s: t.idle_s,
+                        order: t.order,
+                        path: t.path.clone(),
+                    })
+                    .collect(),
+                untranslated: Vec::new(),
+                fallbacks: self.aliases[index].fallbacks.clone(),
+                copy_of: Some(source.clone()),
+            };
+            self.note(
+                path,
+                format!("model_group_alias `{name}` imported as an alias with the same targets and fallbacks as `{source}`"),
+            );
+            self.lowercase.insert(name.to_lowercase(), name.clone());
+            self.aliases.push(copy);
+            self.alias_index
+                .insert(name.clone(), self.aliases.len() - 1);
+        }
+    }
+
+    // --- output --------------------------------------------------------------------------------
+
+    fn render(&self, options: &ImportOptions) -> String {
+        let mut doc = DocumentMut::new();
+        doc.insert("listen", value("127.0.0.1:4000"));
+
+        let used: HashSet<usize> = self
+            .aliases
+            .iter()
+            .flat_map(|a| a.targets.iter().map(|t| t.provider))
+            .collect();
+        let default_total = self.router_timeout.or(self.request_timeout);
+        let mut providers = Table::new();
+        providers.set_implicit(true);
+        for (index, provider) in self.providers.iter().enumerate() {
+            if !provider.supported || !used.contains(&index) {
+                continue;
+            }
+            let mut table = provider_table(provider);
+            let mut timeouts = InlineTable::new();
+            if let Some(total) = default_total {
+                timeouts.insert("total_s", seconds_value(total));
+            }
+            if let Some(idle) = self.router_stream_timeout {
+                timeouts.insert("idle_s", seconds_value(idle));
+            }
+            if !timeouts.is_empty() {
+                table.insert("timeouts", value(timeouts));
+            }
+            table.decor_mut().set_prefix("\n");
+            providers.insert(&provider.name, Item::Table(table));
+        }
+        doc.insert("providers", Item::Table(providers));
+
+        let mut aliases = Table::new();
+        aliases.set_implicit(true);
+        let mut imported = 0;
+        for alias in self.aliases.iter().filter(|a| !a.targets.is_empty()) {
+            imported += 1;
+            let mut table = Table::new();
+            if let Some(source) = &alias.copy_of {
+                table.insert(
+                    "description",
+                    value(format!("LiteLLM model_group_alias for {source}")),
+                );
+            }
+            table.insert("targets", value(self.targets_array(&alias.targets)));
+            if !alias.fallbacks.is_empty() {
+                let fallbacks: Array = alias.fallbacks.iter().map(String::as_str).collect();
+                table.insert("fallbacks", value(fallbacks));
+            }
+            let mut prefix = String::from("\n");
+            if alias.deployments > 1 {
+                prefix.push_str(&format!(
+                    "# LiteLLM load-balanced {} deployments here; Switchboard tries them in order.\n",
+                    alias.deployments
+                ));
+            }
+            table.decor_mut().set_prefix(prefix);
+            aliases.insert(&alias.name, Item::Table(table));
+        }
+        doc.insert("aliases", Item::Table(aliases));
+
+        let provider_count = used.len();
+        let source = options
+            .source
+            .as_deref()
+            .map(|s| format!(" `{}`", one_line(s)))
+            .unwrap_or_default();
+        let date = options
+            .date
+            .unwrap_or_else(|| time::OffsetDateTime::now_utc().date());
+        let mut out = format!(
+            "# Imported from LiteLLM config{source} on {date}; see the report.\n\
+             # {imported} aliases over {provider_count} providers; {} report notes on what did not translate\n\
+             # one to one (printed by `switchboard import litellm`). Check with `switchboard check`.\n\n",
+            self.notes.len()
+        );
+        out.push_str(&doc.to_string());
+        out.push_str(&self.untranslated_block());
+        out
+    }
+
+    fn targets_array(&self, targets: &[Target]) -> Array {
+        let mut array = Array::new();
+        for target in targets {
+            let label = format!("{}/{}", self.providers[target.provider].name, target.model);
+            let mut timeouts = InlineTable::new();
+            if let Some(total) = target.total_s {
+                timeouts.insert("total_s", seconds_value(total));
+            }
+            if let Some(idle) = target.idle_s {
+                timeouts.insert("idle_s", seconds_value(idle));
+            }
+            if timeouts.is_empty() {
+                array.push(label);
+            } else {
+                let mut table = InlineTable::new();
+                table.insert("model", label.into());
+                table.insert("timeouts", timeouts.into());
+                array.push(table);
+            }
+        }
+        if targets.len() > 1 {
+            for item in array.iter_mut() {
+                item.decor_mut().set_prefix("\n    ");
+            }
+            array.set_trailing_comma(true);
+            array.set_trailing("\n");
+        }
+        array
+    }
+
+    /// What Switchboard cannot use yet, commented out: unsupported providers and the aliases
+    /// (or parts of aliases) that use them.
+    fn untranslated_block(&self) -> String {
+        let mut blocks: Vec<String> = Vec::new();
+        for provider in self.providers.iter().filter(|p| !p.supported) {
+            let mut doc = DocumentMut::new();
+            let mut providers = Table::new();
+            providers.set_implicit(true);
+            providers.insert(&provider.name, Item::Table(provider_table(provider)));
+            doc.insert("providers", Item::Table(providers));
+            blocks.push(format!(
+                "# Switchboard has no `{}` provider kind yet:\n{}",
+                one_line(&provider.key.kind),
+                comment_out(&doc.to_string())
+            ));
+        }
+        for alias in self.aliases.iter().filter(|a| !a.untranslated.is_empty()) {
+            let array = self.targets_array(&alias.untranslated);
+            if alias.targets.is_empty() {
+                let mut doc = DocumentMut::new();
+                let mut aliases = Table::new();
+                aliases.set_implicit(true);
+                let mut table = Table::new();
+                table.insert("targets", value(array));
+                aliases.insert(&alias.name, Item::Table(table));
+                doc.insert("aliases", Item::Table(aliases));
+                blocks.push(comment_out(&doc.to_string()));
+            } else {
+                let mut doc = DocumentMut::new();
+                doc.insert("targets", value(array));
+                let key = toml_edit::Key::new(alias.name.as_str())
+                    .display_repr()
+                    .to_string();
+                blocks.push(format!(
+                    "# Alias {key} (imported above) also had these targets:\n{}",
+                    comment_out(&doc.to_string())
+                ));
+            }
+        }
+        if blocks.is_empty() {
+            return String::new();
+        }
+        let mut out = String::from(
+            "\n# ---------------------------------------------------------------------------------------------\n\
+             # NOT TRANSLATED: Switchboard cannot use these yet. They are kept here, commented out, for\n\
+             # reference; see the import report.\n",
+        );
+        for block in blocks {
+            out.push_str("#\n");
+            out.push_str(&block);
+        }
+        out
+    }
+}
+
+const CONTENT_POLICY: &str = "content_policy_fallbacks not imported: Switchboard falls back only on transient errors (connect, timeout, 5xx, 429), never on a content-policy refusal";
+
+fn provider_table(provider: &Provider) -> Table {
+    let mut table = Table::new();
+    table.insert("kind", value(provider.key.kind.as_str()));
+    if let Some(base) = &provider.key.base_url {
+        table.insert("base_url", value(base.as_str()));
+    }
+    if let KeyRef::Env(var) = &provider.key.key {
+        table.insert("api_key", value(format!("env:{var}")));
+    }
+    table
+}
+
+fn comment_out(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            out.push_str("#\n");
+        } else {
+            out.push_str("# ");
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// A readable provider name: the service's own name for its default URL or a local server on
+/// loopback, else the host (without `api.`/`www.` and the top-level domain) and explicit port.
+fn provider_name_hint(compatible: &Compatible, base: &str, at_default: bool) -> String {
+    if at_default && !compatible.local {
+        return compatible.name.to_owned();
+    }
+    let Ok(url) = reqwest::Url::parse(base) else {
+        return compatible.name.to_owned();
+    };
+    let host = url.host_str().unwrap_or_default().to_lowercase();
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = matches!(host, "localhost" | "127.0.0.1" | "::1" | "0.0.0.0");
+    if compatible.local && (at_default || loopback) {
+        return compatible.name.to_owned();
+    }
+    if base == OPENAI_BASE {
+        return "openai".to_owned();
+    }
+    let is_ip = host.parse::<std::net::IpAddr>().is_ok();
+    let mut readable = if is_ip || loopback {
+        host.to_owned()
+    } else {
+        let mut labels: Vec<&str> = host.split('.').collect();
+        if labels.len() > 1 {
+            labels.pop();
+            if matches!(labels.first(), Some(&"api") | Some(&"www")) && labels.len() > 1 {
+                labels.remove(0);
+            }
+        }
+        labels.join("-")
+    };
+    if let Some(port) = url.port() {
+        readable.push_str(&format!("-{port}"));
+    }
+    sanitize_name(&readable)
+}
+
+/// Lower-case letters, digits, `-` and `_`; anything else becomes `-`.
+fn sanitize_name(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.to_lowercase().chars() {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let out = out.trim_matches('-').to_owned();
+    if out.is_empty() {
+        "provider".to_owned()
+    } else {
+        out
+    }
+}
+
+/// The URL without credentials, query, fragment and trailing slash; and whether any of those
+/// (other than the slash) was removed. `None` unless it is an http(s) URL with a host.
+fn clean_url(text: &str) -> Option<(String, bool)> {
+    let mut url = reqwest::Url::parse(text).ok()?;
+    if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
+        return None;
+    }
+    let stripped = !url.username().is_empty()
+        || url.password().is_some()
+        || url.query().is_some()
+        || url.fragment().is_some();
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.set_query(None);
+    url.set_fragment(None);
+    Some((url.as_str().trim_end_matches('/').to_owned(), stripped))
+}
+
+/// Alias names cannot contain whitespace; LiteLLM model names may.
+fn normalize_alias_name(raw: &str) -> String {
+    raw.split_whitespace().collect::<Vec<_>>().join("-")
+}
+
+fn param_message(key: &str, v: &Value) -> String {
+    let shown = shown(v);
+    match key {
+        "rpm" => format!("rpm{shown} (requests per minute) not imported: Switchboard has no per-target rate limits yet"),
+        "tpm" => format!("tpm{shown} (tokens per minute) not imported: Switchboard has no per-target rate limits yet"),
+        "max_parallel_requests" => format!("max_parallel_requests{shown} not imported: Switchboard has no per-target concurrency limits yet"),
+        "max_tokens" | "max_completion_tokens" | "temperature" | "top_p" | "top_k" | "stop"
+        | "seed" | "frequency_penalty" | "presence_penalty" | "n" | "response_format"
+        | "reasoning_effort" | "extra_body" | "num_ctx" | "keep_alive" => format!(
+            "{key}{shown} not imported: Switchboard forwards request bodies unchanged and sets no per-target request parameters yet"
+        ),
+        "weight" => format!("weight{shown} not imported: Switchboard tries an alias's targets in order; it does not split traffic by weight"),
+        "extra_headers" | "headers" => format!("{key} not imported: add non-secret headers to the provider's `headers` table by hand"),
+        "organization" => "organization not imported: add it by hand as an `OpenAI-Organization` entry in the provider's `headers`".to_owned(),
+        "tags" => "tags not imported: Switchboard has no tag-based routing".to_owned(),
+        k if k.contains("cost_per") => format!("{key} not imported: Switchboard does no cost tracking yet"),
+        k if k.starts_with("aws_")
+            || k.starts_with("vertex_")
+            || k.starts_with("azure_")
+            || k == "api_version"
+            || k == "region_name" =>
+        {
+            format!("provider-specific setting `{key}` not imported")
+        }
+        _ => format!("`{key}` not imported: Switchboard has no equivalent yet"),
+    }
+}
+
+/// ` = VALUE` for numbers and booleans, which cannot be secrets; nothing for anything else.
+fn shown(v: &Value) -> String {
+    match v {
+        Value::Number(n) => format!(" = {n}"),
+        Value::Bool(b) => format!(" = {b}"),
+        _ => String::new(),
+    }
+}
+
+fn show_number(s: f64) -> String {
+    match seconds_value(s) {
+        toml_edit::Value::Integer(i) => i.value().to_string(),
+        other => other.to_string().trim().to_owned(),
+    }
+}
+
+fn seconds_value(s: f64) -> toml_edit::Value {
+    if s.fract() == 0.0 && s.abs() < 1.0e15 {
+        toml_edit::Value::from(s as i64)
+    } else {
+        toml_edit::Value::from(s)
+    }
+}
+
+fn key_text(key: &Value) -> String {
+    scalar_text(key).unwrap_or_else(|| format!("<{} key>", type_name(key)))
+}
+
+fn scalar_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "nothing (null)",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Sequence(_) => "a list",
+        Value::Mapping(_) => "a mapping",
+        Value::Tagged(_) => "a tagged value",
+    }
+}
+
+/// Control characters (newlines included) become spaces, so a note or comment stays one line.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_names_are_readable() {
+        let openai = &COMPATIBLE[0];
+        let vllm = COMPATIBLE.iter().find(|c| c.prefix == "hosted_vllm");
+        assert_eq!(
+            provider_name_hint(openai, "http://armitage:8000/v1", false),
+            "armitage-8000"
+        );
+        assert_eq!(
+            provider_name_hint(openai, "https://api.together.xyz/v1", false),
+            "together"
+        );
+        assert_eq!(
+            provider_name_hint(openai, "http://192.168.1.20:8080/v1", false),
+            "192-168-1-20-8080"
+        );
+        assert_eq!(
+            provider_name_hint(openai, "http://localhost:8000/v1", false),
+            "localhost-8000"
+        );
+        if let Some(vllm) = vllm {
+            assert_eq!(
+                provider_name_hint(vllm, "http://127.0.0.1:8000/v1", false),
+                "vllm"
+            );
+        }
+        assert_eq!(sanitize_name("a/b c"), "a-b-c");
+        assert_eq!(sanitize_name("///"), "provider");
+    }
+
+    #[test]
+    fn urls_lose_credentials_and_queries() {
+        assert_eq!(
+            clean_url("http://user:pw@host:8000/v1/?key=1"),
+            Some(("http://host:8000/v1".to_owned(), true))
+        );
+        assert_eq!(
+            clean_url("http://host:8000/v1/"),
+            Some(("http://host:8000/v1".to_owned(), false))
+        );
+        assert_eq!(clean_url("ftp://host"), None);
+        assert_eq!(clean_url("not a url"), None);
+    }
+
+    #[test]
+    fn yaml_errors_carry_a_position() {
+        let err = import_litellm("model_list:\n  - model_name: [unclosed\n").err();
+        match err {
+            Some(ImportError::Yaml {
+                line: Some(line), ..
+            }) => assert!(line >= 2, "line {line}"),
+            other => panic!("expected a YAML error with a line, got {other:?}"),
+        }
+    }
+}
