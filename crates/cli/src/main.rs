@@ -55,6 +55,24 @@ enum Command {
         #[arg(long)]
         url: Option<String>,
     },
+    /// Show every target's routing state (breaker, last error, retry time) of a running gateway.
+    Targets {
+        #[arg(long)]
+        url: Option<String>,
+        #[command(subcommand)]
+        action: Option<TargetsAction>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TargetsAction {
+    /// Close the breaker and clear `misconfigured` of one target (provider/model), or of all.
+    Reset {
+        target: Option<String>,
+        /// File holding the admin token (default: $SWITCHBOARD_ADMIN_TOKEN).
+        #[arg(long)]
+        admin_token_file: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -63,14 +81,16 @@ fn main() -> ExitCode {
     let path = config::config_path(cli.config.as_deref());
     match cli.command {
         Command::Check => check(&path),
-        Command::Status { url } => {
-            let url = url.unwrap_or_else(|| {
-                let listen = config::load_file(&path)
-                    .map(|c| c.listen)
-                    .unwrap_or_else(|_| switchboard_gateway::Config::embedded_default().listen);
-                format!("http://{listen}")
-            });
-            status(&url)
+        Command::Status { url } => status(&gateway_url(url, &path)),
+        Command::Targets { url, action } => {
+            let url = gateway_url(url, &path);
+            match action {
+                None => show_targets(&url),
+                Some(TargetsAction::Reset {
+                    target,
+                    admin_token_file,
+                }) => reset_targets(&url, target.as_deref(), admin_token_file.as_deref()),
+            }
         }
         Command::Serve { listen, database } => {
             let runtime = match tokio::runtime::Runtime::new() {
@@ -81,6 +101,119 @@ fn main() -> ExitCode {
                 }
             };
             runtime.block_on(serve(path, listen, database))
+        }
+    }
+}
+
+/// `--url` or the address in the config's `listen`.
+fn gateway_url(url: Option<String>, config_path: &std::path::Path) -> String {
+    url.unwrap_or_else(|| {
+        let listen = config::load_file(config_path)
+            .map(|c| c.listen)
+            .unwrap_or_else(|_| switchboard_gateway::Config::embedded_default().listen);
+        format!("http://{listen}")
+    })
+}
+
+fn show_targets(url: &str) -> ExitCode {
+    let base = url.trim_end_matches('/').trim_end_matches("/v1");
+    let body = match blocking(async {
+        let response = reqwest::Client::new()
+            .get(format!("{base}/health"))
+            .send()
+            .await?;
+        response.json::<serde_json::Value>().await
+    }) {
+        Ok(body) => body,
+        Err(e) => {
+            eprintln!("Switchboard is not answering at {base}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let Some(targets) = body["targets"].as_array() else {
+        eprintln!("unexpected answer from {base}/health: {body}");
+        return ExitCode::FAILURE;
+    };
+    for t in targets {
+        let mut line = format!(
+            "{:<40} {:<14}",
+            t["target"].as_str().unwrap_or("?"),
+            t["state"].as_str().unwrap_or("?")
+        );
+        if let Some(ms) = t["retry_in_ms"].as_u64() {
+            line.push_str(&format!(" retry in {:.1}s", ms as f64 / 1000.0));
+        }
+        if let Some(ms) = t["latency_avg_ms"].as_f64() {
+            line.push_str(&format!(" avg {ms:.0} ms"));
+        }
+        if let Some(e) = t["misconfigured"].as_str().or(t["last_error"].as_str()) {
+            line.push_str(&format!("  ({e})"));
+        }
+        println!("{line}");
+    }
+    ExitCode::SUCCESS
+}
+
+fn reset_targets(
+    url: &str,
+    target: Option<&str>,
+    token_file: Option<&std::path::Path>,
+) -> ExitCode {
+    let token = match token_file {
+        Some(path) => std::fs::read_to_string(path)
+            .map(|t| t.trim().to_owned())
+            .map_err(|e| format!("cannot read {}: {e}", path.display())),
+        None => std::env::var("SWITCHBOARD_ADMIN_TOKEN")
+            .map_err(|_| "pass --admin-token-file or set SWITCHBOARD_ADMIN_TOKEN".to_owned()),
+    };
+    let token = match token {
+        Ok(token) => token,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let base = url.trim_end_matches('/').trim_end_matches("/v1");
+    let result = blocking(async {
+        let response = reqwest::Client::new()
+            .post(format!("{base}/admin/targets/reset"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({ "target": target }))
+            .send()
+            .await?;
+        let status = response.status();
+        Ok::<_, reqwest::Error>((status, response.json::<serde_json::Value>().await?))
+    });
+    match result {
+        Ok((status, body)) if status.is_success() => {
+            println!("reset {} target(s)", body["reset"]);
+            ExitCode::SUCCESS
+        }
+        Ok((_, body)) => {
+            eprintln!(
+                "error: {}",
+                body["error"]["message"].as_str().unwrap_or("reset refused")
+            );
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("Switchboard is not answering at {base}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs one future to completion for a short-lived CLI command.
+fn blocking<F: std::future::Future>(future: F) -> F::Output {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(future),
+        // Building a runtime only fails when the OS refuses threads or timers; report it plainly.
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            std::process::exit(1)
         }
     }
 }
@@ -271,21 +404,16 @@ fn status(base_url: &str) -> ExitCode {
     }
 }
 
-fn http_get(authority: &str, path: &str) -> Result<String, String> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    runtime.block_on(async {
+fn http_get(authority: &str, path: &str) -> Result<String, reqwest::Error> {
+    blocking(async {
         let client = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(5))
-            .build()
-            .map_err(|e| e.to_string())?;
-        let response = client
+            .build()?;
+        client
             .get(format!("http://{authority}{path}"))
             .send()
+            .await?
+            .text()
             .await
-            .map_err(|e| e.to_string())?;
-        response.text().await.map_err(|e| e.to_string())
     })
 }

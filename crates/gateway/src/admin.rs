@@ -46,6 +46,8 @@ pub struct BackendHealth {
 pub struct HealthReport {
     pub healthy: bool,
     pub backends: Vec<BackendHealth>,
+    /// Routing state per target: breaker, last error, time until retry.
+    pub targets: Vec<crate::routing::TargetStatus>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -116,9 +118,31 @@ impl AdminService {
             }
         });
         let backends = futures::future::join_all(probes).await;
+        let targets = self.gateway.inner.routing.statuses(&snapshot.config);
         HealthReport {
             healthy: backends.iter().all(|b| b.up),
             backends,
+            targets,
+        }
+    }
+
+    /// Breaker and routing state of every target.
+    pub fn target_statuses(&self) -> Vec<crate::routing::TargetStatus> {
+        self.gateway
+            .inner
+            .routing
+            .statuses(&self.gateway.snapshot().config)
+    }
+
+    /// Closes the breaker and clears `misconfigured` of one target (`provider/model`) or all.
+    pub fn reset_targets(&self, target: Option<&str>) -> Result<usize, AdminError> {
+        let snapshot = self.gateway.snapshot();
+        let count = self.gateway.inner.routing.reset(&snapshot.config, target);
+        match (target, count) {
+            (Some(t), 0) => Err(AdminError::NotFound(format!(
+                "no target `{t}` in the config (targets are written provider/model)"
+            ))),
+            _ => Ok(count),
         }
     }
 

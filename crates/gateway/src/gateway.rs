@@ -20,6 +20,7 @@ use crate::admin::AdminService;
 use crate::config::file::revision_of;
 use crate::config::{default_database_path, Config, Diagnostic};
 use crate::provider::{self, Provider};
+use crate::routing::RoutingState;
 use crate::store::LogWriter;
 
 /// Everything a request needs, frozen at one point in time. Requests keep the snapshot they
@@ -77,6 +78,8 @@ pub(crate) struct Inner {
     pub(crate) config_state: Mutex<ConfigState>,
     /// Serialises config writes and reloads so two never interleave.
     pub(crate) config_lock: tokio::sync::Mutex<()>,
+    /// Breakers, in-flight counts and latency per target; survives reloads.
+    pub(crate) routing: RoutingState,
     pub(crate) tracker: TaskTracker,
     pub(crate) stop_background: CancellationToken,
 }
@@ -158,7 +161,7 @@ impl Gateway {
         let tracker = TaskTracker::new();
         let stop_background = CancellationToken::new();
         let log = LogWriter::start(database_path, &tracker, stop_background.clone()).await;
-        Ok(Gateway {
+        let gateway = Gateway {
             inner: Arc::new(Inner {
                 snapshot: ArcSwap::from_pointee(snapshot),
                 log,
@@ -169,10 +172,68 @@ impl Gateway {
                     last_error: None,
                 }),
                 config_lock: tokio::sync::Mutex::new(()),
+                routing: RoutingState::default(),
                 tracker,
                 stop_background,
             }),
-        })
+        };
+        gateway.spawn_health_checks();
+        Ok(gateway)
+    }
+
+    /// Probes providers that ask for it (`health_check_s`) and feeds the results to their
+    /// targets' breakers, so a backend that comes back is used again without waiting for traffic.
+    fn spawn_health_checks(&self) {
+        let gateway = self.clone();
+        let stop = self.inner.stop_background.clone();
+        self.inner.tracker.spawn(async move {
+            let mut last_probe: std::collections::HashMap<String, Instant> = Default::default();
+            let mut tick = tokio::time::interval(Duration::from_millis(250));
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tick.tick() => {}
+                }
+                let snapshot = gateway.snapshot();
+                for (name, provider_config) in &snapshot.config.providers {
+                    let Some(every) = provider_config.health_check else {
+                        continue;
+                    };
+                    if last_probe.get(name).is_some_and(|t| t.elapsed() < every) {
+                        continue;
+                    }
+                    last_probe.insert(name.clone(), Instant::now());
+                    let Some(provider) = snapshot.providers.get(name) else {
+                        continue;
+                    };
+                    let started = Instant::now();
+                    let result = provider.probe(snapshot.config.server.health_timeout).await;
+                    let targets = snapshot
+                        .config
+                        .aliases
+                        .values()
+                        .flat_map(|a| a.targets.iter())
+                        .filter(|t| &t.provider == name);
+                    for target in targets {
+                        let outcome = match &result {
+                            Ok(()) => crate::routing::Outcome::Success {
+                                latency: started.elapsed(),
+                            },
+                            Err(e) => crate::routing::Outcome::Failure {
+                                reason: format!("health check: {e}"),
+                                cooldown: None,
+                            },
+                        };
+                        gateway
+                            .inner
+                            .routing
+                            .target(target)
+                            .begin(false)
+                            .settle(outcome, &target.breaker);
+                    }
+                }
+            }
+        });
     }
 
     pub fn config_path(&self) -> Option<&std::path::Path> {
@@ -192,19 +253,23 @@ impl Gateway {
     /// service, readiness and the CLI.
     pub async fn reload(&self) -> Result<ReloadOutcome, ReloadError> {
         let _guard = self.inner.config_lock.lock().await;
-        self.reload_locked()
-    }
-
-    pub(crate) fn reload_locked(&self) -> Result<ReloadOutcome, ReloadError> {
         let started = Instant::now();
         let path = self.inner.config_path.clone().ok_or(ReloadError::NoFile)?;
-        let text = match std::fs::read_to_string(&path) {
+        let text = match read_settled(&path).await {
             Ok(text) => text,
             Err(e) => {
                 let message = format!("{}: cannot read: {e}", path.display());
                 return Err(self.reject(message, Vec::new()));
             }
         };
+        if text.trim().is_empty() {
+            // Editors that write in place pass through an empty file; never serve "no aliases".
+            let message = format!(
+                "{}: the file is empty; keeping the previous config",
+                path.display()
+            );
+            return Err(self.reject(message, Vec::new()));
+        }
         let revision = revision_of(&text);
         if self.config_state().revision.as_deref() == Some(revision.as_str()) {
             return Ok(ReloadOutcome {
@@ -240,6 +305,16 @@ impl Gateway {
         }
         let snapshot =
             Snapshot::build(config, Some(&previous)).map_err(|e| self.reject(e, Vec::new()))?;
+        let changed_providers: Vec<String> = snapshot
+            .config
+            .providers
+            .iter()
+            .filter(|(name, p)| previous.config.providers.get(*name) != Some(*p))
+            .map(|(name, _)| name.clone())
+            .collect();
+        self.inner
+            .routing
+            .retain(&snapshot.config, &changed_providers);
         self.inner.snapshot.store(Arc::new(snapshot));
         if let Ok(mut state) = self.inner.config_state.lock() {
             *state = ConfigState {
@@ -366,4 +441,19 @@ pub(crate) fn now_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
+}
+
+/// Reads the file until two reads a moment apart agree, so a save still being written (editors
+/// that write in place) is not taken for the new config.
+async fn read_settled(path: &std::path::Path) -> std::io::Result<String> {
+    let mut text = tokio::fs::read_to_string(path).await?;
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(15)).await;
+        let again = tokio::fs::read_to_string(path).await?;
+        if again == text {
+            return Ok(text);
+        }
+        text = again;
+    }
+    Ok(text)
 }

@@ -6,6 +6,7 @@ pub mod config;
 pub mod error;
 pub mod gateway;
 pub mod provider;
+pub mod routing;
 pub mod secret;
 mod server;
 pub mod store;

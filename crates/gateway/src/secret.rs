@@ -167,12 +167,8 @@ mod tests {
             SecretRef::parse("env:OPENAI_API_KEY"),
             Ok(SecretRef::Env("OPENAI_API_KEY".into()))
         );
-        assert!(SecretRef::parse("sk-abc")
-            .unwrap_err()
-            .contains("reference"));
-        assert!(SecretRef::parse("keychain:openai")
-            .unwrap_err()
-            .contains("keychain"));
+        assert!(SecretRef::parse("sk-abc").is_err_and(|e| e.contains("reference")));
+        assert!(SecretRef::parse("keychain:openai").is_err_and(|e| e.contains("keychain")));
         assert!(SecretRef::parse("env:bad name").is_err());
     }
 

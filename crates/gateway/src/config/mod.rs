@@ -77,6 +77,85 @@ pub struct ProviderConfig {
     pub api_key: Option<SecretRef>,
     pub headers: Vec<(String, String)>,
     pub timeouts: Timeouts,
+    pub breaker: BreakerSettings,
+    pub health_check: Option<Duration>,
+}
+
+/// When a target's circuit breaker opens and how it heals.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BreakerSettings {
+    /// Consecutive failures that open the breaker.
+    pub failures: u32,
+    /// Error rate over `window` that opens it (with at least `min_requests` in the window).
+    pub error_rate: f64,
+    pub window: Duration,
+    pub min_requests: u32,
+    /// First cooldown; doubles after each failed half-open probe, up to `max_cooldown`.
+    pub cooldown: Duration,
+    pub max_cooldown: Duration,
+    /// A success slower than this many times the target's moving average counts as a failure.
+    pub slow_factor: f64,
+}
+
+impl Default for BreakerSettings {
+    fn default() -> Self {
+        BreakerSettings {
+            failures: 3,
+            error_rate: 0.5,
+            window: Duration::from_secs(60),
+            min_requests: 10,
+            cooldown: Duration::from_secs(5),
+            max_cooldown: Duration::from_secs(300),
+            slow_factor: 10.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    WeightedRoundRobin,
+    LeastInFlight,
+    LowestLatency,
+}
+
+impl Strategy {
+    pub const NAMES: [&'static str; 3] = ["weighted", "least_inflight", "lowest_latency"];
+
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "weighted" => Some(Strategy::WeightedRoundRobin),
+            "least_inflight" => Some(Strategy::LeastInFlight),
+            "lowest_latency" => Some(Strategy::LowestLatency),
+            _ => None,
+        }
+    }
+}
+
+/// Retries inside an alias, on another healthy target when there is one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Retries {
+    /// Most attempts in all, the first included.
+    pub attempts: u32,
+    /// Pause before retrying the same target; doubles each time.
+    pub backoff: Duration,
+    /// A backend's `Retry-After` is honoured up to this long; longer, and the target is skipped.
+    pub max_retry_after: Duration,
+}
+
+impl Default for Retries {
+    fn default() -> Self {
+        Retries {
+            attempts: 3,
+            backoff: Duration::from_millis(100),
+            max_retry_after: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LongContext {
+    pub above_tokens: u64,
+    pub alias: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -107,6 +186,10 @@ pub struct AliasConfig {
     pub targets: Vec<TargetConfig>,
     /// Other aliases tried in order when every target fails. Empty: fail fast.
     pub fallbacks: Vec<String>,
+    pub strategy: Strategy,
+    pub retries: Retries,
+    /// Requests estimated above `above_tokens` input tokens go to another alias.
+    pub long_context: Option<LongContext>,
 }
 
 #[derive(Debug, Clone)]
@@ -116,6 +199,10 @@ pub struct TargetConfig {
     pub model: String,
     /// The provider's timeouts with this target's overrides applied.
     pub timeouts: Timeouts,
+    pub weight: u32,
+    /// The target's context window, when known; larger inputs skip it.
+    pub max_input_tokens: Option<u64>,
+    pub breaker: BreakerSettings,
 }
 
 impl TargetConfig {

@@ -43,6 +43,36 @@ pub struct RawProvider {
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
     pub timeouts: Option<RawTimeouts>,
+    pub breaker: Option<RawBreaker>,
+    /// Probe the backend this often (seconds) and feed the result to its breakers.
+    pub health_check_s: Option<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawBreaker {
+    pub failures: Option<u32>,
+    pub error_rate: Option<f64>,
+    pub window_s: Option<f64>,
+    pub min_requests: Option<u32>,
+    pub cooldown_s: Option<f64>,
+    pub max_cooldown_s: Option<f64>,
+    pub slow_factor: Option<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetries {
+    pub attempts: Option<u32>,
+    pub backoff_ms: Option<f64>,
+    pub max_retry_after_s: Option<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLongContext {
+    pub above_tokens: u64,
+    pub alias: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -61,6 +91,9 @@ pub struct RawAlias {
     pub targets: Vec<RawTarget>,
     #[serde(default)]
     pub fallbacks: Vec<String>,
+    pub strategy: Option<String>,
+    pub retries: Option<RawRetries>,
+    pub long_context: Option<RawLongContext>,
 }
 
 /// A target is either `"provider/model"` or a table with per-target settings.
@@ -100,6 +133,8 @@ impl<'de> Deserialize<'de> for RawTarget {
 pub struct RawTargetTable {
     pub model: String,
     pub timeouts: Option<RawTimeouts>,
+    pub weight: Option<u32>,
+    pub max_input_tokens: Option<u64>,
 }
 
 impl RawTarget {

@@ -9,11 +9,12 @@ use toml_edit::{Item, Value};
 
 use super::diagnostics::{closest, Diagnostic, Locator, Seg};
 use super::raw::{
-    RawAlias, RawConfig, RawDatabase, RawProvider, RawServer, RawTarget, RawTargetTable,
-    RawTimeouts,
+    RawAlias, RawBreaker, RawConfig, RawDatabase, RawLongContext, RawProvider, RawRetries,
+    RawServer, RawTarget, RawTargetTable, RawTimeouts,
 };
 use super::{
-    AliasConfig, Config, ProviderConfig, ProviderKind, ServerSettings, TargetConfig, Timeouts,
+    AliasConfig, BreakerSettings, Config, LongContext, ProviderConfig, ProviderKind, Retries,
+    ServerSettings, Strategy, TargetConfig, Timeouts,
 };
 use crate::secret::{expand_home, SecretRef};
 
@@ -111,6 +112,13 @@ fn check_unknown_keys(locator: &Locator, root: &Item, errors: &mut Vec<Diagnosti
                 &timeouts_path,
                 &section,
             );
+            let breaker_path = [path[0], path[1], Seg::Key("breaker")];
+            check(
+                provider.get("breaker"),
+                serde_introspect::<RawBreaker>(),
+                &breaker_path,
+                &section,
+            );
         }
     }
 
@@ -119,6 +127,20 @@ fn check_unknown_keys(locator: &Locator, root: &Item, errors: &mut Vec<Diagnosti
             let path = [Seg::Key("aliases"), Seg::Key(name)];
             let section = format!("[aliases.\"{name}\"]");
             check(Some(alias), serde_introspect::<RawAlias>(), &path, &section);
+            let retries_path = [path[0], path[1], Seg::Key("retries")];
+            check(
+                alias.get("retries"),
+                serde_introspect::<RawRetries>(),
+                &retries_path,
+                &section,
+            );
+            let long_path = [path[0], path[1], Seg::Key("long_context")];
+            check(
+                alias.get("long_context"),
+                serde_introspect::<RawLongContext>(),
+                &long_path,
+                &section,
+            );
             let Some(Value::Array(targets)) = alias.get("targets").and_then(Item::as_value) else {
                 continue;
             };
@@ -347,6 +369,17 @@ fn build_provider(
         loc,
         errors,
     );
+    let breaker = build_breaker(raw.breaker.as_ref(), &at("breaker"), loc, errors);
+    let health_check = raw.health_check_s.and_then(|v| {
+        seconds(
+            Some(v),
+            &at("health_check_s"),
+            "health_check_s",
+            loc,
+            errors,
+        )
+        .map(Duration::from_secs_f64)
+    });
     ProviderConfig {
         name: name.to_owned(),
         kind,
@@ -354,7 +387,87 @@ fn build_provider(
         api_key,
         headers,
         timeouts,
+        breaker,
+        health_check,
     }
+}
+
+/// A positive, finite number of seconds, or an error at `path`.
+fn seconds(
+    value: Option<f64>,
+    path: &[Seg],
+    key: &str,
+    loc: &Locator,
+    errors: &mut Vec<Diagnostic>,
+) -> Option<f64> {
+    match value {
+        Some(v) if v.is_finite() && v > 0.0 && v < 1.0e7 => Some(v),
+        Some(v) => {
+            errors.push(loc.at(
+                path,
+                format!("`{key}` must be a positive number of seconds, not {v}"),
+            ));
+            None
+        }
+        None => None,
+    }
+}
+
+fn build_breaker(
+    raw: Option<&RawBreaker>,
+    path: &[Seg],
+    loc: &Locator,
+    errors: &mut Vec<Diagnostic>,
+) -> BreakerSettings {
+    let defaults = BreakerSettings::default();
+    let Some(raw) = raw else { return defaults };
+    let at = |key: &'static str| {
+        let mut full = path.to_vec();
+        full.push(Seg::Key(key));
+        full
+    };
+    let duration =
+        |value: Option<f64>, key: &'static str, default: Duration, errors: &mut Vec<Diagnostic>| {
+            seconds(value, &at(key), key, loc, errors)
+                .map(Duration::from_secs_f64)
+                .unwrap_or(default)
+        };
+    let settings = BreakerSettings {
+        failures: raw.failures.unwrap_or(defaults.failures),
+        error_rate: raw.error_rate.unwrap_or(defaults.error_rate),
+        window: duration(raw.window_s, "window_s", defaults.window, errors),
+        min_requests: raw.min_requests.unwrap_or(defaults.min_requests),
+        cooldown: duration(raw.cooldown_s, "cooldown_s", defaults.cooldown, errors),
+        max_cooldown: duration(
+            raw.max_cooldown_s,
+            "max_cooldown_s",
+            defaults.max_cooldown,
+            errors,
+        ),
+        slow_factor: raw.slow_factor.unwrap_or(defaults.slow_factor),
+    };
+    if settings.failures == 0 {
+        errors.push(loc.at(&at("failures"), "`failures` must be at least 1"));
+    }
+    if !(settings.error_rate > 0.0 && settings.error_rate <= 1.0) {
+        errors.push(loc.at(
+            &at("error_rate"),
+            "`error_rate` must be a fraction above 0 and at most 1, e.g. 0.5",
+        ));
+    }
+    if !(settings.slow_factor.is_finite() && settings.slow_factor > 1.0) {
+        errors.push(loc.at(
+            &at("slow_factor"),
+            "`slow_factor` must be a number above 1, e.g. 10",
+        ));
+    }
+    if settings.max_cooldown < settings.cooldown {
+        errors.push(loc.at(
+            &at("max_cooldown_s"),
+            "`max_cooldown_s` must not be below `cooldown_s`",
+        ));
+    }
+    settings
 }
 
 fn apply_timeouts(
@@ -461,10 +574,25 @@ fn build_alias(
             loc,
             errors,
         );
+        let (weight, max_input_tokens) = match target {
+            RawTarget::Full(table) => (table.weight.unwrap_or(1), table.max_input_tokens),
+            RawTarget::Short(_) => (1, None),
+        };
+        if weight == 0 {
+            let mut weight_path = target_path.to_vec();
+            weight_path.push(Seg::Key("weight"));
+            errors.push(loc.at(
+                &weight_path,
+                "`weight` must be at least 1 (remove the target to stop using it)",
+            ));
+        }
         targets.push(TargetConfig {
             provider: provider_name.to_owned(),
             model: model.to_owned(),
             timeouts,
+            weight: weight.max(1),
+            max_input_tokens,
+            breaker: provider.breaker,
         });
     }
 
@@ -489,11 +617,97 @@ fn build_alias(
         }
     }
 
+    let strategy = match raw.strategy.as_deref() {
+        None => Strategy::WeightedRoundRobin,
+        Some(text) => Strategy::parse(text).unwrap_or_else(|| {
+            let mut message = format!("unknown strategy `{text}`");
+            match closest(text, Strategy::NAMES) {
+                Some(s) => message.push_str(&format!("; did you mean `{s}`?")),
+                None => message.push_str(&format!(
+                    "; expected one of: {}",
+                    Strategy::NAMES.join(", ")
+                )),
+            }
+            errors.push(loc.at(&[path[0], path[1], Seg::Key("strategy")], message));
+            Strategy::WeightedRoundRobin
+        }),
+    };
+
+    let defaults = Retries::default();
+    let retries = match &raw.retries {
+        None => defaults,
+        Some(r) => {
+            let at = |key: &'static str| [path[0], path[1], Seg::Key("retries"), Seg::Key(key)];
+            if r.attempts == Some(0) {
+                errors.push(loc.at(
+                    &at("attempts"),
+                    "`attempts` counts the first try too, so it must be at least 1",
+                ));
+            }
+            Retries {
+                attempts: r.attempts.unwrap_or(defaults.attempts).max(1),
+                backoff: r
+                    .backoff_ms
+                    .and_then(|ms| {
+                        seconds(
+                            Some(ms / 1000.0),
+                            &at("backoff_ms"),
+                            "backoff_ms",
+                            loc,
+                            errors,
+                        )
+                    })
+                    .map(Duration::from_secs_f64)
+                    .unwrap_or(defaults.backoff),
+                max_retry_after: seconds(
+                    r.max_retry_after_s,
+                    &at("max_retry_after_s"),
+                    "max_retry_after_s",
+                    loc,
+                    errors,
+                )
+                .map(Duration::from_secs_f64)
+                .unwrap_or(defaults.max_retry_after),
+            }
+        }
+    };
+
+    let long_context = raw.long_context.as_ref().and_then(|lc| {
+        let at = [
+            path[0],
+            path[1],
+            Seg::Key("long_context"),
+            Seg::Key("alias"),
+        ];
+        if lc.alias == name {
+            errors.push(loc.at(
+                &at,
+                format!("alias `{name}` cannot be its own long-context alias"),
+            ));
+            None
+        } else if !raw_config.aliases.contains_key(&lc.alias) {
+            let mut message = format!("long-context alias `{}` is not a defined alias", lc.alias);
+            if let Some(s) = closest(&lc.alias, raw_config.aliases.keys().map(String::as_str)) {
+                message.push_str(&format!("; did you mean `{s}`?"));
+            }
+            errors.push(loc.at(&at, message));
+            None
+        } else {
+            Some(LongContext {
+                above_tokens: lc.above_tokens,
+                alias: lc.alias.clone(),
+            })
+        }
+    });
+
     AliasConfig {
         name: name.to_owned(),
         description: raw.description.clone(),
         targets,
         fallbacks: raw.fallbacks.clone(),
+        strategy,
+        retries,
+        long_context,
     }
 }
 

@@ -154,6 +154,26 @@ impl UpstreamError {
         }
     }
 
+    /// Not transient: a key without access, an unknown model, quota or billing. Routing marks
+    /// the target `misconfigured` instead of cooling it down.
+    pub fn is_misconfiguration(&self) -> bool {
+        match self {
+            UpstreamError::Secret(_) => true,
+            UpstreamError::Status {
+                status, message, ..
+            } => {
+                let lower = message.to_ascii_lowercase();
+                matches!(status.as_u16(), 401..=403)
+                    || (status.as_u16() == 404 && lower.contains("model"))
+                    || (status.as_u16() == 429
+                        && ["quota", "billing", "credit"]
+                            .iter()
+                            .any(|w| lower.contains(w)))
+            }
+            _ => false,
+        }
+    }
+
     /// The client-facing error for a failure of `target` (`provider/model`).
     pub fn into_api_error(self, target: &str, family: &'static str) -> ApiError {
         let provider = target.split('/').next().unwrap_or(target);
@@ -219,8 +239,14 @@ pub trait Provider: Send + Sync {
 
     async fn send(&self, request: ProviderRequest) -> Result<ProviderResponse, UpstreamError>;
 
-    /// A light check that the backend answers, for `GET /health`.
+    /// A light check that the backend answers, for `GET /health` and active health checks.
     async fn probe(&self, timeout: Duration) -> Result<(), String>;
+
+    /// A hash of the key in use now, so a target marked misconfigured can be re-enabled when the
+    /// key is rotated. `None` for providers without a key.
+    fn key_fingerprint(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Builds the adapter for a provider's kind.

@@ -146,6 +146,11 @@ impl Provider for OpenAiProvider {
         Ok(ProviderResponse::Complete { body, usage })
     }
 
+    fn key_fingerprint(&self) -> Option<String> {
+        let key = self.api_key.as_ref()?.resolve().ok()?;
+        Some(crate::config::file::revision_of(key.expose()))
+    }
+
     async fn probe(&self, timeout: Duration) -> Result<(), String> {
         let builder = self
             .client

@@ -21,6 +21,8 @@ pub(super) fn routes(gateway: Gateway) -> Router<Gateway> {
     Router::new()
         .route("/admin/status", get(status))
         .route("/admin/config", get(document))
+        .route("/admin/targets", get(targets))
+        .route("/admin/targets/reset", post(reset_targets))
         .route("/admin/config/reload", post(reload))
         .route("/admin/config/{section}", get(list).post(create))
         .route(
@@ -145,7 +147,7 @@ fn with_etag(revision: &str, body: Value) -> Response {
 }
 
 /// The revision a write is based on, from `If-Match`.
-fn if_match(headers: &HeaderMap, id: &str) -> Result<String, Response> {
+fn if_match(headers: &HeaderMap) -> Option<String> {
     headers
         .get(header::IF_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -156,21 +158,56 @@ fn if_match(headers: &HeaderMap, id: &str) -> Result<String, Response> {
                 .to_owned()
         })
         .filter(|v| !v.is_empty())
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::PRECONDITION_REQUIRED,
-                "admin_error",
-                "revision_required",
-                "send `If-Match: <revision>` with the revision from your last read",
-            )
-            .with_correlation_id(id)
-            .into_response()
-        })
+}
+
+fn revision_required(id: &str) -> Response {
+    ApiError::new(
+        StatusCode::PRECONDITION_REQUIRED,
+        "admin_error",
+        "revision_required",
+        "send `If-Match: <revision>` with the revision from your last read",
+    )
+    .with_correlation_id(id)
+    .into_response()
 }
 
 async fn status(State(gateway): State<Gateway>) -> Response {
     let admin = gateway.admin();
     Json(json!({"readiness": admin.readiness(), "aliases": admin.aliases()})).into_response()
+}
+
+async fn targets(State(gateway): State<Gateway>) -> Response {
+    Json(json!({"targets": gateway.admin().target_statuses()})).into_response()
+}
+
+#[derive(Deserialize, Default)]
+struct ResetRequest {
+    /// `provider/model`; absent resets every target.
+    target: Option<String>,
+}
+
+async fn reset_targets(
+    State(gateway): State<Gateway>,
+    Extension(id): Extension<CorrelationId>,
+    body: axum::body::Bytes,
+) -> Response {
+    let request: ResetRequest = if body.is_empty() {
+        ResetRequest::default()
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(r) => r,
+            Err(e) => {
+                return ApiError::invalid_json(&e)
+                    .with_correlation_id(&id.0)
+                    .into_response()
+            }
+        }
+    };
+    match gateway.admin().reset_targets(request.target.as_deref()) {
+        Ok(count) => Json(json!({"reset": count, "targets": gateway.admin().target_statuses()}))
+            .into_response(),
+        Err(e) => admin_error(e, &id.0),
+    }
 }
 
 async fn document(
@@ -238,9 +275,8 @@ async fn create(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let revision = match if_match(&headers, &id.0) {
-        Ok(r) => r,
-        Err(response) => return response,
+    let Some(revision) = if_match(&headers) else {
+        return revision_required(&id.0);
     };
     let entry: NewEntry = match serde_json::from_slice(&body) {
         Ok(entry) => entry,
@@ -272,9 +308,8 @@ async fn put_entry(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let revision = match if_match(&headers, &id.0) {
-        Ok(r) => r,
-        Err(response) => return response,
+    let Some(revision) = if_match(&headers) else {
+        return revision_required(&id.0);
     };
     let value: Value = match serde_json::from_slice(&body) {
         Ok(value) => value,
@@ -302,9 +337,8 @@ async fn delete_entry(
     Path((section, name)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let revision = match if_match(&headers, &id.0) {
-        Ok(r) => r,
-        Err(response) => return response,
+    let Some(revision) = if_match(&headers) else {
+        return revision_required(&id.0);
     };
     change(
         gateway,

@@ -16,10 +16,16 @@ use futures::{Stream, StreamExt};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::config::AliasConfig;
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use crate::config::{AliasConfig, BreakerSettings};
 use crate::error::ApiError;
 use crate::gateway::{Gateway, Snapshot};
-use crate::provider::{Endpoint, EventStream, ProviderRequest, ProviderResponse, SseEvent, Usage};
+use crate::provider::{
+    Endpoint, EventStream, ProviderRequest, ProviderResponse, SseEvent, UpstreamError, Usage,
+};
+use crate::routing::{estimate_input_tokens, Admission, AttemptGuard, Outcome, RoutingState};
 use crate::store::{LogRow, LogWriter};
 
 pub const ALIAS_HEADER: &str = "x-switchboard-alias";
@@ -33,7 +39,17 @@ pub(super) async fn handle(
 ) -> Response {
     let snapshot = gateway.snapshot();
     let mut record = Record::new(gateway.inner.log.clone(), endpoint, &correlation_id);
-    match proxy(&snapshot, endpoint, &correlation_id, request, &mut record).await {
+    let routing = &gateway.inner.routing;
+    match proxy(
+        &snapshot,
+        routing,
+        endpoint,
+        &correlation_id,
+        request,
+        &mut record,
+    )
+    .await
+    {
         Ok(response) => response,
         Err(error) => {
             let error = error.with_correlation_id(&correlation_id);
@@ -45,6 +61,7 @@ pub(super) async fn handle(
 
 async fn proxy(
     snapshot: &Arc<Snapshot>,
+    routing: &RoutingState,
     endpoint: Endpoint,
     correlation_id: &str,
     request: Request,
@@ -94,7 +111,7 @@ async fn proxy(
     }
     record.row.streamed = stream;
 
-    let Some(alias) = snapshot.config.find_alias(&requested) else {
+    let Some(requested_alias) = snapshot.config.find_alias(&requested) else {
         let suggestions = snapshot
             .config
             .suggest_aliases(&requested)
@@ -103,7 +120,23 @@ async fn proxy(
             .collect();
         return Err(ApiError::model_not_found(&requested, suggestions).with_route(&requested));
     };
-    record.row.alias = Some(alias.name.clone());
+    record.row.alias = Some(requested_alias.name.clone());
+
+    // Long inputs go to the alias's long-context alias, when it has one.
+    let estimate = estimate_input_tokens(&body);
+    let alias = match &requested_alias.long_context {
+        Some(lc) if estimate > lc.above_tokens => match snapshot.config.aliases.get(&lc.alias) {
+            Some(long) => {
+                record.note(&format!(
+                    "~{estimate} input tokens > {}: routed to `{}`",
+                    lc.above_tokens, long.name
+                ));
+                long
+            }
+            None => requested_alias,
+        },
+        _ => requested_alias,
+    };
 
     // Ask for usage in streams so the log has token counts; hide the extra chunk from clients
     // that did not ask for it.
@@ -132,12 +165,48 @@ async fn proxy(
         )
         .collect();
     let mut failures: Vec<ApiError> = Vec::new();
+    let mut unavailable: Vec<String> = Vec::new();
+    let mut retry_after: Option<Duration> = None;
+    let mut too_small: Vec<(String, u64)> = Vec::new();
     for candidate in chain {
-        for target in &candidate.targets {
+        let mut queue: VecDeque<usize> = routing.order(candidate).into();
+        let mut attempts_left = candidate.retries.attempts;
+        let mut backoff = candidate.retries.backoff;
+        while let Some(index) = queue.pop_front() {
+            if attempts_left == 0 {
+                break;
+            }
+            let target = &candidate.targets[index];
+            let label = target.label();
+            if let Some(window) = target.max_input_tokens.filter(|w| estimate > *w) {
+                too_small.push((label, window));
+                continue;
+            }
             let Some(provider) = snapshot.providers.get(&target.provider) else {
                 continue;
             };
-            let label = target.label();
+            let health = routing.target(target);
+            if health.misconfigured().is_some() {
+                health.recheck_misconfigured(provider.key_fingerprint());
+            }
+            if let Some(m) = health.misconfigured() {
+                unavailable.push(format!("backend `{label}` is misconfigured: {}", m.reason));
+                record.attempt(&label, "skipped_misconfigured", Instant::now());
+                continue;
+            }
+            let admission = health.admit(Instant::now());
+            if let Admission::No { retry_after: wait } = admission {
+                let last = health.status(Instant::now()).last_error.unwrap_or_default();
+                unavailable.push(format!(
+                    "backend `{label}` is cooling down after failures (retry in {} ms; last error: {last})",
+                    wait.as_millis()
+                ));
+                retry_after = Some(retry_after.map_or(wait, |r| r.min(wait)));
+                record.attempt(&label, "skipped_breaker_open", Instant::now());
+                continue;
+            }
+            attempts_left -= 1;
+            let guard = health.begin(admission == Admission::Probe);
             let mut target_body = body.clone();
             target_body.insert("model".into(), Value::String(target.model.clone()));
             let request = ProviderRequest {
@@ -170,32 +239,110 @@ async fn proxy(
                         target: label,
                         family,
                     };
+                    let first_byte = attempt_started.elapsed();
                     return Ok(match served {
                         Served::Complete(body, usage) => {
+                            guard.settle(
+                                Outcome::Success {
+                                    latency: first_byte,
+                                },
+                                &target.breaker,
+                            );
                             record.finish_ok(usage);
                             json_response(body, &route)
                         }
                         Served::Stream(first, rest) => {
-                            stream_response(first, rest, hide_usage_chunk, record.take(), route)
+                            let attempt = StreamAttempt {
+                                guard,
+                                breaker: target.breaker,
+                                first_byte,
+                            };
+                            stream_response(
+                                first,
+                                rest,
+                                hide_usage_chunk,
+                                record.take(),
+                                route,
+                                attempt,
+                            )
                         }
                     });
                 }
                 Err(e) => {
-                    let retryable = e.is_retryable();
+                    let misconfigured = e.is_misconfiguration();
+                    let transient = e.is_retryable() && !misconfigured;
+                    let upstream_retry_after = match &e {
+                        UpstreamError::Status {
+                            retry_after_ms: Some(ms),
+                            ..
+                        } => Some(Duration::from_millis(*ms)),
+                        _ => None,
+                    };
                     let error = e.into_api_error(&label, family).with_route(&candidate.name);
                     tracing::info!(correlation_id, target = %label, error = %error.message, "backend attempt failed");
                     record.attempt(&label, error.code, attempt_started);
                     record.row.target = Some(label.clone());
                     record.row.provider = Some(target.provider.clone());
-                    if !retryable {
+                    let outcome = if misconfigured {
+                        Outcome::Misconfigured {
+                            reason: error.message.clone(),
+                            key_fingerprint: provider.key_fingerprint(),
+                        }
+                    } else if transient {
+                        Outcome::Failure {
+                            reason: error.message.clone(),
+                            cooldown: upstream_retry_after,
+                        }
+                    } else {
+                        Outcome::Neutral
+                    };
+                    guard.settle(outcome, &target.breaker);
+                    if !transient && !misconfigured {
+                        // The request itself was refused: another backend would refuse it too.
                         return Err(error);
                     }
                     failures.push(error);
+                    // With no other target left, retry this one after a pause, honouring the
+                    // backend's Retry-After up to the alias's cap.
+                    if transient && queue.is_empty() && attempts_left > 0 {
+                        let wait = match upstream_retry_after {
+                            Some(wait) if wait > candidate.retries.max_retry_after => continue,
+                            Some(wait) => wait,
+                            None => backoff,
+                        };
+                        tokio::time::sleep(wait).await;
+                        backoff *= 2;
+                        queue.push_back(index);
+                    }
                 }
             }
         }
     }
-    Err(combine_failures(&alias.name, failures))
+    if failures.is_empty() && unavailable.is_empty() && !too_small.is_empty() {
+        return Err(context_too_long(&alias.name, estimate, &too_small));
+    }
+    Err(combine_failures(
+        &alias.name,
+        failures,
+        unavailable,
+        retry_after,
+    ))
+}
+
+fn context_too_long(alias: &str, estimate: u64, too_small: &[(String, u64)]) -> ApiError {
+    let largest = too_small.iter().map(|(_, w)| *w).max().unwrap_or(0);
+    let windows: Vec<String> = too_small
+        .iter()
+        .map(|(t, w)| format!("`{t}` takes {w}"))
+        .collect();
+    ApiError::invalid_request(
+        "context_length_exceeded",
+        format!(
+            "the input is about {estimate} tokens, more than any target of `{alias}` can take (largest context window: {largest} tokens; {})",
+            windows.join(", ")
+        ),
+    )
+    .with_route(alias)
 }
 
 enum Served {
@@ -221,29 +368,48 @@ impl RouteInfo {
     }
 }
 
-/// One failure is returned as it is; several become a 503 that names every backend and why.
-fn combine_failures(alias: &str, mut failures: Vec<ApiError>) -> ApiError {
-    if failures.len() <= 1 {
-        return failures.pop().unwrap_or_else(|| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "upstream_error",
-                "no_backend",
-                format!("alias `{alias}` has no usable backend"),
-            )
-            .with_route(alias)
-        });
+/// One failure is returned as it is; several, or backends skipped as unavailable, become a 503
+/// that names every backend and why.
+fn combine_failures(
+    alias: &str,
+    mut failures: Vec<ApiError>,
+    unavailable: Vec<String>,
+    retry_after: Option<Duration>,
+) -> ApiError {
+    if failures.len() == 1 && unavailable.is_empty() {
+        if let Some(only) = failures.pop() {
+            return only;
+        }
     }
-    let reasons: Vec<String> = failures.iter().map(|f| f.message.clone()).collect();
+    let mut reasons: Vec<String> = failures.iter().map(|f| f.message.clone()).collect();
+    reasons.extend(unavailable);
+    let code = if failures.is_empty() {
+        "no_backend_available"
+    } else {
+        "all_backends_failed"
+    };
+    let message = if reasons.is_empty() {
+        format!("alias `{alias}` has no usable backend")
+    } else {
+        format!(
+            "no backend for `{alias}` could answer: {}",
+            reasons.join("; ")
+        )
+    };
     let mut error = ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "upstream_error",
-        "all_backends_failed",
-        format!("every backend for `{alias}` failed: {}", reasons.join("; ")),
+        code,
+        message,
     )
     .with_route(alias);
     error.provider_family = failures.last().and_then(|f| f.provider_family);
-    error.retry_after_ms = failures.iter().filter_map(|f| f.retry_after_ms).min();
+    let from_failures = failures.iter().filter_map(|f| f.retry_after_ms).min();
+    let from_breakers = retry_after.map(|d| d.as_millis().max(1) as u64);
+    error.retry_after_ms = match (from_failures, from_breakers) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
     error
 }
 
@@ -261,14 +427,23 @@ fn json_response(body: Bytes, route: &RouteInfo) -> Response {
     response
 }
 
+/// The breaker bookkeeping of a streamed attempt, settled when the stream ends.
+struct StreamAttempt {
+    guard: AttemptGuard,
+    breaker: BreakerSettings,
+    first_byte: Duration,
+}
+
 fn stream_response(
     first: Option<SseEvent>,
     rest: EventStream,
     hide_usage_chunk: bool,
     record: Record,
     route: RouteInfo,
+    attempt: StreamAttempt,
 ) -> Response {
     let forward = ForwardStream {
+        attempt: Some(attempt),
         pending_first: first,
         inner: rest,
         hide_usage_chunk,
@@ -294,6 +469,7 @@ fn stream_response(
 /// Forwards events as they arrive, notes usage and time to first token, turns a mid-stream
 /// failure into a final error event, and logs the row when the stream ends or the client leaves.
 struct ForwardStream {
+    attempt: Option<StreamAttempt>,
     pending_first: Option<SseEvent>,
     inner: EventStream,
     hide_usage_chunk: bool,
@@ -356,6 +532,13 @@ impl Stream for ForwardStream {
                         .with_route(&self.alias)
                         .with_correlation_id(&self.record.row.correlation_id);
                     tracing::warn!(correlation_id = %self.record.row.correlation_id, error = %error.message, "stream failed");
+                    if let Some(attempt) = self.attempt.take() {
+                        let outcome = Outcome::Failure {
+                            reason: error.message.clone(),
+                            cooldown: None,
+                        };
+                        attempt.guard.settle(outcome, &attempt.breaker);
+                    }
                     self.record.finish_error(&error);
                     return Poll::Ready(Some(Ok(Bytes::from(error.to_sse_event()))));
                 }
@@ -363,6 +546,12 @@ impl Stream for ForwardStream {
                     self.done = true;
                     let usage = self.usage;
                     self.record.finish_ok(usage);
+                    if let Some(attempt) = self.attempt.take() {
+                        let outcome = Outcome::Success {
+                            latency: attempt.first_byte,
+                        };
+                        attempt.guard.settle(outcome, &attempt.breaker);
+                    }
                     return Poll::Ready(None);
                 }
             }
@@ -412,6 +601,13 @@ impl Record {
             row: std::mem::take(&mut self.row),
             started: self.started,
             attempts: std::mem::take(&mut self.attempts),
+        }
+    }
+
+    /// A routing decision worth keeping in the log's path (e.g. long-context rerouting).
+    fn note(&mut self, note: &str) {
+        if let Ok(json) = serde_json::to_string(&serde_json::json!({ "note": note })) {
+            self.attempts.push(json);
         }
     }
 

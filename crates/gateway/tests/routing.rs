@@ -1,0 +1,388 @@
+//! Routing and resilience against real mock backends over TCP: load balancing, retries on
+//! another target, breakers that open and heal by themselves, misconfigured targets, Retry-After,
+//! long-context routing, and state that survives a reload.
+
+// Tests may panic on setup failures; that is how they fail.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use mock_upstream::{MockConfig, MockUpstream};
+use serde_json::{json, Value};
+use switchboard_gateway::{config, Gateway, GatewayOptions, ServerHandle};
+
+const TOKEN: &str = "routing-admin-token";
+
+struct Harness {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+    gateway: Gateway,
+    server: Option<ServerHandle>,
+    base: String,
+    http: reqwest::Client,
+}
+
+/// A port nothing listens on (bound, then released).
+fn dead_addr() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
+}
+
+impl Harness {
+    /// `body` is the config after `[server]`; `{TOKEN_FILE}` is replaced.
+    async fn start(body: &str) -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let token_path = dir.path().join("admin.token");
+        std::fs::write(&token_path, TOKEN).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&token_path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let text = format!(
+            "[server]\nadmin_token = \"file:{}\"\n\n{body}",
+            token_path.display()
+        );
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, &text).unwrap();
+        let config = config::load_file(&path).unwrap();
+        let options = GatewayOptions {
+            config_path: Some(path.clone()),
+            database_path: Some(dir.path().join("log.db")),
+        };
+        let gateway = Gateway::start(config, options).await.unwrap();
+        let server = gateway.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let base = format!("http://{}", server.local_addr());
+        Harness {
+            _dir: dir,
+            path,
+            gateway,
+            server: Some(server),
+            base,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn chat(&self, model: &str, content: &str) -> (u16, reqwest::header::HeaderMap, Value) {
+        let response = self
+            .http
+            .post(format!("{}/v1/chat/completions", self.base))
+            .json(&json!({"model": model, "messages": [{"role": "user", "content": content}]}))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        (
+            status,
+            headers,
+            response.json().await.unwrap_or(Value::Null),
+        )
+    }
+
+    async fn health(&self) -> Value {
+        self.http
+            .get(format!("{}/health", self.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn target_state(&self, target: &str) -> Value {
+        let health = self.health().await;
+        health["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["target"] == target)
+            .cloned()
+            .unwrap_or(Value::Null)
+    }
+
+    async fn stop(mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop(Duration::from_secs(1)).await;
+        }
+        self.gateway.shutdown().await;
+    }
+}
+
+fn served_by(headers: &reqwest::header::HeaderMap) -> String {
+    headers
+        .get("x-switchboard-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
+}
+
+fn models_received(mock: &MockUpstream) -> Vec<String> {
+    mock.received()
+        .iter()
+        .map(|r| r.body["model"].as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn weighted_round_robin_spreads_by_weight() {
+    let mock = MockUpstream::start(MockConfig::default()).await.unwrap();
+    let h = Harness::start(&format!(
+        "[providers.m]\nkind = \"openai\"\nbase_url = \"{}\"\n\n[aliases.lb]\ntargets = [{{ model = \"m/a\", weight = 3 }}, {{ model = \"m/b\", weight = 1 }}]\n",
+        mock.base_url()
+    ))
+    .await;
+    for _ in 0..40 {
+        assert_eq!(h.chat("lb", "hi").await.0, 200);
+    }
+    let models = models_received(&mock);
+    let a = models.iter().filter(|m| *m == "a").count();
+    let b = models.iter().filter(|m| *m == "b").count();
+    assert_eq!(
+        (a, b),
+        (30, 10),
+        "smooth weighted round-robin is exact over full cycles"
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_target_is_retried_on_another_and_its_breaker_opens() {
+    let mock = MockUpstream::start(MockConfig::default()).await.unwrap();
+    let dead = dead_addr();
+    let h = Harness::start(&format!(
+        "[providers.dead]\nkind = \"openai\"\nbase_url = \"http://{dead}/v1\"\nbreaker = {{ failures = 2, cooldown_s = 30 }}\n\n\
+         [providers.m]\nkind = \"openai\"\nbase_url = \"{}\"\n\n\
+         [aliases.pair]\nstrategy = \"weighted\"\ntargets = [\"dead/x\", \"m/y\"]\n",
+        mock.base_url()
+    ))
+    .await;
+    for _ in 0..6 {
+        let (status, headers, _) = h.chat("pair", "hi").await;
+        assert_eq!(status, 200);
+        assert_eq!(served_by(&headers), "m/y");
+    }
+    let state = h.target_state("dead/x").await;
+    assert_eq!(state["state"], "open", "{state}");
+    assert!(state["retry_in_ms"].as_u64().unwrap() > 20_000);
+    assert!(state["last_error"]
+        .as_str()
+        .unwrap()
+        .contains("cannot connect"));
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_breaker_answers_at_once_and_heals_when_the_backend_returns() {
+    let addr = dead_addr();
+    let h = Harness::start(&format!(
+        "[providers.solo]\nkind = \"openai\"\nbase_url = \"http://{addr}/v1\"\nbreaker = {{ failures = 2, cooldown_s = 0.4 }}\n\n\
+         [aliases.solo]\ntargets = [\"solo/m\"]\nretries = {{ attempts = 1 }}\n"
+    ))
+    .await;
+    for _ in 0..2 {
+        let (status, _, body) = h.chat("solo", "hi").await;
+        assert_eq!(status, 503);
+        assert_eq!(body["error"]["code"], "backend_unreachable");
+    }
+    // Open: no connection attempt, the answer says when to retry.
+    let started = Instant::now();
+    let (status, _, body) = h.chat("solo", "hi").await;
+    assert!(started.elapsed() < Duration::from_millis(200));
+    assert_eq!(status, 503);
+    assert_eq!(body["error"]["code"], "no_backend_available");
+    let retry = body["error"]["retry_after_ms"].as_u64().unwrap();
+    assert!(retry > 0 && retry <= 400, "{retry}");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("`solo/m` is cooling down"));
+
+    // The backend comes back on the same port: after the cooldown one probe closes the breaker.
+    let mock = MockUpstream::start_on(addr, MockConfig::default())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    let (status, _, _) = h.chat("solo", "hi").await;
+    assert_eq!(status, 200);
+    assert_eq!(h.target_state("solo/m").await["state"], "healthy");
+
+    // Kill it again, open the breaker, then reset by hand: traffic goes straight through.
+    drop(mock);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    h.chat("solo", "hi").await;
+    h.chat("solo", "hi").await;
+    assert_eq!(h.target_state("solo/m").await["state"], "open");
+    let _mock = MockUpstream::start_on(addr, MockConfig::default())
+        .await
+        .unwrap();
+    let reset: Value = h
+        .http
+        .post(format!("{}/admin/targets/reset", h.base))
+        .bearer_auth(TOKEN)
+        .json(&json!({"target": "solo/m"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(reset["reset"], 1);
+    assert_eq!(h.chat("solo", "hi").await.0, 200);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_errors_mark_a_target_misconfigured_and_routing_skips_it() {
+    let mock = MockUpstream::start(MockConfig::default()).await.unwrap();
+    let h = Harness::start(&format!(
+        "[providers.m]\nkind = \"openai\"\nbase_url = \"{}\"\n\n[aliases.two]\ntargets = [\"m/fail-401\", \"m/good\"]\n",
+        mock.base_url()
+    ))
+    .await;
+    for _ in 0..4 {
+        let (status, headers, _) = h.chat("two", "hi").await;
+        assert_eq!(status, 200);
+        assert_eq!(served_by(&headers), "m/good");
+    }
+    let tried = models_received(&mock)
+        .iter()
+        .filter(|m| *m == "fail-401")
+        .count();
+    assert_eq!(tried, 1, "a misconfigured target is not retried");
+    let state = h.target_state("m/fail-401").await;
+    assert_eq!(state["state"], "misconfigured");
+    assert!(state["misconfigured"].as_str().unwrap().contains("401"));
+    assert!(
+        !state.to_string().contains("sk-mocksecret123"),
+        "the reason is sanitized"
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_is_honoured_up_to_the_cap() {
+    let mock = MockUpstream::start(MockConfig::default()).await.unwrap();
+    let h = Harness::start(&format!(
+        "[providers.m]\nkind = \"openai\"\nbase_url = \"{}\"\n\n\
+         [aliases.capped]\ntargets = [\"m/fail-429\"]\nretries = {{ attempts = 3, max_retry_after_s = 1 }}\n\n\
+         [aliases.patient]\ntargets = [\"m/fail-500\"]\nretries = {{ attempts = 3, backoff_ms = 20 }}\n",
+        mock.base_url()
+    ))
+    .await;
+    // The mock's Retry-After (2 s) is above the cap: no waiting, no retry.
+    let started = Instant::now();
+    let (status, headers, body) = h.chat("capped", "hi").await;
+    assert!(started.elapsed() < Duration::from_millis(900));
+    assert_eq!(status, 429);
+    assert_eq!(body["error"]["retry_after_ms"], 2000);
+    assert_eq!(headers.get("retry-after").unwrap(), "2");
+    // The 429 cooled the target down for its Retry-After: the next call does not reach it.
+    let (status, _, body) = h.chat("capped", "hi").await;
+    assert_eq!(status, 503);
+    assert!(body["error"]["retry_after_ms"].as_u64().unwrap() <= 2000);
+    assert_eq!(
+        models_received(&mock)
+            .iter()
+            .filter(|m| *m == "fail-429")
+            .count(),
+        1
+    );
+    // 5xx on the only target: retried with backoff, bounded by `attempts`.
+    let (status, _, body) = h.chat("patient", "hi").await;
+    assert_eq!(status, 503);
+    assert_eq!(body["error"]["code"], "all_backends_failed");
+    assert_eq!(
+        models_received(&mock)
+            .iter()
+            .filter(|m| *m == "fail-500")
+            .count(),
+        3
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_inputs_go_to_the_long_context_alias_or_fail_with_the_numbers() {
+    let mock = MockUpstream::start(MockConfig::default()).await.unwrap();
+    let h = Harness::start(&format!(
+        "[providers.m]\nkind = \"openai\"\nbase_url = \"{}\"\n\n\
+         [aliases.short]\ntargets = [{{ model = \"m/small\", max_input_tokens = 4000 }}]\nlong_context = {{ above_tokens = 100, alias = \"long\" }}\n\n\
+         [aliases.long]\ntargets = [{{ model = \"m/big\", max_input_tokens = 1000 }}]\n",
+        mock.base_url()
+    ))
+    .await;
+    let (status, headers, _) = h.chat("short", "hello").await;
+    assert_eq!((status, served_by(&headers)), (200, "m/small".to_owned()));
+    let (status, headers, _) = h.chat("short", &"word ".repeat(200)).await;
+    assert_eq!((status, served_by(&headers)), (200, "m/big".to_owned()));
+    assert_eq!(headers.get("x-switchboard-alias").unwrap(), "long");
+    let (status, _, body) = h.chat("short", &"word ".repeat(2000)).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["code"], "context_length_exceeded");
+    let message = body["error"]["message"].as_str().unwrap();
+    let estimate: u64 = message
+        .split("about ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(estimate > 1000, "{message}");
+    assert!(
+        message.contains("largest context window: 1000 tokens"),
+        "{message}"
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lowest_latency_prefers_the_faster_target() {
+    let mock = MockUpstream::start(MockConfig::default()).await.unwrap();
+    let h = Harness::start(&format!(
+        "[providers.m]\nkind = \"openai\"\nbase_url = \"{}\"\n\n[aliases.fast]\nstrategy = \"lowest_latency\"\ntargets = [\"m/slow-80\", \"m/quick\"]\n",
+        mock.base_url()
+    ))
+    .await;
+    for _ in 0..12 {
+        assert_eq!(h.chat("fast", "hi").await.0, 200);
+    }
+    let slow = models_received(&mock)
+        .iter()
+        .filter(|m| *m == "slow-80")
+        .count();
+    assert_eq!(
+        slow, 1,
+        "after one measurement each, the slow target is not chosen again"
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn breaker_state_survives_a_reload_and_removed_targets_are_forgotten() {
+    let dead = dead_addr();
+    let h = Harness::start(&format!(
+        "[providers.d]\nkind = \"openai\"\nbase_url = \"http://{dead}/v1\"\nbreaker = {{ failures = 1, cooldown_s = 60 }}\n\n[aliases.a]\ntargets = [\"d/m\"]\nretries = {{ attempts = 1 }}\n"
+    ))
+    .await;
+    h.chat("a", "hi").await;
+    assert_eq!(h.target_state("d/m").await["state"], "open");
+    let text = std::fs::read_to_string(&h.path).unwrap();
+    std::fs::write(
+        &h.path,
+        format!("{text}\n[aliases.b]\ntargets = [\"d/m\"]\n"),
+    )
+    .unwrap();
+    assert!(h.gateway.reload().await.unwrap().changed);
+    assert_eq!(
+        h.target_state("d/m").await["state"],
+        "open",
+        "state kept across the reload"
+    );
+    h.stop().await;
+}
