@@ -55,12 +55,33 @@ enum Command {
         #[arg(long)]
         url: Option<String>,
     },
+    /// Convert another gateway's config into Switchboard's.
+    Import {
+        #[command(subcommand)]
+        source: ImportSource,
+    },
     /// Show every target's routing state (breaker, last error, retry time) of a running gateway.
     Targets {
         #[arg(long)]
         url: Option<String>,
         #[command(subcommand)]
         action: Option<TargetsAction>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportSource {
+    /// Convert a LiteLLM proxy `config.yaml` into Switchboard TOML, with a report of anything
+    /// that could not be translated.
+    Litellm {
+        /// The LiteLLM config.yaml.
+        path: PathBuf,
+        /// Write the TOML here instead of stdout.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Overwrite `--output` if it exists.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -82,6 +103,14 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check => check(&path),
         Command::Status { url } => status(&gateway_url(url, &path)),
+        Command::Import {
+            source:
+                ImportSource::Litellm {
+                    path,
+                    output,
+                    force,
+                },
+        } => import_litellm(&path, output.as_deref(), force),
         Command::Targets { url, action } => {
             let url = gateway_url(url, &path);
             match action {
@@ -103,6 +132,61 @@ fn main() -> ExitCode {
             runtime.block_on(serve(path, listen, database))
         }
     }
+}
+
+fn import_litellm(
+    path: &std::path::Path,
+    output: Option<&std::path::Path>,
+    force: bool,
+) -> ExitCode {
+    use switchboard_gateway::config::import_litellm::{import_litellm_with, ImportOptions};
+    let yaml = match std::fs::read_to_string(path) {
+        Ok(yaml) => yaml,
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let options = ImportOptions {
+        source: Some(path.display().to_string()),
+        date: None,
+    };
+    let outcome = match import_litellm_with(&yaml, &options) {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            eprintln!("error: {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    match output {
+        Some(out) => {
+            if out.exists() && !force {
+                eprintln!(
+                    "error: {} exists; pass --force to overwrite it",
+                    out.display()
+                );
+                return ExitCode::FAILURE;
+            }
+            if let Err(e) = std::fs::write(out, &outcome.toml) {
+                eprintln!("error: cannot write {}: {e}", out.display());
+                return ExitCode::FAILURE;
+            }
+            eprintln!("wrote {}", out.display());
+        }
+        None => print!("{}", outcome.toml),
+    }
+    if outcome.report.is_empty() {
+        eprintln!("everything was translated");
+    } else {
+        eprintln!(
+            "{} item(s) were not translated as-is; review them:",
+            outcome.report.len()
+        );
+        for note in &outcome.report {
+            eprintln!("  - {note}");
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 /// `--url` or the address in the config's `listen`.
