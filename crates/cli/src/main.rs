@@ -173,7 +173,12 @@ fn import_litellm(
             }
             eprintln!("wrote {}", out.display());
         }
-        None => print!("{}", outcome.toml),
+        None => {
+            print!("{}", outcome.toml);
+            if !outcome.toml.ends_with('\n') {
+                println!();
+            }
+        }
     }
     if outcome.report.is_empty() {
         eprintln!("everything was translated");

@@ -11,15 +11,16 @@ use serde_yaml_ng::Value;
 use switchboard_gateway::config::import_litellm::{
     import_litellm, import_litellm_with, ImportError, ImportOptions, ImportOutcome,
 };
-use switchboard_gateway::config::Config;
+use switchboard_gateway::config::{Config, LongContext, Strategy};
 use switchboard_gateway::secret::SecretRef;
 
-const FIXTURES: [&str; 5] = [
+const FIXTURES: [&str; 6] = [
     "local_backends",
     "cloud",
     "secrets",
     "fallbacks",
     "edge_cases",
+    "routing",
 ];
 
 fn fixture(name: &str) -> String {
@@ -56,6 +57,22 @@ fn assert_note(outcome: &ImportOutcome, path: &str, needle: &str) {
         "no note at {path} containing {needle:?}; report:\n{}",
         report(outcome)
     );
+}
+
+/// Imports inline YAML and parses the result with Switchboard's own config loader.
+fn import_yaml(yaml: &str) -> (ImportOutcome, Config) {
+    let outcome = import_litellm(yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+    let config = Config::parse(&outcome.toml, "imported.toml")
+        .unwrap_or_else(|e| panic!("imported config is invalid:\n{e}\n{}", outcome.toml));
+    (outcome, config)
+}
+
+fn weights(config: &Config, alias: &str) -> Vec<u32> {
+    config.aliases[alias]
+        .targets
+        .iter()
+        .map(|t| t.weight)
+        .collect()
 }
 
 fn targets(config: &Config, alias: &str) -> Vec<String> {
@@ -154,8 +171,18 @@ fn local_vllm_ollama_and_llama_cpp_backends_become_openai_providers() {
         "not imported",
     );
     assert_note(&outcome, "model_list[0].model_name", "load-balanced its 2");
+    // LiteLLM's simple-shuffle picked by rpm when no weight was set; the import says so.
+    assert_note(
+        &outcome,
+        "model_list[0].model_name",
+        "set each target's `weight` by hand",
+    );
+    assert_eq!(
+        config.aliases["local/chat"].strategy,
+        Strategy::WeightedRoundRobin
+    );
     assert_note(&outcome, "litellm_settings.drop_params", "not translated");
-    assert_note(&outcome, "model_list[4].model_info", "not imported");
+    assert_note(&outcome, "model_list[4].model_info.mode", "not imported");
 }
 
 #[test]
@@ -226,18 +253,50 @@ fn cloud_keys_become_env_references_and_unsupported_providers_stay_commented_out
     );
 
     assert_note(&outcome, "model_list[0].litellm_params.tpm", "tpm = 300000");
+    // usage-based routing has no equivalent: the default strategy stays, with a note.
     assert_note(
         &outcome,
         "router_settings.routing_strategy",
-        "usage-based-routing-v2",
+        "`usage-based-routing-v2` not translated",
     );
-    for key in ["num_retries", "allowed_fails", "cooldown_time"] {
-        assert_note(
-            &outcome,
-            &format!("router_settings.{key}"),
-            "not translated",
+    assert_eq!(
+        config.aliases["gpt-4o"].strategy,
+        Strategy::WeightedRoundRobin
+    );
+    assert!(!outcome.toml.contains("strategy ="), "{}", outcome.toml);
+    // num_retries (router_settings wins over litellm_settings), allowed_fails, cooldown_time.
+    for alias in config.aliases.values() {
+        assert_eq!(alias.retries.attempts, 3, "{}", alias.name);
+    }
+    assert_note(
+        &outcome,
+        "router_settings.num_retries",
+        "`retries.attempts = 3`",
+    );
+    assert_note(
+        &outcome,
+        "litellm_settings.num_retries",
+        "router_settings.num_retries (2) takes precedence",
+    );
+    for provider in config.providers.values() {
+        assert_eq!(provider.breaker.failures, 4, "{}", provider.name);
+        assert_eq!(
+            provider.breaker.cooldown,
+            Duration::from_secs(30),
+            "{}",
+            provider.name
         );
     }
+    assert_note(
+        &outcome,
+        "router_settings.allowed_fails",
+        "consecutive failures",
+    );
+    assert_note(
+        &outcome,
+        "router_settings.cooldown_time",
+        "`breaker.cooldown_s = 30`",
+    );
     assert_note(&outcome, "router_settings.timeout", "total_s = 120");
     assert_note(&outcome, "router_settings.redis_password", "not imported");
     assert_note(
@@ -471,13 +530,19 @@ fn edge_cases_are_translated_or_reported() {
         targets(&config, "hf-on-tgi"),
         ["tgi-8080/meta-llama/Llama-3-8B-Instruct"]
     );
-    // custom_llm_provider, and LiteLLM's `order` sorting the targets.
+    // custom_llm_provider, and LiteLLM's `order` sorting the targets (with a note: Switchboard
+    // has no priority within an alias).
     assert_eq!(
         targets(&config, "custom"),
         [
             "vllm-2-8000/my-served-model",
             "armitage-8000/my-served-model"
         ]
+    );
+    assert_note(
+        &outcome,
+        "model_list[6].model_name",
+        "`order` not translated",
     );
     // Known OpenAI-compatible clouds get their default URL and key variable.
     let together = &config.providers["together"];
@@ -500,11 +565,13 @@ fn edge_cases_are_translated_or_reported() {
     );
     assert_note(&outcome, "model_list[9]", "must be a mapping");
     assert_note(&outcome, "model_list[10].tpm", "tpm = 1000");
+    // A weight on an alias's only target changes nothing.
     assert_note(
         &outcome,
         "model_list[10].litellm_params.weight",
-        "weight = 3",
+        "weight = 3 not needed",
     );
+    assert_eq!(weights(&config, "extra-keys"), [1]);
     assert_note(&outcome, "general_settings.port", "not imported");
     assert_note(&outcome, "server_settings", "not imported");
 }
@@ -513,13 +580,14 @@ fn edge_cases_are_translated_or_reported() {
 /// translation or a note at its path: nothing is dropped silently.
 #[test]
 fn nothing_is_dropped_silently() {
-    const TRANSLATED_PARAMS: [&str; 6] = [
+    const TRANSLATED_PARAMS: [&str; 7] = [
         "model",
         "api_base",
         "timeout",
         "custom_llm_provider",
         "order",
         "model_name",
+        "weight",
     ];
     for name in FIXTURES {
         let (outcome, _) = import(name);
@@ -572,6 +640,15 @@ fn nothing_is_dropped_silently() {
                             continue;
                         }
                         let path = format!("model_list[{i}].litellm_params.{param}");
+                        assert!(has_note(&path), "{name}: nothing said about {path}");
+                    }
+                } else if key == "model_info" {
+                    for (info, _) in value.as_mapping().unwrap() {
+                        let info = info.as_str().unwrap();
+                        if info == "max_input_tokens" {
+                            continue;
+                        }
+                        let path = format!("model_list[{i}].model_info.{info}");
                         assert!(has_note(&path), "{name}: nothing said about {path}");
                     }
                 } else if key != "model_name" {
@@ -674,4 +751,361 @@ fn bad_input_is_a_clear_error() {
         import_litellm(duplicate),
         Err(ImportError::Yaml { .. })
     ));
+}
+
+#[test]
+fn weights_and_context_windows_become_target_settings() {
+    let (outcome, config) = import("routing");
+    // Integer weights are kept; weight 1 is the default and not written.
+    assert_eq!(weights(&config, "chat"), [3, 1]);
+    assert!(outcome.toml.contains(
+        "{ model = \"armitage-8000/Qwen/Qwen2.5-7B-Instruct-AWQ\", weight = 3, max_input_tokens = 32768 }"
+    ));
+    assert!(outcome.toml.contains(
+        "{ model = \"wintermute-8000/Qwen/Qwen2.5-7B-Instruct-AWQ\", max_input_tokens = 16384, timeouts = { total_s = 60 } }"
+    ));
+    // Float weights become whole numbers in the same proportions.
+    assert_eq!(weights(&config, "code"), [7, 3]);
+    assert_note(
+        &outcome,
+        "model_list[3].model_name",
+        "weights 0.7, 0.3 are written as whole numbers: 7, 3 (the same proportions)",
+    );
+    // model_info.max_input_tokens → the target's max_input_tokens; the rest is reported.
+    let windows: Vec<Option<u64>> = config.aliases["chat"]
+        .targets
+        .iter()
+        .map(|t| t.max_input_tokens)
+        .collect();
+    assert_eq!(windows, [Some(32768), Some(16384)]);
+    assert_eq!(
+        config.aliases["code-long"].targets[0].max_input_tokens,
+        Some(1_047_576)
+    );
+    assert_eq!(config.aliases["small"].targets[0].max_input_tokens, None);
+    assert_note(&outcome, "model_list[1].model_info.mode", "not imported");
+    assert_note(
+        &outcome,
+        "model_list[5].model_info.max_output_tokens",
+        "only max_input_tokens",
+    );
+    assert_note(
+        &outcome,
+        "model_list[5].model_info.input_cost_per_token",
+        "no cost tracking",
+    );
+    assert!(!outcome
+        .report
+        .iter()
+        .any(|n| n.path.ends_with("max_input_tokens")));
+    assert_note(
+        &outcome,
+        "router_settings.enable_pre_call_checks",
+        "not needed",
+    );
+}
+
+#[test]
+fn simple_shuffle_stays_the_default_weighted_strategy() {
+    let (outcome, config) = import("routing");
+    for alias in ["chat", "code", "small"] {
+        assert_eq!(config.aliases[alias].strategy, Strategy::WeightedRoundRobin);
+    }
+    assert!(!outcome.toml.contains("strategy ="), "{}", outcome.toml);
+    assert_note(
+        &outcome,
+        "router_settings.routing_strategy",
+        "smooth weighted round-robin rather than at random",
+    );
+    assert_note(
+        &outcome,
+        "model_list[0].model_name",
+        "load-balanced its 2 deployments (simple-shuffle)",
+    );
+}
+
+#[test]
+fn routing_strategies_become_alias_strategies() {
+    let yaml = |strategy: &str| {
+        format!(
+            "model_list:\n\
+             - model_name: chat\n  litellm_params: {{model: openai/a, api_base: \"http://one:8000/v1\"}}\n\
+             - model_name: chat\n  litellm_params: {{model: openai/a, api_base: \"http://two:8000/v1\"}}\n\
+             - model_name: solo\n  litellm_params: {{model: openai/b, api_base: \"http://one:8000/v1\"}}\n\
+             router_settings:\n  routing_strategy: {strategy}\n"
+        )
+    };
+    for (litellm, expected, written) in [
+        ("least-busy", Strategy::LeastInFlight, true),
+        ("latency-based-routing", Strategy::LowestLatency, true),
+        ("simple-shuffle", Strategy::WeightedRoundRobin, false),
+        ("usage-based-routing", Strategy::WeightedRoundRobin, false),
+        (
+            "usage-based-routing-v2",
+            Strategy::WeightedRoundRobin,
+            false,
+        ),
+        ("cost-based-routing", Strategy::WeightedRoundRobin, false),
+        ("no-such-strategy", Strategy::WeightedRoundRobin, false),
+    ] {
+        let (outcome, config) = import_yaml(&yaml(litellm));
+        assert_eq!(config.aliases["chat"].strategy, expected, "{litellm}");
+        // Only aliases with more than one target get a strategy.
+        assert_eq!(
+            outcome.toml.matches("strategy =").count(),
+            usize::from(written),
+            "{litellm}:\n{}",
+            outcome.toml
+        );
+        assert_note(&outcome, "router_settings.routing_strategy", litellm);
+        if !written && litellm != "simple-shuffle" {
+            assert_note(
+                &outcome,
+                "router_settings.routing_strategy",
+                "not translated",
+            );
+        }
+    }
+    let (outcome, _) = import_yaml(&yaml("least-busy"));
+    assert!(outcome.toml.contains("strategy = \"least_inflight\""));
+    assert_note(
+        &outcome,
+        "router_settings.routing_strategy",
+        "on the 1 alias with more than one target",
+    );
+}
+
+#[test]
+fn retries_and_cooldowns_become_alias_retries_and_provider_breakers() {
+    let (outcome, config) = import("routing");
+    for alias in config.aliases.values() {
+        assert_eq!(alias.retries.attempts, 2, "{}", alias.name);
+        assert_eq!(
+            alias.retries.backoff,
+            Duration::from_millis(500),
+            "{}",
+            alias.name
+        );
+    }
+    assert_eq!(
+        outcome
+            .toml
+            .matches("retries = { attempts = 2, backoff_ms = 500 }")
+            .count(),
+        config.aliases.len()
+    );
+    for provider in config.providers.values() {
+        // LiteLLM cools down when failures *exceed* allowed_fails (2): on the third.
+        assert_eq!(provider.breaker.failures, 3, "{}", provider.name);
+        assert_eq!(
+            provider.breaker.cooldown,
+            Duration::from_secs(60),
+            "{}",
+            provider.name
+        );
+    }
+    assert_note(
+        &outcome,
+        "router_settings.num_retries",
+        "(the first try and 1 retry)",
+    );
+    assert_note(
+        &outcome,
+        "router_settings.retry_after",
+        "`retries.backoff_ms = 500`",
+    );
+    assert_note(
+        &outcome,
+        "router_settings.allowed_fails",
+        "`breaker.failures = 3`",
+    );
+    assert_note(
+        &outcome,
+        "router_settings.cooldown_time",
+        "doubles the cooldown",
+    );
+
+    // litellm_settings.num_retries alone; allowed_fails 0; a cooldown above the default maximum.
+    let (outcome, config) = import_yaml(concat!(
+        "model_list:\n",
+        "  - model_name: a\n",
+        "    litellm_params: {model: openai/a, api_base: \"http://one:8000/v1\"}\n",
+        "router_settings:\n",
+        "  allowed_fails: 0\n",
+        "  cooldown_time: 600\n",
+        "  retry_after: 0\n",
+        "litellm_settings:\n",
+        "  num_retries: 0\n",
+    ));
+    assert_eq!(config.aliases["a"].retries.attempts, 1);
+    assert_eq!(
+        config.aliases["a"].retries.backoff,
+        Duration::from_millis(100)
+    );
+    let breaker = &config.providers["one-8000"].breaker;
+    assert_eq!(breaker.failures, 1);
+    assert_eq!(breaker.cooldown, Duration::from_secs(600));
+    assert_eq!(breaker.max_cooldown, Duration::from_secs(600));
+    assert_note(
+        &outcome,
+        "litellm_settings.num_retries",
+        "`retries.attempts = 1`",
+    );
+    assert_note(
+        &outcome,
+        "router_settings.cooldown_time",
+        "`breaker.max_cooldown_s = 600`",
+    );
+    assert_note(&outcome, "router_settings.retry_after", "not translated");
+
+    // Values that are not counts or durations are reported, not guessed.
+    let (outcome, config) = import_yaml(concat!(
+        "model_list:\n",
+        "  - model_name: a\n",
+        "    litellm_params: {model: openai/a, api_base: \"http://one:8000/v1\"}\n",
+        "router_settings:\n",
+        "  num_retries: -1\n",
+        "  allowed_fails: lots\n",
+        "  cooldown_time: -5\n",
+    ));
+    assert_eq!(config.aliases["a"].retries.attempts, 3);
+    assert_eq!(config.providers["one-8000"].breaker.failures, 3);
+    assert!(!outcome.toml.contains("retries") && !outcome.toml.contains("breaker"));
+    for key in ["num_retries", "allowed_fails", "cooldown_time"] {
+        assert_note(&outcome, &format!("router_settings.{key}"), "not imported");
+    }
+}
+
+#[test]
+fn context_window_fallbacks_with_known_windows_become_long_context() {
+    let (outcome, config) = import("routing");
+    // One context-window fallback and every context window known: long_context at the smallest
+    // window, and not an ordinary fallback too.
+    assert_eq!(
+        config.aliases["chat"].long_context,
+        Some(LongContext {
+            above_tokens: 16384,
+            alias: "chat-long".into()
+        })
+    );
+    assert!(config.aliases["chat"].fallbacks.is_empty());
+    assert_note(
+        &outcome,
+        "router_settings.context_window_fallbacks[0]",
+        "`long_context = { above_tokens = 16384, alias = \"chat-long\" }`",
+    );
+    assert_note(
+        &outcome,
+        "router_settings.context_window_fallbacks[0]",
+        "not added to `fallbacks`",
+    );
+    // Already an ordinary fallback: it stays one.
+    assert_eq!(
+        config.aliases["code"].long_context,
+        Some(LongContext {
+            above_tokens: 32768,
+            alias: "code-long".into()
+        })
+    );
+    assert_eq!(config.aliases["code"].fallbacks, ["code-long"]);
+    assert_note(
+        &outcome,
+        "router_settings.context_window_fallbacks[1]",
+        "also stays in `fallbacks`",
+    );
+    // Two context-window fallbacks: ordinary fallbacks, as before.
+    assert_eq!(config.aliases["small"].long_context, None);
+    assert_eq!(config.aliases["small"].fallbacks, ["chat", "chat-long"]);
+    assert_note(
+        &outcome,
+        "router_settings.context_window_fallbacks[2]",
+        "names a single alias",
+    );
+
+    // A window missing on one target: ordinary fallback, and the note says what to add.
+    let (outcome, config) = import_yaml(concat!(
+        "model_list:\n",
+        "  - model_name: a\n",
+        "    litellm_params: {model: openai/a, api_base: \"http://one:8000/v1\"}\n",
+        "    model_info: {max_input_tokens: 8192}\n",
+        "  - model_name: a\n",
+        "    litellm_params: {model: openai/a, api_base: \"http://two:8000/v1\"}\n",
+        "  - model_name: big\n",
+        "    litellm_params: {model: openai/big, api_base: \"http://one:8000/v1\"}\n",
+        "  - model_name: copy\n",
+        "    litellm_params: {model: openai/a, api_base: \"http://three:8000/v1\"}\n",
+        "    model_info: {max_input_tokens: 4096}\n",
+        "router_settings:\n",
+        "  model_group_alias: {copy-of-copy: copy}\n",
+        "litellm_settings:\n",
+        "  context_window_fallbacks: [{\"a\": [\"big\"]}, {\"copy\": [\"big\"]}]\n",
+    ));
+    assert_eq!(config.aliases["a"].long_context, None);
+    assert_eq!(config.aliases["a"].fallbacks, ["big"]);
+    assert_note(
+        &outcome,
+        "litellm_settings.context_window_fallbacks[0]",
+        "give every deployment of `a` a model_info.max_input_tokens",
+    );
+    // A model_group_alias copies the long-context routing of the alias it stands for.
+    let long = Some(LongContext {
+        above_tokens: 4096,
+        alias: "big".into(),
+    });
+    assert_eq!(config.aliases["copy"].long_context, long);
+    assert_eq!(config.aliases["copy-of-copy"].long_context, long);
+}
+
+#[test]
+fn odd_weights_are_rounded_merged_or_reported() {
+    let (outcome, config) = import_yaml(concat!(
+        "model_list:\n",
+        // Thirds: rounded.
+        "  - model_name: thirds\n",
+        "    litellm_params: {model: openai/a, api_base: \"http://one:8000/v1\", weight: 0.3333333}\n",
+        "  - model_name: thirds\n",
+        "    litellm_params: {model: openai/a, api_base: \"http://two:8000/v1\", weight: 0.6666667}\n",
+        // Weight 0 and a deployment without a weight.
+        "  - model_name: mixed\n",
+        "    litellm_params: {model: openai/b, api_base: \"http://one:8000/v1\", weight: 4}\n",
+        "  - model_name: mixed\n",
+        "    litellm_params: {model: openai/b, api_base: \"http://two:8000/v1\", weight: 0}\n",
+        "  - model_name: mixed\n",
+        "    litellm_params: {model: openai/b, api_base: \"http://three:8000/v1\"}\n",
+        // The same deployment twice: merged, and its share of the traffic doubles.
+        "  - model_name: twice\n",
+        "    litellm_params: {model: openai/c, api_base: \"http://one:8000/v1\"}\n",
+        "  - model_name: twice\n",
+        "    litellm_params: {model: openai/c, api_base: \"http://one:8000/v1\"}\n",
+        "  - model_name: twice\n",
+        "    litellm_params: {model: openai/c, api_base: \"http://two:8000/v1\"}\n",
+        "  - model_name: bad\n",
+        "    litellm_params: {model: openai/d, api_base: \"http://one:8000/v1\", weight: heavy}\n",
+    ));
+    assert_eq!(weights(&config, "thirds"), [333, 667]);
+    assert_note(&outcome, "model_list[0].model_name", "rounded");
+    assert_eq!(weights(&config, "mixed"), [4, 1, 1]);
+    assert_note(
+        &outcome,
+        "model_list[3].litellm_params.weight",
+        "weight = 0: LiteLLM's simple-shuffle never picked",
+    );
+    assert_note(
+        &outcome,
+        "model_list[2].model_name",
+        "targets without a `weight` get weight 1",
+    );
+    assert_eq!(targets(&config, "twice"), ["one-8000/c", "two-8000/c"]);
+    assert_eq!(weights(&config, "twice"), [2, 1]);
+    assert_note(
+        &outcome,
+        "model_list[6]",
+        "its share of the traffic (weight) is added",
+    );
+    assert_eq!(weights(&config, "bad"), [1]);
+    assert_note(
+        &outcome,
+        "model_list[8].litellm_params.weight",
+        "`weight` not imported",
+    );
 }

@@ -128,6 +128,7 @@ pub fn import_litellm_with(
     }
     importer.resolve_fallbacks();
     importer.add_group_aliases();
+    importer.routing_notes();
 
     let toml = importer.render(options);
     if let Err(e) = super::Config::parse(&toml, "imported config") {
@@ -406,12 +407,24 @@ struct Provider {
     supported: bool,
 }
 
+#[derive(Clone)]
 struct Target {
     provider: usize,
     model: String,
     total_s: Option<f64>,
     idle_s: Option<f64>,
     order: Option<i64>,
+    /// The deployment's share of LiteLLM's traffic: its `weight`, else 1; deployments merged into
+    /// this target add theirs.
+    weight: f64,
+    /// Whether LiteLLM's `weight` was set (on this deployment or one merged into it).
+    weight_given: bool,
+    /// Whether `rpm` or `tpm` was set: LiteLLM's simple-shuffle picks by them when no weight is.
+    rate_given: bool,
+    /// `model_info.max_input_tokens`: the context window.
+    max_input_tokens: Option<u64>,
+    /// The weight written to the output; `None` for the default (1).
+    weight_out: Option<u32>,
     path: String,
 }
 
@@ -424,8 +437,21 @@ struct Alias {
     /// Deployments on providers Switchboard cannot speak yet (commented out in the output).
     untranslated: Vec<Target>,
     fallbacks: Vec<String>,
+    /// From a context-window fallback: (above_tokens, alias).
+    long_context: Option<(u64, String)>,
     /// For a `model_group_alias`: the alias it copies.
     copy_of: Option<String>,
+}
+
+/// What LiteLLM's routing_strategy becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Routing {
+    /// simple-shuffle (LiteLLM's default): Switchboard's default strategy, nothing written.
+    Shuffle,
+    /// A Switchboard strategy written on every alias with more than one target.
+    Strategy(&'static str),
+    /// No Switchboard equivalent: the default strategy stays.
+    Untranslated,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -477,6 +503,16 @@ struct Importer {
     router_timeout: Option<f64>,
     router_stream_timeout: Option<f64>,
     request_timeout: Option<f64>,
+    /// router_settings.routing_strategy (`None` when not a string) and where it was set.
+    routing_strategy: Option<(Option<String>, String)>,
+    /// num_retries from router_settings and from litellm_settings, with where each was set.
+    router_num_retries: Option<(u32, String)>,
+    settings_num_retries: Option<(u32, String)>,
+    /// router_settings.retry_after, in seconds (positive).
+    retry_after: Option<f64>,
+    /// From router_settings.allowed_fails and cooldown_time.
+    breaker_failures: Option<u32>,
+    breaker_cooldown: Option<f64>,
 }
 
 impl Importer {
@@ -501,14 +537,14 @@ impl Importer {
             );
             return;
         };
+        let mut max_input_tokens = None;
         for (key, v) in map {
             let key = key_text(key);
             match key.as_str() {
                 "model_name" | "litellm_params" => {}
-                "model_info" => self.note(
-                    format!("{path}.model_info"),
-                    "model_info not imported: Switchboard keeps no per-model metadata (id, mode, costs, context size) yet",
-                ),
+                "model_info" => {
+                    max_input_tokens = self.model_info(v, &format!("{path}.model_info"))
+                }
                 _ => {
                     let message = param_message(&key, v);
                     self.note(format!("{path}.{key}"), message);
@@ -583,6 +619,8 @@ impl Importer {
         let mut total_s = None;
         let mut idle_s = None;
         let mut order = None;
+        let mut weight = None;
+        let mut rate_given = false;
         for (key, v) in params {
             let key = key_text(key);
             let at = format!("{params_path}.{key}");
@@ -609,6 +647,12 @@ impl Importer {
                     Some(n) => order = Some(n),
                     None => self.note(at, "`order` is not an integer; ignored"),
                 },
+                "weight" => weight = self.weight(v, &at),
+                "rpm" | "tpm" => {
+                    rate_given = true;
+                    let message = param_message(&key, v);
+                    self.note(at, message);
+                }
                 _ => {
                     let message = param_message(&key, v);
                     self.note(at, message);
@@ -630,6 +674,11 @@ impl Importer {
             total_s,
             idle_s,
             order,
+            weight: weight.unwrap_or(1.0),
+            weight_given: weight.is_some(),
+            rate_given,
+            max_input_tokens,
+            weight_out: None,
             path: path.clone(),
         };
         let supported = resolved.supported;
@@ -660,6 +709,7 @@ impl Importer {
                     targets: Vec::new(),
                     untranslated: Vec::new(),
                     fallbacks: Vec::new(),
+                    long_context: None,
                     copy_of: None,
                 });
                 self.alias_index
@@ -985,43 +1035,124 @@ impl Importer {
         }
     }
 
-    /// Per-alias notes once every deployment is in: load balancing, ordering, duplicates,
-    /// and aliases left with no target.
+    /// LiteLLM's `weight`: a number from 0 up. `None` (with a note) when it is not one.
+    fn weight(&mut self, v: &Value, path: &str) -> Option<f64> {
+        match v.as_f64() {
+            Some(w) if w.is_finite() && w > 0.0 && w <= MAX_WEIGHT => Some(w),
+            Some(0.0) => {
+                self.note(
+                    path,
+                    "weight = 0: LiteLLM's simple-shuffle never picked this deployment, but Switchboard's weights start at 1, so it gets the lowest weight; remove the target by hand if it should get no traffic",
+                );
+                Some(0.0)
+            }
+            _ => {
+                self.note(
+                    path,
+                    format!(
+                        "`weight`{} not imported: it must be a number from 0 to {MAX_WEIGHT}",
+                        shown(v)
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// `model_info`: `max_input_tokens` is the target's context window; the rest is reported.
+    fn model_info(&mut self, v: &Value, path: &str) -> Option<u64> {
+        let map = match v {
+            Value::Mapping(map) => map,
+            Value::Null => return None,
+            other => {
+                self.note(
+                    path,
+                    format!(
+                        "model_info not imported: expected a mapping, found {}",
+                        type_name(other)
+                    ),
+                );
+                return None;
+            }
+        };
+        let mut max_input_tokens = None;
+        for (key, v) in map {
+            let key = key_text(key);
+            let at = format!("{path}.{key}");
+            match key.as_str() {
+                "max_input_tokens" => match v.as_f64() {
+                    Some(n) if n >= 1.0 && n.fract() == 0.0 && n < 1.0e12 => {
+                        max_input_tokens = Some(n as u64);
+                    }
+                    _ => self.note(
+                        at,
+                        format!("max_input_tokens{} not imported: it must be a whole number of tokens, at least 1", shown(v)),
+                    ),
+                },
+                "max_tokens" | "max_output_tokens" => self.note(
+                    at,
+                    format!("{key}{} not imported: Switchboard uses only max_input_tokens (the context window) from model_info", shown(v)),
+                ),
+                k if k.contains("cost") => self.note(
+                    at,
+                    format!("{key} not imported: Switchboard does no cost tracking yet"),
+                ),
+                _ => self.note(
+                    at,
+                    format!("`{key}`{} not imported: Switchboard keeps no per-model metadata besides max_input_tokens", shown(v)),
+                ),
+            }
+        }
+        max_input_tokens
+    }
+
+    /// Per-alias notes once every deployment is in: ordering, duplicates, weights, and aliases
+    /// left with no target.
     fn alias_notes(&mut self) {
         let mut notes = Vec::new();
         for alias in &mut self.aliases {
             let path = format!("{}.model_name", alias.first_path);
             if alias.targets.iter().any(|t| t.order.is_some()) {
                 alias.targets.sort_by_key(|t| t.order.unwrap_or(i64::MAX));
-                notes.push((
-                    path.clone(),
-                    format!(
-                        "alias `{}`: targets sorted by LiteLLM's `order` (lowest first)",
-                        alias.name
-                    ),
-                ));
-            }
-            let mut seen: Vec<(usize, String)> = Vec::new();
-            let mut kept = Vec::new();
-            for target in alias.targets.drain(..) {
-                let id = (target.provider, target.model.clone());
-                if seen.contains(&id) {
+                if alias.targets.len() > 1 {
                     notes.push((
-                        target.path.clone(),
-                        format!("alias `{}`: the same deployment (`{}`) is listed again; Switchboard lists a target once, so this entry is merged into the first", alias.name, target.model),
+                        path.clone(),
+                        format!("alias `{}`: LiteLLM's `order` not translated: LiteLLM sent requests to the lowest order first and to the others only when those failed, but Switchboard spreads requests over all of an alias's targets (listed here lowest order first). For the same effect, move the higher-order targets into an alias of their own and list it in `fallbacks`", alias.name),
                     ));
-                } else {
-                    seen.push(id);
-                    kept.push(target);
+                }
+            }
+            let mut kept: Vec<Target> = Vec::new();
+            for target in alias.targets.drain(..) {
+                let first = kept
+                    .iter_mut()
+                    .find(|t| t.provider == target.provider && t.model == target.model);
+                match first {
+                    Some(first) => {
+                        notes.push((
+                            target.path.clone(),
+                            format!("alias `{}`: the same deployment (`{}`) is listed again; Switchboard lists a target once, so this entry is merged into the first, and its share of the traffic (weight) is added to the first's", alias.name, target.model),
+                        ));
+                        first.weight += target.weight;
+                        first.weight_given |= target.weight_given;
+                        first.rate_given |= target.rate_given;
+                        first.max_input_tokens = first.max_input_tokens.or(target.max_input_tokens);
+                    }
+                    None => kept.push(target),
                 }
             }
             alias.targets = kept;
-            if alias.deployments > 1 {
-                notes.push((
-                    path.clone(),
-                    format!("alias `{}`: LiteLLM load-balanced its {} deployments; Switchboard tries the targets in order, moving to the next only when one fails", alias.name, alias.deployments),
-                ));
+            if let [target] = alias.targets.as_slice() {
+                if target.weight_given {
+                    notes.push((
+                        format!("{}.litellm_params.weight", target.path),
+                        format!("weight = {} not needed: alias `{}` has a single target here, which gets every request", show_number(target.weight), alias.name),
+                    ));
+                }
             }
+            if let Some(message) = set_weights(&mut alias.targets) {
+                notes.push((path.clone(), format!("alias `{}`: {message}", alias.name)));
+            }
+            set_weights(&mut alias.untranslated);
             if alias.targets.is_empty() {
                 notes.push((
                     path,
@@ -1067,17 +1198,33 @@ impl Importer {
                 }
                 "model_group_alias" => self.model_group_alias(v, &path),
                 "routing_strategy" => {
-                    let strategy = v
-                        .as_str()
-                        .map(|s| format!(" `{}`", one_line(s)))
-                        .unwrap_or_default();
-                    self.note(path, format!("routing_strategy{strategy} not translated: Switchboard tries an alias's targets in order and has no routing strategies yet"));
+                    self.routing_strategy = Some((v.as_str().map(str::to_owned), path));
                 }
-                "num_retries" | "retry_policy" | "model_group_retry_policy" | "retry_after" => {
-                    self.note(path, format!("`{key}`{} not translated: Switchboard has no retry settings yet (it tries each target once, in order, then the fallbacks)", shown(v)));
+                "num_retries" => {
+                    if let Some(n) = self.count(v, &path, &key) {
+                        self.router_num_retries = Some((n, path));
+                    }
                 }
-                "allowed_fails" | "cooldown_time" | "allowed_fails_policy" | "disable_cooldowns" => {
-                    self.note(path, format!("`{key}`{} not translated: Switchboard has no cooldown settings yet", shown(v)));
+                "retry_after" => self.retry_after(v, &path),
+                "retry_policy" | "model_group_retry_policy" => {
+                    self.note(path, format!("`{key}` not translated: Switchboard has no per-error retry counts; `retries.attempts` applies to every transient error (connect, timeout, 5xx, 429)"));
+                }
+                "allowed_fails" => {
+                    if let Some(n) = self.count(v, &path, &key) {
+                        let failures = n.saturating_add(1);
+                        self.breaker_failures = Some(failures);
+                        self.note(path, format!("allowed_fails = {n} imported as every provider's `breaker.failures = {failures}`: LiteLLM cools a deployment down when its failures within a short window (cooldown_time) exceed allowed_fails, that is on failure {failures}; Switchboard's breaker opens after {failures} consecutive failures (a success starts the count again) and also when more than half of the requests in the last 60 s failed (`error_rate`, `window_s`)"));
+                    }
+                }
+                "cooldown_time" => self.cooldown_time(v, &path),
+                "allowed_fails_policy" => {
+                    self.note(path, "allowed_fails_policy not translated: Switchboard's breaker counts every failure alike (`breaker.failures`)");
+                }
+                "disable_cooldowns" => {
+                    self.note(path, format!("disable_cooldowns{} not translated: Switchboard's breakers cannot be turned off; raise `breaker.failures` to make them rarer", shown(v)));
+                }
+                "enable_pre_call_checks" => {
+                    self.note(path, format!("enable_pre_call_checks{} not needed: Switchboard always skips a target whose `max_input_tokens` (from model_info) is below the request's estimated input", shown(v)));
                 }
                 k if k.starts_with("redis") || k == "cache_responses" => self.note(
                     path,
@@ -1111,7 +1258,11 @@ impl Importer {
                         self.note(path, format!("request_timeout imported as every provider's default `timeouts.total_s = {}` unless router_settings.timeout is set", show_number(s)));
                     }
                 }
-                "num_retries" => self.note(path, format!("num_retries{} not translated: Switchboard has no retry settings yet (it tries each target once, in order, then the fallbacks)", shown(v))),
+                "num_retries" => {
+                    if let Some(n) = self.count(v, &path, &key) {
+                        self.settings_num_retries = Some((n, path));
+                    }
+                }
                 "drop_params" | "modify_params" => self.note(path, format!("`{key}` not translated: Switchboard forwards request bodies unchanged")),
                 "callbacks" | "success_callback" | "failure_callback" | "service_callback"
                 | "callback_settings" => self.note(
@@ -1164,6 +1315,61 @@ impl Importer {
                 ),
             }
         }
+    }
+
+    /// A whole number from 0 (a count of retries or failures). `None` (with a note) otherwise.
+    fn count(&mut self, v: &Value, path: &str, key: &str) -> Option<u32> {
+        match v.as_u64().and_then(|n| u32::try_from(n).ok()) {
+            Some(n) if n < 1_000_000 => Some(n),
+            _ => {
+                self.note(
+                    path,
+                    format!(
+                        "`{key}`{} not imported: it must be a whole number from 0",
+                        shown(v)
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn retry_after(&mut self, v: &Value, path: &str) {
+        if v.as_f64() == Some(0.0) {
+            self.note(
+                path,
+                "retry_after = 0 (LiteLLM's default) not translated: Switchboard's retries keep their default backoff (100 ms)",
+            );
+            return;
+        }
+        self.retry_after = self.seconds(v, path, "retry_after");
+        if let Some(s) = self.retry_after {
+            self.note(path, format!("retry_after = {} imported as every alias's `retries.backoff_ms = {}`: LiteLLM waits at least that long before each retry; Switchboard moves to another healthy target at once and pauses (doubling each time) only before trying the same target again", show_number(s), show_number(s * 1000.0)));
+        }
+    }
+
+    fn cooldown_time(&mut self, v: &Value, path: &str) {
+        if v.as_f64() == Some(0.0) {
+            self.note(
+                path,
+                "cooldown_time = 0 means LiteLLM's default (5 s), which is also Switchboard's `breaker.cooldown_s`; nothing to write",
+            );
+            return;
+        }
+        self.breaker_cooldown = self.seconds(v, path, "cooldown_time");
+        let Some(s) = self.breaker_cooldown else {
+            return;
+        };
+        let default_max = super::BreakerSettings::default().max_cooldown.as_secs_f64();
+        let max = if s > default_max {
+            format!(
+                " and `breaker.max_cooldown_s = {}` (it may not be below cooldown_s)",
+                show_number(s)
+            )
+        } else {
+            String::new()
+        };
+        self.note(path, format!("cooldown_time = {} imported as every provider's `breaker.cooldown_s = {}`{max}: LiteLLM keeps a deployment out for the same time each time; Switchboard then lets one probe request through and, if it fails, doubles the cooldown, up to `breaker.max_cooldown_s`", show_number(s), show_number(s)));
     }
 
     fn environment_variables(&mut self, section: &Value) {
@@ -1357,6 +1563,8 @@ impl Importer {
         let mut has_own: HashSet<String> = HashSet::new();
         let specs = std::mem::take(&mut self.fallback_specs);
 
+        // Context-window fallbacks per alias, in the order first seen: (alias, fallbacks, where).
+        let mut context: Vec<(String, Vec<Edge>, String)> = Vec::new();
         for kind in [FallbackKind::Regular, FallbackKind::ContextWindow] {
             for spec in specs.iter().filter(|s| s.kind == kind) {
                 let label = match kind {
@@ -1375,22 +1583,36 @@ impl Importer {
                 };
                 if kind == FallbackKind::Regular {
                     has_own.insert(from.clone());
-                } else {
-                    self.note(
-                        &spec.path,
-                        format!("context_window_fallbacks of `{from}` imported as ordinary fallbacks: Switchboard tries them when every target failed with a transient error (connect, timeout, 5xx, 429), not specifically when the prompt is too long"),
-                    );
                 }
+                let at = match kind {
+                    FallbackKind::Regular => None,
+                    FallbackKind::ContextWindow => {
+                        let at = match context.iter().position(|(f, _, _)| *f == from) {
+                            Some(at) => at,
+                            None => {
+                                context.push((from.clone(), Vec::new(), spec.path.clone()));
+                                context.len() - 1
+                            }
+                        };
+                        Some(at)
+                    }
+                };
                 for to in &spec.to {
                     match self.resolve_ref(to) {
                         Ok(to) if to == from => self.note(
                             &spec.path,
                             format!("`{from}` lists itself as a fallback; dropped"),
                         ),
-                        Ok(to) => wanted.entry(from.clone()).or_default().push(Edge {
-                            to,
-                            path: spec.path.clone(),
-                        }),
+                        Ok(to) => {
+                            let edge = Edge {
+                                to,
+                                path: spec.path.clone(),
+                            };
+                            match at {
+                                Some(at) => context[at].1.push(edge),
+                                None => wanted.entry(from.clone()).or_default().push(edge),
+                            }
+                        }
                         Err(reason) => self.note(
                             &spec.path,
                             format!("fallback `{to}` of `{from}` dropped: {reason}"),
@@ -1401,6 +1623,9 @@ impl Importer {
             if kind == FallbackKind::Regular {
                 self.apply_default_fallbacks(&has_own, &mut wanted);
             }
+        }
+        for (from, edges, path) in context {
+            self.context_window_fallbacks(&from, edges, &path, &mut wanted);
         }
 
         // Accept edges in alias order; drop any that would close a cycle.
@@ -1438,6 +1663,70 @@ impl Importer {
                     continue;
                 }
                 self.aliases[index].fallbacks.push(edge.to);
+            }
+        }
+    }
+
+    /// One alias's context-window fallbacks: `long_context` when there is a single one and the
+    /// alias's context window is known, else ordinary fallbacks.
+    fn context_window_fallbacks(
+        &mut self,
+        from: &str,
+        mut edges: Vec<Edge>,
+        path: &str,
+        wanted: &mut HashMap<String, Vec<Edge>>,
+    ) {
+        let mut seen = HashSet::new();
+        edges.retain(|e| seen.insert(e.to.clone()));
+        let Some(&index) = self.alias_index.get(from) else {
+            return;
+        };
+        let windows: Option<Vec<u64>> = self.aliases[index]
+            .targets
+            .iter()
+            .map(|t| t.max_input_tokens)
+            .collect();
+        let smallest = windows.and_then(|w| w.into_iter().min());
+        let names = edges
+            .iter()
+            .map(|e| format!("`{}`", e.to))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let ordinary = format!("context_window_fallbacks of `{from}` ({names}) imported as ordinary fallbacks: Switchboard tries them when every target failed with a transient error (connect, timeout, 5xx, 429), not specifically when the prompt is too long");
+        match (edges.as_slice(), smallest) {
+            ([], _) => self.note(
+                path,
+                format!("context_window_fallbacks of `{from}`: no fallback left to import"),
+            ),
+            ([edge], Some(above)) => {
+                let to = edge.to.clone();
+                let also = if wanted
+                    .get(from)
+                    .is_some_and(|list| list.iter().any(|e| e.to == to))
+                {
+                    "it also stays in `fallbacks`, where it was listed too"
+                } else {
+                    "it is not added to `fallbacks`, as it was only a context-window fallback"
+                };
+                self.note(
+                    path,
+                    format!("context_window_fallbacks of `{from}` imported as `long_context = {{ above_tokens = {above}, alias = \"{to}\" }}`: Switchboard sends a request whose input it estimates (roughly, about ±25%) above {above} tokens, the smallest max_input_tokens of `{from}`'s targets, straight to `{to}`, where LiteLLM switched only after a context-window error; {also}"),
+                );
+                self.aliases[index].long_context = Some((above, to));
+            }
+            ([_], None) => {
+                self.note(
+                    path,
+                    format!("{ordinary}. To send long inputs to {names} ahead of time instead (`long_context`), give every deployment of `{from}` a model_info.max_input_tokens and import again"),
+                );
+                wanted.entry(from.to_owned()).or_default().extend(edges);
+            }
+            (_, _) => {
+                self.note(
+                    path,
+                    format!("{ordinary}. Switchboard's `long_context` names a single alias; set it by hand to route long inputs ahead of time"),
+                );
+                wanted.entry(from.to_owned()).or_default().extend(edges);
             }
         }
     }
@@ -1556,30 +1845,118 @@ impl Importer {
                 name: name.clone(),
                 first_path: path.clone(),
                 deployments: 0,
-                targets: self.aliases[index]
-                    .targets
-                    .iter()
-                    .map(|t| Target {
-                        provider: t.provider,
-                        model: t.model.clone(),
-                        total_s: t.total_s,
-                        idle_s: t.idle_s,
-                        order: t.order,
-                        path: t.path.clone(),
-                    })
-                    .collect(),
+                targets: self.aliases[index].targets.clone(),
                 untranslated: Vec::new(),
                 fallbacks: self.aliases[index].fallbacks.clone(),
+                long_context: self.aliases[index].long_context.clone(),
                 copy_of: Some(source.clone()),
             };
             self.note(
                 path,
-                format!("model_group_alias `{name}` imported as an alias with the same targets and fallbacks as `{source}`"),
+                format!("model_group_alias `{name}` imported as an alias with the same targets, fallbacks and routing as `{source}`"),
             );
             self.lowercase.insert(name.to_lowercase(), name.clone());
             self.aliases.push(copy);
             self.alias_index
                 .insert(name.clone(), self.aliases.len() - 1);
+        }
+    }
+
+    // --- routing -------------------------------------------------------------------------------
+
+    fn routing(&self) -> Routing {
+        match &self.routing_strategy {
+            None => Routing::Shuffle,
+            Some((Some(name), _)) => match name.as_str() {
+                "simple-shuffle" => Routing::Shuffle,
+                "least-busy" => Routing::Strategy("least_inflight"),
+                "latency-based-routing" => Routing::Strategy("lowest_latency"),
+                _ => Routing::Untranslated,
+            },
+            Some((None, _)) => Routing::Untranslated,
+        }
+    }
+
+    /// The retries every alias gets: (attempts, backoff_ms), when either is set.
+    fn retries(&self) -> (Option<u32>, Option<f64>) {
+        let retries = self
+            .router_num_retries
+            .as_ref()
+            .or(self.settings_num_retries.as_ref());
+        (
+            retries.map(|(n, _)| n.saturating_add(1)),
+            self.retry_after.map(|s| s * 1000.0),
+        )
+    }
+
+    /// Notes once every alias is in: how each load-balanced alias is balanced, and the router-wide
+    /// strategy and retries that apply to every alias.
+    fn routing_notes(&mut self) {
+        let routing = self.routing();
+        let litellm = match &self.routing_strategy {
+            Some((Some(name), _)) => one_line(name),
+            Some((None, _)) => "an unreadable routing_strategy".to_owned(),
+            None => "simple-shuffle, LiteLLM's default".to_owned(),
+        };
+        let mut notes = Vec::new();
+        for alias in self.aliases.iter().filter(|a| a.deployments > 1) {
+            let path = format!("{}.model_name", alias.first_path);
+            let head = format!(
+                "alias `{}`: LiteLLM load-balanced its {} deployments ({litellm})",
+                alias.name, alias.deployments
+            );
+            let message = match (alias.targets.len(), routing) {
+                (0, _) => continue,
+                (1, _) => format!("{head}; only one target is imported, so there is nothing to balance"),
+                (_, Routing::Shuffle) => {
+                    let mut message = format!("{head}; Switchboard's default strategy `weighted` spreads requests over the targets by smooth weighted round-robin: the same proportions as LiteLLM's random pick, but interleaved evenly");
+                    let weighted = alias.targets.iter().any(|t| t.weight_given);
+                    if !weighted && alias.targets.iter().any(|t| t.rate_given) {
+                        message.push_str(". LiteLLM's pick followed the deployments' rpm/tpm when they had no weight, which the import does not carry over: set each target's `weight` by hand to keep those proportions");
+                    }
+                    message
+                }
+                (_, Routing::Strategy(strategy)) => {
+                    format!("{head}; imported as `strategy = \"{strategy}\"`")
+                }
+                (_, Routing::Untranslated) => format!("{head}; Switchboard has no such strategy, so the alias keeps its default `weighted` strategy (smooth weighted round-robin by `weight`)"),
+            };
+            notes.push((path, message));
+        }
+
+        let balanced = self.aliases.iter().filter(|a| a.targets.len() > 1).count();
+        if let Some((name, path)) = &self.routing_strategy {
+            let shown = name
+                .as_deref()
+                .map(|n| format!(" `{}`", one_line(n)))
+                .unwrap_or_default();
+            let message = match routing {
+                Routing::Shuffle => "routing_strategy `simple-shuffle` (LiteLLM's default: a random pick, by weight) matches Switchboard's default strategy `weighted`, so nothing is written; Switchboard spreads requests by smooth weighted round-robin rather than at random (the same proportions, interleaved evenly)".to_owned(),
+                Routing::Strategy(strategy) if balanced == 0 => format!("routing_strategy{shown} would be `strategy = \"{strategy}\"`, but no alias has more than one target, so there is nothing to set"),
+                Routing::Strategy(strategy) => format!("routing_strategy{shown} imported as `strategy = \"{strategy}\"` on {}", several_targets(balanced)),
+                Routing::Untranslated => {
+                    let why = match name.as_deref() {
+                        Some("usage-based-routing" | "usage-based-routing-v2") => "Switchboard has no usage-based routing (by rpm/tpm)",
+                        Some("cost-based-routing") => "Switchboard has no cost-based routing",
+                        Some(_) => "Switchboard has no such strategy",
+                        None => "expected a strategy name",
+                    };
+                    format!("routing_strategy{shown} not translated: {why}; Switchboard's default strategy `weighted` (smooth weighted round-robin by `weight`) stays on {}", several_targets(balanced))
+                }
+            };
+            notes.push((path.clone(), message));
+        }
+
+        if let Some((n, path)) = &self.router_num_retries {
+            notes.push((path.clone(), retries_message(*n)));
+            if let Some((m, other)) = &self.settings_num_retries {
+                notes.push((other.clone(), format!("num_retries = {m} not used: router_settings.num_retries ({n}) takes precedence, as in LiteLLM")));
+            }
+        } else if let Some((n, path)) = &self.settings_num_retries {
+            notes.push((path.clone(), retries_message(*n)));
+        }
+        for (path, message) in notes {
+            self.note(path, message);
         }
     }
 
@@ -1595,6 +1972,26 @@ impl Importer {
             .flat_map(|a| a.targets.iter().map(|t| t.provider))
             .collect();
         let default_total = self.router_timeout.or(self.request_timeout);
+        let mut breaker = InlineTable::new();
+        if let Some(failures) = self.breaker_failures {
+            breaker.insert("failures", i64::from(failures).into());
+        }
+        if let Some(cooldown) = self.breaker_cooldown {
+            breaker.insert("cooldown_s", seconds_value(cooldown));
+            if cooldown > super::BreakerSettings::default().max_cooldown.as_secs_f64() {
+                breaker.insert("max_cooldown_s", seconds_value(cooldown));
+            }
+        }
+        let routing = self.routing();
+        let mut retries = InlineTable::new();
+        let (attempts, backoff_ms) = self.retries();
+        if let Some(attempts) = attempts {
+            retries.insert("attempts", i64::from(attempts).into());
+        }
+        if let Some(backoff_ms) = backoff_ms {
+            retries.insert("backoff_ms", seconds_value(backoff_ms));
+        }
+
         let mut providers = Table::new();
         providers.set_implicit(true);
         for (index, provider) in self.providers.iter().enumerate() {
@@ -1611,6 +2008,9 @@ impl Importer {
             }
             if !timeouts.is_empty() {
                 table.insert("timeouts", value(timeouts));
+            }
+            if !breaker.is_empty() {
+                table.insert("breaker", value(breaker.clone()));
             }
             table.decor_mut().set_prefix("\n");
             providers.insert(&provider.name, Item::Table(table));
@@ -1630,14 +2030,37 @@ impl Importer {
                 );
             }
             table.insert("targets", value(self.targets_array(&alias.targets)));
+            let balanced = alias.targets.len() > 1;
+            if let (true, Routing::Strategy(strategy)) = (balanced, routing) {
+                table.insert("strategy", value(strategy));
+            }
             if !alias.fallbacks.is_empty() {
                 let fallbacks: Array = alias.fallbacks.iter().map(String::as_str).collect();
                 table.insert("fallbacks", value(fallbacks));
             }
+            if let Some((above, to)) = &alias.long_context {
+                let mut long = InlineTable::new();
+                long.insert(
+                    "above_tokens",
+                    i64::try_from(*above).unwrap_or(i64::MAX).into(),
+                );
+                long.insert("alias", to.as_str().into());
+                table.insert("long_context", value(long));
+            }
+            if !retries.is_empty() {
+                table.insert("retries", value(retries.clone()));
+            }
             let mut prefix = String::from("\n");
             if alias.deployments > 1 {
+                let how = match (balanced, routing) {
+                    (false, _) => "; one target is imported (see the report)",
+                    (true, Routing::Strategy(_)) => {
+                        "; Switchboard balances the targets by its strategy"
+                    }
+                    (true, _) => "; Switchboard balances the targets by weight",
+                };
                 prefix.push_str(&format!(
-                    "# LiteLLM load-balanced {} deployments here; Switchboard tries them in order.\n",
+                    "# LiteLLM load-balanced {} deployments here{how}.\n",
                     alias.deployments
                 ));
             }
@@ -1677,12 +2100,23 @@ impl Importer {
             if let Some(idle) = target.idle_s {
                 timeouts.insert("idle_s", seconds_value(idle));
             }
-            if timeouts.is_empty() {
+            let mut table = InlineTable::new();
+            table.insert("model", label.as_str().into());
+            if let Some(weight) = target.weight_out {
+                table.insert("weight", i64::from(weight).into());
+            }
+            if let Some(tokens) = target.max_input_tokens {
+                table.insert(
+                    "max_input_tokens",
+                    i64::try_from(tokens).unwrap_or(i64::MAX).into(),
+                );
+            }
+            if !timeouts.is_empty() {
+                table.insert("timeouts", timeouts.into());
+            }
+            if table.len() == 1 {
                 array.push(label);
             } else {
-                let mut table = InlineTable::new();
-                table.insert("model", label.into());
-                table.insert("timeouts", timeouts.into());
                 array.push(table);
             }
         }
@@ -1748,6 +2182,84 @@ impl Importer {
             out.push_str(&block);
         }
         out
+    }
+}
+
+fn several_targets(aliases: usize) -> String {
+    match aliases {
+        1 => "the 1 alias with more than one target".to_owned(),
+        n => format!("the {n} aliases with more than one target"),
+    }
+}
+
+fn retries_message(n: u32) -> String {
+    let retries = if n == 1 { "retry" } else { "retries" };
+    format!("num_retries = {n} imported as every alias's `retries.attempts = {}` (the first try and {n} {retries}); Switchboard retries on another healthy target of the alias when there is one, then moves on to the fallbacks", n.saturating_add(1))
+}
+
+/// The largest LiteLLM `weight` imported; scaled by up to 1000, it still fits Switchboard's.
+const MAX_WEIGHT: f64 = 1_000_000.0;
+
+/// Turns LiteLLM's weights (any numbers from 0) into Switchboard's (whole numbers from 1) in the
+/// same proportions and sets each target's `weight_out`. Says what the user should know, if
+/// anything.
+fn set_weights(targets: &mut [Target]) -> Option<String> {
+    let given = targets.iter().filter(|t| t.weight_given).count();
+    if targets.len() < 2 {
+        return None;
+    }
+    let mut notes = Vec::new();
+    if given > 0 && given < targets.len() {
+        notes.push("targets without a `weight` get weight 1 (LiteLLM's simple-shuffle gave deployments without one no traffic when the first deployment had one)".to_owned());
+    }
+    let weights: Vec<f64> = targets.iter().map(|t| t.weight).collect();
+    let whole = |w: f64, scale: f64| ((w * scale) - (w * scale).round()).abs() < 1.0e-6;
+    let out: Vec<u64> = if weights.iter().all(|&w| w >= 1.0 && whole(w, 1.0)) {
+        weights.iter().map(|&w| w as u64).collect()
+    } else {
+        let exact = [1.0, 10.0, 100.0, 1000.0]
+            .into_iter()
+            .find(|&scale| weights.iter().all(|&w| whole(w, scale)));
+        let scale = exact.unwrap_or(1000.0);
+        let scaled: Vec<u64> = weights
+            .iter()
+            .map(|&w| ((w * scale).round() as u64).max(1))
+            .collect();
+        let divisor = scaled.iter().copied().fold(0, gcd).max(1);
+        let scaled: Vec<u64> = scaled.iter().map(|w| w / divisor).collect();
+        let shown = |list: &[f64]| {
+            list.iter()
+                .map(|&w| show_number(w))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let ints: Vec<String> = scaled.iter().map(u64::to_string).collect();
+        let how = if weights.contains(&0.0) {
+            "a weight of 0 becomes 1, the lowest"
+        } else if exact.is_none() {
+            "rounded; the proportions are kept to about 0.1%"
+        } else {
+            "the same proportions"
+        };
+        notes.push(format!(
+            "LiteLLM's weights {} are written as whole numbers: {} ({how})",
+            shown(&weights),
+            ints.join(", ")
+        ));
+        scaled
+    };
+    for (target, weight) in targets.iter_mut().zip(out) {
+        let weight = u32::try_from(weight).unwrap_or(u32::MAX);
+        target.weight_out = (weight != 1).then_some(weight);
+    }
+    (!notes.is_empty()).then(|| notes.join("; "))
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
     }
 }
 
@@ -1868,7 +2380,7 @@ fn param_message(key: &str, v: &Value) -> String {
         | "reasoning_effort" | "extra_body" | "num_ctx" | "keep_alive" => format!(
             "{key}{shown} not imported: Switchboard forwards request bodies unchanged and sets no per-target request parameters yet"
         ),
-        "weight" => format!("weight{shown} not imported: Switchboard tries an alias's targets in order; it does not split traffic by weight"),
+        "weight" => format!("weight{shown} not imported: LiteLLM reads a deployment's weight only under litellm_params"),
         "extra_headers" | "headers" => format!("{key} not imported: add non-secret headers to the provider's `headers` table by hand"),
         "organization" => "organization not imported: add it by hand as an `OpenAI-Organization` entry in the provider's `headers`".to_owned(),
         "tags" => "tags not imported: Switchboard has no tag-based routing".to_owned(),
