@@ -55,6 +55,11 @@ enum Command {
         #[arg(long)]
         url: Option<String>,
     },
+    /// Client tokens: create (shown once; only the hash goes into the config), list, remove.
+    Tokens {
+        #[command(subcommand)]
+        action: TokensAction,
+    },
     /// Convert another gateway's config into Switchboard's.
     Import {
         #[command(subcommand)]
@@ -67,6 +72,26 @@ enum Command {
         #[command(subcommand)]
         action: Option<TargetsAction>,
     },
+}
+
+#[derive(Subcommand)]
+enum TokensAction {
+    /// Make a new client token and add `[tokens.NAME]` (with its hash) to the config.
+    Create {
+        name: String,
+        /// Tenant label for logs, limits and budgets.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Aliases the token may call (repeat); all when absent.
+        #[arg(long = "alias")]
+        aliases: Vec<String>,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// List client tokens (names, tenants, aliases; never tokens).
+    List,
+    /// Remove a client token from the config: it stops working at the next reload.
+    Rm { name: String },
 }
 
 #[derive(Subcommand)]
@@ -103,6 +128,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check => check(&path),
         Command::Status { url } => status(&gateway_url(url, &path)),
+        Command::Tokens { action } => tokens(&path, action),
         Command::Import {
             source:
                 ImportSource::Litellm {
@@ -130,6 +156,75 @@ fn main() -> ExitCode {
                 }
             };
             runtime.block_on(serve(path, listen, database))
+        }
+    }
+}
+
+fn tokens(path: &std::path::Path, action: TokensAction) -> ExitCode {
+    use switchboard_gateway::admin::{apply_config_change, new_client_token, ConfigChange};
+    use switchboard_gateway::config::file::revision_of;
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let revision = revision_of(&text);
+    let result = match action {
+        TokensAction::List => {
+            return match config::load_file(path) {
+                Ok(config) if config.tokens.is_empty() => {
+                    println!("no client tokens: model calls on loopback need none");
+                    ExitCode::SUCCESS
+                }
+                Ok(config) => {
+                    for token in config.tokens.values() {
+                        let aliases = token
+                            .aliases
+                            .as_ref()
+                            .map_or("all aliases".to_owned(), |a| a.join(", "));
+                        let tenant = token.tenant.as_deref().unwrap_or("-");
+                        println!("{:<24} tenant {:<16} {aliases}", token.name, tenant);
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        TokensAction::Create {
+            name,
+            tenant,
+            aliases,
+            description,
+        } => {
+            let aliases = (!aliases.is_empty()).then_some(aliases);
+            let new = new_client_token(
+                tenant.as_deref(),
+                aliases.as_deref(),
+                description.as_deref(),
+            );
+            apply_config_change(path, "tokens", &name, ConfigChange::Create(new.entry), &revision).map(|_| {
+                println!("{}", new.token.expose());
+                eprintln!(
+                    "created client token `{name}` (only its hash is in {}). Copy it now: it is not shown again.",
+                    path.display()
+                );
+            })
+        }
+        TokensAction::Rm { name } => {
+            apply_config_change(path, "tokens", &name, ConfigChange::Delete, &revision)
+                .map(|_| eprintln!("removed client token `{name}`"))
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
         }
     }
 }

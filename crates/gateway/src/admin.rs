@@ -271,6 +271,26 @@ impl AdminService {
     /// Applies one change to the file: checked against `expected_revision` (optimistic
     /// concurrency), validated in full before anything is written, written atomically with
     /// comments kept, and made live at once.
+    /// Creates `[tokens.NAME]` and returns the token, to be shown once.
+    pub async fn create_client_token(
+        &self,
+        name: &str,
+        tenant: Option<&str>,
+        aliases: Option<&[String]>,
+        expected_revision: &str,
+    ) -> Result<(crate::secret::Secret<String>, WriteOutcome), AdminError> {
+        let new = new_client_token(tenant, aliases, None);
+        let outcome = self
+            .config_change(
+                "tokens",
+                name,
+                ConfigChange::Create(new.entry),
+                expected_revision,
+            )
+            .await?;
+        Ok((new.token, outcome))
+    }
+
     pub async fn config_change(
         &self,
         section: &str,
@@ -280,40 +300,13 @@ impl AdminService {
     ) -> Result<WriteOutcome, AdminError> {
         let _guard = self.gateway.inner.config_lock.lock().await;
         let started = Instant::now();
-        let (path, text) = self.read_file()?;
-        let current = revision_of(&text);
-        if current != expected_revision {
-            return Err(AdminError::StaleRevision {
-                expected: expected_revision.to_owned(),
-                current,
-            });
-        }
-        let new_text = match change {
-            ConfigChange::Create(value) => config::edit::write(
-                &text,
-                section,
-                name,
-                &value,
-                config::edit::WriteMode::Create,
-            ),
-            ConfigChange::Upsert(value) => config::edit::write(
-                &text,
-                section,
-                name,
-                &value,
-                config::edit::WriteMode::Upsert,
-            ),
-            ConfigChange::Delete => config::edit::remove(&text, section, name),
-        }
-        .map_err(edit_error)?;
-        let config = Config::parse(&new_text, &path.display().to_string()).map_err(|e| {
-            AdminError::Invalid {
-                message: e.to_string(),
-                diagnostics: e.diagnostics,
-            }
-        })?;
-        config::file::write_atomic(&path, &new_text)
-            .map_err(|e| AdminError::Io(format!("cannot write {}: {e}", path.display())))?;
+        let path = self
+            .gateway
+            .config_path()
+            .ok_or(AdminError::NoFile)?
+            .to_owned();
+        let (config, new_text) =
+            apply_config_change(&path, section, name, change, expected_revision)?;
         let revision = revision_of(&new_text);
         let reload = self
             .gateway
@@ -343,5 +336,86 @@ fn edit_error(error: config::edit::EditError) -> AdminError {
         EditError::AlreadyExists { .. } => AdminError::Conflict(error.to_string()),
         EditError::InvalidValue(_) => AdminError::BadRequest(error.to_string()),
         EditError::Unparsable(_) => AdminError::Io(error.to_string()),
+    }
+}
+
+/// Applies one change to the config file at `path` with no gateway running (the CLI) or for
+/// `AdminService::config_change`: revision check, edit with comments kept, full validation,
+/// atomic write. Returns the new config and text.
+pub fn apply_config_change(
+    path: &std::path::Path,
+    section: &str,
+    name: &str,
+    change: ConfigChange,
+    expected_revision: &str,
+) -> Result<(Config, String), AdminError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| AdminError::Io(format!("cannot read {}: {e}", path.display())))?;
+    let current = revision_of(&text);
+    if current != expected_revision {
+        return Err(AdminError::StaleRevision {
+            expected: expected_revision.to_owned(),
+            current,
+        });
+    }
+    let new_text = match change {
+        ConfigChange::Create(value) => config::edit::write(
+            &text,
+            section,
+            name,
+            &value,
+            config::edit::WriteMode::Create,
+        ),
+        ConfigChange::Upsert(value) => config::edit::write(
+            &text,
+            section,
+            name,
+            &value,
+            config::edit::WriteMode::Upsert,
+        ),
+        ConfigChange::Delete => config::edit::remove(&text, section, name),
+    }
+    .map_err(edit_error)?;
+    let config =
+        Config::parse(&new_text, &path.display().to_string()).map_err(|e| AdminError::Invalid {
+            message: e.to_string(),
+            diagnostics: e.diagnostics,
+        })?;
+    config::file::write_atomic(path, &new_text)
+        .map_err(|e| AdminError::Io(format!("cannot write {}: {e}", path.display())))?;
+    Ok((config, new_text))
+}
+
+/// A new client token: a random secret shown once, and the config entry holding only its hash.
+pub struct NewClientToken {
+    /// The token itself. Give it to the client; it is not stored anywhere.
+    pub token: crate::secret::Secret<String>,
+    pub entry: serde_json::Value,
+}
+
+/// Makes a client token for `[tokens.NAME]`.
+pub fn new_client_token(
+    tenant: Option<&str>,
+    aliases: Option<&[String]>,
+    description: Option<&str>,
+) -> NewClientToken {
+    let token = format!(
+        "sb-{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let mut entry = serde_json::json!({ "hash": format!("sha256:{}", crate::server::guard::hash_token(&token)) });
+    if let Some(tenant) = tenant {
+        entry["tenant"] = serde_json::json!(tenant);
+    }
+    if let Some(aliases) = aliases {
+        entry["aliases"] = serde_json::json!(aliases);
+    }
+    if let Some(description) = description {
+        entry["description"] = serde_json::json!(description);
+    }
+    NewClientToken {
+        token: crate::secret::Secret::new(token),
+        entry,
     }
 }

@@ -9,6 +9,7 @@ pub mod provider;
 pub mod routing;
 pub mod secret;
 mod server;
+pub use server::guard::hash_token;
 pub mod store;
 mod watch;
 

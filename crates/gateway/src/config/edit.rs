@@ -6,7 +6,7 @@ use serde_json::Value as Json;
 use toml_edit::{Array, DocumentMut, InlineTable, Item, Table, Value};
 
 /// Top-level sections whose entries are named tables the admin API may edit.
-pub const SECTIONS: &[&str] = &["providers", "aliases"];
+pub const SECTIONS: &[&str] = &["providers", "aliases", "tokens"];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EditError {

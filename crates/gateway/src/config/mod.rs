@@ -30,12 +30,29 @@ pub struct Config {
     pub database_path: Option<PathBuf>,
     pub providers: BTreeMap<String, ProviderConfig>,
     pub aliases: BTreeMap<String, AliasConfig>,
+    /// Client tokens by name. When any exist, model calls need one.
+    pub tokens: BTreeMap<String, ClientToken>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientToken {
+    pub name: String,
+    /// Lower-case hex SHA-256 of the token.
+    pub hash: String,
+    pub tenant: Option<String>,
+    /// `None`: every alias.
+    pub aliases: Option<Vec<String>>,
+    pub description: Option<String>,
 }
 
 #[derive(Debug, Clone)]
 pub struct ServerSettings {
     /// Bearer token the admin API requires; the admin API is off without one.
     pub admin_token: Option<SecretRef>,
+    /// Lower-cased host names accepted in `Host`, besides the loopback names.
+    pub allowed_hosts: Vec<String>,
+    /// Origins allowed to call `/v1` from a browser.
+    pub cors_origins: Vec<String>,
     pub max_body_bytes: usize,
     pub shutdown_grace: Duration,
     pub health_timeout: Duration,

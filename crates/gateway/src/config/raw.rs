@@ -17,12 +17,31 @@ pub struct RawConfig {
     pub providers: BTreeMap<String, RawProvider>,
     #[serde(default)]
     pub aliases: BTreeMap<String, RawAlias>,
+    #[serde(default)]
+    pub tokens: BTreeMap<String, RawToken>,
+}
+
+/// A client token: who may call models, as what tenant. Only the token's hash is stored.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawToken {
+    pub hash: String,
+    pub tenant: Option<String>,
+    /// Aliases this token may call; absent means all.
+    pub aliases: Option<Vec<String>>,
+    pub description: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RawServer {
     pub admin_token: Option<String>,
+    /// Host names (besides localhost, 127.0.0.1, [::1]) clients may use to reach the gateway.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    /// Web origins allowed to call the model API from a browser (CORS).
+    #[serde(default)]
+    pub cors_origins: Vec<String>,
     pub max_body_mb: Option<f64>,
     pub shutdown_grace_s: Option<f64>,
     pub health_timeout_s: Option<f64>,

@@ -10,11 +10,11 @@ use toml_edit::{Item, Value};
 use super::diagnostics::{closest, Diagnostic, Locator, Seg};
 use super::raw::{
     RawAlias, RawBreaker, RawConfig, RawDatabase, RawLongContext, RawProvider, RawRetries,
-    RawServer, RawTarget, RawTargetTable, RawTimeouts,
+    RawServer, RawTarget, RawTargetTable, RawTimeouts, RawToken,
 };
 use super::{
-    AliasConfig, BreakerSettings, Config, LongContext, ProviderConfig, ProviderKind, Retries,
-    ServerSettings, Strategy, TargetConfig, Timeouts,
+    AliasConfig, BreakerSettings, ClientToken, Config, LongContext, ProviderConfig, ProviderKind,
+    Retries, ServerSettings, Strategy, TargetConfig, Timeouts,
 };
 use crate::secret::{expand_home, SecretRef};
 
@@ -122,6 +122,18 @@ fn check_unknown_keys(locator: &Locator, root: &Item, errors: &mut Vec<Diagnosti
         }
     }
 
+    if let Some(tokens) = root.get("tokens").and_then(Item::as_table_like) {
+        for (name, token) in tokens.iter() {
+            let path = [Seg::Key("tokens"), Seg::Key(name)];
+            check(
+                Some(token),
+                serde_introspect::<RawToken>(),
+                &path,
+                &format!("[tokens.{name}]"),
+            );
+        }
+    }
+
     if let Some(aliases) = root.get("aliases").and_then(Item::as_table_like) {
         for (name, alias) in aliases.iter() {
             let path = [Seg::Key("aliases"), Seg::Key(name)];
@@ -195,6 +207,35 @@ fn build(raw: &RawConfig, loc: &Locator, errors: &mut Vec<Diagnostic>) -> Config
             })
             .ok()
     });
+    let mut allowed_hosts = Vec::new();
+    for (i, host) in raw.server.allowed_hosts.iter().enumerate() {
+        let name = host.trim().to_ascii_lowercase();
+        if name.is_empty() || name.contains(['/', ' ', '@']) {
+            errors.push(loc.at(
+                &[Seg::Key("server"), Seg::Key("allowed_hosts"), Seg::Index(i)],
+                format!("{host:?} is not a host name (write it without scheme or path, e.g. \"hub.lan\")"),
+            ));
+        } else {
+            allowed_hosts.push(name);
+        }
+    }
+    let mut cors_origins = Vec::new();
+    for (i, origin) in raw.server.cors_origins.iter().enumerate() {
+        let parsed = reqwest::Url::parse(origin).ok().filter(|u| {
+            matches!(u.scheme(), "http" | "https")
+                && u.has_host()
+                && u.path() == "/"
+                && !origin.ends_with('/')
+        });
+        if origin == "*" || parsed.is_none() {
+            errors.push(loc.at(
+                &[Seg::Key("server"), Seg::Key("cors_origins"), Seg::Index(i)],
+                format!("{origin:?} is not an origin; write it like \"http://localhost:3000\" (no wildcard, no path)"),
+            ));
+        } else {
+            cors_origins.push(origin.clone());
+        }
+    }
     let mut positive = |value: Option<f64>, default: f64, path: &[Seg], name: &str| -> f64 {
         match value {
             Some(v) if v.is_finite() && v > 0.0 => v,
@@ -207,6 +248,8 @@ fn build(raw: &RawConfig, loc: &Locator, errors: &mut Vec<Diagnostic>) -> Config
     };
     let server = ServerSettings {
         admin_token,
+        allowed_hosts,
+        cors_origins,
         max_body_bytes: (positive(
             raw.server.max_body_mb,
             32.0,
@@ -264,12 +307,74 @@ fn build(raw: &RawConfig, loc: &Locator, errors: &mut Vec<Diagnostic>) -> Config
     }
     check_fallback_cycles(&aliases, loc, errors);
 
+    let mut tokens = BTreeMap::new();
+    let mut hashes: HashMap<String, &str> = HashMap::new();
+    for (name, raw_token) in &raw.tokens {
+        let at = |key: &'static str| [Seg::Key("tokens"), Seg::Key(name), Seg::Key(key)];
+        let hash = raw_token
+            .hash
+            .strip_prefix("sha256:")
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if hash.len() != 64 || !hash.chars().all(|c| c.is_ascii_hexdigit()) {
+            errors.push(loc.at(
+                &at("hash"),
+                "`hash` must be \"sha256:<64 hex digits>\"; create tokens with `switchboard tokens create NAME`",
+            ));
+        } else if let Some(other) = hashes.insert(hash.clone(), name) {
+            errors.push(loc.at(
+                &at("hash"),
+                format!("token `{name}` has the same hash as token `{other}`"),
+            ));
+        }
+        if let Some(list) = &raw_token.aliases {
+            for (i, alias) in list.iter().enumerate() {
+                if !aliases.contains_key(alias) {
+                    let mut message =
+                        format!("token `{name}` allows alias `{alias}`, which is not defined");
+                    if let Some(s) = closest(alias, aliases.keys().map(String::as_str)) {
+                        message.push_str(&format!("; did you mean `{s}`?"));
+                    }
+                    errors.push(loc.at(
+                        &[
+                            Seg::Key("tokens"),
+                            Seg::Key(name),
+                            Seg::Key("aliases"),
+                            Seg::Index(i),
+                        ],
+                        message,
+                    ));
+                }
+            }
+        }
+        tokens.insert(
+            name.clone(),
+            ClientToken {
+                name: name.clone(),
+                hash,
+                tenant: raw_token.tenant.clone(),
+                aliases: raw_token.aliases.clone(),
+                description: raw_token.description.clone(),
+            },
+        );
+    }
+    if !listen.ip().is_loopback() && tokens.is_empty() {
+        errors.push(loc.at(
+            &[Seg::Key("listen")],
+            format!(
+                "listening on {listen} (not loopback) needs inbound auth: create a client token with \
+                 `switchboard tokens create NAME`, or listen on 127.0.0.1"
+            ),
+        ));
+    }
+
     Config {
         listen,
         server,
         database_path,
         providers,
         aliases,
+        tokens,
     }
 }
 

@@ -2,6 +2,7 @@
 //! proxying lives in `proxy`, admin logic in `crate::admin`.
 
 mod admin;
+pub(crate) mod guard;
 mod proxy;
 
 use axum::extract::{Path, Request, State};
@@ -39,6 +40,10 @@ pub fn router(gateway: Gateway) -> Router {
         .merge(admin::routes(gateway.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            gateway.clone(),
+            guard::guard,
+        ))
         .layer(axum::middleware::from_fn(correlation))
         .with_state(gateway)
 }
@@ -93,12 +98,16 @@ fn model_object(name: &str, created: u64) -> serde_json::Value {
     json!({"id": name, "object": "model", "created": created, "owned_by": "switchboard"})
 }
 
-async fn list_models(State(gateway): State<Gateway>) -> Response {
+async fn list_models(
+    State(gateway): State<Gateway>,
+    identity: Option<Extension<guard::ClientIdentity>>,
+) -> Response {
     let snapshot = gateway.snapshot();
     let data: Vec<_> = snapshot
         .config
         .aliases
         .keys()
+        .filter(|name| identity.as_ref().is_none_or(|i| i.may_use(name)))
         .map(|name| model_object(name, snapshot.loaded_at_unix))
         .collect();
     Json(json!({"object": "list", "data": data})).into_response()

@@ -19,6 +19,7 @@ use serde_json::{Map, Value};
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use super::guard::ClientIdentity;
 use crate::config::{AliasConfig, BreakerSettings};
 use crate::error::ApiError;
 use crate::gateway::{Gateway, Snapshot};
@@ -39,10 +40,16 @@ pub(super) async fn handle(
 ) -> Response {
     let snapshot = gateway.snapshot();
     let mut record = Record::new(gateway.inner.log.clone(), endpoint, &correlation_id);
+    let identity = request.extensions().get::<ClientIdentity>().cloned();
+    if let Some(identity) = &identity {
+        record.row.client = Some(identity.token.clone());
+        record.row.tenant = identity.tenant.clone();
+    }
     let routing = &gateway.inner.routing;
     match proxy(
         &snapshot,
         routing,
+        identity.as_ref(),
         endpoint,
         &correlation_id,
         request,
@@ -62,6 +69,7 @@ pub(super) async fn handle(
 async fn proxy(
     snapshot: &Arc<Snapshot>,
     routing: &RoutingState,
+    identity: Option<&ClientIdentity>,
     endpoint: Endpoint,
     correlation_id: &str,
     request: Request,
@@ -121,6 +129,18 @@ async fn proxy(
         return Err(ApiError::model_not_found(&requested, suggestions).with_route(&requested));
     };
     record.row.alias = Some(requested_alias.name.clone());
+    if let Some(identity) = identity.filter(|i| !i.may_use(&requested_alias.name)) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "permission_error",
+            "alias_not_allowed",
+            format!(
+                "client token `{}` may not use alias `{}`",
+                identity.token, requested_alias.name
+            ),
+        )
+        .with_route(&requested_alias.name));
+    }
 
     // Long inputs go to the alias's long-context alias, when it has one.
     let estimate = estimate_input_tokens(&body);

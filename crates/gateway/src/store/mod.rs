@@ -37,6 +37,8 @@ pub struct LogRow {
     pub output_tokens: Option<u64>,
     pub streamed: bool,
     pub attempts: Option<String>,
+    pub client: Option<String>,
+    pub tenant: Option<String>,
 }
 
 /// How the log is doing, for readiness.
@@ -213,8 +215,8 @@ async fn insert(pool: &SqlitePool, rows: &[LogRow]) -> Result<(), sqlx::Error> {
     for row in rows {
         sqlx::query(
             "INSERT INTO requests (ts_ms, correlation_id, endpoint, requested_model, alias, target, provider, \
-             status, error_type, latency_ms, ttft_ms, input_tokens, output_tokens, streamed, attempts) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             status, error_type, latency_ms, ttft_ms, input_tokens, output_tokens, streamed, attempts, client, tenant) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(row.ts_ms)
         .bind(&row.correlation_id)
@@ -231,6 +233,8 @@ async fn insert(pool: &SqlitePool, rows: &[LogRow]) -> Result<(), sqlx::Error> {
         .bind(row.output_tokens.map(|t| t as i64))
         .bind(row.streamed)
         .bind(&row.attempts)
+        .bind(&row.client)
+        .bind(&row.tenant)
         .execute(&mut *tx)
         .await?;
     }

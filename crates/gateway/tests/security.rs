@@ -1,0 +1,415 @@
+//! Loopback security end to end: Host allow-list (DNS rebinding), Origin checks and CORS, client
+//! tokens (hash-only storage, scopes, no admin access), non-loopback listen refused without auth.
+
+// Tests may panic on setup failures; that is how they fail.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use switchboard_gateway::{config, hash_token, Gateway, GatewayOptions, ServerHandle};
+
+const ADMIN: &str = "security-admin-token";
+const PROVIDER_KEY: &str = "sk-provider-secret-value-123";
+
+struct Harness {
+    dir: tempfile::TempDir,
+    path: PathBuf,
+    gateway: Gateway,
+    server: Option<ServerHandle>,
+    base: String,
+    http: reqwest::Client,
+}
+
+fn secret_file(dir: &std::path::Path, name: &str, value: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, value).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    path
+}
+
+impl Harness {
+    async fn start(extra: &str) -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let admin = secret_file(dir.path(), "admin.token", ADMIN);
+        let key = secret_file(dir.path(), "provider.key", PROVIDER_KEY);
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let text = format!(
+            "[server]\nadmin_token = \"file:{}\"\ncors_origins = [\"http://localhost:3000\"]\nallowed_hosts = [\"hub.lan\"]\n\n\
+             [providers.demo]\nkind = \"demo\"\n\n\
+             [providers.cloud]\nkind = \"openai\"\nbase_url = \"http://{closed}/v1\"\napi_key = \"file:{}\"\n\n\
+             [aliases.demo]\ntargets = [\"demo/m\"]\n\n[aliases.other]\ntargets = [\"demo/o\"]\n\n\
+             [aliases.cloud]\ntargets = [\"cloud/gpt\"]\n\n{extra}",
+            admin.display(),
+            key.display()
+        );
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, &text).unwrap();
+        let config = config::load_file(&path).unwrap();
+        let options = GatewayOptions {
+            config_path: Some(path.clone()),
+            database_path: Some(dir.path().join("log.db")),
+        };
+        let gateway = Gateway::start(config, options).await.unwrap();
+        let server = gateway.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let base = format!("http://{}", server.local_addr());
+        Harness {
+            dir,
+            path,
+            gateway,
+            server: Some(server),
+            base,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    fn chat(&self, model: &str) -> reqwest::RequestBuilder {
+        self.http
+            .post(format!("{}/v1/chat/completions", self.base))
+            .json(&json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}))
+    }
+
+    /// Stops the gateway (flushing the log) and hands back the temp dir holding the database.
+    async fn stop(mut self) -> tempfile::TempDir {
+        if let Some(server) = self.server.take() {
+            server.stop(Duration::from_secs(1)).await;
+        }
+        self.gateway.shutdown().await;
+        self.dir
+    }
+}
+
+async fn code(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    (
+        status,
+        body["error"]["code"].as_str().unwrap_or("").to_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foreign_host_names_are_refused_everywhere() {
+    let h = Harness::start("").await;
+    for path in ["/v1/models", "/health", "/admin/status"] {
+        let response = h
+            .http
+            .get(format!("{}{path}", h.base))
+            .header("host", "evil.example:4000")
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            code(response).await,
+            (403, "host_not_allowed".to_owned()),
+            "{path}"
+        );
+    }
+    let response = h
+        .http
+        .get(format!("{}/v1/models", h.base))
+        .header("host", "hub.lan:4000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "a configured host name is allowed");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cross_origin_browser_calls_are_refused_unless_listed() {
+    let h = Harness::start("").await;
+    // Admin API: only same-origin (the dashboard), even with the token.
+    let response = h
+        .http
+        .get(format!("{}/admin/status", h.base))
+        .bearer_auth(ADMIN)
+        .header("origin", "http://localhost:3000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        code(response).await,
+        (403, "cross_origin_refused".to_owned())
+    );
+    let same = format!("http://{}", h.base.trim_start_matches("http://"));
+    let response = h
+        .http
+        .get(format!("{}/admin/status", h.base))
+        .bearer_auth(ADMIN)
+        .header("origin", &same)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    // Model API: a page on another origin cannot post (a form post would carry its Origin).
+    let response = h
+        .chat("demo")
+        .header("origin", "http://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code(response).await, (403, "origin_not_allowed".to_owned()));
+    // A listed origin gets CORS headers naming it, never `*`.
+    let response = h
+        .chat("demo")
+        .header("origin", "http://localhost:3000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        "http://localhost:3000"
+    );
+    let preflight = h
+        .http
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/v1/chat/completions", h.base),
+        )
+        .header("origin", "http://localhost:3000")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), 204);
+    assert!(preflight.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .contains("authorization"));
+    let preflight = h
+        .http
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/v1/chat/completions", h.base),
+        )
+        .header("origin", "http://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), 403);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_tokens_gate_model_calls_by_hash_scope_and_never_reach_admin() {
+    let token = "sb-obsidian-test-token";
+    let h = Harness::start(&format!(
+        "[tokens.obsidian]\nhash = \"sha256:{}\"\ntenant = \"home\"\naliases = [\"demo\"]\n",
+        hash_token(token)
+    ))
+    .await;
+    assert_eq!(
+        code(h.chat("demo").send().await.unwrap()).await,
+        (401, "invalid_client_token".to_owned())
+    );
+    assert_eq!(
+        code(h.chat("demo").bearer_auth("sb-wrong").send().await.unwrap()).await,
+        (401, "invalid_client_token".to_owned())
+    );
+    assert_eq!(
+        h.chat("demo")
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        h.chat("demo")
+            .header("x-api-key", token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        code(h.chat("other").bearer_auth(token).send().await.unwrap()).await,
+        (403, "alias_not_allowed".to_owned())
+    );
+    let models: Value = h
+        .http
+        .get(format!("{}/v1/models", h.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        models["data"].as_array().unwrap().len(),
+        1,
+        "only the aliases the token may use are listed"
+    );
+    // A client token is not an admin token.
+    let response = h
+        .http
+        .get(format!("{}/admin/status", h.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        code(response).await,
+        (401, "invalid_admin_token".to_owned())
+    );
+    // Health stays open for monitors.
+    assert_eq!(
+        h.http
+            .get(format!("{}/health/liveliness", h.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    let dir = h.stop().await;
+    let pool =
+        sqlx::SqlitePool::connect(&format!("sqlite://{}", dir.path().join("log.db").display()))
+            .await
+            .unwrap();
+    let rows: Vec<(Option<String>, Option<String>, i64)> =
+        sqlx::query_as("SELECT client, tenant, status FROM requests ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert!(
+        rows.contains(&(Some("obsidian".into()), Some("home".into()), 200)),
+        "{rows:?}"
+    );
+    assert!(
+        rows.contains(&(Some("obsidian".into()), Some("home".into()), 403)),
+        "{rows:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_created_through_the_admin_api_are_shown_once_and_stored_as_hashes() {
+    let h = Harness::start("").await;
+    let revision = h
+        .http
+        .get(format!("{}/admin/config", h.base))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["revision"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let response = h
+        .http
+        .post(format!("{}/admin/tokens", h.base))
+        .bearer_auth(ADMIN)
+        .header("if-match", &revision)
+        .json(&json!({"name": "zed", "tenant": "work"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let created: Value = response.json().await.unwrap();
+    let token = created["token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("sb-") && token.len() > 40);
+    let file = std::fs::read_to_string(&h.path).unwrap();
+    assert!(!file.contains(&token), "the token itself is never written");
+    assert!(file.contains(&hash_token(&token)));
+    // Live at once: now every model call needs a token, and this one works.
+    assert_eq!(h.chat("demo").send().await.unwrap().status(), 401);
+    assert_eq!(
+        h.chat("demo")
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_never_appear_in_answers() {
+    let h = Harness::start("").await;
+    let mut seen = String::new();
+    seen.push_str(&h.chat("cloud").send().await.unwrap().text().await.unwrap());
+    for path in [
+        "/admin/config",
+        "/admin/status",
+        "/admin/config/providers",
+        "/admin/targets",
+    ] {
+        seen.push_str(
+            &h.http
+                .get(format!("{}{path}", h.base))
+                .bearer_auth(ADMIN)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap(),
+        );
+    }
+    seen.push_str(
+        &h.http
+            .get(format!("{}/health", h.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    seen.push_str(
+        &h.http
+            .get(format!("{}/health/readiness", h.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert!(
+        seen.contains("cannot connect"),
+        "the cloud call really failed: {seen}"
+    );
+    assert!(
+        !seen.contains(PROVIDER_KEY) && !seen.contains(ADMIN),
+        "a secret leaked"
+    );
+    h.stop().await;
+}
+
+#[test]
+fn listening_beyond_loopback_needs_client_tokens() {
+    let text = "listen = \"0.0.0.0:4000\"\n[providers.demo]\nkind = \"demo\"\n[aliases.demo]\ntargets = [\"demo/m\"]\n";
+    let error = config::Config::parse(text, "c.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with("c.toml:1:10:") && error.contains("needs inbound auth"),
+        "{error}"
+    );
+    let with_token = format!(
+        "{text}[tokens.hub]\nhash = \"sha256:{}\"\n",
+        hash_token("x")
+    );
+    assert!(config::Config::parse(&with_token, "c.toml").is_ok());
+}
