@@ -1,1 +1,19 @@
+//! End-to-end tests: the real gateway (in-process on a real socket, or the real `switchboard`
+//! binary) in front of the mock upstream over real TCP, with the request log in a real SQLite
+//! file, and the official OpenAI Python SDK as a client. Every test binds port 0 and keeps its
+//! files (config, database, HOME) in its own temporary directory.
+//!
+//! Run with `cargo test -p switchboard-cli --test e2e`.
 
+// Tests may panic: an unwrap or expect that fails is how a test reports a broken setup.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+mod cli;
+mod correlation;
+mod errors;
+mod logging;
+mod proxy;
+mod sdk;
+mod streaming;

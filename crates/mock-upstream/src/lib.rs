@@ -3,10 +3,15 @@
 //! streams.
 //!
 //! Model ids steer behaviour: `fail-<status>` answers that status with an OpenAI error body,
-//! `slow-<ms>` waits before answering, `stall-stream` sends one chunk then goes silent,
-//! `break-stream` drops the connection mid-stream. Anything else answers normally.
+//! `slow-<ms>` waits before answering, `drip-<ms>` streams with `<ms>` between chunks,
+//! `stall-stream` sends one chunk then goes silent, `break-stream` drops the connection
+//! mid-stream. Anything else answers normally.
+//!
+//! Streams are counted (`stream_stats`): started, sent to the end, or cancelled because the
+//! client (the gateway) went away before the end.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -50,16 +55,35 @@ impl Default for MockConfig {
     }
 }
 
+/// What happened to the streams the mock sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamStats {
+    pub started: usize,
+    /// Sent to the last byte.
+    pub completed: usize,
+    /// Dropped before the end: the client went away (or the stream broke on purpose).
+    pub cancelled: usize,
+}
+
+#[derive(Default)]
+struct StreamCounters {
+    started: AtomicUsize,
+    completed: AtomicUsize,
+    cancelled: AtomicUsize,
+}
+
 #[derive(Clone)]
 struct AppState {
     config: MockConfig,
     received: Arc<Mutex<Vec<Received>>>,
+    streams: Arc<StreamCounters>,
 }
 
 /// A running mock. Dropping it stops the server.
 pub struct MockUpstream {
     pub addr: SocketAddr,
     received: Arc<Mutex<Vec<Received>>>,
+    streams: Arc<StreamCounters>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -74,9 +98,11 @@ impl MockUpstream {
 
     pub async fn start_on(addr: SocketAddr, config: MockConfig) -> std::io::Result<MockUpstream> {
         let received = Arc::new(Mutex::new(Vec::new()));
+        let streams = Arc::new(StreamCounters::default());
         let app = router(AppState {
             config,
             received: received.clone(),
+            streams: streams.clone(),
         });
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
@@ -86,6 +112,7 @@ impl MockUpstream {
         Ok(MockUpstream {
             addr,
             received,
+            streams,
             task,
         })
     }
@@ -97,6 +124,15 @@ impl MockUpstream {
 
     pub fn received(&self) -> Vec<Received> {
         self.received.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// How many streams were started, finished, and cut off before their end.
+    pub fn stream_stats(&self) -> StreamStats {
+        StreamStats {
+            started: self.streams.started.load(Ordering::SeqCst),
+            completed: self.streams.completed.load(Ordering::SeqCst),
+            cancelled: self.streams.cancelled.load(Ordering::SeqCst),
+        }
     }
 }
 
@@ -170,7 +206,7 @@ async fn chat(
         return response;
     }
     if body.get("stream").and_then(Value::as_bool) == Some(true) {
-        return stream_chat(&state.config, &model, &body);
+        return stream_chat(&state, &model, &body);
     }
     let content = "x".repeat(state.config.content_bytes);
     Json(json!({
@@ -182,7 +218,8 @@ async fn chat(
     .into_response()
 }
 
-fn stream_chat(config: &MockConfig, model: &str, body: &Value) -> Response {
+fn stream_chat(state: &AppState, model: &str, body: &Value) -> Response {
+    let config = &state.config;
     let include_usage = body
         .pointer("/stream_options/include_usage")
         .and_then(Value::as_bool)
@@ -208,24 +245,64 @@ fn stream_chat(config: &MockConfig, model: &str, body: &Value) -> Response {
         .map(|f| Bytes::from(format!("data: {f}\n\n")))
         .collect();
     lines.push(Bytes::from_static(b"data: [DONE]\n\n"));
-    let interval = config.chunk_interval;
+    let interval = model
+        .strip_prefix("drip-")
+        .and_then(|s| s.parse::<u64>().ok())
+        .map(Duration::from_millis)
+        .unwrap_or(config.chunk_interval);
     let behaviour = model.to_owned();
-    let stream = async_stream(lines, interval, behaviour);
+    let stream = async_stream(lines, interval, behaviour, state.streams.clone());
     Response::builder()
         .header("content-type", "text/event-stream")
         .body(Body::from_stream(stream))
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
+/// Counts a stream as completed when it ran out, else as cancelled when dropped.
+struct StreamGuard {
+    counters: Arc<StreamCounters>,
+    finished: bool,
+}
+
+impl StreamGuard {
+    fn new(counters: Arc<StreamCounters>) -> Self {
+        counters.started.fetch_add(1, Ordering::SeqCst);
+        StreamGuard {
+            counters,
+            finished: false,
+        }
+    }
+
+    fn finish(&mut self) {
+        if !self.finished {
+            self.finished = true;
+            self.counters.completed.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.counters.cancelled.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
 fn async_stream(
     lines: Vec<Bytes>,
     interval: Duration,
     behaviour: String,
+    counters: Arc<StreamCounters>,
 ) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send {
+    let guard = StreamGuard::new(counters);
     futures::stream::unfold(
-        (lines.into_iter().enumerate(), behaviour),
-        move |(mut it, behaviour)| async move {
-            let (i, line) = it.next()?;
+        (lines.into_iter().enumerate(), behaviour, guard),
+        move |(mut it, behaviour, mut guard)| async move {
+            let Some((i, line)) = it.next() else {
+                guard.finish();
+                return None;
+            };
             if i > 0 {
                 if behaviour == "stall-stream" && i == 2 {
                     futures::future::pending::<()>().await;
@@ -233,14 +310,14 @@ fn async_stream(
                 if behaviour == "break-stream" && i == 2 {
                     return Some((
                         Err(std::io::Error::other("mock broke the stream")),
-                        (it, behaviour),
+                        (it, behaviour, guard),
                     ));
                 }
                 if !interval.is_zero() {
                     tokio::time::sleep(interval).await;
                 }
             }
-            Some((Ok(line), (it, behaviour)))
+            Some((Ok(line), (it, behaviour, guard)))
         },
     )
 }
