@@ -33,7 +33,7 @@ case "$(uname -s)" in
         if command -v apt-get >/dev/null; then
             apt_install build-essential pkg-config curl ca-certificates git
             if [ "$purpose" = test ]; then
-                apt_install python3 python3-venv sqlite3
+                apt_install python3 python3-venv sqlite3 dbus gnome-keyring
             fi
         else
             say "not a Debian/Ubuntu system: install a C toolchain, pkg-config, curl and python3 yourself"

@@ -28,4 +28,15 @@ echo "ok: switchboard-gateway has no GUI dependency"
 step "cargo test"
 cargo test --workspace --locked
 
+if [ "$(uname -s)" = Linux ]; then
+    step "keychain tests (real Secret Service: gnome-keyring under a private D-Bus session)"
+    # A throwaway keyring in a temp dir: the user's own keychain is never touched.
+    keyring_home=$(mktemp -d)
+    trap 'rm -rf "$keyring_home"' EXIT
+    mkdir -p "$keyring_home/data" "$keyring_home/run" && chmod 700 "$keyring_home/run"
+    XDG_DATA_HOME="$keyring_home/data" XDG_RUNTIME_DIR="$keyring_home/run" dbus-run-session -- sh -c '
+        eval "$(printf switchboard-test | gnome-keyring-daemon --unlock --components=secrets)"
+        cargo test --locked -p switchboard-gateway --test keychain -- --ignored --test-threads=1'
+fi
+
 step "all tests passed"

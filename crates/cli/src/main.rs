@@ -55,6 +55,11 @@ enum Command {
         #[arg(long)]
         url: Option<String>,
     },
+    /// Provider keys in the OS keychain: set (prompted, never from argv), list, rm.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
     /// Client tokens: create (shown once; only the hash goes into the config), list, remove.
     Tokens {
         #[command(subcommand)]
@@ -72,6 +77,17 @@ enum Command {
         #[command(subcommand)]
         action: Option<TargetsAction>,
     },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Store a key under NAME (reference it as `keychain:NAME`). The value is read from a
+    /// no-echo prompt, or from stdin when stdin is not a terminal.
+    Set { name: String },
+    /// Every key the config references, where it lives and whether it can be read.
+    List,
+    /// Remove NAME from the keychain.
+    Rm { name: String },
 }
 
 #[derive(Subcommand)]
@@ -129,6 +145,7 @@ fn main() -> ExitCode {
         Command::Check => check(&path),
         Command::Status { url } => status(&gateway_url(url, &path)),
         Command::Tokens { action } => tokens(&path, action),
+        Command::Keys { action } => keys(&path, action),
         Command::Import {
             source:
                 ImportSource::Litellm {
@@ -156,6 +173,64 @@ fn main() -> ExitCode {
                 }
             };
             runtime.block_on(serve(path, listen, database))
+        }
+    }
+}
+
+fn keys(path: &std::path::Path, action: KeysAction) -> ExitCode {
+    use switchboard_gateway::keychain;
+    use switchboard_gateway::secret::Secret;
+    let result = match action {
+        KeysAction::Set { name } => {
+            use std::io::{IsTerminal, Read};
+            let value = if std::io::stdin().is_terminal() {
+                rpassword::prompt_password(format!("Value for `{name}` (not shown): "))
+                    .map_err(|e| e.to_string())
+            } else {
+                let mut text = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut text)
+                    .map(|_| text)
+                    .map_err(|e| e.to_string())
+            };
+            match value {
+                Ok(value) => keychain::set(&name, &Secret::new(value.trim().to_owned()))
+                    .map(|()| eprintln!("stored `{name}` in the keychain; reference it as api_key = \"keychain:{name}\""))
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(format!("cannot read the value: {e}")),
+            }
+        }
+        KeysAction::Rm { name } => keychain::delete(&name)
+            .map(|()| eprintln!("removed `{name}` from the keychain"))
+            .map_err(|e| e.to_string()),
+        KeysAction::List => match config::load_file(path) {
+            Ok(config) => {
+                let keys = switchboard_gateway::admin::list_keys(&config);
+                if keys.is_empty() {
+                    println!("the config references no keys");
+                }
+                for key in keys {
+                    let state = key
+                        .problem
+                        .as_deref()
+                        .map_or("ok".to_owned(), |p| format!("PROBLEM: {p}"));
+                    println!(
+                        "{:<28} {:<9} used by {}  [{state}]",
+                        key.name,
+                        key.location,
+                        key.used_by.join(", ")
+                    );
+                }
+                Ok(())
+            }
+            Err(e) => Err(e.to_string()),
+        },
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -419,3 +419,108 @@ pub fn new_client_token(
         entry,
     }
 }
+
+/// One secret reference in the config and where it lives. Never carries the value.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyInfo {
+    /// The keychain name, variable or path.
+    pub name: String,
+    /// `keychain`, `env` or `file`.
+    pub location: &'static str,
+    pub reference: String,
+    /// Who uses it: `provider openai`, `server.admin_token`.
+    pub used_by: Vec<String>,
+    pub present: bool,
+    /// Why it cannot be read, when it cannot.
+    pub problem: Option<String>,
+}
+
+/// Every secret reference in `config`, with whether it can be read now.
+pub fn list_keys(config: &Config) -> Vec<KeyInfo> {
+    use crate::secret::SecretRef;
+    let mut refs: Vec<(SecretRef, String)> = config
+        .providers
+        .values()
+        .filter_map(|p| {
+            p.api_key
+                .clone()
+                .map(|r| (r, format!("provider {}", p.name)))
+        })
+        .collect();
+    if let Some(admin) = &config.server.admin_token {
+        refs.push((admin.clone(), "server.admin_token".to_owned()));
+    }
+    let mut out: Vec<KeyInfo> = Vec::new();
+    for (reference, user) in refs {
+        let shown = reference.to_string();
+        if let Some(existing) = out.iter_mut().find(|k| k.reference == shown) {
+            existing.used_by.push(user);
+            continue;
+        }
+        let (name, location) = match &reference {
+            SecretRef::Keychain(name) => (name.clone(), "keychain"),
+            SecretRef::Env(var) => (var.clone(), "env"),
+            SecretRef::File(path) => (path.display().to_string(), "file"),
+        };
+        let problem = match &reference {
+            SecretRef::Keychain(name) => match crate::keychain::exists(name) {
+                Ok(true) => None,
+                Ok(false) => {
+                    Some(crate::keychain::KeychainError::Missing(name.clone()).to_string())
+                }
+                Err(e) => Some(e.to_string()),
+            },
+            other => other.resolve().err().map(|e| e.to_string()),
+        };
+        out.push(KeyInfo {
+            name,
+            location,
+            reference: shown,
+            used_by: vec![user],
+            present: problem.is_none(),
+            problem,
+        });
+    }
+    out
+}
+
+impl AdminService {
+    /// Secret references in the live config and whether each can be read; never values.
+    pub async fn keys(&self) -> Vec<KeyInfo> {
+        let snapshot = self.gateway.snapshot();
+        let config = snapshot.config.clone();
+        tokio::task::spawn_blocking(move || list_keys(&config))
+            .await
+            .unwrap_or_default()
+    }
+
+    /// Stores a key in the keychain; providers referencing `keychain:NAME` use it at once.
+    pub async fn set_key(
+        &self,
+        name: &str,
+        value: crate::secret::Secret<String>,
+    ) -> Result<(), AdminError> {
+        let name = name.to_owned();
+        tokio::task::spawn_blocking(move || crate::keychain::set(&name, &value))
+            .await
+            .map_err(|e| AdminError::Io(e.to_string()))?
+            .map_err(keychain_error)
+    }
+
+    pub async fn delete_key(&self, name: &str) -> Result<(), AdminError> {
+        let name = name.to_owned();
+        tokio::task::spawn_blocking(move || crate::keychain::delete(&name))
+            .await
+            .map_err(|e| AdminError::Io(e.to_string()))?
+            .map_err(keychain_error)
+    }
+}
+
+fn keychain_error(error: crate::keychain::KeychainError) -> AdminError {
+    use crate::keychain::KeychainError;
+    match error {
+        KeychainError::Missing(_) => AdminError::NotFound(error.to_string()),
+        KeychainError::BadName(_) => AdminError::BadRequest(error.to_string()),
+        KeychainError::Unavailable { .. } => AdminError::Io(error.to_string()),
+    }
+}

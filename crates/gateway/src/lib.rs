@@ -5,6 +5,7 @@ pub mod admin;
 pub mod config;
 pub mod error;
 pub mod gateway;
+pub mod keychain;
 pub mod provider;
 pub mod routing;
 pub mod secret;

@@ -41,6 +41,8 @@ impl<T> serde::Serialize for Secret<T> {
 pub enum SecretRef {
     Env(String),
     File(PathBuf),
+    /// A key in the OS keychain (service `switchboard`).
+    Keychain(String),
 }
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -55,6 +57,8 @@ pub enum SecretError {
     FileTooOpen { path: String, mode: u32 },
     #[error("key file `{0}` is empty")]
     FileEmpty(String),
+    #[error("{0}")]
+    Keychain(#[from] crate::keychain::KeychainError),
 }
 
 impl SecretRef {
@@ -76,13 +80,19 @@ impl SecretRef {
             }
             return Ok(SecretRef::File(expand_home(path)));
         }
-        if text.starts_with("keychain:") {
-            return Err(
-                "`keychain:` references are not supported by this version yet; use `env:VAR` or `file:PATH`"
-                    .into(),
-            );
+        if let Some(name) = text.strip_prefix("keychain:") {
+            let valid = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            if !valid {
+                return Err(format!(
+                    "`keychain:{name}` needs a key name of letters, digits, `-`, `_` or `.`"
+                ));
+            }
+            return Ok(SecretRef::Keychain(name.to_owned()));
         }
-        Err("api_key must be a reference (`env:VAR` or `file:PATH`), never the key itself".into())
+        Err("api_key must be a reference (`keychain:NAME`, `env:VAR` or `file:PATH`), never the key itself".into())
     }
 
     /// Reads the value now. Called at use, so a rotated key takes effect without a restart.
@@ -107,6 +117,7 @@ impl SecretRef {
                 }
                 Ok(Secret::new(value.to_owned()))
             }
+            SecretRef::Keychain(name) => Ok(crate::keychain::get(name)?),
         }
     }
 }
@@ -116,6 +127,7 @@ impl fmt::Display for SecretRef {
         match self {
             SecretRef::Env(var) => write!(f, "env:{var}"),
             SecretRef::File(path) => write!(f, "file:{}", path.display()),
+            SecretRef::Keychain(name) => write!(f, "keychain:{name}"),
         }
     }
 }
@@ -168,7 +180,11 @@ mod tests {
             Ok(SecretRef::Env("OPENAI_API_KEY".into()))
         );
         assert!(SecretRef::parse("sk-abc").is_err_and(|e| e.contains("reference")));
-        assert!(SecretRef::parse("keychain:openai").is_err_and(|e| e.contains("keychain")));
+        assert_eq!(
+            SecretRef::parse("keychain:openai"),
+            Ok(SecretRef::Keychain("openai".into()))
+        );
+        assert!(SecretRef::parse("keychain:bad name").is_err_and(|e| e.contains("key name")));
         assert!(SecretRef::parse("env:bad name").is_err());
     }
 

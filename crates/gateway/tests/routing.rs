@@ -291,10 +291,11 @@ async fn retry_after_is_honoured_up_to_the_cap() {
             .count(),
         1
     );
-    // 5xx on the only target: retried with backoff, bounded by `attempts`.
+    // 5xx on the only target: retried with backoff, bounded by `attempts`; the client gets that
+    // backend's own error, not a summary of one backend.
     let (status, _, body) = h.chat("patient", "hi").await;
-    assert_eq!(status, 503);
-    assert_eq!(body["error"]["code"], "all_backends_failed");
+    assert_eq!(status, 500);
+    assert_eq!(body["error"]["code"], "backend_error");
     assert_eq!(
         models_received(&mock)
             .iter()

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use serde::Deserialize;
 use serde_aux::serde_introspection::serde_introspect;
 use toml_edit::{Item, Value};
 
@@ -23,24 +24,27 @@ pub(super) fn parse(text: &str) -> Result<Config, Vec<Diagnostic>> {
     let mut errors = Vec::new();
 
     // Unknown keys first, all of them, each with a suggestion; serde alone stops at the first.
-    if let Some(doc) = locator.document() {
-        check_unknown_keys(&locator, doc.as_item(), &mut errors);
-    }
+    let unknown = match locator.document() {
+        Some(doc) => check_unknown_keys(&locator, doc.as_item(), &mut errors),
+        None => Vec::new(),
+    };
 
     let raw: RawConfig = match toml::from_str(text) {
         Ok(raw) => raw,
-        Err(e) => {
-            let already_reported = !errors.is_empty() && e.message().contains("unknown field");
-            if !already_reported {
-                let offset = e.span().map(|s| s.start).unwrap_or(0);
-                errors.push(locator.diagnostic_at(offset, first_line(e.message())));
+        // Reported above; check the rest of the file as if those keys were not there, so every
+        // other error shows up in the same run.
+        Err(e) if !unknown.is_empty() && e.message().contains("unknown field") => {
+            match without_keys(text, &unknown) {
+                Some(raw) => raw,
+                None => return Err(errors),
             }
+        }
+        Err(e) => {
+            let offset = e.span().map(|s| s.start).unwrap_or(0);
+            errors.push(locator.diagnostic_at(offset, first_line(e.message())));
             return Err(errors);
         }
     };
-    if !errors.is_empty() {
-        return Err(errors);
-    }
 
     let config = build(&raw, &locator, &mut errors);
     if errors.is_empty() {
@@ -51,11 +55,46 @@ pub(super) fn parse(text: &str) -> Result<Config, Vec<Diagnostic>> {
     }
 }
 
+/// A step of a path to an unknown key, owned so it outlives the document walk.
+#[derive(Debug, Clone)]
+enum PathPart {
+    Key(String),
+    Index(usize),
+}
+
+/// The raw config with the given keys removed, if it then deserializes.
+fn without_keys(text: &str, paths: &[Vec<PathPart>]) -> Option<RawConfig> {
+    let mut root = toml::Value::Table(toml::from_str::<toml::Table>(text).ok()?);
+    for path in paths {
+        let Some((PathPart::Key(last), parents)) = path.split_last() else {
+            continue;
+        };
+        let mut node = &mut root;
+        for part in parents {
+            node = match (part, node) {
+                (PathPart::Key(k), toml::Value::Table(t)) => t.get_mut(k)?,
+                (PathPart::Index(i), toml::Value::Array(a)) => a.get_mut(*i)?,
+                _ => return None,
+            };
+        }
+        if let toml::Value::Table(t) = node {
+            t.remove(last);
+        }
+    }
+    RawConfig::deserialize(root).ok()
+}
+
 fn first_line(message: &str) -> String {
     message.lines().next().unwrap_or(message).trim().to_owned()
 }
 
-fn check_unknown_keys(locator: &Locator, root: &Item, errors: &mut Vec<Diagnostic>) {
+/// Reports every unknown key and returns their paths.
+fn check_unknown_keys(
+    locator: &Locator,
+    root: &Item,
+    errors: &mut Vec<Diagnostic>,
+) -> Vec<Vec<PathPart>> {
+    let mut found: Vec<Vec<PathPart>> = Vec::new();
     let mut check = |item: Option<&Item>, known: &[&str], path: &[Seg], section: &str| {
         let Some(table) = item.and_then(Item::as_table_like) else {
             return;
@@ -73,6 +112,14 @@ fn check_unknown_keys(locator: &Locator, root: &Item, errors: &mut Vec<Diagnosti
             let mut full: Vec<Seg> = path.to_vec();
             full.push(Seg::Key(key));
             errors.push(locator.at_key(&full, message));
+            found.push(
+                full.iter()
+                    .map(|seg| match seg {
+                        Seg::Key(k) => PathPart::Key((*k).to_owned()),
+                        Seg::Index(i) => PathPart::Index(*i),
+                    })
+                    .collect(),
+            );
         }
     };
 
@@ -185,6 +232,7 @@ fn check_unknown_keys(locator: &Locator, root: &Item, errors: &mut Vec<Diagnosti
             }
         }
     }
+    found
 }
 
 fn build(raw: &RawConfig, loc: &Locator, errors: &mut Vec<Diagnostic>) -> Config {
@@ -905,15 +953,50 @@ mod tests {
         let e = errors(
             "listn = \"127.0.0.1:1\"\n[providers.a]\nkind = \"openai\"\nbse_url = \"http://x\"\n",
         );
-        assert_eq!(e.len(), 2, "{e:?}");
+        // The misspelt key also leaves the provider without `base_url`, which is said too.
+        assert_eq!(e.len(), 3, "{e:?}");
         assert!(
             e[0].starts_with("1:1: unknown key `listn`") && e[0].contains("`listen`"),
             "{e:?}"
         );
         assert!(
-            e[1].starts_with("4:1: unknown key `bse_url`") && e[1].contains("`base_url`"),
+            e[1].starts_with("2:12: provider `a` needs `base_url`"),
             "{e:?}"
         );
+        assert!(
+            e[2].starts_with("4:1: unknown key `bse_url`") && e[2].contains("`base_url`"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_do_not_hide_other_errors() {
+        let e = errors(concat!(
+            "[server]
+max_body_mbb = 1
+",
+            "[providers.mock]
+kind = \"demo\"
+",
+            "[aliases.a]
+targets = [{ model = \"mokc/m\", wieght = 2 }]
+fallbacks = [\"b\"]
+",
+            "[aliases.b]
+targets = [\"mock/m\"]
+fallbacks = [\"a\"]
+",
+        ));
+        let joined = e.join("\n");
+        assert_eq!(e.len(), 4, "{joined}");
+        for needle in [
+            "unknown key `max_body_mbb`",
+            "unknown key `wieght`",
+            "did you mean `mock`",
+            "fallback cycle",
+        ] {
+            assert!(joined.contains(needle), "missing {needle:?} in:\n{joined}");
+        }
     }
 
     #[test]

@@ -22,6 +22,11 @@ pub(super) fn routes(gateway: Gateway) -> Router<Gateway> {
         .route("/admin/status", get(status))
         .route("/admin/config", get(document))
         .route("/admin/tokens", post(create_token))
+        .route("/admin/keys", get(list_keys))
+        .route(
+            "/admin/keys/{name}",
+            axum::routing::put(set_key).delete(delete_key),
+        )
         .route("/admin/targets", get(targets))
         .route("/admin/targets/reset", post(reset_targets))
         .route("/admin/config/reload", post(reload))
@@ -137,6 +142,47 @@ fn revision_required(id: &str) -> Response {
 async fn status(State(gateway): State<Gateway>) -> Response {
     let admin = gateway.admin();
     Json(json!({"readiness": admin.readiness(), "aliases": admin.aliases()})).into_response()
+}
+
+async fn list_keys(State(gateway): State<Gateway>) -> Response {
+    Json(json!({"keys": gateway.admin().keys().await})).into_response()
+}
+
+#[derive(Deserialize)]
+struct KeyValue {
+    value: String,
+}
+
+async fn set_key(
+    State(gateway): State<Gateway>,
+    Extension(id): Extension<CorrelationId>,
+    Path(name): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let value = match serde_json::from_slice::<KeyValue>(&body) {
+        Ok(v) => crate::secret::Secret::new(v.value),
+        Err(_) => {
+            return admin_error(
+                AdminError::BadRequest("body must be {\"value\": \"...\"}".into()),
+                &id.0,
+            )
+        }
+    };
+    match gateway.admin().set_key(&name, value).await {
+        Ok(()) => Json(json!({"name": name, "stored": true})).into_response(),
+        Err(e) => admin_error(e, &id.0),
+    }
+}
+
+async fn delete_key(
+    State(gateway): State<Gateway>,
+    Extension(id): Extension<CorrelationId>,
+    Path(name): Path<String>,
+) -> Response {
+    match gateway.admin().delete_key(&name).await {
+        Ok(()) => Json(json!({"name": name, "deleted": true})).into_response(),
+        Err(e) => admin_error(e, &id.0),
+    }
 }
 
 #[derive(Deserialize)]

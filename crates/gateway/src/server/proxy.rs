@@ -396,13 +396,25 @@ fn combine_failures(
     unavailable: Vec<String>,
     retry_after: Option<Duration>,
 ) -> ApiError {
-    if failures.len() == 1 && unavailable.is_empty() {
-        if let Some(only) = failures.pop() {
-            return only;
+    // One backend (tried once or retried): its own error, with its own status and code.
+    let one_target = failures
+        .first()
+        .is_some_and(|first| failures.iter().all(|f| f.target == first.target));
+    if one_target && unavailable.is_empty() {
+        if let Some(last) = failures.pop() {
+            return last;
         }
     }
-    let mut reasons: Vec<String> = failures.iter().map(|f| f.message.clone()).collect();
-    reasons.extend(unavailable);
+    let mut reasons: Vec<String> = Vec::new();
+    for reason in failures
+        .iter()
+        .map(|f| f.message.clone())
+        .chain(unavailable)
+    {
+        if !reasons.contains(&reason) {
+            reasons.push(reason);
+        }
+    }
     let code = if failures.is_empty() {
         "no_backend_available"
     } else {
@@ -559,7 +571,7 @@ impl Stream for ForwardStream {
                         };
                         attempt.guard.settle(outcome, &attempt.breaker);
                     }
-                    self.record.finish_error(&error);
+                    self.record.finish_stream_error(&error);
                     return Poll::Ready(Some(Ok(Bytes::from(error.to_sse_event()))));
                 }
                 Poll::Ready(None) => {
@@ -654,6 +666,13 @@ impl Record {
             self.row.input_tokens = usage.prompt_tokens;
             self.row.output_tokens = usage.completion_tokens;
         }
+        self.write();
+    }
+
+    /// A stream that failed after it started: the client got 200 and then an error event.
+    fn finish_stream_error(&mut self, error: &ApiError) {
+        self.row.status = 200;
+        self.row.error_type = Some(error.code.to_owned());
         self.write();
     }
 
