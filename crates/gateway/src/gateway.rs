@@ -80,6 +80,8 @@ pub(crate) struct Inner {
     pub(crate) config_lock: tokio::sync::Mutex<()>,
     /// Breakers, in-flight counts and latency per target; survives reloads.
     pub(crate) routing: RoutingState,
+    /// RPM/TPM/concurrency counters per scope; survives reloads.
+    pub(crate) limits: crate::limits::LimitsState,
     pub(crate) tracker: TaskTracker,
     pub(crate) stop_background: CancellationToken,
 }
@@ -173,6 +175,7 @@ impl Gateway {
                 }),
                 config_lock: tokio::sync::Mutex::new(()),
                 routing: RoutingState::default(),
+                limits: Default::default(),
                 tracker,
                 stop_background,
             }),

@@ -6,6 +6,7 @@ pub mod config;
 pub mod error;
 pub mod gateway;
 pub mod keychain;
+pub mod limits;
 pub mod provider;
 pub mod routing;
 pub mod secret;

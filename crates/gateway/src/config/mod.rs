@@ -32,6 +32,8 @@ pub struct Config {
     pub aliases: BTreeMap<String, AliasConfig>,
     /// Client tokens by name. When any exist, model calls need one.
     pub tokens: BTreeMap<String, ClientToken>,
+    /// Limits per tenant label (tokens carry the label).
+    pub tenants: BTreeMap<String, Limits>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +45,21 @@ pub struct ClientToken {
     /// `None`: every alias.
     pub aliases: Option<Vec<String>>,
     pub description: Option<String>,
+    pub limits: Limits,
+}
+
+/// Caps for one scope (client token, tenant, alias or target). `None`: no cap.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    pub rpm: Option<u32>,
+    pub tpm: Option<u64>,
+    pub concurrent: Option<u32>,
+}
+
+impl Limits {
+    pub fn is_empty(&self) -> bool {
+        self.rpm.is_none() && self.tpm.is_none() && self.concurrent.is_none()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -207,6 +224,7 @@ pub struct AliasConfig {
     pub retries: Retries,
     /// Requests estimated above `above_tokens` input tokens go to another alias.
     pub long_context: Option<LongContext>,
+    pub limits: Limits,
 }
 
 #[derive(Debug, Clone)]
@@ -220,6 +238,7 @@ pub struct TargetConfig {
     /// The target's context window, when known; larger inputs skip it.
     pub max_input_tokens: Option<u64>,
     pub breaker: BreakerSettings,
+    pub limits: Limits,
 }
 
 impl TargetConfig {

@@ -19,6 +19,8 @@ pub struct RawConfig {
     pub aliases: BTreeMap<String, RawAlias>,
     #[serde(default)]
     pub tokens: BTreeMap<String, RawToken>,
+    #[serde(default)]
+    pub tenants: BTreeMap<String, RawTenant>,
 }
 
 /// A client token: who may call models, as what tenant. Only the token's hash is stored.
@@ -30,6 +32,22 @@ pub struct RawToken {
     /// Aliases this token may call; absent means all.
     pub aliases: Option<Vec<String>>,
     pub description: Option<String>,
+    pub limits: Option<RawLimits>,
+}
+
+/// Requests per minute, tokens per minute and requests at once, for one scope.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    pub rpm: Option<u32>,
+    pub tpm: Option<u64>,
+    pub concurrent: Option<u32>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawTenant {
+    pub limits: Option<RawLimits>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -112,6 +130,7 @@ pub struct RawAlias {
     pub fallbacks: Vec<String>,
     pub strategy: Option<String>,
     pub retries: Option<RawRetries>,
+    pub limits: Option<RawLimits>,
     pub long_context: Option<RawLongContext>,
 }
 
@@ -154,6 +173,7 @@ pub struct RawTargetTable {
     pub timeouts: Option<RawTimeouts>,
     pub weight: Option<u32>,
     pub max_input_tokens: Option<u64>,
+    pub limits: Option<RawLimits>,
 }
 
 impl RawTarget {

@@ -1,5 +1,6 @@
 //! Phase two of config loading: every check, all errors collected, each with a position.
 
+use crate::config::Limits;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -10,8 +11,8 @@ use toml_edit::{Item, Value};
 
 use super::diagnostics::{closest, Diagnostic, Locator, Seg};
 use super::raw::{
-    RawAlias, RawBreaker, RawConfig, RawDatabase, RawLongContext, RawProvider, RawRetries,
-    RawServer, RawTarget, RawTargetTable, RawTimeouts, RawToken,
+    RawAlias, RawBreaker, RawConfig, RawDatabase, RawLimits, RawLongContext, RawProvider,
+    RawRetries, RawServer, RawTarget, RawTargetTable, RawTenant, RawTimeouts, RawToken,
 };
 use super::{
     AliasConfig, BreakerSettings, ClientToken, Config, LongContext, ProviderConfig, ProviderKind,
@@ -172,11 +173,34 @@ fn check_unknown_keys(
     if let Some(tokens) = root.get("tokens").and_then(Item::as_table_like) {
         for (name, token) in tokens.iter() {
             let path = [Seg::Key("tokens"), Seg::Key(name)];
+            let section = format!("[tokens.{name}]");
+            check(Some(token), serde_introspect::<RawToken>(), &path, &section);
+            let limits_path = [path[0], path[1], Seg::Key("limits")];
             check(
-                Some(token),
-                serde_introspect::<RawToken>(),
+                token.get("limits"),
+                serde_introspect::<RawLimits>(),
+                &limits_path,
+                &section,
+            );
+        }
+    }
+
+    if let Some(tenants) = root.get("tenants").and_then(Item::as_table_like) {
+        for (name, tenant) in tenants.iter() {
+            let path = [Seg::Key("tenants"), Seg::Key(name)];
+            let section = format!("[tenants.{name}]");
+            check(
+                Some(tenant),
+                serde_introspect::<RawTenant>(),
                 &path,
-                &format!("[tokens.{name}]"),
+                &section,
+            );
+            let limits_path = [path[0], path[1], Seg::Key("limits")];
+            check(
+                tenant.get("limits"),
+                serde_introspect::<RawLimits>(),
+                &limits_path,
+                &section,
             );
         }
     }
@@ -191,6 +215,13 @@ fn check_unknown_keys(
                 alias.get("retries"),
                 serde_introspect::<RawRetries>(),
                 &retries_path,
+                &section,
+            );
+            let limits_path = [path[0], path[1], Seg::Key("limits")];
+            check(
+                alias.get("limits"),
+                serde_introspect::<RawLimits>(),
+                &limits_path,
                 &section,
             );
             let long_path = [path[0], path[1], Seg::Key("long_context")];
@@ -227,6 +258,19 @@ fn check_unknown_keys(
                     item.get("timeouts"),
                     serde_introspect::<RawTimeouts>(),
                     &timeouts_path,
+                    &target_section,
+                );
+                let limits_path = [
+                    path[0],
+                    path[1],
+                    Seg::Key("targets"),
+                    Seg::Index(i),
+                    Seg::Key("limits"),
+                ];
+                check(
+                    item.get("limits"),
+                    serde_introspect::<RawLimits>(),
+                    &limits_path,
                     &target_section,
                 );
             }
@@ -403,9 +447,21 @@ fn build(raw: &RawConfig, loc: &Locator, errors: &mut Vec<Diagnostic>) -> Config
                 tenant: raw_token.tenant.clone(),
                 aliases: raw_token.aliases.clone(),
                 description: raw_token.description.clone(),
+                limits: build_limits(raw_token.limits.as_ref(), &at("limits"), loc, errors),
             },
         );
     }
+    let tenants: BTreeMap<String, Limits> = raw
+        .tenants
+        .iter()
+        .map(|(name, t)| {
+            let path = [Seg::Key("tenants"), Seg::Key(name), Seg::Key("limits")];
+            (
+                name.clone(),
+                build_limits(t.limits.as_ref(), &path, loc, errors),
+            )
+        })
+        .collect();
     if !listen.ip().is_loopback() && tokens.is_empty() {
         errors.push(loc.at(
             &[Seg::Key("listen")],
@@ -423,6 +479,7 @@ fn build(raw: &RawConfig, loc: &Locator, errors: &mut Vec<Diagnostic>) -> Config
         providers,
         aliases,
         tokens,
+        tenants,
     }
 }
 
@@ -563,6 +620,45 @@ fn seconds(
             None
         }
         None => None,
+    }
+}
+
+fn build_limits(
+    raw: Option<&RawLimits>,
+    path: &[Seg],
+    loc: &Locator,
+    errors: &mut Vec<Diagnostic>,
+) -> Limits {
+    let Some(raw) = raw else {
+        return Limits::default();
+    };
+    let at = |key: &'static str| {
+        let mut full = path.to_vec();
+        full.push(Seg::Key(key));
+        full
+    };
+    if raw.rpm == Some(0) {
+        errors.push(loc.at(
+            &at("rpm"),
+            "`rpm` must be at least 1 (remove it for no cap)",
+        ));
+    }
+    if raw.tpm == Some(0) {
+        errors.push(loc.at(
+            &at("tpm"),
+            "`tpm` must be at least 1 (remove it for no cap)",
+        ));
+    }
+    if raw.concurrent == Some(0) {
+        errors.push(loc.at(
+            &at("concurrent"),
+            "`concurrent` must be at least 1 (remove it for no cap)",
+        ));
+    }
+    Limits {
+        rpm: raw.rpm.filter(|v| *v > 0),
+        tpm: raw.tpm.filter(|v| *v > 0),
+        concurrent: raw.concurrent.filter(|v| *v > 0),
     }
 }
 
@@ -731,6 +827,14 @@ fn build_alias(
             RawTarget::Full(table) => (table.weight.unwrap_or(1), table.max_input_tokens),
             RawTarget::Short(_) => (1, None),
         };
+        let mut limits_path = target_path.to_vec();
+        limits_path.push(Seg::Key("limits"));
+        let target_limits = match target {
+            RawTarget::Full(table) => {
+                build_limits(table.limits.as_ref(), &limits_path, loc, errors)
+            }
+            RawTarget::Short(_) => Limits::default(),
+        };
         if weight == 0 {
             let mut weight_path = target_path.to_vec();
             weight_path.push(Seg::Key("weight"));
@@ -746,6 +850,7 @@ fn build_alias(
             weight: weight.max(1),
             max_input_tokens,
             breaker: provider.breaker,
+            limits: target_limits,
         });
     }
 
@@ -861,6 +966,12 @@ fn build_alias(
         strategy,
         retries,
         long_context,
+        limits: build_limits(
+            raw.limits.as_ref(),
+            &[path[0], path[1], Seg::Key("limits")],
+            loc,
+            errors,
+        ),
     }
 }
 

@@ -20,13 +20,15 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use super::guard::ClientIdentity;
+use crate::config::Limits;
 use crate::config::{AliasConfig, BreakerSettings};
 use crate::error::ApiError;
 use crate::gateway::{Gateway, Snapshot};
+use crate::limits::{Charge, Limited};
 use crate::provider::{
     Endpoint, EventStream, ProviderRequest, ProviderResponse, SseEvent, UpstreamError, Usage,
 };
-use crate::routing::{estimate_input_tokens, Admission, AttemptGuard, Outcome, RoutingState};
+use crate::routing::{estimate_input_tokens, Admission, AttemptGuard, Outcome};
 use crate::store::{LogRow, LogWriter};
 
 pub const ALIAS_HEADER: &str = "x-switchboard-alias";
@@ -45,10 +47,9 @@ pub(super) async fn handle(
         record.row.client = Some(identity.token.clone());
         record.row.tenant = identity.tenant.clone();
     }
-    let routing = &gateway.inner.routing;
     match proxy(
         &snapshot,
-        routing,
+        &gateway,
         identity.as_ref(),
         endpoint,
         &correlation_id,
@@ -68,13 +69,14 @@ pub(super) async fn handle(
 
 async fn proxy(
     snapshot: &Arc<Snapshot>,
-    routing: &RoutingState,
+    gateway: &Gateway,
     identity: Option<&ClientIdentity>,
     endpoint: Endpoint,
     correlation_id: &str,
     request: Request,
     record: &mut Record,
 ) -> Result<Response, ApiError> {
+    let (routing, limits) = (&gateway.inner.routing, &gateway.inner.limits);
     let limit = snapshot.config.server.max_body_bytes;
     let body = axum::body::to_bytes(request.into_body(), limit)
         .await
@@ -176,6 +178,28 @@ async fn proxy(
         }
     }
 
+    // Limits of the caller and the alias, charged once per request (targets have their own).
+    let token_estimate = estimate + requested_output_tokens(&body);
+    let mut scopes: Vec<(String, Limits)> = Vec::new();
+    if let Some(identity) = identity {
+        if let Some(token) = snapshot.config.tokens.get(&identity.token) {
+            scopes.push((format!("client token \"{}\"", token.name), token.limits));
+        }
+        if let Some(tenant) = &identity.tenant {
+            if let Some(tenant_limits) = snapshot.config.tenants.get(tenant) {
+                scopes.push((format!("tenant \"{tenant}\""), *tenant_limits));
+            }
+        }
+    }
+    scopes.push((
+        format!("alias \"{}\"", requested_alias.name),
+        requested_alias.limits,
+    ));
+    let charge = limits
+        .acquire(&scopes, token_estimate)
+        .map_err(|l| over_limit(l, &requested_alias.name))?;
+    record.charges.push(charge);
+
     let chain: Vec<&AliasConfig> = std::iter::once(alias)
         .chain(
             alias
@@ -188,6 +212,7 @@ async fn proxy(
     let mut unavailable: Vec<String> = Vec::new();
     let mut retry_after: Option<Duration> = None;
     let mut too_small: Vec<(String, u64)> = Vec::new();
+    let mut rate_limited: Option<Duration> = None;
     for candidate in chain {
         let mut queue: VecDeque<usize> = routing.order(candidate).into();
         let mut attempts_left = candidate.retries.attempts;
@@ -224,6 +249,21 @@ async fn proxy(
                 retry_after = Some(retry_after.map_or(wait, |r| r.min(wait)));
                 record.attempt(&label, "skipped_breaker_open", Instant::now());
                 continue;
+            }
+            let target_scope = [(format!("target \"{label}\""), target.limits)];
+            match limits.acquire(&target_scope, token_estimate) {
+                Ok(charge) => record.charges.push(charge),
+                Err(limited) => {
+                    if admission == Admission::Probe {
+                        health.begin(true).settle(Outcome::Neutral, &target.breaker);
+                    }
+                    unavailable.push(format!("backend `{label}`: {}", limited.message));
+                    rate_limited = Some(rate_limited.map_or(limited.retry_after, |r: Duration| {
+                        r.min(limited.retry_after)
+                    }));
+                    record.attempt(&label, "skipped_rate_limited", Instant::now());
+                    continue;
+                }
             }
             attempts_left -= 1;
             let guard = health.begin(admission == Admission::Probe);
@@ -341,12 +381,52 @@ async fn proxy(
     if failures.is_empty() && unavailable.is_empty() && !too_small.is_empty() {
         return Err(context_too_long(&alias.name, estimate, &too_small));
     }
+    if let (true, Some(wait)) = (failures.is_empty(), rate_limited) {
+        // Only caps stood in the way: that is a 429 with when to come back, not an outage.
+        let message = format!(
+            "every backend of `{}` is at its rate limit: {}",
+            alias.name,
+            unavailable.join("; ")
+        );
+        return Err(over_limit(
+            Limited {
+                scope: String::new(),
+                message,
+                retry_after: wait,
+            },
+            &alias.name,
+        ));
+    }
     Err(combine_failures(
         &alias.name,
         failures,
         unavailable,
         retry_after,
     ))
+}
+
+/// Output tokens the request may produce, for the up-front TPM charge.
+fn requested_output_tokens(body: &Map<String, Value>) -> u64 {
+    ["max_completion_tokens", "max_tokens"]
+        .iter()
+        .find_map(|k| body.get(*k).and_then(Value::as_u64))
+        .unwrap_or(256)
+}
+
+fn over_limit(limited: Limited, alias: &str) -> ApiError {
+    let mut error = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limit_error",
+        "rate_limit_exceeded",
+        format!(
+            "{}; retry in {:.1} s",
+            limited.message,
+            limited.retry_after.as_secs_f64()
+        ),
+    )
+    .with_route(alias);
+    error.retry_after_ms = Some(limited.retry_after.as_millis().max(1) as u64);
+    error
 }
 
 fn context_too_long(alias: &str, estimate: u64, too_small: &[(String, u64)]) -> ApiError {
@@ -601,6 +681,8 @@ struct Attempt<'a> {
 /// The log row being built for one request. Written exactly once: on finish, or on drop if the
 /// client went away first (status 499, `client_closed`).
 struct Record {
+    /// Rate-limit charges held while the request runs (concurrency permits, TPM estimate).
+    charges: Vec<Charge>,
     log: Option<LogWriter>,
     row: LogRow,
     started: Instant,
@@ -614,6 +696,7 @@ impl Record {
             .map(|d| d.as_millis() as i64)
             .unwrap_or(0);
         Record {
+            charges: Vec::new(),
             log: Some(log),
             row: LogRow {
                 ts_ms,
@@ -629,6 +712,7 @@ impl Record {
     /// Moves the pending row out (into a stream), leaving a spent record behind.
     fn take(&mut self) -> Record {
         Record {
+            charges: std::mem::take(&mut self.charges),
             log: self.log.take(),
             row: std::mem::take(&mut self.row),
             started: self.started,
@@ -684,6 +768,13 @@ impl Record {
 
     fn write(&mut self) {
         let Some(log) = self.log.take() else { return };
+        // Settle TPM estimates to what was really used (nothing, for a failed request) and
+        // release concurrency permits.
+        let used = self.row.input_tokens.unwrap_or(0) + self.row.output_tokens.unwrap_or(0);
+        for charge in &mut self.charges {
+            charge.settle(used);
+        }
+        self.charges.clear();
         self.row.latency_ms = round_ms(self.started.elapsed().as_secs_f64() * 1000.0);
         if !self.attempts.is_empty() {
             self.row.attempts = Some(format!("[{}]", self.attempts.join(",")));
