@@ -9,13 +9,22 @@ use std::time::{Duration, Instant};
 use switchboard_gateway::{config, Gateway, GatewayOptions};
 
 fn big_config(variant: usize, providers_change: bool) -> String {
-    let port = if providers_change { 8000 + variant } else { 8000 };
-    let mut text = String::from("# generated for the reload benchmark\nlisten = \"127.0.0.1:4000\"\n");
+    let port = if providers_change {
+        8000 + variant
+    } else {
+        8000
+    };
+    let mut text =
+        String::from("# generated for the reload benchmark\nlisten = \"127.0.0.1:4000\"\n");
     for p in 0..10 {
         writeln!(text, "\n# provider {p}\n[providers.p{p}]\nkind = \"openai\"\nbase_url = \"http://10.0.0.{p}:{port}/v1\"\napi_key = \"env:KEY_{p}\"\ntimeouts = {{ connect_s = 5, total_s = 600 }}").unwrap();
     }
     for a in 0..100 {
-        let fallback = if a > 0 { format!("fallbacks = [\"team/alias-{}\"]\n", a - 1) } else { String::new() };
+        let fallback = if a > 0 {
+            format!("fallbacks = [\"team/alias-{}\"]\n", a - 1)
+        } else {
+            String::new()
+        };
         writeln!(
             text,
             "\n# alias {a}\n[aliases.\"team/alias-{a}\"]\ndescription = \"alias {a} v{variant}\"\ntargets = [\"p{}/model-{a}\", {{ model = \"p{}/big-{a}\", timeouts = {{ total_s = 60 }} }}]\n{fallback}",
@@ -35,11 +44,17 @@ fn main() {
         std::fs::write(&path, big_config(0, false)).unwrap();
         let config = config::load_file(&path).unwrap();
         assert_eq!(config.aliases.len(), 100);
-        let options = GatewayOptions { config_path: Some(path.clone()), database_path: Some(dir.path().join("log.db")) };
+        let options = GatewayOptions {
+            config_path: Some(path.clone()),
+            database_path: Some(dir.path().join("log.db")),
+        };
         let gateway = Gateway::start(config, options).await.unwrap();
 
         let bytes = big_config(0, false).len();
-        for (label, providers_change) in [("aliases changed", false), ("aliases and all 10 providers changed", true)] {
+        for (label, providers_change) in [
+            ("aliases changed", false),
+            ("aliases and all 10 providers changed", true),
+        ] {
             let runs = 200;
             let mut samples: Vec<Duration> = Vec::with_capacity(runs);
             for i in 1..=runs {

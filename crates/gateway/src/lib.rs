@@ -10,6 +10,7 @@ pub mod routing;
 pub mod secret;
 mod server;
 pub mod store;
+pub mod translate;
 mod watch;
 
 pub use admin::AdminService;

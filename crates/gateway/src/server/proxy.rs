@@ -215,6 +215,7 @@ async fn proxy(
                 stream,
                 correlation_id: correlation_id.to_owned(),
                 timeouts: target.timeouts,
+                max_tokens: target.max_tokens,
             };
             let attempt_started = Instant::now();
             let outcome = match provider.send(request).await {
