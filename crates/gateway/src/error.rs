@@ -150,7 +150,17 @@ impl ApiError {
                 crate::translate::anthropic::error_type_for_status(self.status).into(),
             );
         }
-        serde_json::json!({"type": "error", "error": error}).to_string()
+        #[derive(Serialize)]
+        struct Envelope {
+            #[serde(rename = "type")]
+            kind: &'static str,
+            error: serde_json::Value,
+        }
+        serde_json::to_string(&Envelope {
+            kind: "error",
+            error,
+        })
+        .unwrap_or_default()
     }
 
     /// As Anthropic's `error` event, for errors after an Anthropic stream has started.

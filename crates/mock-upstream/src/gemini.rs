@@ -81,11 +81,12 @@ async fn call(
         .strip_prefix("fail-")
         .and_then(|s| s.parse::<u16>().ok())
     {
-        return error(
-            status,
-            status_text(status),
-            &format!("mock failure {status}"),
-        );
+        let message = if status == 404 {
+            format!("models/{model} is not found for API version v1beta, or is not supported for generateContent.")
+        } else {
+            format!("mock failure {status}")
+        };
+        return error(status, status_text(status), &message);
     }
     match action {
         "generateContent" => generate(&state, model, &body, false),

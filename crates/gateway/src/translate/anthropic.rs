@@ -379,8 +379,8 @@ pub fn stop_reason(finish_reason: &str) -> &'static str {
     }
 }
 
-/// The status a failure summary carries for an Anthropic error type (`http` when the type is
-/// unknown). `overloaded_error` (HTTP 529 at Anthropic) becomes 503 so every client knows it.
+/// The status a failure summary carries for an Anthropic error type (`http` for `api_error`
+/// and unknown types). `overloaded_error` (HTTP 529 at Anthropic) becomes 503 so every client knows it.
 pub fn error_status(kind: &str, http: Option<u16>) -> StatusCode {
     match kind {
         "invalid_request_error" => StatusCode::BAD_REQUEST,
@@ -391,11 +391,13 @@ pub fn error_status(kind: &str, http: Option<u16>) -> StatusCode {
         "request_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
         "rate_limit_error" => StatusCode::TOO_MANY_REQUESTS,
         "overloaded_error" => StatusCode::SERVICE_UNAVAILABLE,
-        "api_error" => StatusCode::BAD_GATEWAY,
         _ => match http {
             Some(529) => StatusCode::SERVICE_UNAVAILABLE,
-            Some(code) => StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_GATEWAY),
-            None => StatusCode::BAD_GATEWAY,
+            Some(code) if code >= 400 => {
+                StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_GATEWAY)
+            }
+            // An error event inside a stream (no HTTP status of its own), or a 2xx/3xx body.
+            _ => StatusCode::BAD_GATEWAY,
         },
     }
 }

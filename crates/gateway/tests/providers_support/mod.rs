@@ -26,7 +26,7 @@ impl Harness {
     /// (TOML for `[aliases...]` tables) and `extra_providers`.
     pub async fn start(aliases: &str, extra_providers: &str) -> Harness {
         let mock = MockUpstream::start(MockConfig {
-            chunk_interval: Duration::ZERO,
+            chunk_interval: Duration::from_millis(2),
             ..MockConfig::default()
         })
         .await

@@ -135,7 +135,9 @@ fn requests_anthropic_cannot_express_are_refused_with_the_reason() {
         ),
     ];
     for (input, needle) in cases {
-        let err = request_from_openai(&chat(input), 10).err().unwrap_or_default();
+        let err = request_from_openai(&chat(input), 10)
+            .err()
+            .unwrap_or_default();
         assert!(err.contains(needle), "{err}");
     }
 }
@@ -197,7 +199,8 @@ fn stop_reasons_and_error_types_map_both_ways() {
         ("not_found_error", Some(404), 404),
         ("invalid_request_error", Some(400), 400),
         ("request_too_large", Some(413), 413),
-        ("api_error", Some(500), 502),
+        ("api_error", Some(500), 500),
+        ("api_error", None, 502),
         ("", Some(529), 503),
         ("", Some(418), 418),
     ] {
@@ -257,7 +260,12 @@ const ANTHROPIC_STREAM: &str = concat!(
 /// Reassembles OpenAI chunks: (content, tool calls (id, name, arguments), finish, usage).
 fn assemble_openai(
     events: &[SseEvent],
-) -> (String, Vec<(String, String, String)>, Option<String>, Option<oa::CompletionUsage>) {
+) -> (
+    String,
+    Vec<(String, String, String)>,
+    Option<String>,
+    Option<oa::CompletionUsage>,
+) {
     let mut content = String::new();
     let mut calls: Vec<(String, String, String)> = Vec::new();
     let mut finish = None;
@@ -280,7 +288,9 @@ fn assemble_openai(
                 let function = call.function.unwrap_or_default();
                 calls[i].0.push_str(call.id.as_deref().unwrap_or(""));
                 calls[i].1.push_str(function.name.as_deref().unwrap_or(""));
-                calls[i].2.push_str(function.arguments.as_deref().unwrap_or(""));
+                calls[i]
+                    .2
+                    .push_str(function.arguments.as_deref().unwrap_or(""));
             }
             if choice.finish_reason.is_some() {
                 finish = choice.finish_reason;
@@ -294,13 +304,18 @@ fn assemble_openai(
 async fn anthropic_stream_becomes_openai_chunks_at_any_byte_boundary() {
     let mut reference: Option<Vec<String>> = None;
     for seed in 0..40 {
-        let items = test_support::run(ANTHROPIC_STREAM, seed, ToOpenAiStream::new("claude", true)).await;
-        let events: Vec<SseEvent> = items.into_iter().map(|i| i.unwrap_or_else(|e| panic!("seed {seed}: {e}"))).collect();
+        let items =
+            test_support::run(ANTHROPIC_STREAM, seed, ToOpenAiStream::new("claude", true)).await;
+        let events: Vec<SseEvent> = items
+            .into_iter()
+            .map(|i| i.unwrap_or_else(|e| panic!("seed {seed}: {e}")))
+            .collect();
         // The same chunks whatever the split (modulo `created`, which is per stream).
         let normalized: Vec<String> = events
             .iter()
             .map(|e| {
-                let mut v: Value = serde_json::from_str(&e.data).unwrap_or(Value::String(e.data.clone()));
+                let mut v: Value =
+                    serde_json::from_str(&e.data).unwrap_or(Value::String(e.data.clone()));
                 if let Some(o) = v.as_object_mut() {
                     o.remove("created");
                 }
@@ -312,18 +327,30 @@ async fn anthropic_stream_becomes_openai_chunks_at_any_byte_boundary() {
             Some(r) => assert_eq!(r, &normalized, "seed {seed}"),
         }
         let (content, calls, finish, usage) = assemble_openai(&events);
-        assert_eq!(content, "Okay, let's check the weather — für San Francisco:");
+        assert_eq!(
+            content,
+            "Okay, let's check the weather — für San Francisco:"
+        );
         assert_eq!(calls.len(), 1);
         assert_eq!(calls[0].0, "toolu_01T1x1fJ34qAmk2tNTrN7Up6");
         assert_eq!(calls[0].1, "get_weather");
         let args: Value = serde_json::from_str(&calls[0].2).unwrap_or_default();
-        assert_eq!(args, json!({"location": "San Francisco, CA", "unit": "fahrenheit"}));
+        assert_eq!(
+            args,
+            json!({"location": "San Francisco, CA", "unit": "fahrenheit"})
+        );
         assert_eq!(finish.as_deref(), Some("tool_calls"));
         assert_eq!(usage, Some(oa::CompletionUsage::new(472, 89)));
         assert_eq!(events.last().map(|e| e.data.as_str()), Some("[DONE]"));
         // Every tool-argument delta of the upstream became its own chunk (incremental).
-        let arg_chunks = events.iter().filter(|e| e.data.contains("\"arguments\"")).count();
-        assert_eq!(arg_chunks, 7, "one per non-empty delta plus the opening one");
+        let arg_chunks = events
+            .iter()
+            .filter(|e| e.data.contains("\"arguments\""))
+            .count();
+        assert_eq!(
+            arg_chunks, 7,
+            "one per non-empty delta plus the opening one"
+        );
     }
 }
 
@@ -344,7 +371,9 @@ async fn anthropic_stream_errors_and_truncation_surface() {
     );
     let truncated = &ANTHROPIC_STREAM[..ANTHROPIC_STREAM.len() / 2];
     let items = test_support::run(truncated, 5, ToOpenAiStream::new("claude", false)).await;
-    assert!(matches!(items.last(), Some(Err(UpstreamError::Protocol(m))) if m.contains("message_stop")));
+    assert!(
+        matches!(items.last(), Some(Err(UpstreamError::Protocol(m))) if m.contains("message_stop"))
+    );
 }
 
 // ---- ingress direction ----
@@ -446,24 +475,38 @@ fn openai_stream() -> String {
         json!({"id": "chatcmpl-9", "object": "chat.completion.chunk", "created": 1, "model": "qwen",
                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
     };
-    push(chunk(json!({"role": "assistant", "content": ""}), Value::Null));
+    push(chunk(
+        json!({"role": "assistant", "content": ""}),
+        Value::Null,
+    ));
     for piece in ["Let me ", "check — ", "ça va."] {
         push(chunk(json!({"content": piece}), Value::Null));
     }
-    for (i, (id, args)) in [("call_a", "{\"city\": \"Paris\"}"), ("call_b", "{\"city\": \"Tokyo\"}")]
-        .iter()
-        .enumerate()
+    for (i, (id, args)) in [
+        ("call_a", "{\"city\": \"Paris\"}"),
+        ("call_b", "{\"city\": \"Tokyo\"}"),
+    ]
+    .iter()
+    .enumerate()
     {
-        push(chunk(json!({"tool_calls": [{"index": i, "id": id, "type": "function", "function": {"name": "get_weather", "arguments": ""}}]}), Value::Null));
+        push(chunk(
+            json!({"tool_calls": [{"index": i, "id": id, "type": "function", "function": {"name": "get_weather", "arguments": ""}}]}),
+            Value::Null,
+        ));
         let chars: Vec<char> = args.chars().collect();
         for piece in chars.chunks(2) {
             let piece: String = piece.iter().collect();
-            push(chunk(json!({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}), Value::Null));
+            push(chunk(
+                json!({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}),
+                Value::Null,
+            ));
         }
     }
     push(chunk(json!({}), json!("tool_calls")));
-    push(json!({"id": "chatcmpl-9", "object": "chat.completion.chunk", "created": 1, "model": "qwen", "choices": [],
-                "usage": {"prompt_tokens": 30, "completion_tokens": 25, "total_tokens": 55}}));
+    push(
+        json!({"id": "chatcmpl-9", "object": "chat.completion.chunk", "created": 1, "model": "qwen", "choices": [],
+                "usage": {"prompt_tokens": 30, "completion_tokens": 25, "total_tokens": 55}}),
+    );
     out.push_str("data: [DONE]\n\n");
     out
 }
@@ -477,8 +520,13 @@ async fn openai_stream_becomes_anthropic_events_at_any_byte_boundary() {
             .into_iter()
             .map(|i| {
                 let e = i.unwrap_or_else(|e| panic!("seed {seed}: {e}"));
-                let parsed: StreamEvent = serde_json::from_str(&e.data).unwrap_or(StreamEvent::Unknown);
-                assert_eq!(e.event.as_deref(), Some(parsed.name()), "event name matches type");
+                let parsed: StreamEvent =
+                    serde_json::from_str(&e.data).unwrap_or(StreamEvent::Unknown);
+                assert_eq!(
+                    e.event.as_deref(),
+                    Some(parsed.name()),
+                    "event name matches type"
+                );
                 parsed
             })
             .collect();
@@ -490,7 +538,10 @@ async fn openai_stream_becomes_anthropic_events_at_any_byte_boundary() {
         let mut open = false;
         for event in &events {
             match event {
-                StreamEvent::ContentBlockStart { index, content_block } => {
+                StreamEvent::ContentBlockStart {
+                    index,
+                    content_block,
+                } => {
                     assert!(!open, "blocks never overlap");
                     open = true;
                     assert_eq!(*index as usize, blocks.len());
@@ -521,9 +572,15 @@ async fn openai_stream_becomes_anthropic_events_at_any_byte_boundary() {
         assert_eq!(blocks.len(), 3, "{blocks:?}");
         assert_eq!(blocks[0], ("text".into(), "Let me check — ça va.".into()));
         assert_eq!(blocks[1].0, "call_a");
-        assert_eq!(serde_json::from_str::<Value>(&blocks[1].1).ok(), Some(json!({"city": "Paris"})));
+        assert_eq!(
+            serde_json::from_str::<Value>(&blocks[1].1).ok(),
+            Some(json!({"city": "Paris"}))
+        );
         assert_eq!(blocks[2].0, "call_b");
-        assert_eq!(serde_json::from_str::<Value>(&blocks[2].1).ok(), Some(json!({"city": "Tokyo"})));
+        assert_eq!(
+            serde_json::from_str::<Value>(&blocks[2].1).ok(),
+            Some(json!({"city": "Tokyo"}))
+        );
     }
 }
 
@@ -538,14 +595,25 @@ async fn a_round_trip_through_both_stream_translators_keeps_the_content() {
         anthropic_raw.push_str(&String::from_utf8_lossy(&e.to_bytes()));
     }
     let back = test_support::run(&anthropic_raw, 11, ToOpenAiStream::new("m", true)).await;
-    let back: Vec<SseEvent> = back.into_iter().map(|e| e.unwrap_or_else(|e| panic!("{e}"))).collect();
+    let back: Vec<SseEvent> = back
+        .into_iter()
+        .map(|e| e.unwrap_or_else(|e| panic!("{e}")))
+        .collect();
     let (content, calls, finish, usage) = assemble_openai(&back);
     assert_eq!(content, "Let me check — ça va.");
     assert_eq!(
         calls,
         vec![
-            ("call_a".to_owned(), "get_weather".to_owned(), "{\"city\": \"Paris\"}".to_owned()),
-            ("call_b".to_owned(), "get_weather".to_owned(), "{\"city\": \"Tokyo\"}".to_owned()),
+            (
+                "call_a".to_owned(),
+                "get_weather".to_owned(),
+                "{\"city\": \"Paris\"}".to_owned()
+            ),
+            (
+                "call_b".to_owned(),
+                "get_weather".to_owned(),
+                "{\"city\": \"Tokyo\"}".to_owned()
+            ),
         ]
     );
     assert_eq!(finish.as_deref(), Some("tool_calls"));

@@ -92,7 +92,10 @@ fn openai_request_becomes_generate_content() {
     }
     let unknown = request_from_openai(&chat(json!({"model": "m", "messages": [
         {"role": "tool", "tool_call_id": "nope", "content": "x"}]})));
-    assert!(unknown.err().unwrap_or_default().contains("matches no earlier assistant tool call"));
+    assert!(unknown
+        .err()
+        .unwrap_or_default()
+        .contains("matches no earlier assistant tool call"));
 }
 
 #[test]
@@ -150,7 +153,10 @@ fn generate_content_answers_become_chat_completions() {
         if message.is_null() {
             let calls = choice.message.tool_calls.clone().unwrap_or_default();
             assert_eq!(calls.len(), 2, "{name}");
-            assert!(calls[0].id.starts_with("call_") && calls[1].id == "fc-2", "{calls:?}");
+            assert!(
+                calls[0].id.starts_with("call_") && calls[1].id == "fc-2",
+                "{calls:?}"
+            );
             assert_eq!(calls[0].function.arguments, "{\"city\":\"Paris\"}");
             assert_eq!(choice.message.content, None);
         } else {
@@ -172,8 +178,16 @@ const GEMINI_STREAM: &str = concat!(
 #[tokio::test]
 async fn gemini_stream_becomes_openai_chunks_at_any_byte_boundary() {
     for seed in 0..40 {
-        let items = test_support::run(GEMINI_STREAM, seed, ToOpenAiStream::new("gemini-2.5-flash", true)).await;
-        let events: Vec<SseEvent> = items.into_iter().map(|i| i.unwrap_or_else(|e| panic!("seed {seed}: {e}"))).collect();
+        let items = test_support::run(
+            GEMINI_STREAM,
+            seed,
+            ToOpenAiStream::new("gemini-2.5-flash", true),
+        )
+        .await;
+        let events: Vec<SseEvent> = items
+            .into_iter()
+            .map(|i| i.unwrap_or_else(|e| panic!("seed {seed}: {e}")))
+            .collect();
         assert_eq!(events.last().map(|e| e.data.as_str()), Some("[DONE]"));
         let mut content = String::new();
         let mut args = String::new();
@@ -186,13 +200,21 @@ async fn gemini_stream_becomes_openai_chunks_at_any_byte_boundary() {
                 content.push_str(c.delta.content.as_deref().unwrap_or(""));
                 for call in c.delta.tool_calls.into_iter().flatten() {
                     assert_eq!(call.index, 0);
-                    args.push_str(call.function.and_then(|f| f.arguments).as_deref().unwrap_or(""));
+                    args.push_str(
+                        call.function
+                            .and_then(|f| f.arguments)
+                            .as_deref()
+                            .unwrap_or(""),
+                    );
                 }
                 finish = c.finish_reason.or(finish);
             }
         }
         assert_eq!(content, "The weather is — checking.");
-        assert_eq!(serde_json::from_str::<Value>(&args).ok(), Some(json!({"city": "Zürich"})));
+        assert_eq!(
+            serde_json::from_str::<Value>(&args).ok(),
+            Some(json!({"city": "Zürich"}))
+        );
         assert_eq!(finish.as_deref(), Some("tool_calls"));
         assert_eq!(usage, Some(oa::CompletionUsage::new(9, 12)));
     }
@@ -207,7 +229,10 @@ async fn gemini_stream_errors_surface() {
         "{items:?}"
     );
     let items = test_support::run("", 1, ToOpenAiStream::new("g", false)).await;
-    assert!(matches!(&items[..], [Err(UpstreamError::Protocol(_))]), "{items:?}");
+    assert!(
+        matches!(&items[..], [Err(UpstreamError::Protocol(_))]),
+        "{items:?}"
+    );
 }
 
 #[test]
