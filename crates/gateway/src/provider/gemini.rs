@@ -119,13 +119,13 @@ impl GeminiProvider {
             UpstreamError::Protocol(format!("body is not a Gemini embeddings answer ({e})"))
         })?;
         let out = wire::embeddings_to_openai(parsed, &req.model, prompt_tokens);
-        Ok(complete(
+        complete(
             &out,
             Some(Usage {
                 prompt_tokens: Some(prompt_tokens),
                 completion_tokens: Some(0),
             }),
-        )?)
+        )
     }
 }
 

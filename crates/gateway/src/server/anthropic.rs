@@ -12,7 +12,6 @@ use serde_json::{Map, Value};
 
 use super::proxy::{self, AnthropicIngress};
 use super::CorrelationId;
-use crate::error::ApiError;
 use crate::gateway::Gateway;
 use crate::provider::NativeEndpoint;
 use crate::translate::anthropic::{request_to_openai, MessagesRequest};
@@ -22,7 +21,7 @@ pub(super) async fn messages(
     Extension(id): Extension<CorrelationId>,
     request: Request,
 ) -> Response {
-    proxy::handle_anthropic(gateway, NativeEndpoint::Messages, id.0, request, ingress).await
+    proxy::handle_anthropic(gateway, NativeEndpoint::Messages, id.0, request).await
 }
 
 pub(super) async fn count_tokens(
@@ -30,27 +29,22 @@ pub(super) async fn count_tokens(
     Extension(id): Extension<CorrelationId>,
     request: Request,
 ) -> Response {
-    proxy::handle_anthropic(gateway, NativeEndpoint::CountTokens, id.0, request, ingress).await
+    proxy::handle_anthropic(gateway, NativeEndpoint::CountTokens, id.0, request).await
 }
 
-/// The client's body → the OpenAI-shaped body routing works on, plus the native request.
-fn ingress(
+/// The client's body → the OpenAI-shaped body routing works on, plus the native request. An
+/// Err is why the body is not a Messages request (a 400).
+pub(super) fn ingress(
     native: Map<String, Value>,
     endpoint: NativeEndpoint,
     beta: Option<String>,
-) -> Result<(Map<String, Value>, AnthropicIngress), ApiError> {
-    let parsed: MessagesRequest =
-        serde_json::from_value(Value::Object(native.clone())).map_err(|e| {
-            ApiError::invalid_request(
-                "invalid_body",
-                format!("the body is not an Anthropic Messages request: {e}"),
-            )
-        })?;
-    let (chat, dropped) =
-        request_to_openai(parsed).map_err(|m| ApiError::invalid_request("invalid_body", m))?;
+) -> Result<(Map<String, Value>, AnthropicIngress), String> {
+    let parsed: MessagesRequest = serde_json::from_value(Value::Object(native.clone()))
+        .map_err(|e| format!("the body is not an Anthropic Messages request: {e}"))?;
+    let (chat, dropped) = request_to_openai(parsed)?;
     let mut body = match serde_json::to_value(chat) {
         Ok(Value::Object(map)) => map,
-        _ => return Err(ApiError::internal("could not translate the request")),
+        _ => return Err("the request could not be translated".into()),
     };
     if endpoint == NativeEndpoint::CountTokens {
         body.remove("stream");

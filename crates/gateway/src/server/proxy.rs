@@ -113,18 +113,13 @@ pub(super) async fn handle(
     }
 }
 
-/// The Anthropic ingress: `make` turns the client's body into the OpenAI-shaped body routing
-/// works on, plus what a native backend gets.
+/// The Anthropic ingress: the client's body becomes the OpenAI-shaped body routing works on
+/// (`super::anthropic::ingress`), plus what a native backend gets.
 pub(super) async fn handle_anthropic(
     gateway: Gateway,
     endpoint: NativeEndpoint,
     correlation_id: String,
     request: Request,
-    make: fn(
-        Map<String, Value>,
-        NativeEndpoint,
-        Option<String>,
-    ) -> Result<(Map<String, Value>, AnthropicIngress), ApiError>,
 ) -> Response {
     let snapshot = gateway.snapshot();
     let mut record = Record::new(
@@ -140,7 +135,7 @@ pub(super) async fn handle_anthropic(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let result = match read_json_body(request, snapshot.config.server.max_body_bytes).await {
-        Ok(native) => match make(native, endpoint, beta) {
+        Ok(native) => match super::anthropic::ingress(native, endpoint, beta) {
             Ok((body, anthropic)) => {
                 let ingress = Ingress::Anthropic(anthropic);
                 route(
@@ -154,7 +149,7 @@ pub(super) async fn handle_anthropic(
                 )
                 .await
             }
-            Err(e) => Err(e),
+            Err(message) => Err(ApiError::invalid_request("invalid_body", message)),
         },
         Err(e) => Err(e),
     };

@@ -257,15 +257,16 @@ const ANTHROPIC_STREAM: &str = concat!(
     "data: {\"type\":\"message_stop\"}\n\n",
 );
 
-/// Reassembles OpenAI chunks: (content, tool calls (id, name, arguments), finish, usage).
-fn assemble_openai(
-    events: &[SseEvent],
-) -> (
+/// (content, tool calls (id, name, arguments), finish, usage)
+type Assembled = (
     String,
     Vec<(String, String, String)>,
     Option<String>,
     Option<oa::CompletionUsage>,
-) {
+);
+
+/// Reassembles OpenAI chunks.
+fn assemble_openai(events: &[SseEvent]) -> Assembled {
     let mut content = String::new();
     let mut calls: Vec<(String, String, String)> = Vec::new();
     let mut finish = None;
