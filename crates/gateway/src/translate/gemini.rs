@@ -56,6 +56,10 @@ pub struct Part {
     /// A thought summary, not part of the answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thought: Option<bool>,
+    /// Opaque context of the model's thinking, attached to function calls; Gemini wants it back
+    /// with the call in the next turn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thought_signature: Option<String>,
 }
 
 impl Part {
@@ -316,6 +320,48 @@ fn new_call_id() -> String {
     format!("call_{}", &id[..24])
 }
 
+/// Separates a tool call id from the thought signature carried inside it.
+const SIGNATURE_MARK: &str = "__sig_";
+
+/// The OpenAI tool call id for a Gemini function call. Gemini (2.5 and later, with thinking)
+/// wants each call's `thoughtSignature` back in the next turn, and OpenAI clients only echo the
+/// id, so the signature travels inside it (base64url, so ids stay `[A-Za-z0-9_-]`).
+fn call_id(id: Option<String>, signature: Option<&str>) -> String {
+    let id = id.unwrap_or_else(new_call_id);
+    match signature {
+        Some(sig) => {
+            let safe: String = sig
+                .trim_end_matches('=')
+                .chars()
+                .map(|c| match c {
+                    '+' => '-',
+                    '/' => '_',
+                    c => c,
+                })
+                .collect();
+            format!("{id}{SIGNATURE_MARK}{safe}")
+        }
+        None => id,
+    }
+}
+
+/// The thought signature inside a tool call id made by `call_id`, as Gemini sent it.
+fn signature_of(id: &str) -> Option<String> {
+    let (_, safe) = id.split_once(SIGNATURE_MARK)?;
+    let mut sig: String = safe
+        .chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            c => c,
+        })
+        .collect();
+    while sig.len() % 4 != 0 {
+        sig.push('=');
+    }
+    Some(sig)
+}
+
 // ---- OpenAI → Gemini ----
 
 /// An OpenAI chat request as a `generateContent` request. Parameters Gemini cannot take must have
@@ -374,6 +420,7 @@ pub fn request_from_openai(req: &oa::ChatRequest) -> Result<GenerateContentReque
                             name: call.function.name.clone(),
                             args,
                         }),
+                        thought_signature: signature_of(&call.id),
                         ..Part::default()
                     });
                 }
@@ -540,7 +587,7 @@ pub fn response_to_openai(response: GenerateContentResponse, model: &str) -> oa:
             }
             if let Some(call) = part.function_call {
                 tool_calls.push(oa::ToolCall {
-                    id: call.id.unwrap_or_else(new_call_id),
+                    id: call_id(call.id, part.thought_signature.as_deref()),
                     kind: "function".into(),
                     function: oa::FunctionCall {
                         name: call.name,
@@ -690,7 +737,7 @@ impl StreamTranslator for ToOpenAiStream {
                     oa::Delta {
                         tool_calls: Some(vec![oa::ToolCallDelta {
                             index,
-                            id: Some(call.id.unwrap_or_else(new_call_id)),
+                            id: Some(call_id(call.id, part.thought_signature.as_deref())),
                             kind: Some("function".into()),
                             function: Some(oa::FunctionDelta {
                                 name: Some(call.name),

@@ -253,6 +253,43 @@ fn google_errors_map_to_statuses() {
 }
 
 #[test]
+fn thought_signatures_travel_inside_tool_call_ids() {
+    // Gemini 2.5+ with thinking: the function call part carries `thoughtSignature`, which must
+    // come back with the call in the next turn.
+    let response: GenerateContentResponse = serde_json::from_value(json!({"candidates": [{
+        "content": {"role": "model", "parts": [{"functionCall": {"name": "f", "args": {}},
+            "thoughtSignature": "CiQB+/xyzw=="}]}, "finishReason": "STOP"}]}))
+    .unwrap_or_default();
+    let completion = response_to_openai(response, "g");
+    let calls = completion.choices[0]
+        .message
+        .tool_calls
+        .clone()
+        .unwrap_or_default();
+    let id = calls[0].id.clone();
+    assert!(
+        id.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
+        "{id}"
+    );
+    let next = request_from_openai(&chat(json!({"model": "g", "messages": [
+        {"role": "user", "content": "go"},
+        {"role": "assistant", "content": null, "tool_calls": [{"id": id, "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": id, "content": "done"}
+    ]})))
+    .map(|r| to_json(&r))
+    .unwrap_or_default();
+    assert_eq!(
+        next["contents"][1]["parts"][0]["thoughtSignature"],
+        "CiQB+/xyzw=="
+    );
+    assert_eq!(
+        next["contents"][2]["parts"][0]["functionResponse"]["name"],
+        "f"
+    );
+}
+
+#[test]
 fn embeddings_translate_both_ways() {
     let req: oa::EmbeddingRequest = serde_json::from_value(json!({
         "model": "text-embedding-004", "input": ["a", "b"], "dimensions": 3
