@@ -356,9 +356,8 @@ fn signature_of(id: &str) -> Option<String> {
             c => c,
         })
         .collect();
-    while sig.len() % 4 != 0 {
-        sig.push('=');
-    }
+    let padding = (4 - sig.len() % 4) % 4;
+    sig.extend(std::iter::repeat_n('=', padding));
     Some(sig)
 }
 
