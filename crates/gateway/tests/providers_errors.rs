@@ -308,6 +308,23 @@ async fn anthropic_ingress_passes_through_translates_and_speaks_anthropic_errors
         assert_eq!(body["error"]["route"], alias, "{alias}: {body}");
     }
 
+    // Natively too: an upstream `error` event becomes the summary in Anthropic's `error` event.
+    let mut overloaded = message("an-errevent");
+    overloaded["stream"] = json!(true);
+    let text = h
+        .post("/v1/messages", overloaded)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(text.starts_with("event: message_start\n"), "{text}");
+    let last = text.trim_end().lines().last().unwrap_or("");
+    let error: Value = serde_json::from_str(last.trim_start_matches("data: ")).unwrap();
+    assert_eq!(error["type"], "error", "{text}");
+    assert_eq!(error["error"]["type"], "overloaded_error", "{text}");
+    assert_eq!(error["error"]["provider_family"], "anthropic", "{text}");
+    assert_eq!(error["error"]["route"], "an-errevent", "{text}");
+
     // A stream that breaks mid-way ends with Anthropic's `error` event.
     let mut broken = message("oa-break");
     broken["stream"] = json!(true);

@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use futures::StreamExt;
 use reqwest::header::CONTENT_TYPE;
 use serde_json::{Map, Value};
 
@@ -196,8 +197,17 @@ impl Provider for AnthropicProvider {
             )
             .await?;
         if request.stream && request.endpoint == NativeEndpoint::Messages {
+            // Events pass through untouched, except `error`: it becomes an `UpstreamError`, so
+            // an error before anything was sent can go to the next target, and a later one ends
+            // the stream with Switchboard's failure summary.
+            let events = http::sse_events(response).map(|item| match item {
+                Ok(event) if event.event.as_deref() == Some("error") => {
+                    Err(wire::upstream_error(event.data.as_bytes(), None, None))
+                }
+                other => other,
+            });
             return Ok(ProviderResponse::Stream(with_stream_timeouts(
-                http::sse_events(response),
+                Box::pin(events),
                 request.timeouts,
                 started,
             )));
