@@ -28,12 +28,15 @@ apt_install() {
     fi
 }
 
+cd "$(dirname "$0")/.."
+
 case "$(uname -s)" in
     Linux)
         if command -v apt-get >/dev/null; then
             apt_install build-essential pkg-config curl ca-certificates git
             if [ "$purpose" = test ]; then
                 apt_install python3 python3-venv sqlite3 dbus gnome-keyring
+                command -v node >/dev/null || apt_install nodejs npm
             fi
         else
             say "not a Debian/Ubuntu system: install a C toolchain, pkg-config, curl and python3 yourself"
@@ -43,6 +46,15 @@ case "$(uname -s)" in
         if ! xcode-select -p >/dev/null 2>&1; then
             say "installing the Xcode command-line tools (a dialog may appear)"
             xcode-select --install || true
+        fi
+        if [ "$purpose" = test ] && ! command -v node >/dev/null; then
+            if command -v brew >/dev/null; then
+                say "installing Node.js with Homebrew"
+                brew install node
+            else
+                say "the tests need Node.js: install it (https://nodejs.org or Homebrew) and run again"
+                exit 1
+            fi
         fi
         ;;
 esac
@@ -68,11 +80,16 @@ fi
 if [ "$purpose" = test ]; then
     venv="$cache/venv"
     # Pinned so SDK behaviour under test does not drift between runs.
-    requirements="openai==3.54.0"
+    requirements="openai==3.54.0 anthropic==2.12.0"
     if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.requirements" 2>/dev/null)" != "$requirements" ]; then
         say "creating the Python test environment in $venv ($requirements)"
         python3 -m venv "$venv"
         "$venv/bin/pip" install -q --disable-pip-version-check $requirements
         echo "$requirements" > "$venv/.requirements"
+    fi
+    # The official OpenAI Node SDK, pinned by tests/node/package-lock.json.
+    if [ ! -d tests/node/node_modules ] || [ tests/node/package-lock.json -nt tests/node/node_modules ]; then
+        say "installing the Node test client (npm ci)"
+        npm ci --prefix tests/node --no-audit --no-fund --silent
     fi
 fi

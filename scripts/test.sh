@@ -8,6 +8,8 @@ scripts/bootstrap.sh test
 [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
 cache=${SWITCHBOARD_CACHE:-$HOME/.cache/switchboard}
 export SWITCHBOARD_PYTHON="$cache/venv/bin/python"
+SWITCHBOARD_NODE="$(command -v node)"
+export SWITCHBOARD_NODE
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 

@@ -13,6 +13,7 @@ pub mod secret;
 mod server;
 pub use server::guard::hash_token;
 pub mod store;
+pub mod translate;
 mod watch;
 
 pub use admin::AdminService;

@@ -5,10 +5,19 @@
 //! Model ids steer behaviour: `fail-<status>` answers that status with an OpenAI error body,
 //! `slow-<ms>` waits before answering, `drip-<ms>` streams with `<ms>` between chunks,
 //! `stall-stream` sends one chunk then goes silent, `break-stream` drops the connection
-//! mid-stream. Anything else answers normally.
+//! mid-stream. Anything else answers normally; a chat request to `gpt-mock` with `tools` plays
+//! the tool-call round trip of `scenario`.
 //!
 //! Streams are counted (`stream_stats`): started, sent to the end, or cancelled because the
 //! client (the gateway) went away before the end.
+//!
+//! The same server also speaks Anthropic's Messages API (`/v1/messages`, see `anthropic`) and
+//! Gemini's API (`/v1beta/models/...`, see `gemini`), for the provider translation tests.
+
+mod anthropic;
+mod gemini;
+mod scenario;
+mod tools;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -73,8 +82,8 @@ struct StreamCounters {
 }
 
 #[derive(Clone)]
-struct AppState {
-    config: MockConfig,
+pub(crate) struct AppState {
+    pub(crate) config: MockConfig,
     received: Arc<Mutex<Vec<Received>>>,
     streams: Arc<StreamCounters>,
 }
@@ -122,6 +131,16 @@ impl MockUpstream {
         format!("http://{}/v1", self.addr)
     }
 
+    /// The base URL for an `anthropic` provider (`/v1/messages` is below it).
+    pub fn anthropic_base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The base URL for a `gemini` provider (`/models/...` is below it).
+    pub fn gemini_base_url(&self) -> String {
+        format!("http://{}/v1beta", self.addr)
+    }
+
     pub fn received(&self) -> Vec<Received> {
         self.received.lock().map(|r| r.clone()).unwrap_or_default()
     }
@@ -148,10 +167,12 @@ fn router(state: AppState) -> Router {
         .route("/v1/completions", post(completions))
         .route("/v1/embeddings", post(embeddings))
         .route("/v1/models", get(models))
+        .merge(anthropic::routes())
+        .merge(gemini::routes())
         .with_state(state)
 }
 
-fn record(state: &AppState, path: &str, headers: &HeaderMap, body: &Value) {
+pub(crate) fn record(state: &AppState, path: &str, headers: &HeaderMap, body: &Value) {
     if state.config.record {
         if let Ok(mut received) = state.received.lock() {
             received.push(Received {
@@ -204,6 +225,11 @@ async fn chat(
     let model = model_of(&body);
     if let Some(response) = misbehave(&model).await {
         return response;
+    }
+    // The tool-call round trip is scripted for one model id, so other tests that merely send
+    // `tools` still get the plain echo answer.
+    if model.starts_with("gpt-mock") && body.get("tools").is_some() {
+        return tools::chat(&state.config, &model, &body);
     }
     if body.get("stream").and_then(Value::as_bool) == Some(true) {
         return stream_chat(&state, &model, &body);

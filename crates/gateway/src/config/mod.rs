@@ -79,16 +79,22 @@ pub struct ServerSettings {
 pub enum ProviderKind {
     /// Any server speaking OpenAI's HTTP API (OpenAI, vLLM, llama.cpp, Ollama, LM Studio, ...).
     OpenAi,
+    /// Anthropic's Messages API (translated both ways).
+    Anthropic,
+    /// Google's Gemini API (native `generateContent`, translated both ways).
+    Gemini,
     /// The built-in demo: answers locally.
     Demo,
 }
 
 impl ProviderKind {
-    pub const NAMES: [&'static str; 2] = ["openai", "demo"];
+    pub const NAMES: [&'static str; 4] = ["openai", "anthropic", "gemini", "demo"];
 
     pub fn parse(name: &str) -> Option<Self> {
         match name {
             "openai" => Some(ProviderKind::OpenAi),
+            "anthropic" => Some(ProviderKind::Anthropic),
+            "gemini" => Some(ProviderKind::Gemini),
             "demo" => Some(ProviderKind::Demo),
             _ => None,
         }
@@ -97,10 +103,46 @@ impl ProviderKind {
     pub fn as_str(self) -> &'static str {
         match self {
             ProviderKind::OpenAi => "openai",
+            ProviderKind::Anthropic => "anthropic",
+            ProviderKind::Gemini => "gemini",
             ProviderKind::Demo => "demo",
         }
     }
+
+    /// The base URL used when the config sets none (`None`: the kind needs one).
+    pub fn default_base_url(self) -> Option<&'static str> {
+        match self {
+            ProviderKind::Anthropic => Some("https://api.anthropic.com"),
+            ProviderKind::Gemini => Some("https://generativelanguage.googleapis.com/v1beta"),
+            ProviderKind::OpenAi | ProviderKind::Demo => None,
+        }
+    }
 }
+
+/// What to do with request parameters a provider cannot take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ParamPolicy {
+    /// Leave them out and name them in `x-switchboard-dropped-params`.
+    #[default]
+    Drop,
+    /// Answer 400 `unsupported_params` with the list.
+    Refuse,
+}
+
+impl ParamPolicy {
+    pub const NAMES: [&'static str; 2] = ["drop", "refuse"];
+
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "drop" => Some(ParamPolicy::Drop),
+            "refuse" => Some(ParamPolicy::Refuse),
+            _ => None,
+        }
+    }
+}
+
+/// `max_tokens` sent to Anthropic when neither the request nor the config sets one.
+pub const DEFAULT_MAX_TOKENS: u64 = 4096;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProviderConfig {
@@ -113,6 +155,9 @@ pub struct ProviderConfig {
     pub timeouts: Timeouts,
     pub breaker: BreakerSettings,
     pub health_check: Option<Duration>,
+    /// `anthropic` only: `max_tokens` when neither request nor target sets one.
+    pub default_max_tokens: Option<u64>,
+    pub unsupported_params: ParamPolicy,
 }
 
 /// When a target's circuit breaker opens and how it heals.
@@ -239,6 +284,9 @@ pub struct TargetConfig {
     pub max_input_tokens: Option<u64>,
     pub breaker: BreakerSettings,
     pub limits: Limits,
+    /// `max_tokens` for requests without one: the target's, else its provider's
+    /// `default_max_tokens` (anthropic providers only).
+    pub max_tokens: Option<u64>,
 }
 
 impl TargetConfig {

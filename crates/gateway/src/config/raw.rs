@@ -83,6 +83,10 @@ pub struct RawProvider {
     pub breaker: Option<RawBreaker>,
     /// Probe the backend this often (seconds) and feed the result to its breakers.
     pub health_check_s: Option<f64>,
+    /// `anthropic` only: `max_tokens` sent when neither the request nor the target sets one.
+    pub default_max_tokens: Option<u64>,
+    /// `drop` (default) or `refuse` request parameters the provider cannot take.
+    pub unsupported_params: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -174,6 +178,8 @@ pub struct RawTargetTable {
     pub weight: Option<u32>,
     pub max_input_tokens: Option<u64>,
     pub limits: Option<RawLimits>,
+    /// `anthropic` targets only: `max_tokens` sent when the request has none.
+    pub max_tokens: Option<u64>,
 }
 
 impl RawTarget {

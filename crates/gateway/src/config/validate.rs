@@ -15,8 +15,8 @@ use super::raw::{
     RawRetries, RawServer, RawTarget, RawTargetTable, RawTenant, RawTimeouts, RawToken,
 };
 use super::{
-    AliasConfig, BreakerSettings, ClientToken, Config, LongContext, ProviderConfig, ProviderKind,
-    Retries, ServerSettings, Strategy, TargetConfig, Timeouts,
+    AliasConfig, BreakerSettings, ClientToken, Config, LongContext, ParamPolicy, ProviderConfig,
+    ProviderKind, Retries, ServerSettings, Strategy, TargetConfig, Timeouts,
 };
 use crate::secret::{expand_home, SecretRef};
 
@@ -523,7 +523,8 @@ fn build_provider(
             ));
             None
         }
-        (ProviderKind::OpenAi, Some(url)) => match reqwest::Url::parse(url) {
+        (_, None) => kind.default_base_url().map(str::to_owned),
+        (_, Some(url)) => match reqwest::Url::parse(url) {
             Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.has_host() => {
                 Some(url.trim_end_matches('/').to_owned())
             }
@@ -546,6 +547,65 @@ fn build_provider(
             .map_err(|message| errors.push(loc.at(&at("api_key"), message)))
             .ok()
     });
+    if raw.api_key.is_none() {
+        let example = match kind {
+            ProviderKind::Anthropic => Some("env:ANTHROPIC_API_KEY"),
+            ProviderKind::Gemini => Some("env:GEMINI_API_KEY"),
+            ProviderKind::OpenAi | ProviderKind::Demo => None,
+        };
+        if let Some(example) = example {
+            errors.push(loc.at_key(
+                &path,
+                format!(
+                    "provider `{name}` (kind `{}`) needs `api_key`, e.g. \"{example}\"",
+                    kind.as_str()
+                ),
+            ));
+        }
+    }
+
+    let default_max_tokens = match (kind, raw.default_max_tokens) {
+        (_, None) => None,
+        (ProviderKind::Anthropic, Some(0)) => {
+            errors.push(loc.at(
+                &at("default_max_tokens"),
+                "`default_max_tokens` must be at least 1",
+            ));
+            None
+        }
+        (ProviderKind::Anthropic, Some(n)) => Some(n),
+        (other, Some(_)) => {
+            errors.push(loc.at_key(
+                &at("default_max_tokens"),
+                format!(
+                    "`default_max_tokens` only applies to `anthropic` providers (Anthropic requires `max_tokens`); a `{}` backend uses the request's own",
+                    other.as_str()
+                ),
+            ));
+            None
+        }
+    };
+
+    let unsupported_params = match raw.unsupported_params.as_deref() {
+        None => ParamPolicy::Drop,
+        Some(text) => {
+            if kind == ProviderKind::Demo {
+                errors.push(loc.at_key(
+                    &at("unsupported_params"),
+                    "the demo provider takes no `unsupported_params`",
+                ));
+            }
+            ParamPolicy::parse(text).unwrap_or_else(|| {
+                let mut message = format!("unknown `unsupported_params` value `{text}`");
+                match closest(text, ParamPolicy::NAMES) {
+                    Some(s) => message.push_str(&format!("; did you mean `{s}`?")),
+                    None => message.push_str("; expected `drop` or `refuse`"),
+                }
+                errors.push(loc.at(&at("unsupported_params"), message));
+                ParamPolicy::Drop
+            })
+        }
+    };
 
     let mut headers = Vec::new();
     for (header, value) in &raw.headers {
@@ -599,6 +659,8 @@ fn build_provider(
         timeouts,
         breaker,
         health_check,
+        default_max_tokens,
+        unsupported_params,
     }
 }
 
@@ -823,9 +885,13 @@ fn build_alias(
             loc,
             errors,
         );
-        let (weight, max_input_tokens) = match target {
-            RawTarget::Full(table) => (table.weight.unwrap_or(1), table.max_input_tokens),
-            RawTarget::Short(_) => (1, None),
+        let (weight, max_input_tokens, max_tokens) = match target {
+            RawTarget::Full(table) => (
+                table.weight.unwrap_or(1),
+                table.max_input_tokens,
+                table.max_tokens,
+            ),
+            RawTarget::Short(_) => (1, None, None),
         };
         let mut limits_path = target_path.to_vec();
         limits_path.push(Seg::Key("limits"));
@@ -835,6 +901,21 @@ fn build_alias(
             }
             RawTarget::Short(_) => Limits::default(),
         };
+        if let Some(n) = max_tokens {
+            let mut max_path = target_path.to_vec();
+            max_path.push(Seg::Key("max_tokens"));
+            if provider.kind != ProviderKind::Anthropic {
+                errors.push(loc.at_key(
+                    &max_path,
+                    format!(
+                        "`max_tokens` on a target only applies to `anthropic` providers; `{provider_name}` is `{}`",
+                        provider.kind.as_str()
+                    ),
+                ));
+            } else if n == 0 {
+                errors.push(loc.at(&max_path, "`max_tokens` must be at least 1"));
+            }
+        }
         if weight == 0 {
             let mut weight_path = target_path.to_vec();
             weight_path.push(Seg::Key("weight"));
@@ -851,6 +932,10 @@ fn build_alias(
             max_input_tokens,
             breaker: provider.breaker,
             limits: target_limits,
+            max_tokens: max_tokens
+                .filter(|n| *n > 0)
+                .or(provider.default_max_tokens)
+                .filter(|_| provider.kind == ProviderKind::Anthropic),
         });
     }
 
@@ -1163,6 +1248,46 @@ fallbacks = [\"a\"]
             !joined.contains("sk-123"),
             "a secret leaked into an error: {joined}"
         );
+    }
+
+    #[test]
+    fn provider_kinds_have_their_own_keys() {
+        let e = errors(concat!(
+            "[providers.a]\nkind = \"antrhopic\"\n",
+            "[providers.b]\nkind = \"anthropic\"\n",
+            "[providers.c]\nkind = \"openai\"\nbase_url = \"http://x/v1\"\ndefault_max_tokens = 10\nunsupported_params = \"refuze\"\n",
+            "[providers.g]\nkind = \"gemini\"\napi_key = \"env:G\"\n",
+            "[aliases.x]\ntargets = [{ model = \"g/gemini-2.0-flash\", max_tokens = 5 }]\n",
+        ));
+        let joined = e.join("\n");
+        for needle in [
+            "did you mean `anthropic`",
+            "provider `b` (kind `anthropic`) needs `api_key`",
+            "`default_max_tokens` only applies to `anthropic` providers",
+            "did you mean `refuse`",
+            "`max_tokens` on a target only applies to `anthropic` providers",
+        ] {
+            assert!(joined.contains(needle), "missing {needle:?} in:\n{joined}");
+        }
+    }
+
+    #[test]
+    fn anthropic_defaults_and_max_tokens() -> Result<(), String> {
+        let config = parse(concat!(
+            "[providers.a]\nkind = \"anthropic\"\napi_key = \"env:K\"\ndefault_max_tokens = 1000\nunsupported_params = \"refuse\"\n",
+            "[aliases.x]\ntargets = [\"a/claude\", { model = \"a/claude-big\", max_tokens = 9000 }]\n",
+        ))
+        .map_err(|e| format!("{e:?}"))?;
+        let provider = &config.providers["a"];
+        assert_eq!(
+            provider.base_url.as_deref(),
+            Some("https://api.anthropic.com")
+        );
+        assert_eq!(provider.unsupported_params, ParamPolicy::Refuse);
+        let targets = &config.aliases["x"].targets;
+        assert_eq!(targets[0].max_tokens, Some(1000));
+        assert_eq!(targets[1].max_tokens, Some(9000));
+        Ok(())
     }
 
     #[test]

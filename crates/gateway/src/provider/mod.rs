@@ -1,8 +1,13 @@
 //! Providers behind one small interface. Each provider kind takes an OpenAI-shaped request and
-//! answers with an OpenAI-shaped body or stream of events; translation for other dialects lives
-//! inside the adapter, so routing and logging never care which kind served a request.
+//! answers with an OpenAI-shaped body or stream of events; the adapter calls the pure
+//! translators in `crate::translate` for other dialects, so routing and logging never care which
+//! kind served a request. Adapters that speak Anthropic's format also take it natively
+//! (`send_native_anthropic`), for the `/v1/messages` ingress.
 
+mod anthropic;
 mod demo;
+mod gemini;
+mod http;
 mod openai;
 
 use std::pin::Pin;
@@ -17,7 +22,9 @@ use serde::Deserialize;
 use crate::config::{ProviderConfig, ProviderKind, Timeouts};
 use crate::error::ApiError;
 
+pub use anthropic::AnthropicProvider;
 pub use demo::DemoProvider;
+pub use gemini::GeminiProvider;
 pub use openai::OpenAiProvider;
 
 /// Which OpenAI endpoint a request is for.
@@ -51,6 +58,38 @@ pub struct ProviderRequest {
     pub stream: bool,
     pub correlation_id: String,
     pub timeouts: Timeouts,
+    /// `max_tokens` to use when the body has none, from the target's config (providers that
+    /// require one fall back to `config::DEFAULT_MAX_TOKENS`).
+    pub max_tokens: Option<u64>,
+}
+
+/// Which Anthropic endpoint a native (untranslated) request is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NativeEndpoint {
+    Messages,
+    CountTokens,
+}
+
+impl NativeEndpoint {
+    pub fn path(self) -> &'static str {
+        match self {
+            NativeEndpoint::Messages => "messages",
+            NativeEndpoint::CountTokens => "messages/count_tokens",
+        }
+    }
+}
+
+/// A request in Anthropic's own format, passed through to a backend that speaks it. `body`
+/// already carries the target's model id.
+#[derive(Debug, Clone)]
+pub struct NativeRequest {
+    pub endpoint: NativeEndpoint,
+    pub body: serde_json::Map<String, serde_json::Value>,
+    pub stream: bool,
+    pub correlation_id: String,
+    pub timeouts: Timeouts,
+    /// The client's `anthropic-beta` header (feature flags, never credentials).
+    pub beta: Option<String>,
 }
 
 /// Token counts as reported by the backend.
@@ -122,6 +161,9 @@ pub enum UpstreamError {
     Secret(String),
     #[error("does not support {0}")]
     Unsupported(&'static str),
+    /// The request cannot be expressed in the provider's format (an audio part for Anthropic, ...).
+    #[error("cannot take this request: {0}")]
+    Untranslatable(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,7 +192,7 @@ impl UpstreamError {
                 status.is_server_error() || *status == StatusCode::TOO_MANY_REQUESTS
             }
             UpstreamError::Protocol(_) | UpstreamError::Secret(_) => true,
-            UpstreamError::Unsupported(_) => false,
+            UpstreamError::Unsupported(_) | UpstreamError::Untranslatable(_) => false,
         }
     }
 
@@ -225,6 +267,12 @@ impl UpstreamError {
                 "unsupported_by_provider",
                 message,
             ),
+            UpstreamError::Untranslatable(_) => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                "untranslatable_request",
+                message,
+            ),
         };
         error.target = Some(target.to_owned());
         error.provider_family = Some(family);
@@ -247,12 +295,41 @@ pub trait Provider: Send + Sync {
     fn key_fingerprint(&self) -> Option<String> {
         None
     }
+
+    /// The request parameters (top-level body keys) this provider cannot take for `endpoint`.
+    /// The proxy drops them with a note, or refuses the request, per the provider's
+    /// `unsupported_params`; they are never forwarded to fail obscurely.
+    fn unsupported_params(
+        &self,
+        _endpoint: Endpoint,
+        _body: &serde_json::Map<String, serde_json::Value>,
+    ) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Whether `send_native_anthropic` works: Anthropic-format requests then pass through
+    /// untranslated.
+    fn speaks_anthropic(&self) -> bool {
+        false
+    }
+
+    /// Sends a request in Anthropic's own format. Streams come back as Anthropic's events.
+    async fn send_native_anthropic(
+        &self,
+        _request: NativeRequest,
+    ) -> Result<ProviderResponse, UpstreamError> {
+        Err(UpstreamError::Unsupported(
+            "Anthropic's Messages API natively",
+        ))
+    }
 }
 
 /// Builds the adapter for a provider's kind.
 pub fn build(config: &ProviderConfig) -> Result<std::sync::Arc<dyn Provider>, String> {
     Ok(match config.kind {
         ProviderKind::OpenAi => std::sync::Arc::new(OpenAiProvider::new(config)?),
+        ProviderKind::Anthropic => std::sync::Arc::new(AnthropicProvider::new(config)?),
+        ProviderKind::Gemini => std::sync::Arc::new(GeminiProvider::new(config)?),
         ProviderKind::Demo => std::sync::Arc::new(DemoProvider),
     })
 }

@@ -5,13 +5,11 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use axum::http::StatusCode;
-use eventsource_stream::Eventsource;
-use futures::StreamExt;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 
 use super::{
-    sanitize_upstream_message, with_stream_timeouts, Provider, ProviderRequest, ProviderResponse,
-    SseEvent, TimeoutPhase, UpstreamError, Usage,
+    http, sanitize_upstream_message, with_stream_timeouts, Provider, ProviderRequest,
+    ProviderResponse, UpstreamError, Usage,
 };
 use crate::config::ProviderConfig;
 use crate::secret::SecretRef;
@@ -26,25 +24,11 @@ pub struct OpenAiProvider {
 
 impl OpenAiProvider {
     pub fn new(config: &ProviderConfig) -> Result<Self, String> {
-        let mut headers = HeaderMap::new();
-        for (name, value) in &config.headers {
-            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| e.to_string())?;
-            let value = HeaderValue::from_str(value).map_err(|e| e.to_string())?;
-            headers.insert(name, value);
-        }
-        let client = reqwest::Client::builder()
-            .default_headers(headers)
-            .connect_timeout(config.timeouts.connect)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .tcp_nodelay(true)
-            .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| e.to_string())?;
         Ok(OpenAiProvider {
             name: config.name.clone(),
             base_url: config.base_url.clone().unwrap_or_default(),
             api_key: config.api_key.clone(),
-            client,
+            client: http::build_client(config)?,
         })
     }
 
@@ -54,19 +38,10 @@ impl OpenAiProvider {
     ) -> Result<reqwest::RequestBuilder, UpstreamError> {
         match &self.api_key {
             None => Ok(builder),
-            Some(reference) => {
-                let key = reference
-                    .resolve()
-                    .map_err(|e| UpstreamError::Secret(e.to_string()))?;
-                let mut value = HeaderValue::from_str(&format!("Bearer {}", key.expose()))
-                    .map_err(|_| {
-                        UpstreamError::Secret(format!(
-                            "the key in `{reference}` contains characters not allowed in a header"
-                        ))
-                    })?;
-                value.set_sensitive(true);
-                Ok(builder.header(AUTHORIZATION, value))
-            }
+            Some(reference) => Ok(builder.header(
+                AUTHORIZATION,
+                http::key_header(reference, |key| format!("Bearer {key}"))?,
+            )),
         }
     }
 }
@@ -90,19 +65,7 @@ impl Provider for OpenAiProvider {
             .body(body);
         let builder = self.authorize(builder)?;
 
-        let first_byte = request.timeouts.first_byte.min(request.timeouts.total);
-        let response = match tokio::time::timeout(first_byte, builder.send()).await {
-            Err(_) => {
-                let phase = if first_byte == request.timeouts.total {
-                    TimeoutPhase::Total
-                } else {
-                    TimeoutPhase::FirstByte
-                };
-                return Err(UpstreamError::Timeout(phase));
-            }
-            Ok(Err(e)) => return Err(classify_reqwest_error(&e)),
-            Ok(Ok(response)) => response,
-        };
+        let response = http::send(builder, &request.timeouts).await?;
 
         let status = response.status();
         if !status.is_success() {
@@ -110,32 +73,15 @@ impl Provider for OpenAiProvider {
         }
 
         if request.stream {
-            let events = response
-                .bytes_stream()
-                .eventsource()
-                .filter_map(|item| async move {
-                    match item {
-                        Ok(event) if event.data.is_empty() && event.event == "message" => None,
-                        Ok(event) => Some(Ok(SseEvent {
-                            event: (event.event != "message").then_some(event.event),
-                            data: event.data,
-                        })),
-                        Err(e) => Some(Err(UpstreamError::Protocol(format!("stream broke: {e}")))),
-                    }
-                });
+            let events = http::sse_events(response);
             return Ok(ProviderResponse::Stream(with_stream_timeouts(
-                Box::pin(events),
+                events,
                 request.timeouts,
                 started,
             )));
         }
 
-        let remaining = request.timeouts.total.saturating_sub(started.elapsed());
-        let body = match tokio::time::timeout(remaining, response.bytes()).await {
-            Err(_) => return Err(UpstreamError::Timeout(TimeoutPhase::Total)),
-            Ok(Err(e)) => return Err(classify_reqwest_error(&e)),
-            Ok(Ok(body)) => body,
-        };
+        let body = http::read_body(response, &request.timeouts, started).await?;
         #[derive(serde::Deserialize)]
         struct WithUsage {
             usage: Option<Usage>,
@@ -147,8 +93,7 @@ impl Provider for OpenAiProvider {
     }
 
     fn key_fingerprint(&self) -> Option<String> {
-        let key = self.api_key.as_ref()?.resolve().ok()?;
-        Some(crate::config::file::revision_of(key.expose()))
+        http::key_fingerprint(self.api_key.as_ref())
     }
 
     async fn probe(&self, timeout: Duration) -> Result<(), String> {
@@ -160,35 +105,14 @@ impl Provider for OpenAiProvider {
         match builder.send().await {
             Ok(response) if response.status().is_success() => Ok(()),
             Ok(response) => Err(status_error(&self.name, response).await.to_string()),
-            Err(e) => Err(classify_reqwest_error(&e).to_string()),
+            Err(e) => Err(http::classify_reqwest_error(&e).to_string()),
         }
-    }
-}
-
-fn classify_reqwest_error(error: &reqwest::Error) -> UpstreamError {
-    if error.is_timeout() {
-        return UpstreamError::Timeout(TimeoutPhase::FirstByte);
-    }
-    // The innermost cause is the useful part ("Connection refused"), without the URL.
-    let mut source: &dyn std::error::Error = error;
-    while let Some(next) = source.source() {
-        source = next;
-    }
-    if error.is_connect() {
-        UpstreamError::Connect(source.to_string())
-    } else {
-        UpstreamError::Protocol(source.to_string())
     }
 }
 
 async fn status_error(provider: &str, response: reqwest::Response) -> UpstreamError {
     let status = response.status();
-    let retry_after_ms = response
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .map(|secs| (secs.max(0.0) * 1000.0) as u64);
+    let retry_after_ms = http::retry_after_ms(response.headers());
     let body = response.bytes().await.unwrap_or_default();
     let message = upstream_error_message(&body)
         .map(|m| sanitize_upstream_message(&m))

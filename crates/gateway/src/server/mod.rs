@@ -2,6 +2,7 @@
 //! proxying lives in `proxy`, admin logic in `crate::admin`.
 
 mod admin;
+mod anthropic;
 pub(crate) mod guard;
 mod proxy;
 
@@ -29,6 +30,8 @@ pub fn router(gateway: Gateway) -> Router {
         .route("/chat/completions", post(chat_completions))
         .route("/completions", post(completions))
         .route("/embeddings", post(embeddings))
+        .route("/messages", post(anthropic::messages))
+        .route("/messages/count_tokens", post(anthropic::count_tokens))
         .route("/models", get(list_models))
         .route("/models/{*id}", get(get_model));
     Router::new()

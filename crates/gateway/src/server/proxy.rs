@@ -20,19 +20,66 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use super::guard::ClientIdentity;
-use crate::config::Limits;
-use crate::config::{AliasConfig, BreakerSettings};
+use crate::config::{AliasConfig, BreakerSettings, Limits, ParamPolicy};
 use crate::error::ApiError;
 use crate::gateway::{Gateway, Snapshot};
 use crate::limits::{Charge, Limited};
 use crate::provider::{
-    Endpoint, EventStream, ProviderRequest, ProviderResponse, SseEvent, UpstreamError, Usage,
+    Endpoint, EventStream, NativeEndpoint, NativeRequest, ProviderRequest, ProviderResponse,
+    SseEvent, UpstreamError, Usage,
 };
 use crate::routing::{estimate_input_tokens, Admission, AttemptGuard, Outcome};
 use crate::store::{LogRow, LogWriter};
+use crate::translate;
 
 pub const ALIAS_HEADER: &str = "x-switchboard-alias";
 pub const TARGET_HEADER: &str = "x-switchboard-target";
+pub const DROPPED_HEADER: &str = "x-switchboard-dropped-params";
+
+/// An OpenAI-shaped answer in Anthropic's shape, for the Anthropic ingress.
+fn to_anthropic(
+    response: ProviderResponse,
+    model: &str,
+    input_estimate: u64,
+) -> Result<ProviderResponse, UpstreamError> {
+    Ok(match response {
+        ProviderResponse::Complete { body, usage } => {
+            let completion: translate::openai::ChatCompletion = serde_json::from_slice(&body)
+                .map_err(|e| {
+                    UpstreamError::Protocol(format!("body is not a chat completion ({e})"))
+                })?;
+            let message = translate::anthropic::response_from_openai(completion, model);
+            let body =
+                serde_json::to_vec(&message).map_err(|e| UpstreamError::Protocol(e.to_string()))?;
+            ProviderResponse::Complete {
+                body: Bytes::from(body),
+                usage,
+            }
+        }
+        ProviderResponse::Stream(events) => ProviderResponse::Stream(translate::translate_stream(
+            events,
+            translate::anthropic::FromOpenAiStream::new(model, input_estimate),
+        )),
+    })
+}
+
+/// Which API the client speaks: OpenAI's (the gateway's own shape) or Anthropic's Messages API,
+/// which is translated to OpenAI's for backends that do not speak it and passed through to
+/// those that do.
+pub(super) enum Ingress {
+    OpenAi,
+    Anthropic(AnthropicIngress),
+}
+
+pub(super) struct AnthropicIngress {
+    pub endpoint: NativeEndpoint,
+    /// The request as the client sent it, for backends that speak Anthropic natively.
+    pub native: Map<String, Value>,
+    /// The client's `anthropic-beta` header.
+    pub beta: Option<String>,
+    /// What the translation to OpenAI's shape could not carry over.
+    pub dropped: Vec<String>,
+}
 
 pub(super) async fn handle(
     gateway: Gateway,
@@ -47,17 +94,17 @@ pub(super) async fn handle(
         record.row.client = Some(identity.token.clone());
         record.row.tenant = identity.tenant.clone();
     }
-    match proxy(
-        &snapshot,
-        &gateway,
-        identity.as_ref(),
-        endpoint,
-        &correlation_id,
-        request,
-        &mut record,
-    )
-    .await
-    {
+    let context = RequestContext {
+        snapshot: &snapshot,
+        gateway: &gateway,
+        identity: identity.as_ref(),
+        correlation_id: &correlation_id,
+    };
+    let result = match read_json_body(request, snapshot.config.server.max_body_bytes).await {
+        Ok(body) => route(&context, endpoint, body, &Ingress::OpenAi, &mut record).await,
+        Err(e) => Err(e),
+    };
+    match result {
         Ok(response) => response,
         Err(error) => {
             let error = error.with_correlation_id(&correlation_id);
@@ -67,30 +114,101 @@ pub(super) async fn handle(
     }
 }
 
-async fn proxy(
-    snapshot: &Arc<Snapshot>,
-    gateway: &Gateway,
-    identity: Option<&ClientIdentity>,
-    endpoint: Endpoint,
-    correlation_id: &str,
+/// The Anthropic ingress: the client's body becomes the OpenAI-shaped body routing works on
+/// (`super::anthropic::ingress`), plus what a native backend gets.
+pub(super) async fn handle_anthropic(
+    gateway: Gateway,
+    endpoint: NativeEndpoint,
+    correlation_id: String,
     request: Request,
-    record: &mut Record,
-) -> Result<Response, ApiError> {
-    let (routing, limits) = (&gateway.inner.routing, &gateway.inner.limits);
-    let limit = snapshot.config.server.max_body_bytes;
+) -> Response {
+    let snapshot = gateway.snapshot();
+    let mut record = Record::new(
+        gateway.inner.log.clone(),
+        Endpoint::ChatCompletions,
+        &correlation_id,
+    );
+    record.row.endpoint = endpoint.path();
+    let identity = request.extensions().get::<ClientIdentity>().cloned();
+    if let Some(identity) = &identity {
+        record.row.client = Some(identity.token.clone());
+        record.row.tenant = identity.tenant.clone();
+    }
+    let context = RequestContext {
+        snapshot: &snapshot,
+        gateway: &gateway,
+        identity: identity.as_ref(),
+        correlation_id: &correlation_id,
+    };
+    let beta = request
+        .headers()
+        .get("anthropic-beta")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let result = match read_json_body(request, snapshot.config.server.max_body_bytes).await {
+        Ok(native) => match super::anthropic::ingress(native, endpoint, beta) {
+            Ok((body, anthropic)) => {
+                let ingress = Ingress::Anthropic(anthropic);
+                route(
+                    &context,
+                    Endpoint::ChatCompletions,
+                    body,
+                    &ingress,
+                    &mut record,
+                )
+                .await
+            }
+            Err(message) => Err(ApiError::invalid_request("invalid_body", message)),
+        },
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(response) => response,
+        Err(error) => {
+            let error = error.with_correlation_id(&correlation_id);
+            record.finish_error(&error);
+            error.into_anthropic_response()
+        }
+    }
+}
+
+/// Reads a JSON object body of at most `limit` bytes.
+async fn read_json_body(request: Request, limit: usize) -> Result<Map<String, Value>, ApiError> {
     let body = axum::body::to_bytes(request.into_body(), limit)
         .await
         .map_err(|_| ApiError::body_too_large(limit))?;
-    let mut body: Map<String, Value> = match serde_json::from_slice::<Value>(&body) {
-        Ok(Value::Object(map)) => map,
-        Ok(_) => {
-            return Err(ApiError::invalid_request(
-                "invalid_body",
-                "request body must be a JSON object",
-            ))
-        }
-        Err(e) => return Err(ApiError::invalid_json(&e)),
-    };
+    match serde_json::from_slice::<Value>(&body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::invalid_request(
+            "invalid_body",
+            "request body must be a JSON object",
+        )),
+        Err(e) => Err(ApiError::invalid_json(&e)),
+    }
+}
+
+/// What every step of one request needs to know.
+struct RequestContext<'a> {
+    /// The config the request started with; kept to the end even if a reload swaps it.
+    snapshot: &'a Arc<Snapshot>,
+    gateway: &'a Gateway,
+    identity: Option<&'a ClientIdentity>,
+    correlation_id: &'a str,
+}
+
+async fn route(
+    context: &RequestContext<'_>,
+    endpoint: Endpoint,
+    mut body: Map<String, Value>,
+    ingress: &Ingress,
+    record: &mut Record,
+) -> Result<Response, ApiError> {
+    let (snapshot, correlation_id) = (context.snapshot, context.correlation_id);
+    let (routing, limits) = (
+        &context.gateway.inner.routing,
+        &context.gateway.inner.limits,
+    );
+    let identity = context.identity;
     let requested = match body.get("model") {
         Some(Value::String(model)) if !model.is_empty() => model.clone(),
         _ => {
@@ -163,6 +281,10 @@ async fn proxy(
     // Ask for usage in streams so the log has token counts; hide the extra chunk from clients
     // that did not ask for it.
     let mut hide_usage_chunk = false;
+    let anthropic = match ingress {
+        Ingress::Anthropic(a) => Some(a),
+        Ingress::OpenAi => None,
+    };
     if stream
         && body
             .get("stream_options")
@@ -174,7 +296,7 @@ async fn proxy(
             .or_insert_with(|| Value::Object(Map::new()));
         if let Value::Object(options) = options {
             options.insert("include_usage".into(), Value::Bool(true));
-            hide_usage_chunk = true;
+            hide_usage_chunk = anthropic.is_none();
         }
     }
 
@@ -230,6 +352,57 @@ async fn proxy(
             let Some(provider) = snapshot.providers.get(&target.provider) else {
                 continue;
             };
+            let native = anthropic.filter(|_| provider.speaks_anthropic());
+            if let Some(a) = anthropic {
+                if a.endpoint == NativeEndpoint::CountTokens && native.is_none() {
+                    // Only Anthropic counts Anthropic's tokens; elsewhere the estimate answers.
+                    record.finish_ok(None);
+                    let route = RouteInfo {
+                        alias: candidate.name.clone(),
+                        target: label,
+                        family: provider.family(),
+                        dropped: Vec::new(),
+                    };
+                    let body = serde_json::json!({ "input_tokens": estimate }).to_string();
+                    return Ok(json_response(Bytes::from(body), &route));
+                }
+            }
+            let mut target_body = body.clone();
+            target_body.insert("model".into(), Value::String(target.model.clone()));
+            let mut dropped: Vec<String> = anthropic
+                .filter(|_| native.is_none())
+                .map(|a| a.dropped.clone())
+                .unwrap_or_default();
+            if native.is_none() {
+                let unsupported = provider.unsupported_params(endpoint, &target_body);
+                if !unsupported.is_empty() {
+                    let policy = snapshot
+                        .config
+                        .providers
+                        .get(&target.provider)
+                        .map(|p| p.unsupported_params)
+                        .unwrap_or_default();
+                    if policy == ParamPolicy::Refuse {
+                        let mut error = ApiError::invalid_request(
+                            "unsupported_params",
+                            format!(
+                                "backend `{label}` ({}) cannot take these parameters: {}; remove them, or set `unsupported_params = \"drop\"` on provider `{}`",
+                                provider.family(),
+                                unsupported.join(", "),
+                                target.provider
+                            ),
+                        )
+                        .with_route(&candidate.name);
+                        error.target = Some(label.clone());
+                        error.provider_family = Some(provider.family());
+                        return Err(error);
+                    }
+                    for key in &unsupported {
+                        target_body.remove(key);
+                    }
+                    dropped.extend(unsupported);
+                }
+            }
             let health = routing.target(target);
             if health.misconfigured().is_some() {
                 health.recheck_misconfigured(provider.key_fingerprint());
@@ -267,17 +440,37 @@ async fn proxy(
             }
             attempts_left -= 1;
             let guard = health.begin(admission == Admission::Probe);
-            let mut target_body = body.clone();
-            target_body.insert("model".into(), Value::String(target.model.clone()));
             let request = ProviderRequest {
                 endpoint,
                 body: target_body,
                 stream,
                 correlation_id: correlation_id.to_owned(),
                 timeouts: target.timeouts,
+                max_tokens: target.max_tokens,
             };
             let attempt_started = Instant::now();
-            let outcome = match provider.send(request).await {
+            let sent = match (native, anthropic) {
+                (Some(a), _) => {
+                    let mut native_body = a.native.clone();
+                    native_body.insert("model".into(), Value::String(target.model.clone()));
+                    provider
+                        .send_native_anthropic(NativeRequest {
+                            endpoint: a.endpoint,
+                            body: native_body,
+                            stream,
+                            correlation_id: correlation_id.to_owned(),
+                            timeouts: target.timeouts,
+                            beta: a.beta.clone(),
+                        })
+                        .await
+                }
+                (None, Some(_)) => provider
+                    .send(request)
+                    .await
+                    .and_then(|r| to_anthropic(r, &requested, estimate)),
+                (None, None) => provider.send(request).await,
+            };
+            let outcome = match sent {
                 Ok(ProviderResponse::Stream(mut events)) => match events.next().await {
                     // Nothing has reached the client yet, so a stream that fails at once can still
                     // go to the next target.
@@ -298,6 +491,7 @@ async fn proxy(
                         alias: candidate.name.clone(),
                         target: label,
                         family,
+                        dropped,
                     };
                     let first_byte = attempt_started.elapsed();
                     return Ok(match served {
@@ -321,6 +515,7 @@ async fn proxy(
                                 first,
                                 rest,
                                 hide_usage_chunk,
+                                anthropic.is_some(),
                                 record.take(),
                                 route,
                                 attempt,
@@ -454,11 +649,18 @@ struct RouteInfo {
     alias: String,
     target: String,
     family: &'static str,
+    /// Request parameters left out because the backend cannot take them.
+    dropped: Vec<String>,
 }
 
 impl RouteInfo {
     fn apply(&self, response: &mut Response) {
         let headers = response.headers_mut();
+        if !self.dropped.is_empty() {
+            if let Ok(v) = HeaderValue::from_str(&self.dropped.join(",")) {
+                headers.insert(DROPPED_HEADER, v);
+            }
+        }
         if let Ok(v) = HeaderValue::from_str(&self.alias) {
             headers.insert(ALIAS_HEADER, v);
         }
@@ -550,6 +752,7 @@ fn stream_response(
     first: Option<SseEvent>,
     rest: EventStream,
     hide_usage_chunk: bool,
+    anthropic_errors: bool,
     record: Record,
     route: RouteInfo,
     attempt: StreamAttempt,
@@ -559,6 +762,7 @@ fn stream_response(
         pending_first: first,
         inner: rest,
         hide_usage_chunk,
+        anthropic_errors,
         record,
         usage: None,
         done: false,
@@ -585,6 +789,8 @@ struct ForwardStream {
     pending_first: Option<SseEvent>,
     inner: EventStream,
     hide_usage_chunk: bool,
+    /// Errors go out as Anthropic's `error` event (the Anthropic ingress).
+    anthropic_errors: bool,
     record: Record,
     usage: Option<Usage>,
     done: bool,
@@ -598,16 +804,24 @@ impl ForwardStream {
     fn emit(&mut self, event: SseEvent) -> Option<Bytes> {
         self.record.first_token();
         if event.data.contains("\"usage\"") {
-            #[derive(serde::Deserialize)]
-            struct Chunk {
-                usage: Option<Usage>,
-                #[serde(default)]
-                choices: Option<Vec<serde::de::IgnoredAny>>,
-            }
-            if let Ok(chunk) = serde_json::from_str::<Chunk>(&event.data) {
-                if let Some(usage) = chunk.usage {
-                    self.usage = Some(usage);
-                    if self.hide_usage_chunk && chunk.choices.is_none_or(|c| c.is_empty()) {
+            if let Ok(value) = serde_json::from_str::<Value>(&event.data) {
+                // OpenAI chunks carry `usage` at the top; Anthropic's `message_start` inside
+                // `message`, its `message_delta` at the top with output tokens only.
+                let found = value
+                    .get("usage")
+                    .or_else(|| value.pointer("/message/usage"))
+                    .and_then(|u| serde_json::from_value::<Usage>(u.clone()).ok());
+                if let Some(usage) = found {
+                    let previous = self.usage.unwrap_or_default();
+                    self.usage = Some(Usage {
+                        prompt_tokens: usage.prompt_tokens.or(previous.prompt_tokens),
+                        completion_tokens: usage.completion_tokens.or(previous.completion_tokens),
+                    });
+                    let no_choices = value
+                        .get("choices")
+                        .and_then(Value::as_array)
+                        .is_none_or(|c| c.is_empty());
+                    if self.hide_usage_chunk && value.get("usage").is_some() && no_choices {
                         return None;
                     }
                 }
@@ -652,7 +866,12 @@ impl Stream for ForwardStream {
                         attempt.guard.settle(outcome, &attempt.breaker);
                     }
                     self.record.finish_stream_error(&error);
-                    return Poll::Ready(Some(Ok(Bytes::from(error.to_sse_event()))));
+                    let event = if self.anthropic_errors {
+                        error.to_anthropic_sse_event()
+                    } else {
+                        error.to_sse_event()
+                    };
+                    return Poll::Ready(Some(Ok(Bytes::from(event))));
                 }
                 Poll::Ready(None) => {
                     self.done = true;

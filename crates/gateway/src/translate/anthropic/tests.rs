@@ -1,0 +1,622 @@
+//! Table tests for the Anthropic translations, both ways, from real-shaped payloads. Payloads
+//! marked "docs" follow the examples of Anthropic's API reference (docs.anthropic.com/en/api/
+//! messages, /en/api/messages-streaming) and OpenAI's (platform.openai.com/docs/api-reference/chat).
+
+use serde_json::json;
+
+use super::*;
+use crate::translate::test_support;
+
+fn chat(value: Value) -> oa::ChatRequest {
+    serde_json::from_value(value).unwrap_or_else(|e| panic!("bad fixture: {e}"))
+}
+
+fn to_json<T: Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+#[test]
+fn openai_request_becomes_a_messages_request() {
+    // (name, OpenAI request, default max_tokens, expected Anthropic request)
+    let cases = [
+        (
+            "system, multi-turn, images, sampling, stop, user",
+            json!({
+                "model": "claude-sonnet-4-5", "temperature": 1.5, "top_p": 0.9, "stop": "END", "user": "u-1",
+                "messages": [
+                    {"role": "system", "content": "You are terse."},
+                    {"role": "developer", "content": [{"type": "text", "text": "Answer in French."}]},
+                    {"role": "user", "content": [
+                        {"type": "text", "text": "What is in these images?"},
+                        {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+                        {"type": "image_url", "image_url": {"url": "https://example.com/cat.jpg", "detail": "high"}}
+                    ]},
+                    {"role": "assistant", "content": "Un chat."},
+                    {"role": "user", "content": "Merci"}
+                ]
+            }),
+            4096,
+            json!({
+                "model": "claude-sonnet-4-5", "max_tokens": 4096,
+                "system": "You are terse.\n\nAnswer in French.",
+                "stop_sequences": ["END"], "temperature": 1.0, "top_p": 0.9,
+                "metadata": {"user_id": "u-1"},
+                "messages": [
+                    {"role": "user", "content": [
+                        {"type": "text", "text": "What is in these images?"},
+                        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}},
+                        {"type": "image", "source": {"type": "url", "url": "https://example.com/cat.jpg"}}
+                    ]},
+                    {"role": "assistant", "content": [{"type": "text", "text": "Un chat."}]},
+                    {"role": "user", "content": [{"type": "text", "text": "Merci"}]}
+                ]
+            }),
+        ),
+        (
+            "tools, parallel calls in history, tool results (text and structured) in one user turn",
+            json!({
+                "model": "claude", "max_completion_tokens": 300, "stream": true,
+                "tools": [{"type": "function", "function": {"name": "get_weather", "description": "Weather",
+                    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}},
+                    {"type": "function", "function": {"name": "noop"}}],
+                "tool_choice": "required", "parallel_tool_calls": false,
+                "messages": [
+                    {"role": "user", "content": "Weather in Paris and Tokyo?"},
+                    {"role": "assistant", "content": null, "tool_calls": [
+                        {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}},
+                        {"id": "call_2", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Tokyo\"}"}}
+                    ]},
+                    {"role": "tool", "tool_call_id": "call_1", "content": "18C"},
+                    {"role": "tool", "tool_call_id": "call_2", "content": [{"type": "text", "text": "22C"}]},
+                    {"role": "user", "content": "Thanks"}
+                ]
+            }),
+            4096,
+            json!({
+                "model": "claude", "max_tokens": 300, "stream": true,
+                "tools": [
+                    {"name": "get_weather", "description": "Weather",
+                     "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}},
+                    {"name": "noop", "input_schema": {"type": "object", "properties": {}}}
+                ],
+                "tool_choice": {"type": "any", "disable_parallel_tool_use": true},
+                "messages": [
+                    {"role": "user", "content": [{"type": "text", "text": "Weather in Paris and Tokyo?"}]},
+                    {"role": "assistant", "content": [
+                        {"type": "tool_use", "id": "call_1", "name": "get_weather", "input": {"city": "Paris"}},
+                        {"type": "tool_use", "id": "call_2", "name": "get_weather", "input": {"city": "Tokyo"}}
+                    ]},
+                    {"role": "user", "content": [
+                        {"type": "tool_result", "tool_use_id": "call_1", "content": "18C"},
+                        {"type": "tool_result", "tool_use_id": "call_2", "content": [{"type": "text", "text": "22C"}]},
+                        {"type": "text", "text": "Thanks"}
+                    ]}
+                ]
+            }),
+        ),
+        (
+            "named tool choice, JSON schema output, target default max_tokens",
+            json!({
+                "model": "claude", "messages": [{"role": "user", "content": "Hi"}],
+                "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}],
+                "tool_choice": {"type": "function", "function": {"name": "f"}},
+                "response_format": {"type": "json_schema", "json_schema": {"name": "out", "schema": {"type": "object", "properties": {"a": {"type": "integer"}}}}}
+            }),
+            777,
+            json!({
+                "model": "claude", "max_tokens": 777,
+                "messages": [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}],
+                "tools": [{"name": "f", "input_schema": {"type": "object"}}],
+                "tool_choice": {"type": "tool", "name": "f"},
+                "output_config": {"format": {"type": "json_schema", "schema": {"type": "object", "properties": {"a": {"type": "integer"}}}}}
+            }),
+        ),
+    ];
+    for (name, input, default_max, expected) in cases {
+        let out = request_from_openai(&chat(input), default_max);
+        assert_eq!(out.map(|r| to_json(&r)), Ok(expected), "case: {name}");
+    }
+}
+
+#[test]
+fn requests_anthropic_cannot_express_are_refused_with_the_reason() {
+    let cases = [
+        (
+            json!({"model": "m", "messages": [{"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": "x", "format": "wav"}}]}]}),
+            "content parts of type `input_audio`",
+        ),
+        (
+            json!({"model": "m", "messages": [{"role": "tool", "content": "x"}]}),
+            "needs `tool_call_id`",
+        ),
+        (
+            json!({"model": "m", "messages": [{"role": "assistant", "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{oops"}}]}]}),
+            "arguments that are not JSON",
+        ),
+    ];
+    for (input, needle) in cases {
+        let err = request_from_openai(&chat(input), 10)
+            .err()
+            .unwrap_or_default();
+        assert!(err.contains(needle), "{err}");
+    }
+}
+
+#[test]
+fn messages_response_becomes_a_chat_completion() {
+    // docs: a tool-use answer (text block + tool_use block).
+    let response: MessagesResponse = serde_json::from_value(json!({
+        "id": "msg_01Aq9w938a90dw8q", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
+        "content": [
+            {"type": "text", "text": "I'll check the weather."},
+            {"type": "tool_use", "id": "toolu_01A09q90qw90lq917835lq9", "name": "get_weather", "input": {"location": "San Francisco, CA", "unit": "celsius"}}
+        ],
+        "stop_reason": "tool_use", "stop_sequence": null,
+        "usage": {"input_tokens": 472, "output_tokens": 89, "cache_read_input_tokens": 100}
+    }))
+    .unwrap_or_default();
+    let mut out = to_json(&response_to_openai(response));
+    out["created"] = json!(0);
+    assert_eq!(
+        out,
+        json!({
+            "id": "msg_01Aq9w938a90dw8q", "object": "chat.completion", "created": 0, "model": "claude-sonnet-4-5",
+            "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
+                "role": "assistant", "content": "I'll check the weather.",
+                "tool_calls": [{"id": "toolu_01A09q90qw90lq917835lq9", "type": "function",
+                    "function": {"name": "get_weather", "arguments": "{\"location\":\"San Francisco, CA\",\"unit\":\"celsius\"}"}}]}}],
+            "usage": {"prompt_tokens": 572, "completion_tokens": 89, "total_tokens": 661}
+        })
+    );
+}
+
+#[test]
+fn stop_reasons_and_error_types_map_both_ways() {
+    for (stop, finish) in [
+        ("end_turn", "stop"),
+        ("stop_sequence", "stop"),
+        ("max_tokens", "length"),
+        ("tool_use", "tool_calls"),
+        ("refusal", "content_filter"),
+        ("pause_turn", "stop"),
+        ("model_context_window_exceeded", "length"),
+    ] {
+        assert_eq!(finish_reason(stop), finish, "{stop}");
+    }
+    for (finish, stop) in [
+        ("stop", "end_turn"),
+        ("length", "max_tokens"),
+        ("tool_calls", "tool_use"),
+        ("content_filter", "refusal"),
+    ] {
+        assert_eq!(stop_reason(finish), stop, "{finish}");
+    }
+    for (kind, http, status) in [
+        ("overloaded_error", Some(529), 503),
+        ("rate_limit_error", Some(429), 429),
+        ("authentication_error", Some(401), 401),
+        ("permission_error", Some(403), 403),
+        ("not_found_error", Some(404), 404),
+        ("invalid_request_error", Some(400), 400),
+        ("request_too_large", Some(413), 413),
+        ("api_error", Some(500), 500),
+        ("api_error", None, 502),
+        ("", Some(529), 503),
+        ("", Some(418), 418),
+    ] {
+        assert_eq!(error_status(kind, http).as_u16(), status, "{kind}");
+    }
+    let err = upstream_error(
+        br#"{"type":"error","error":{"type":"rate_limit_error","message":"Number of requests has exceeded your rate limit"}}"#,
+        Some(429),
+        Some(3000),
+    );
+    assert!(
+        matches!(&err, UpstreamError::Status { status, message, retry_after_ms: Some(3000) }
+            if status.as_u16() == 429 && message.starts_with("rate_limit_error: Number of requests")),
+        "{err:?}"
+    );
+}
+
+/// docs: the tool-use streaming example (text block, then a tool_use block whose input arrives
+/// as `input_json_delta`s), with a ping in between.
+const ANTHROPIC_STREAM: &str = concat!(
+    "event: message_start\n",
+    "data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_014p7gG3wDgGV9EUtLvnow3U\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-3-haiku-20240307\",\"stop_sequence\":null,\"usage\":{\"input_tokens\":472,\"output_tokens\":2},\"content\":[],\"stop_reason\":null}}\n\n",
+    "event: content_block_start\n",
+    "data: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n",
+    "event: ping\n",
+    "data: {\"type\": \"ping\"}\n\n",
+    "event: content_block_delta\n",
+    "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Okay\"}}\n\n",
+    "event: content_block_delta\n",
+    "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\", let's check the weather — für San Francisco:\"}}\n\n",
+    "event: content_block_stop\n",
+    "data: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+    "event: content_block_start\n",
+    "data: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_01T1x1fJ34qAmk2tNTrN7Up6\",\"name\":\"get_weather\",\"input\":{}}}\n\n",
+    "event: content_block_delta\n",
+    "data: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"\"}}\n\n",
+    "event: content_block_delta\n",
+    "data: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"location\\\":\"}}\n\n",
+    "event: content_block_delta\n",
+    "data: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\" \\\"San Fra\"}}\n\n",
+    "event: content_block_delta\n",
+    "data: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"ncisc\"}}\n\n",
+    "event: content_block_delta\n",
+    "data: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"o, CA\\\", \"}}\n\n",
+    "event: content_block_delta\n",
+    "data: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"\\\"unit\\\": \\\"fah\"}}\n\n",
+    "event: content_block_delta\n",
+    "data: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"renheit\\\"}\"}}\n\n",
+    "event: content_block_stop\n",
+    "data: {\"type\":\"content_block_stop\",\"index\":1}\n\n",
+    "event: message_delta\n",
+    "data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":89}}\n\n",
+    "event: message_stop\n",
+    "data: {\"type\":\"message_stop\"}\n\n",
+);
+
+/// (content, tool calls (id, name, arguments), finish, usage)
+type Assembled = (
+    String,
+    Vec<(String, String, String)>,
+    Option<String>,
+    Option<oa::CompletionUsage>,
+);
+
+/// Reassembles OpenAI chunks.
+fn assemble_openai(events: &[SseEvent]) -> Assembled {
+    let mut content = String::new();
+    let mut calls: Vec<(String, String, String)> = Vec::new();
+    let mut finish = None;
+    let mut usage = None;
+    for event in events {
+        if event.data == "[DONE]" {
+            continue;
+        }
+        let chunk: oa::ChatChunk = serde_json::from_str(&event.data).unwrap_or_default();
+        if chunk.usage.is_some() {
+            usage = chunk.usage;
+        }
+        for choice in chunk.choices {
+            content.push_str(choice.delta.content.as_deref().unwrap_or(""));
+            for call in choice.delta.tool_calls.into_iter().flatten() {
+                let i = call.index as usize;
+                if calls.len() <= i {
+                    calls.resize(i + 1, Default::default());
+                }
+                let function = call.function.unwrap_or_default();
+                calls[i].0.push_str(call.id.as_deref().unwrap_or(""));
+                calls[i].1.push_str(function.name.as_deref().unwrap_or(""));
+                calls[i]
+                    .2
+                    .push_str(function.arguments.as_deref().unwrap_or(""));
+            }
+            if choice.finish_reason.is_some() {
+                finish = choice.finish_reason;
+            }
+        }
+    }
+    (content, calls, finish, usage)
+}
+
+#[tokio::test]
+async fn anthropic_stream_becomes_openai_chunks_at_any_byte_boundary() {
+    let mut reference: Option<Vec<String>> = None;
+    for seed in 0..40 {
+        let items =
+            test_support::run(ANTHROPIC_STREAM, seed, ToOpenAiStream::new("claude", true)).await;
+        let events: Vec<SseEvent> = items
+            .into_iter()
+            .map(|i| i.unwrap_or_else(|e| panic!("seed {seed}: {e}")))
+            .collect();
+        // The same chunks whatever the split (modulo `created`, which is per stream).
+        let normalized: Vec<String> = events
+            .iter()
+            .map(|e| {
+                let mut v: Value =
+                    serde_json::from_str(&e.data).unwrap_or(Value::String(e.data.clone()));
+                if let Some(o) = v.as_object_mut() {
+                    o.remove("created");
+                }
+                v.to_string()
+            })
+            .collect();
+        match &reference {
+            None => reference = Some(normalized),
+            Some(r) => assert_eq!(r, &normalized, "seed {seed}"),
+        }
+        let (content, calls, finish, usage) = assemble_openai(&events);
+        assert_eq!(
+            content,
+            "Okay, let's check the weather — für San Francisco:"
+        );
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].0, "toolu_01T1x1fJ34qAmk2tNTrN7Up6");
+        assert_eq!(calls[0].1, "get_weather");
+        let args: Value = serde_json::from_str(&calls[0].2).unwrap_or_default();
+        assert_eq!(
+            args,
+            json!({"location": "San Francisco, CA", "unit": "fahrenheit"})
+        );
+        assert_eq!(finish.as_deref(), Some("tool_calls"));
+        assert_eq!(usage, Some(oa::CompletionUsage::new(472, 89)));
+        assert_eq!(events.last().map(|e| e.data.as_str()), Some("[DONE]"));
+        // Every tool-argument delta of the upstream became its own chunk (incremental).
+        let arg_chunks = events
+            .iter()
+            .filter(|e| e.data.contains("\"arguments\""))
+            .count();
+        assert_eq!(
+            arg_chunks, 7,
+            "one per non-empty delta plus the opening one"
+        );
+    }
+}
+
+#[tokio::test]
+async fn anthropic_stream_errors_and_truncation_surface() {
+    let overloaded = concat!(
+        "event: message_start\n",
+        "data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":5,\"output_tokens\":1}}}\n\n",
+        "event: error\n",
+        "data: {\"type\": \"error\", \"error\": {\"type\": \"overloaded_error\", \"message\": \"Overloaded\"}}\n\n",
+    );
+    let items = test_support::run(overloaded, 3, ToOpenAiStream::new("claude", false)).await;
+    assert_eq!(items.len(), 2);
+    assert!(
+        matches!(&items[1], Err(UpstreamError::Status { status, message, .. }) if status.as_u16() == 503 && message.contains("overloaded_error")),
+        "{:?}",
+        items[1]
+    );
+    let truncated = &ANTHROPIC_STREAM[..ANTHROPIC_STREAM.len() / 2];
+    let items = test_support::run(truncated, 5, ToOpenAiStream::new("claude", false)).await;
+    assert!(
+        matches!(items.last(), Some(Err(UpstreamError::Protocol(m))) if m.contains("message_stop"))
+    );
+}
+
+// ---- ingress direction ----
+
+#[test]
+fn messages_request_becomes_an_openai_request() {
+    // docs-shaped: what Claude Code sends (system blocks, tool_use history, tool results with
+    // structured content and an image, thinking, top_k, a server tool).
+    let request: MessagesRequest = serde_json::from_value(json!({
+        "model": "local/chat", "max_tokens": 1024, "stream": true, "temperature": 0.2, "top_k": 5,
+        "thinking": {"type": "enabled", "budget_tokens": 2000},
+        "metadata": {"user_id": "user_abc"},
+        "stop_sequences": ["\n\nHuman:"],
+        "system": [{"type": "text", "text": "You are Claude Code.", "cache_control": {"type": "ephemeral"}}, {"type": "text", "text": "Be brief."}],
+        "tools": [
+            {"name": "Read", "description": "Read a file", "input_schema": {"type": "object", "properties": {"path": {"type": "string"}}}},
+            {"type": "web_search_20250305", "name": "web_search", "max_uses": 3}
+        ],
+        "tool_choice": {"type": "auto", "disable_parallel_tool_use": true},
+        "messages": [
+            {"role": "user", "content": "Read a.txt and show me b.png"},
+            {"role": "assistant", "content": [
+                {"type": "thinking", "thinking": "Let me read.", "signature": "sig"},
+                {"type": "text", "text": "Reading."},
+                {"type": "tool_use", "id": "toolu_1", "name": "Read", "input": {"path": "a.txt"}},
+                {"type": "tool_use", "id": "toolu_2", "name": "Read", "input": {"path": "b.png"}}
+            ]},
+            {"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_1", "content": "hello"},
+                {"type": "tool_result", "tool_use_id": "toolu_2", "is_error": false, "content": [
+                    {"type": "text", "text": "an image:"},
+                    {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}}
+                ]},
+                {"type": "text", "text": "Now summarize."}
+            ]}
+        ]
+    }))
+    .unwrap_or_default();
+    let (out, dropped) = request_to_openai(request).unwrap_or_default();
+    assert_eq!(
+        to_json(&out),
+        json!({
+            "model": "local/chat", "max_tokens": 1024, "stream": true, "temperature": 0.2,
+            "stop": ["\n\nHuman:"], "user": "user_abc", "parallel_tool_calls": false, "tool_choice": "auto",
+            "tools": [{"type": "function", "function": {"name": "Read", "description": "Read a file",
+                "parameters": {"type": "object", "properties": {"path": {"type": "string"}}}}}],
+            "messages": [
+                {"role": "system", "content": "You are Claude Code.\n\nBe brief."},
+                {"role": "user", "content": "Read a.txt and show me b.png"},
+                {"role": "assistant", "content": "Reading.", "tool_calls": [
+                    {"id": "toolu_1", "type": "function", "function": {"name": "Read", "arguments": "{\"path\":\"a.txt\"}"}},
+                    {"id": "toolu_2", "type": "function", "function": {"name": "Read", "arguments": "{\"path\":\"b.png\"}"}}
+                ]},
+                {"role": "tool", "tool_call_id": "toolu_1", "content": "hello"},
+                {"role": "tool", "tool_call_id": "toolu_2", "content": "an image:"},
+                {"role": "user", "content": [
+                    {"type": "text", "text": "Now summarize."},
+                    {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
+                ]}
+            ]
+        })
+    );
+    assert_eq!(dropped, vec!["thinking", "top_k", "tools.web_search"]);
+}
+
+#[test]
+fn chat_completion_becomes_a_message() {
+    // docs: an OpenAI answer with parallel tool calls.
+    let completion: oa::ChatCompletion = serde_json::from_value(json!({
+        "id": "chatcmpl-abc123", "object": "chat.completion", "created": 1699896916, "model": "qwen",
+        "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant", "content": null,
+            "tool_calls": [
+                {"id": "call_abc", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}},
+                {"id": "call_def", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\": \"Tokyo\"}"}}
+            ]}}],
+        "usage": {"prompt_tokens": 82, "completion_tokens": 17, "total_tokens": 99}
+    }))
+    .unwrap_or_default();
+    assert_eq!(
+        to_json(&response_from_openai(completion, "local/chat")),
+        json!({
+            "id": "msg_chatcmpl-abc123", "type": "message", "role": "assistant", "model": "local/chat",
+            "content": [
+                {"type": "tool_use", "id": "call_abc", "name": "get_weather", "input": {"city": "Paris"}},
+                {"type": "tool_use", "id": "call_def", "name": "get_weather", "input": {"city": "Tokyo"}}
+            ],
+            "stop_reason": "tool_use", "stop_sequence": null,
+            "usage": {"input_tokens": 82, "output_tokens": 17}
+        })
+    );
+}
+
+/// docs-shaped OpenAI stream: text, then two parallel tool calls whose arguments arrive in many
+/// small deltas, the finish chunk, the usage chunk, `[DONE]`.
+fn openai_stream() -> String {
+    let mut out = String::new();
+    let mut push = |v: Value| out.push_str(&format!("data: {v}\n\n"));
+    let chunk = |delta: Value, finish: Value| {
+        json!({"id": "chatcmpl-9", "object": "chat.completion.chunk", "created": 1, "model": "qwen",
+               "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+    };
+    push(chunk(
+        json!({"role": "assistant", "content": ""}),
+        Value::Null,
+    ));
+    for piece in ["Let me ", "check — ", "ça va."] {
+        push(chunk(json!({"content": piece}), Value::Null));
+    }
+    for (i, (id, args)) in [
+        ("call_a", "{\"city\": \"Paris\"}"),
+        ("call_b", "{\"city\": \"Tokyo\"}"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        push(chunk(
+            json!({"tool_calls": [{"index": i, "id": id, "type": "function", "function": {"name": "get_weather", "arguments": ""}}]}),
+            Value::Null,
+        ));
+        let chars: Vec<char> = args.chars().collect();
+        for piece in chars.chunks(2) {
+            let piece: String = piece.iter().collect();
+            push(chunk(
+                json!({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}),
+                Value::Null,
+            ));
+        }
+    }
+    push(chunk(json!({}), json!("tool_calls")));
+    push(
+        json!({"id": "chatcmpl-9", "object": "chat.completion.chunk", "created": 1, "model": "qwen", "choices": [],
+                "usage": {"prompt_tokens": 30, "completion_tokens": 25, "total_tokens": 55}}),
+    );
+    out.push_str("data: [DONE]\n\n");
+    out
+}
+
+#[tokio::test]
+async fn openai_stream_becomes_anthropic_events_at_any_byte_boundary() {
+    let raw = openai_stream();
+    for seed in 0..40 {
+        let items = test_support::run(&raw, seed, FromOpenAiStream::new("local/chat", 12)).await;
+        let events: Vec<StreamEvent> = items
+            .into_iter()
+            .map(|i| {
+                let e = i.unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+                let parsed: StreamEvent =
+                    serde_json::from_str(&e.data).unwrap_or(StreamEvent::Unknown);
+                assert_eq!(
+                    e.event.as_deref(),
+                    Some(parsed.name()),
+                    "event name matches type"
+                );
+                parsed
+            })
+            .collect();
+        let names: Vec<&str> = events.iter().map(StreamEvent::name).collect();
+        assert_eq!(names.first(), Some(&"message_start"));
+        assert_eq!(&names[names.len() - 2..], ["message_delta", "message_stop"]);
+        // Rebuild the message the way Anthropic's SDKs do, block by block.
+        let mut blocks: Vec<(String, String)> = Vec::new();
+        let mut open = false;
+        for event in &events {
+            match event {
+                StreamEvent::ContentBlockStart {
+                    index,
+                    content_block,
+                } => {
+                    assert!(!open, "blocks never overlap");
+                    open = true;
+                    assert_eq!(*index as usize, blocks.len());
+                    blocks.push(match content_block {
+                        Block::Text { .. } => ("text".into(), String::new()),
+                        Block::ToolUse { id, .. } => (id.clone(), String::new()),
+                        other => panic!("{other:?}"),
+                    });
+                }
+                StreamEvent::ContentBlockDelta { index, delta } => {
+                    assert!(open);
+                    let text = match delta {
+                        BlockDelta::TextDelta { text } => text,
+                        BlockDelta::InputJsonDelta { partial_json } => partial_json,
+                        other => panic!("{other:?}"),
+                    };
+                    blocks[*index as usize].1.push_str(text);
+                }
+                StreamEvent::ContentBlockStop { .. } => open = false,
+                StreamEvent::MessageDelta { delta, usage } => {
+                    assert_eq!(delta.stop_reason.as_deref(), Some("tool_use"));
+                    assert_eq!(usage.output_tokens, 25);
+                    assert_eq!(usage.input_tokens, Some(30));
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(blocks.len(), 3, "{blocks:?}");
+        assert_eq!(blocks[0], ("text".into(), "Let me check — ça va.".into()));
+        assert_eq!(blocks[1].0, "call_a");
+        assert_eq!(
+            serde_json::from_str::<Value>(&blocks[1].1).ok(),
+            Some(json!({"city": "Paris"}))
+        );
+        assert_eq!(blocks[2].0, "call_b");
+        assert_eq!(
+            serde_json::from_str::<Value>(&blocks[2].1).ok(),
+            Some(json!({"city": "Tokyo"}))
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_round_trip_through_both_stream_translators_keeps_the_content() {
+    // OpenAI chunks → Anthropic events → OpenAI chunks.
+    let raw = openai_stream();
+    let anthropic_events = test_support::run(&raw, 7, FromOpenAiStream::new("m", 0)).await;
+    let mut anthropic_raw = String::new();
+    for e in anthropic_events {
+        let e = e.unwrap_or_else(|e| panic!("{e}"));
+        anthropic_raw.push_str(&String::from_utf8_lossy(&e.to_bytes()));
+    }
+    let back = test_support::run(&anthropic_raw, 11, ToOpenAiStream::new("m", true)).await;
+    let back: Vec<SseEvent> = back
+        .into_iter()
+        .map(|e| e.unwrap_or_else(|e| panic!("{e}")))
+        .collect();
+    let (content, calls, finish, usage) = assemble_openai(&back);
+    assert_eq!(content, "Let me check — ça va.");
+    assert_eq!(
+        calls,
+        vec![
+            (
+                "call_a".to_owned(),
+                "get_weather".to_owned(),
+                "{\"city\": \"Paris\"}".to_owned()
+            ),
+            (
+                "call_b".to_owned(),
+                "get_weather".to_owned(),
+                "{\"city\": \"Tokyo\"}".to_owned()
+            ),
+        ]
+    );
+    assert_eq!(finish.as_deref(), Some("tool_calls"));
+    assert_eq!(usage, Some(oa::CompletionUsage::new(30, 25)));
+}

@@ -1,0 +1,35 @@
+//! The conversation every wire-format mock plays, so SDK tests can do a tool-call round trip
+//! against any of them: with tools and no tool results yet, call the first tool twice in
+//! parallel (Paris and Tokyo, arguments streamed in small pieces); with tool results, answer
+//! with text that quotes them; otherwise greet the last user text.
+
+pub(crate) enum Reply {
+    Text(String),
+    /// (name, arguments as JSON text)
+    ToolCalls(Vec<(String, String)>),
+}
+
+pub(crate) fn decide(who: &str, tools: &[String], results: &[String], last_user: &str) -> Reply {
+    if !results.is_empty() {
+        return Reply::Text(format!("{who} got tool results: {}", results.join(" | ")));
+    }
+    if let Some(tool) = tools.first() {
+        return Reply::ToolCalls(vec![
+            (
+                tool.clone(),
+                r#"{"city": "Paris", "unit": "celsius"}"#.to_owned(),
+            ),
+            (
+                tool.clone(),
+                r#"{"city": "Tokyo", "unit": "celsius"}"#.to_owned(),
+            ),
+        ]);
+    }
+    Reply::Text(format!("{who} says hello to: {last_user}"))
+}
+
+/// `text` in pieces of at most `n` characters (never splitting a character).
+pub(crate) fn pieces(text: &str, n: usize) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    chars.chunks(n.max(1)).map(|c| c.iter().collect()).collect()
+}
