@@ -19,6 +19,7 @@ use tokio_util::task::TaskTracker;
 use crate::admin::AdminService;
 use crate::config::file::revision_of;
 use crate::config::{default_database_path, Config, Diagnostic};
+use crate::events::{Events, GatewayEvent};
 use crate::provider::{self, Provider};
 use crate::routing::RoutingState;
 use crate::store::LogWriter;
@@ -80,6 +81,7 @@ pub(crate) struct Inner {
     pub(crate) config_lock: tokio::sync::Mutex<()>,
     /// Breakers, in-flight counts and latency per target; survives reloads.
     pub(crate) routing: RoutingState,
+    pub(crate) events: Events,
     /// RPM/TPM/concurrency counters per scope; survives reloads.
     pub(crate) limits: crate::limits::LimitsState,
     pub(crate) tracker: TaskTracker,
@@ -162,6 +164,7 @@ impl Gateway {
         let snapshot = Snapshot::build(config, None)?;
         let tracker = TaskTracker::new();
         let stop_background = CancellationToken::new();
+        let events = Events::default();
         let log = LogWriter::start(database_path, &tracker, stop_background.clone()).await;
         let gateway = Gateway {
             inner: Arc::new(Inner {
@@ -174,7 +177,8 @@ impl Gateway {
                     last_error: None,
                 }),
                 config_lock: tokio::sync::Mutex::new(()),
-                routing: RoutingState::default(),
+                routing: RoutingState::new(events.clone()),
+                events,
                 limits: Default::default(),
                 tracker,
                 stop_background,
@@ -237,6 +241,12 @@ impl Gateway {
                 }
             }
         });
+    }
+
+    /// Notable changes as they happen (config reloaded or rejected, breakers, misconfigured
+    /// targets), for the tray's notifications and the dashboard.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<GatewayEvent> {
+        self.inner.events.subscribe()
     }
 
     pub fn config_path(&self) -> Option<&std::path::Path> {
@@ -331,6 +341,9 @@ impl Gateway {
             tracing::warn!(setting = %setting, "changed in the config; takes effect after a restart");
         }
         tracing::info!(revision = %revision, duration_ms, "config reloaded");
+        self.inner.events.emit(GatewayEvent::ConfigReloaded {
+            revision: revision.clone(),
+        });
         Ok(ReloadOutcome {
             revision,
             changed: true,
@@ -341,6 +354,9 @@ impl Gateway {
 
     fn reject(&self, message: String, diagnostics: Vec<Diagnostic>) -> ReloadError {
         tracing::error!("config reload rejected; the previous config keeps serving:\n{message}");
+        self.inner.events.emit(GatewayEvent::ConfigRejected {
+            message: message.clone(),
+        });
         let failure = ReloadFailure {
             at_unix_ms: now_ms(),
             message,

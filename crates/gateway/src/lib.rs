@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod gateway;
 pub mod keychain;
 pub mod limits;
@@ -19,6 +20,7 @@ mod watch;
 pub use admin::AdminService;
 pub use config::Config;
 pub use error::ApiError;
+pub use events::GatewayEvent;
 pub use gateway::{
     ConfigState, Gateway, GatewayOptions, ReloadError, ReloadFailure, ReloadOutcome, ServeError,
     ServerHandle, Snapshot,

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::config::{AliasConfig, BreakerSettings, Config, Strategy, TargetConfig};
+use crate::events::{Events, GatewayEvent};
 
 /// Samples of latency before "far above normal" is judged.
 const LATENCY_WARMUP: u32 = 10;
@@ -98,6 +99,9 @@ pub struct TargetHealth {
     breaker: Mutex<Breaker>,
     misconfigured: Mutex<Option<Misconfigured>>,
     last_error: Mutex<Option<String>>,
+    /// `provider/model`, for events.
+    label: String,
+    events: Events,
 }
 
 /// Whether a target may take a request now.
@@ -112,7 +116,7 @@ pub enum Admission {
 }
 
 impl TargetHealth {
-    fn new(settings: &BreakerSettings) -> Self {
+    fn new(settings: &BreakerSettings, label: String, events: Events) -> Self {
         TargetHealth {
             in_flight: AtomicU32::new(0),
             latency_avg_us: AtomicU64::new(0),
@@ -120,6 +124,8 @@ impl TargetHealth {
             breaker: Mutex::new(Breaker::new(settings)),
             misconfigured: Mutex::new(None),
             last_error: Mutex::new(None),
+            label,
+            events,
         }
     }
 
@@ -207,7 +213,10 @@ impl TargetHealth {
         b.record(now, true, settings);
         b.consecutive_failures = 0;
         if b.phase != BreakerPhase::Closed {
-            tracing::info!("breaker closed after a successful probe");
+            tracing::info!(target = %self.label, "breaker closed after a successful probe");
+            self.events.emit(GatewayEvent::BreakerClosed {
+                target: self.label.clone(),
+            });
         }
         b.phase = BreakerPhase::Closed;
         b.open_until = None;
@@ -258,25 +267,39 @@ impl TargetHealth {
                 let next = (b.cooldown * 2)
                     .min(settings.max_cooldown)
                     .max(settings.cooldown);
-                tracing::warn!(cooldown_s = next.as_secs_f64(), reason = %reason, "half-open probe failed; breaker open again");
+                tracing::warn!(target = %self.label, cooldown_s = next.as_secs_f64(), reason = %reason, "half-open probe failed; breaker open again");
                 b.open(now, cooldown.unwrap_or(next).max(next));
             }
             BreakerPhase::Open => {}
             BreakerPhase::Closed => {
-                if let Some(cooldown) = cooldown {
-                    b.open(now, cooldown.min(settings.max_cooldown));
+                let opened_for = if let Some(cooldown) = cooldown {
+                    Some(cooldown.min(settings.max_cooldown))
                 } else if b.consecutive_failures >= settings.failures
                     || b.error_rate_exceeded(settings)
                 {
-                    tracing::warn!(failures = b.consecutive_failures, reason = %reason, "breaker opened");
-                    b.open(now, settings.cooldown);
+                    Some(settings.cooldown)
+                } else {
+                    None
+                };
+                if let Some(cooldown) = opened_for {
+                    tracing::warn!(target = %self.label, failures = b.consecutive_failures, reason = %reason, "breaker opened");
+                    b.open(now, cooldown);
+                    self.events.emit(GatewayEvent::BreakerOpened {
+                        target: self.label.clone(),
+                        reason,
+                        retry_in_ms: cooldown.as_millis() as u64,
+                    });
                 }
             }
         }
     }
 
     fn mark_misconfigured(&self, reason: String, key_fingerprint: Option<String>) {
-        tracing::warn!(reason = %reason, "target marked misconfigured; routing skips it until its key or config changes");
+        tracing::warn!(target = %self.label, reason = %reason, "target marked misconfigured; routing skips it until its key or config changes");
+        self.events.emit(GatewayEvent::TargetMisconfigured {
+            target: self.label.clone(),
+            reason: reason.clone(),
+        });
         if let Ok(mut last) = self.last_error.lock() {
             *last = Some(reason.clone());
         }
@@ -416,12 +439,21 @@ impl Drop for AttemptGuard {
 /// All routing state. Lives in the gateway, not in a snapshot.
 #[derive(Default)]
 pub struct RoutingState {
+    events: Events,
     targets: RwLock<HashMap<String, Arc<TargetHealth>>>,
     /// Smooth weighted round-robin: the current weight of each target, per alias.
     round_robin: Mutex<HashMap<String, Vec<i64>>>,
 }
 
 impl RoutingState {
+    /// Routing state that reports breaker changes on `events`.
+    pub fn new(events: Events) -> Self {
+        RoutingState {
+            events,
+            ..RoutingState::default()
+        }
+    }
+
     pub fn target(&self, target: &TargetConfig) -> Arc<TargetHealth> {
         let label = target.label();
         if let Some(found) = self
@@ -433,10 +465,20 @@ impl RoutingState {
             return found;
         }
         let Ok(mut map) = self.targets.write() else {
-            return Arc::new(TargetHealth::new(&target.breaker));
+            return Arc::new(TargetHealth::new(
+                &target.breaker,
+                label,
+                self.events.clone(),
+            ));
         };
-        map.entry(label)
-            .or_insert_with(|| Arc::new(TargetHealth::new(&target.breaker)))
+        map.entry(label.clone())
+            .or_insert_with(|| {
+                Arc::new(TargetHealth::new(
+                    &target.breaker,
+                    label,
+                    self.events.clone(),
+                ))
+            })
             .clone()
     }
 
@@ -628,7 +670,7 @@ mod tests {
     #[test]
     fn breaker_opens_after_consecutive_failures_and_heals_through_a_probe() {
         let s = settings();
-        let h = Arc::new(TargetHealth::new(&s));
+        let h = Arc::new(TargetHealth::new(&s, "p/m".into(), Events::default()));
         fail(&h, &s);
         fail(&h, &s);
         assert_eq!(h.admit(Instant::now()), Admission::Yes);
@@ -651,7 +693,7 @@ mod tests {
     #[test]
     fn failed_probes_back_off_exponentially_up_to_the_cap() {
         let s = settings();
-        let h = Arc::new(TargetHealth::new(&s));
+        let h = Arc::new(TargetHealth::new(&s, "p/m".into(), Events::default()));
         for _ in 0..3 {
             fail(&h, &s);
         }
@@ -675,7 +717,7 @@ mod tests {
     #[test]
     fn an_abandoned_probe_frees_the_slot() {
         let s = settings();
-        let h = Arc::new(TargetHealth::new(&s));
+        let h = Arc::new(TargetHealth::new(&s, "p/m".into(), Events::default()));
         for _ in 0..3 {
             fail(&h, &s);
         }
@@ -689,7 +731,7 @@ mod tests {
     #[test]
     fn latency_far_above_normal_counts_as_failure() {
         let s = settings();
-        let h = Arc::new(TargetHealth::new(&s));
+        let h = Arc::new(TargetHealth::new(&s, "p/m".into(), Events::default()));
         for _ in 0..LATENCY_WARMUP {
             h.begin(false).settle(
                 Outcome::Success {
@@ -717,7 +759,7 @@ mod tests {
     #[test]
     fn misconfigured_clears_when_the_key_changes() {
         let s = settings();
-        let h = Arc::new(TargetHealth::new(&s));
+        let h = Arc::new(TargetHealth::new(&s, "p/m".into(), Events::default()));
         h.begin(false).settle(
             Outcome::Misconfigured {
                 reason: "401".into(),

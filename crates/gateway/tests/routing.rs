@@ -387,3 +387,51 @@ async fn breaker_state_survives_a_reload_and_removed_targets_are_forgotten() {
     );
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn breaker_changes_and_config_reloads_are_announced() {
+    use switchboard_gateway::GatewayEvent;
+    let addr = dead_addr();
+    let h = Harness::start(&format!(
+        "[providers.solo]\nkind = \"openai\"\nbase_url = \"http://{addr}/v1\"\nbreaker = {{ failures = 1, cooldown_s = 0.2 }}\n\n\
+         [aliases.solo]\ntargets = [\"solo/m\"]\nretries = {{ attempts = 1 }}\n"
+    ))
+    .await;
+    let mut events = h.gateway.subscribe();
+    h.chat("solo", "hi").await;
+    let opened = tokio::time::timeout(Duration::from_secs(2), events.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(&opened, GatewayEvent::BreakerOpened { target, retry_in_ms: 200, .. } if target == "solo/m"),
+        "{opened:?}"
+    );
+    let _mock = MockUpstream::start_on(addr, MockConfig::default())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(h.chat("solo", "hi").await.0, 200);
+    let closed = tokio::time::timeout(Duration::from_secs(2), events.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        closed,
+        GatewayEvent::BreakerClosed {
+            target: "solo/m".into()
+        }
+    );
+
+    std::fs::write(&h.path, "listen = nope").unwrap();
+    assert!(h.gateway.reload().await.is_err());
+    let rejected = tokio::time::timeout(Duration::from_secs(2), events.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(rejected, GatewayEvent::ConfigRejected { .. }),
+        "{rejected:?}"
+    );
+    h.stop().await;
+}
