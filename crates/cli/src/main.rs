@@ -70,6 +70,14 @@ enum Command {
         #[command(subcommand)]
         source: ImportSource,
     },
+    /// Show every budget of a running gateway: spent, remaining, when it resets (admin API).
+    Budgets {
+        #[arg(long)]
+        url: Option<String>,
+        /// File holding the admin token (default: $SWITCHBOARD_ADMIN_TOKEN).
+        #[arg(long)]
+        admin_token_file: Option<PathBuf>,
+    },
     /// Show every target's routing state (breaker, last error, retry time) of a running gateway.
     Targets {
         #[arg(long)]
@@ -154,6 +162,10 @@ fn main() -> ExitCode {
                     force,
                 },
         } => import_litellm(&path, output.as_deref(), force),
+        Command::Budgets {
+            url,
+            admin_token_file,
+        } => show_budgets(&gateway_url(url, &path), admin_token_file.as_deref()),
         Command::Targets { url, action } => {
             let url = gateway_url(url, &path);
             match action {
@@ -413,19 +425,81 @@ fn show_targets(url: &str) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn reset_targets(
-    url: &str,
-    target: Option<&str>,
-    token_file: Option<&std::path::Path>,
-) -> ExitCode {
-    let token = match token_file {
+/// The admin token from `--admin-token-file` or `$SWITCHBOARD_ADMIN_TOKEN`.
+fn admin_token(token_file: Option<&std::path::Path>) -> Result<String, String> {
+    match token_file {
         Some(path) => std::fs::read_to_string(path)
             .map(|t| t.trim().to_owned())
             .map_err(|e| format!("cannot read {}: {e}", path.display())),
         None => std::env::var("SWITCHBOARD_ADMIN_TOKEN")
             .map_err(|_| "pass --admin-token-file or set SWITCHBOARD_ADMIN_TOKEN".to_owned()),
+    }
+}
+
+fn show_budgets(url: &str, token_file: Option<&std::path::Path>) -> ExitCode {
+    let token = match admin_token(token_file) {
+        Ok(token) => token,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
     };
-    let token = match token {
+    let base = url.trim_end_matches('/').trim_end_matches("/v1");
+    let result = blocking(async {
+        let response = reqwest::Client::new()
+            .get(format!("{base}/admin/budgets"))
+            .bearer_auth(token)
+            .send()
+            .await?;
+        let status = response.status();
+        Ok::<_, reqwest::Error>((status, response.json::<serde_json::Value>().await?))
+    });
+    let body = match result {
+        Ok((status, body)) if status.is_success() => body,
+        Ok((_, body)) => {
+            eprintln!(
+                "error: {}",
+                body["error"]["message"].as_str().unwrap_or("refused")
+            );
+            return ExitCode::FAILURE;
+        }
+        Err(e) => {
+            eprintln!("Switchboard is not answering at {base}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let budgets = body["budgets"].as_array().cloned().unwrap_or_default();
+    if budgets.is_empty() {
+        println!("no budgets configured (add [budgets.NAME] to the config)");
+    }
+    for b in &budgets {
+        println!(
+            "{:<20} {:<6} ${:>9.2} of ${:<9.2} per {:<5} resets {}  ({})",
+            b["name"].as_str().unwrap_or("?"),
+            b["state"].as_str().unwrap_or("?"),
+            b["spent_usd"].as_f64().unwrap_or(0.0),
+            b["usd"].as_f64().unwrap_or(0.0),
+            b["period"].as_str().unwrap_or("?"),
+            b["resets_at"].as_str().unwrap_or("?"),
+            b["when_spent"].as_str().unwrap_or("?"),
+        );
+    }
+    for target in body["unpriced_targets"].as_array().into_iter().flatten() {
+        println!(
+            "warning: {} has no known price; its spend is not counted (set [prices.\"{}\"])",
+            target.as_str().unwrap_or("?"),
+            target.as_str().unwrap_or("?")
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+fn reset_targets(
+    url: &str,
+    target: Option<&str>,
+    token_file: Option<&std::path::Path>,
+) -> ExitCode {
+    let token = match admin_token(token_file) {
         Ok(token) => token,
         Err(e) => {
             eprintln!("error: {e}");

@@ -21,6 +21,7 @@ pub struct Readiness {
     /// Revision and the last rejected reload, if any (the previous config keeps serving).
     pub config_file: crate::gateway::ConfigState,
     pub database: LogHealth,
+    pub spend_ledger: crate::store::ledger::LedgerHealth,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -51,6 +52,21 @@ pub struct HealthReport {
 }
 
 #[derive(Debug, Clone, Serialize)]
+pub struct BudgetsReport {
+    pub budgets: Vec<crate::spend::BudgetStatus>,
+    /// Cloud targets without a known price: their spend is not counted until one is set in
+    /// `[prices]`.
+    pub unpriced_targets: Vec<String>,
+    pub price_table: PriceTableInfo,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PriceTableInfo {
+    pub source: String,
+    pub as_of: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
 pub struct AliasInfo {
     pub name: String,
     pub description: Option<String>,
@@ -67,8 +83,10 @@ impl AdminService {
     pub fn readiness(&self) -> Readiness {
         let snapshot = self.gateway.snapshot();
         let database = self.gateway.inner.log.health();
+        let spend_ledger = self.gateway.inner.budgets.ledger_health();
         Readiness {
-            ready: database.ok,
+            ready: database.ok && spend_ledger.ok,
+            spend_ledger,
             config_file: self.gateway.config_state(),
             config: ConfigStatus {
                 loaded: true,
@@ -83,6 +101,30 @@ impl AdminService {
                 aliases: snapshot.config.aliases.len(),
             },
             database,
+        }
+    }
+
+    /// Every budget with what it has spent this period and when it resets.
+    pub fn budgets(&self) -> BudgetsReport {
+        let (source, as_of) = crate::spend::prices::built_in_source();
+        let snapshot = self.gateway.snapshot();
+        let mut unpriced: Vec<String> = snapshot
+            .config
+            .aliases
+            .values()
+            .flat_map(|a| a.targets.iter())
+            .filter(|t| {
+                crate::spend::prices::pricing(&snapshot.config, t)
+                    == crate::spend::prices::Pricing::Unknown
+            })
+            .map(|t| t.label())
+            .collect();
+        unpriced.sort();
+        unpriced.dedup();
+        BudgetsReport {
+            budgets: self.gateway.inner.budgets.status(),
+            unpriced_targets: unpriced,
+            price_table: PriceTableInfo { source, as_of },
         }
     }
 

@@ -24,6 +24,9 @@ pub struct ApiError {
     pub target: Option<String>,
     pub provider_family: Option<&'static str>,
     pub retry_after_ms: Option<u64>,
+    /// When a spent budget resets (`budget_exceeded`), RFC 3339 in the budget's time zone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resets_at: Option<String>,
     pub correlation_id: Option<String>,
     /// Closest alias names, for `model_not_found`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -46,6 +49,7 @@ impl ApiError {
             target: None,
             provider_family: None,
             retry_after_ms: None,
+            resets_at: None,
             correlation_id: None,
             suggestions: Vec::new(),
         }

@@ -27,6 +27,23 @@ pub enum GatewayEvent {
         target: String,
         reason: String,
     },
+    /// A budget crossed its alert threshold (once per period).
+    BudgetAlert {
+        budget: String,
+        spent_usd: f64,
+        limit_usd: f64,
+        alert_at: f64,
+        period: &'static str,
+        resets_at: String,
+    },
+    /// A budget is spent: its `when_spent` applies until `resets_at`.
+    BudgetSpent {
+        budget: String,
+        spent_usd: f64,
+        limit_usd: f64,
+        period: &'static str,
+        resets_at: String,
+    },
 }
 
 /// The sending side, cheap to clone into every place that has news.

@@ -22,6 +22,8 @@ use crate::config::{default_database_path, Config, Diagnostic};
 use crate::events::{Events, GatewayEvent};
 use crate::provider::{self, Provider};
 use crate::routing::RoutingState;
+use crate::spend::{Budgets, HISTORY_MS};
+use crate::store::ledger::Ledger;
 use crate::store::LogWriter;
 
 /// Everything a request needs, frozen at one point in time. Requests keep the snapshot they
@@ -84,6 +86,8 @@ pub(crate) struct Inner {
     pub(crate) events: Events,
     /// RPM/TPM/concurrency counters per scope; survives reloads.
     pub(crate) limits: crate::limits::LimitsState,
+    /// Spend per budget and period, from the ledger; survives reloads.
+    pub(crate) budgets: Arc<Budgets>,
     pub(crate) tracker: TaskTracker,
     pub(crate) stop_background: CancellationToken,
 }
@@ -165,7 +169,22 @@ impl Gateway {
         let tracker = TaskTracker::new();
         let stop_background = CancellationToken::new();
         let events = Events::default();
-        let log = LogWriter::start(database_path, &tracker, stop_background.clone()).await;
+        let log = LogWriter::start(database_path.clone(), &tracker, stop_background.clone()).await;
+        // Opened after the log, which creates the file and runs the migrations.
+        let history_since = jiff::Timestamp::now().as_millisecond() - HISTORY_MS;
+        let (ledger, history) = Ledger::start(
+            database_path,
+            history_since,
+            &tracker,
+            stop_background.clone(),
+        )
+        .await;
+        let budgets = Arc::new(Budgets::new(
+            &snapshot.config,
+            history,
+            ledger,
+            events.clone(),
+        ));
         let gateway = Gateway {
             inner: Arc::new(Inner {
                 snapshot: ArcSwap::from_pointee(snapshot),
@@ -180,6 +199,7 @@ impl Gateway {
                 routing: RoutingState::new(events.clone()),
                 events,
                 limits: Default::default(),
+                budgets,
                 tracker,
                 stop_background,
             }),
@@ -328,6 +348,7 @@ impl Gateway {
         self.inner
             .routing
             .retain(&snapshot.config, &changed_providers);
+        self.inner.budgets.configure(&snapshot.config);
         self.inner.snapshot.store(Arc::new(snapshot));
         if let Ok(mut state) = self.inner.config_state.lock() {
             *state = ConfigState {

@@ -12,6 +12,7 @@ pub mod provider;
 pub mod routing;
 pub mod secret;
 mod server;
+pub mod spend;
 pub use server::guard::hash_token;
 pub mod store;
 pub mod translate;

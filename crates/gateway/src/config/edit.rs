@@ -6,7 +6,14 @@ use serde_json::Value as Json;
 use toml_edit::{Array, DocumentMut, InlineTable, Item, Table, Value};
 
 /// Top-level sections whose entries are named tables the admin API may edit.
-pub const SECTIONS: &[&str] = &["providers", "aliases", "tokens"];
+pub const SECTIONS: &[&str] = &[
+    "providers",
+    "aliases",
+    "tokens",
+    "tenants",
+    "budgets",
+    "prices",
+];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EditError {
@@ -374,7 +381,7 @@ targets = ["demo/b"]
             Err(EditError::NotFound { .. })
         ));
         assert!(matches!(
-            list(&out, "budgets"),
+            list(&out, "server"),
             Err(EditError::UnknownSection(_))
         ));
         Ok(())

@@ -32,8 +32,92 @@ pub struct Config {
     pub aliases: BTreeMap<String, AliasConfig>,
     /// Client tokens by name. When any exist, model calls need one.
     pub tokens: BTreeMap<String, ClientToken>,
-    /// Limits per tenant label (tokens carry the label).
-    pub tenants: BTreeMap<String, Limits>,
+    /// Limits and budget per tenant label (tokens carry the label).
+    pub tenants: BTreeMap<String, TenantConfig>,
+    /// Spending caps by name; providers, aliases, tokens and tenants refer to them.
+    pub budgets: BTreeMap<String, BudgetConfig>,
+    pub spend: SpendSettings,
+    /// Price overrides by `provider/model` (USD per million tokens).
+    pub prices: BTreeMap<String, Price>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TenantConfig {
+    pub limits: Limits,
+    pub budget: Option<String>,
+}
+
+/// USD per million tokens.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Price {
+    pub input: f64,
+    pub output: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Period {
+    Day,
+    /// Monday to Sunday (ISO 8601).
+    Week,
+    Month,
+}
+
+impl Period {
+    pub const NAMES: [&'static str; 3] = ["day", "week", "month"];
+
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "day" => Some(Period::Day),
+            "week" => Some(Period::Week),
+            "month" => Some(Period::Month),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Period::Day => "day",
+            Period::Week => "week",
+            Period::Month => "month",
+        }
+    }
+}
+
+/// What happens to requests once a budget is spent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WhenSpent {
+    /// 429 `budget_exceeded`, with when the budget resets.
+    Refuse,
+    /// Serve the request from another alias instead (typically a local one).
+    Reroute(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BudgetConfig {
+    pub name: String,
+    pub usd: f64,
+    pub period: Period,
+    pub when_spent: WhenSpent,
+    /// Fraction of `usd` at which the alert event fires.
+    pub alert_at: f64,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpendSettings {
+    /// Where budget periods begin and end.
+    pub timezone: jiff::tz::TimeZone,
+    /// As written (`local` when not set).
+    pub timezone_name: String,
+}
+
+impl Default for SpendSettings {
+    fn default() -> Self {
+        SpendSettings {
+            timezone: jiff::tz::TimeZone::system(),
+            timezone_name: "local".to_owned(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +130,7 @@ pub struct ClientToken {
     pub aliases: Option<Vec<String>>,
     pub description: Option<String>,
     pub limits: Limits,
+    pub budget: Option<String>,
 }
 
 /// Caps for one scope (client token, tenant, alias or target). `None`: no cap.
@@ -158,6 +243,7 @@ pub struct ProviderConfig {
     /// `anthropic` only: `max_tokens` when neither request nor target sets one.
     pub default_max_tokens: Option<u64>,
     pub unsupported_params: ParamPolicy,
+    pub budget: Option<String>,
 }
 
 /// When a target's circuit breaker opens and how it heals.
@@ -270,6 +356,7 @@ pub struct AliasConfig {
     /// Requests estimated above `above_tokens` input tokens go to another alias.
     pub long_context: Option<LongContext>,
     pub limits: Limits,
+    pub budget: Option<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -21,6 +21,50 @@ pub struct RawConfig {
     pub tokens: BTreeMap<String, RawToken>,
     #[serde(default)]
     pub tenants: BTreeMap<String, RawTenant>,
+    #[serde(default)]
+    pub budgets: BTreeMap<String, RawBudget>,
+    #[serde(default)]
+    pub spend: RawSpend,
+    /// USD per million tokens, keyed by `provider/model`; overrides the built-in table.
+    #[serde(default)]
+    pub prices: BTreeMap<String, RawPrice>,
+}
+
+/// A spending cap shared by every provider, alias, client token and tenant that names it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBudget {
+    pub usd: f64,
+    /// `day`, `week` (from Monday) or `month`.
+    pub period: String,
+    /// `"refuse"` or `{ reroute = "alias" }`.
+    pub when_spent: Option<RawWhenSpent>,
+    /// Fraction of `usd` at which an alert event fires (default 0.8).
+    pub alert_at: Option<f64>,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RawWhenSpent {
+    Action(String),
+    Reroute { reroute: String },
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawSpend {
+    /// IANA time zone for budget periods (`Europe/Berlin`), or `local` (the default).
+    pub timezone: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPrice {
+    /// USD per million input tokens.
+    pub input: f64,
+    /// USD per million output tokens.
+    pub output: f64,
 }
 
 /// A client token: who may call models, as what tenant. Only the token's hash is stored.
@@ -33,6 +77,7 @@ pub struct RawToken {
     pub aliases: Option<Vec<String>>,
     pub description: Option<String>,
     pub limits: Option<RawLimits>,
+    pub budget: Option<String>,
 }
 
 /// Requests per minute, tokens per minute and requests at once, for one scope.
@@ -48,6 +93,7 @@ pub struct RawLimits {
 #[serde(deny_unknown_fields)]
 pub struct RawTenant {
     pub limits: Option<RawLimits>,
+    pub budget: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -87,6 +133,7 @@ pub struct RawProvider {
     pub default_max_tokens: Option<u64>,
     /// `drop` (default) or `refuse` request parameters the provider cannot take.
     pub unsupported_params: Option<String>,
+    pub budget: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -136,6 +183,7 @@ pub struct RawAlias {
     pub retries: Option<RawRetries>,
     pub limits: Option<RawLimits>,
     pub long_context: Option<RawLongContext>,
+    pub budget: Option<String>,
 }
 
 /// A target is either `"provider/model"` or a table with per-target settings.

@@ -11,12 +11,14 @@ use toml_edit::{Item, Value};
 
 use super::diagnostics::{closest, Diagnostic, Locator, Seg};
 use super::raw::{
-    RawAlias, RawBreaker, RawConfig, RawDatabase, RawLimits, RawLongContext, RawProvider,
-    RawRetries, RawServer, RawTarget, RawTargetTable, RawTenant, RawTimeouts, RawToken,
+    RawAlias, RawBreaker, RawBudget, RawConfig, RawDatabase, RawLimits, RawLongContext, RawPrice,
+    RawProvider, RawRetries, RawServer, RawSpend, RawTarget, RawTargetTable, RawTenant,
+    RawTimeouts, RawToken, RawWhenSpent,
 };
 use super::{
-    AliasConfig, BreakerSettings, ClientToken, Config, LongContext, ParamPolicy, ProviderConfig,
-    ProviderKind, Retries, ServerSettings, Strategy, TargetConfig, Timeouts,
+    AliasConfig, BreakerSettings, BudgetConfig, ClientToken, Config, LongContext, ParamPolicy,
+    Period, Price, ProviderConfig, ProviderKind, Retries, ServerSettings, SpendSettings, Strategy,
+    TargetConfig, TenantConfig, Timeouts, WhenSpent,
 };
 use crate::secret::{expand_home, SecretRef};
 
@@ -142,6 +144,35 @@ fn check_unknown_keys(
         &[Seg::Key("database")],
         "[database]",
     );
+
+    check(
+        root.get("spend"),
+        serde_introspect::<RawSpend>(),
+        &[Seg::Key("spend")],
+        "[spend]",
+    );
+    if let Some(budgets) = root.get("budgets").and_then(Item::as_table_like) {
+        for (name, budget) in budgets.iter() {
+            let section = format!("[budgets.{name}]");
+            check(
+                Some(budget),
+                serde_introspect::<RawBudget>(),
+                &[Seg::Key("budgets"), Seg::Key(name)],
+                &section,
+            );
+        }
+    }
+    if let Some(prices) = root.get("prices").and_then(Item::as_table_like) {
+        for (key, price) in prices.iter() {
+            let section = format!("[prices.\"{key}\"]");
+            check(
+                Some(price),
+                serde_introspect::<RawPrice>(),
+                &[Seg::Key("prices"), Seg::Key(key)],
+                &section,
+            );
+        }
+    }
 
     if let Some(providers) = root.get("providers").and_then(Item::as_table_like) {
         for (name, provider) in providers.iter() {
@@ -448,20 +479,26 @@ fn build(raw: &RawConfig, loc: &Locator, errors: &mut Vec<Diagnostic>) -> Config
                 aliases: raw_token.aliases.clone(),
                 description: raw_token.description.clone(),
                 limits: build_limits(raw_token.limits.as_ref(), &at("limits"), loc, errors),
+                budget: raw_token.budget.clone(),
             },
         );
     }
-    let tenants: BTreeMap<String, Limits> = raw
+    let tenants: BTreeMap<String, TenantConfig> = raw
         .tenants
         .iter()
         .map(|(name, t)| {
             let path = [Seg::Key("tenants"), Seg::Key(name), Seg::Key("limits")];
-            (
-                name.clone(),
-                build_limits(t.limits.as_ref(), &path, loc, errors),
-            )
+            let tenant = TenantConfig {
+                limits: build_limits(t.limits.as_ref(), &path, loc, errors),
+                budget: t.budget.clone(),
+            };
+            (name.clone(), tenant)
         })
         .collect();
+    let budgets = build_budgets(raw, &aliases, loc, errors);
+    check_budget_references(raw, &budgets, loc, errors);
+    let spend = build_spend(&raw.spend, loc, errors);
+    let prices = build_prices(raw, &providers, loc, errors);
     if !listen.ip().is_loopback() && tokens.is_empty() {
         errors.push(loc.at(
             &[Seg::Key("listen")],
@@ -480,7 +517,195 @@ fn build(raw: &RawConfig, loc: &Locator, errors: &mut Vec<Diagnostic>) -> Config
         aliases,
         tokens,
         tenants,
+        budgets,
+        spend,
+        prices,
     }
+}
+
+fn build_budgets(
+    raw: &RawConfig,
+    aliases: &BTreeMap<String, AliasConfig>,
+    loc: &Locator,
+    errors: &mut Vec<Diagnostic>,
+) -> BTreeMap<String, BudgetConfig> {
+    let mut budgets = BTreeMap::new();
+    for (name, budget) in &raw.budgets {
+        let at = |key: &'static str| [Seg::Key("budgets"), Seg::Key(name), Seg::Key(key)];
+        if !(budget.usd.is_finite() && budget.usd > 0.0) {
+            errors.push(loc.at(
+                &at("usd"),
+                format!("`usd` must be a positive amount, not {}", budget.usd),
+            ));
+        }
+        let period = Period::parse(&budget.period).unwrap_or_else(|| {
+            let mut message = format!("unknown budget period `{}`", budget.period);
+            match closest(&budget.period, Period::NAMES) {
+                Some(s) => message.push_str(&format!("; did you mean `{s}`?")),
+                None => message.push_str("; expected one of: day, week, month"),
+            }
+            errors.push(loc.at(&at("period"), message));
+            Period::Month
+        });
+        let when_spent = match &budget.when_spent {
+            None => WhenSpent::Refuse,
+            Some(RawWhenSpent::Action(action)) if action == "refuse" => WhenSpent::Refuse,
+            Some(RawWhenSpent::Action(action)) => {
+                errors.push(loc.at(
+                    &at("when_spent"),
+                    format!("`when_spent` must be \"refuse\" or {{ reroute = \"alias\" }}, not {action:?}"),
+                ));
+                WhenSpent::Refuse
+            }
+            Some(RawWhenSpent::Reroute { reroute }) => {
+                if !aliases.contains_key(reroute) {
+                    let mut message = format!(
+                        "budget `{name}` reroutes to alias `{reroute}`, which is not defined"
+                    );
+                    if let Some(s) = closest(reroute, aliases.keys().map(String::as_str)) {
+                        message.push_str(&format!("; did you mean `{s}`?"));
+                    }
+                    errors.push(loc.at(&at("when_spent"), message));
+                }
+                WhenSpent::Reroute(reroute.clone())
+            }
+        };
+        // An untagged table accepts any keys; name the stray ones like everywhere else.
+        if let Some(table) = loc
+            .document()
+            .and_then(|d| d.get("budgets"))
+            .and_then(|b| b.get(name))
+            .and_then(|b| b.get("when_spent"))
+            .and_then(Item::as_table_like)
+        {
+            for (key, _) in table.iter().filter(|(k, _)| *k != "reroute") {
+                errors.push(loc.at(
+                    &at("when_spent"),
+                    format!("unknown key `{key}` in `when_spent`; expected `reroute`"),
+                ));
+            }
+        }
+        let alert_at = match budget.alert_at {
+            None => 0.8,
+            Some(v) if v.is_finite() && v > 0.0 && v <= 1.0 => v,
+            Some(v) => {
+                errors.push(loc.at(
+                    &at("alert_at"),
+                    format!(
+                        "`alert_at` is a fraction of `usd` between 0 and 1 (e.g. 0.8), not {v}"
+                    ),
+                ));
+                0.8
+            }
+        };
+        budgets.insert(
+            name.clone(),
+            BudgetConfig {
+                name: name.clone(),
+                usd: budget.usd,
+                period,
+                when_spent,
+                alert_at,
+                description: budget.description.clone(),
+            },
+        );
+    }
+    budgets
+}
+
+/// Every `budget = "..."` names a defined budget.
+fn check_budget_references(
+    raw: &RawConfig,
+    budgets: &BTreeMap<String, BudgetConfig>,
+    loc: &Locator,
+    errors: &mut Vec<Diagnostic>,
+) {
+    let referrers = raw
+        .providers
+        .iter()
+        .map(|(n, p)| ("providers", n, &p.budget))
+        .chain(raw.aliases.iter().map(|(n, a)| ("aliases", n, &a.budget)))
+        .chain(raw.tokens.iter().map(|(n, t)| ("tokens", n, &t.budget)))
+        .chain(raw.tenants.iter().map(|(n, t)| ("tenants", n, &t.budget)));
+    for (section, name, budget) in referrers {
+        let Some(budget) = budget else { continue };
+        if budgets.contains_key(budget) {
+            continue;
+        }
+        let mut message =
+            format!("budget `{budget}` is not defined; add a [budgets.{budget}] table");
+        if let Some(s) = closest(budget, budgets.keys().map(String::as_str)) {
+            message = format!("budget `{budget}` is not defined; did you mean `{s}`?");
+        }
+        errors.push(loc.at(
+            &[Seg::Key(section), Seg::Key(name), Seg::Key("budget")],
+            message,
+        ));
+    }
+}
+
+fn build_spend(raw: &RawSpend, loc: &Locator, errors: &mut Vec<Diagnostic>) -> SpendSettings {
+    match raw.timezone.as_deref() {
+        None | Some("local") => SpendSettings::default(),
+        Some(name) => match jiff::tz::TimeZone::get(name) {
+            Ok(timezone) => SpendSettings {
+                timezone,
+                timezone_name: name.to_owned(),
+            },
+            Err(_) => {
+                errors.push(loc.at(
+                    &[Seg::Key("spend"), Seg::Key("timezone")],
+                    format!("unknown time zone {name:?}; use an IANA name like \"Europe/Berlin\" or \"America/New_York\", \"UTC\", or \"local\""),
+                ));
+                SpendSettings::default()
+            }
+        },
+    }
+}
+
+fn build_prices(
+    raw: &RawConfig,
+    providers: &BTreeMap<String, ProviderConfig>,
+    loc: &Locator,
+    errors: &mut Vec<Diagnostic>,
+) -> BTreeMap<String, Price> {
+    let mut prices = BTreeMap::new();
+    for (key, price) in &raw.prices {
+        let path = [Seg::Key("prices"), Seg::Key(key)];
+        match key.split_once('/') {
+            Some((provider, model)) if !model.is_empty() && providers.contains_key(provider) => {}
+            Some((provider, model)) if !model.is_empty() => {
+                let mut message =
+                    format!("prices for `{key}`: provider `{provider}` is not defined");
+                if let Some(s) = closest(provider, providers.keys().map(String::as_str)) {
+                    message.push_str(&format!("; did you mean `{s}`?"));
+                }
+                errors.push(loc.at_key(&path, message));
+            }
+            _ => errors.push(loc.at_key(
+                &path,
+                format!("prices are keyed by target, like [prices.\"openai/gpt-4o\"], not `{key}`"),
+            )),
+        }
+        for (field, value) in [("input", price.input), ("output", price.output)] {
+            if !(value.is_finite() && value >= 0.0) {
+                errors.push(loc.at(
+                    &[path[0], path[1], Seg::Key(field)],
+                    format!(
+                        "`{field}` is USD per million tokens, a number of 0 or more, not {value}"
+                    ),
+                ));
+            }
+        }
+        prices.insert(
+            key.clone(),
+            Price {
+                input: price.input,
+                output: price.output,
+            },
+        );
+    }
+    prices
 }
 
 fn build_provider(
@@ -661,6 +886,7 @@ fn build_provider(
         health_check,
         default_max_tokens,
         unsupported_params,
+        budget: raw.budget.clone(),
     }
 }
 
@@ -1057,6 +1283,7 @@ fn build_alias(
             loc,
             errors,
         ),
+        budget: raw.budget.clone(),
     }
 }
 
@@ -1211,6 +1438,49 @@ fallbacks = [\"a\"]
             e[1].starts_with("6:14:") && e[1].contains("not a defined alias"),
             "{e:?}"
         );
+    }
+
+    #[test]
+    fn budgets_prices_and_time_zone_are_checked() {
+        let e = errors(concat!(
+            "[providers.p]\nkind = \"demo\"\nbudget = \"clod\"\n",
+            "[aliases.a]\ntargets = [\"p/m\"]\n",
+            "[budgets.cloud]\nusd = 0\nperiod = \"mnth\"\nwhen_spent = { reroute = \"b\", to = \"x\" }\nalert_at = 2\n",
+            "[spend]\ntimezone = \"Mars/Base\"\n",
+            "[prices.\"q/m\"]\ninput = -1\noutput = 1\n",
+        ));
+        let expect = [
+            ("3:10:", "did you mean `cloud`"),
+            ("7:7:", "positive amount"),
+            ("8:10:", "did you mean `month`"),
+            ("9:14:", "alias `b`, which is not defined"),
+            ("9:14:", "unknown key `to`"),
+            ("10:12:", "between 0 and 1"),
+            ("12:12:", "unknown time zone"),
+            ("13:", "provider `q` is not defined"),
+            ("14:9:", "USD per million tokens"),
+        ];
+        assert_eq!(e.len(), expect.len(), "{e:#?}");
+        for (error, (at, text)) in e.iter().zip(expect) {
+            assert!(
+                error.starts_with(at) && error.contains(text),
+                "{error} / {at} {text}"
+            );
+        }
+        let ok = Config::parse(
+            concat!(
+                "[providers.p]\nkind = \"demo\"\nbudget = \"cloud\"\n",
+                "[aliases.a]\ntargets = [\"p/m\"]\n[aliases.local]\ntargets = [\"p/n\"]\n",
+                "[budgets.cloud]\nusd = 150\nperiod = \"month\"\nwhen_spent = { reroute = \"local\" }\n",
+                "[spend]\ntimezone = \"Europe/Berlin\"\n",
+            ),
+            "t",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let budget = &ok.budgets["cloud"];
+        assert_eq!(budget.when_spent, WhenSpent::Reroute("local".into()));
+        assert_eq!((budget.period, budget.alert_at), (Period::Month, 0.8));
+        assert_eq!(ok.spend.timezone_name, "Europe/Berlin");
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub(super) fn routes(gateway: Gateway) -> Router<Gateway> {
             axum::routing::put(set_key).delete(delete_key),
         )
         .route("/admin/targets", get(targets))
+        .route("/admin/budgets", get(budgets))
         .route("/admin/targets/reset", post(reset_targets))
         .route("/admin/config/reload", post(reload))
         .route("/admin/config/{section}", get(list).post(create))
@@ -233,6 +234,10 @@ async fn create_token(
         }
         Err(e) => admin_error(e, &id.0),
     }
+}
+
+async fn budgets(State(gateway): State<Gateway>) -> Response {
+    Json(gateway.admin().budgets()).into_response()
 }
 
 async fn targets(State(gateway): State<Gateway>) -> Response {

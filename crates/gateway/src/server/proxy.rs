@@ -20,7 +20,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use super::guard::ClientIdentity;
-use crate::config::{AliasConfig, BreakerSettings, Limits, ParamPolicy};
+use crate::config::{AliasConfig, BreakerSettings, Limits, ParamPolicy, WhenSpent};
 use crate::error::ApiError;
 use crate::gateway::{Gateway, Snapshot};
 use crate::limits::{Charge, Limited};
@@ -29,6 +29,9 @@ use crate::provider::{
     SseEvent, UpstreamError, Usage,
 };
 use crate::routing::{estimate_input_tokens, Admission, AttemptGuard, Outcome};
+use crate::spend::prices::{self, Pricing};
+use crate::spend::{Budgets, Spent};
+use crate::store::ledger::SpendRow;
 use crate::store::{LogRow, LogWriter};
 use crate::translate;
 
@@ -278,6 +281,54 @@ async fn route(
         _ => requested_alias,
     };
 
+    // Budgets of the caller and the alias: a spent one refuses, or reroutes once to its alias.
+    let budgets = &context.gateway.inner.budgets;
+    let mut alias = alias;
+    let mut caller_budgets: Vec<&str> = Vec::new();
+    if let Some(identity) = identity {
+        let token = snapshot.config.tokens.get(&identity.token);
+        caller_budgets.extend(token.and_then(|t| t.budget.as_deref()));
+        let tenant = identity
+            .tenant
+            .as_ref()
+            .and_then(|t| snapshot.config.tenants.get(t));
+        caller_budgets.extend(tenant.and_then(|t| t.budget.as_deref()));
+    }
+    caller_budgets.extend(requested_alias.budget.as_deref());
+    let spent = budgets
+        .spent(
+            caller_budgets
+                .iter()
+                .copied()
+                .chain(alias.budget.as_deref()),
+        )
+        .or_else(|| every_provider_spent(budgets, snapshot, alias));
+    if let Some(spent) = spent {
+        let reroute = match &spent.when_spent {
+            WhenSpent::Reroute(to) => snapshot
+                .config
+                .aliases
+                .get(to)
+                .filter(|a| a.name != alias.name),
+            WhenSpent::Refuse => None,
+        };
+        let Some(reroute) = reroute else {
+            return Err(budget_exceeded(&spent, &requested_alias.name));
+        };
+        record.note(&format!(
+            "budget `{}` is spent: rerouted to `{}`",
+            spent.budget, reroute.name
+        ));
+        alias = reroute;
+        // The reroute alias's own budget and providers still count.
+        let spent_too = budgets
+            .spent(alias.budget.as_deref())
+            .or_else(|| every_provider_spent(budgets, snapshot, alias));
+        if let Some(spent_too) = spent_too {
+            return Err(budget_exceeded(&spent_too, &alias.name));
+        }
+    }
+
     // Ask for usage in streams so the log has token counts; hide the extra chunk from clients
     // that did not ask for it.
     let mut hide_usage_chunk = false;
@@ -309,7 +360,7 @@ async fn route(
         }
         if let Some(tenant) = &identity.tenant {
             if let Some(tenant_limits) = snapshot.config.tenants.get(tenant) {
-                scopes.push((format!("tenant \"{tenant}\""), *tenant_limits));
+                scopes.push((format!("tenant \"{tenant}\""), tenant_limits.limits));
             }
         }
     }
@@ -403,6 +454,16 @@ async fn route(
                     dropped.extend(unsupported);
                 }
             }
+            let provider_budget = snapshot
+                .config
+                .providers
+                .get(&target.provider)
+                .and_then(|p| p.budget.as_deref());
+            if let Some(spent) = budgets.spent(provider_budget) {
+                unavailable.push(format!("backend `{label}`: {}", spent.message()));
+                record.attempt(&label, "skipped_budget_spent", Instant::now());
+                continue;
+            }
             let health = routing.target(target);
             if health.misconfigured().is_some() {
                 health.recheck_misconfigured(provider.key_fingerprint());
@@ -487,6 +548,11 @@ async fn route(
                     record.row.alias = Some(candidate.name.clone());
                     record.row.target = Some(label.clone());
                     record.row.provider = Some(target.provider.clone());
+                    record.spend = Some(PendingSpend {
+                        budgets: budgets.clone(),
+                        pricing: prices::pricing(&snapshot.config, target),
+                        requested_alias: requested_alias.name.clone(),
+                    });
                     let route = RouteInfo {
                         alias: candidate.name.clone(),
                         target: label,
@@ -621,6 +687,49 @@ fn over_limit(limited: Limited, alias: &str) -> ApiError {
     )
     .with_route(alias);
     error.retry_after_ms = Some(limited.retry_after.as_millis().max(1) as u64);
+    error
+}
+
+/// The first spent budget among the providers of `alias`'s targets (fallbacks included), when
+/// every one of them is spent: then no backend is left to serve it.
+fn every_provider_spent(
+    budgets: &Budgets,
+    snapshot: &Snapshot,
+    alias: &AliasConfig,
+) -> Option<Spent> {
+    let chain = std::iter::once(alias).chain(
+        alias
+            .fallbacks
+            .iter()
+            .filter_map(|name| snapshot.config.aliases.get(name)),
+    );
+    let mut first: Option<Spent> = None;
+    for target in chain.flat_map(|a| a.targets.iter()) {
+        let budget = snapshot
+            .config
+            .providers
+            .get(&target.provider)
+            .and_then(|p| p.budget.as_deref());
+        match budgets.spent(budget) {
+            Some(spent) => {
+                first.get_or_insert(spent);
+            }
+            None => return None,
+        }
+    }
+    first
+}
+
+fn budget_exceeded(spent: &Spent, alias: &str) -> ApiError {
+    let mut error = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "budget_error",
+        "budget_exceeded",
+        spent.message(),
+    )
+    .with_route(alias);
+    error.retry_after_ms = Some(spent.resets_in_ms);
+    error.resets_at = Some(spent.resets_at.clone());
     error
 }
 
@@ -897,9 +1006,18 @@ struct Attempt<'a> {
     ms: f64,
 }
 
+/// What is needed to charge a served request to its budgets once its usage is known.
+struct PendingSpend {
+    budgets: Arc<Budgets>,
+    pricing: Pricing,
+    requested_alias: String,
+}
+
 /// The log row being built for one request. Written exactly once: on finish, or on drop if the
 /// client went away first (status 499, `client_closed`).
 struct Record {
+    /// Set once a backend serves; charged in `write` from the usage it reported.
+    spend: Option<PendingSpend>,
     /// Rate-limit charges held while the request runs (concurrency permits, TPM estimate).
     charges: Vec<Charge>,
     log: Option<LogWriter>,
@@ -915,6 +1033,7 @@ impl Record {
             .map(|d| d.as_millis() as i64)
             .unwrap_or(0);
         Record {
+            spend: None,
             charges: Vec::new(),
             log: Some(log),
             row: LogRow {
@@ -931,6 +1050,7 @@ impl Record {
     /// Moves the pending row out (into a stream), leaving a spent record behind.
     fn take(&mut self) -> Record {
         Record {
+            spend: self.spend.take(),
             charges: std::mem::take(&mut self.charges),
             log: self.log.take(),
             row: std::mem::take(&mut self.row),
@@ -994,11 +1114,55 @@ impl Record {
             charge.settle(used);
         }
         self.charges.clear();
+        self.charge_spend();
         self.row.latency_ms = round_ms(self.started.elapsed().as_secs_f64() * 1000.0);
         if !self.attempts.is_empty() {
             self.row.attempts = Some(format!("[{}]", self.attempts.join(",")));
         }
         log.log(std::mem::take(&mut self.row));
+    }
+}
+
+impl Record {
+    /// Prices the usage the backend reported and charges it to every budget it counts against.
+    /// Without reported usage, or for an unpriced cloud model, the cost stays unknown (NULL).
+    fn charge_spend(&mut self) {
+        let Some(spend) = self.spend.take() else {
+            return;
+        };
+        let (input, output) = (self.row.input_tokens, self.row.output_tokens);
+        if input.is_none() && output.is_none() {
+            return;
+        }
+        let Some(price) = spend.pricing.price() else {
+            return;
+        };
+        let (input, output) = (input.unwrap_or(0), output.unwrap_or(0));
+        let nano_usd = prices::nano_usd(price, input, output);
+        self.row.cost_usd = Some(nano_usd as f64 / 1e9);
+        let (Some(provider), Some(target), Some(alias)) = (
+            self.row.provider.clone(),
+            self.row.target.clone(),
+            self.row.alias.clone(),
+        ) else {
+            return;
+        };
+        spend.budgets.charge(SpendRow {
+            ts_ms: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0),
+            correlation_id: self.row.correlation_id.clone(),
+            provider,
+            target,
+            alias,
+            requested_alias: spend.requested_alias,
+            client: self.row.client.clone(),
+            tenant: self.row.tenant.clone(),
+            input_tokens: input,
+            output_tokens: output,
+            nano_usd,
+        });
     }
 }
 

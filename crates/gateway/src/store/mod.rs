@@ -2,6 +2,8 @@
 //! them in batches, so the request path never waits on the disk. If the database fails, requests
 //! keep flowing: rows are dropped (and counted) and readiness reports the failure.
 
+pub mod ledger;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -39,6 +41,8 @@ pub struct LogRow {
     pub attempts: Option<String>,
     pub client: Option<String>,
     pub tenant: Option<String>,
+    /// `None`: no usage reported, or a cloud model without a known price.
+    pub cost_usd: Option<f64>,
 }
 
 /// How the log is doing, for readiness.
@@ -215,8 +219,8 @@ async fn insert(pool: &SqlitePool, rows: &[LogRow]) -> Result<(), sqlx::Error> {
     for row in rows {
         sqlx::query(
             "INSERT INTO requests (ts_ms, correlation_id, endpoint, requested_model, alias, target, provider, \
-             status, error_type, latency_ms, ttft_ms, input_tokens, output_tokens, streamed, attempts, client, tenant) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             status, error_type, latency_ms, ttft_ms, input_tokens, output_tokens, streamed, attempts, client, tenant, cost_usd) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(row.ts_ms)
         .bind(&row.correlation_id)
@@ -235,6 +239,7 @@ async fn insert(pool: &SqlitePool, rows: &[LogRow]) -> Result<(), sqlx::Error> {
         .bind(&row.attempts)
         .bind(&row.client)
         .bind(&row.tenant)
+        .bind(row.cost_usd)
         .execute(&mut *tx)
         .await?;
     }

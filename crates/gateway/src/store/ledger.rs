@@ -1,0 +1,358 @@
+//! The spend ledger's writer. Like the request log, rows reach SQLite through one writer task so
+//! the request path never waits on the disk; unlike the log, spend is never dropped: a full queue
+//! spills into memory and a failed write is retried until it lands. Each batch is one
+//! transaction with `synchronous = FULL`, so what was committed survives a crash or power loss.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+const QUEUE_CAPACITY: usize = 16_384;
+const BATCH_SIZE: usize = 512;
+const RETRY_EVERY: Duration = Duration::from_secs(1);
+/// At shutdown, how long to keep retrying a failing database before giving up (and saying so).
+const SHUTDOWN_RETRIES: u32 = 5;
+
+/// One request's spend.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SpendRow {
+    pub ts_ms: i64,
+    pub correlation_id: String,
+    pub provider: String,
+    pub target: String,
+    pub alias: String,
+    pub requested_alias: String,
+    pub client: Option<String>,
+    pub tenant: Option<String>,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub nano_usd: i64,
+}
+
+/// Spend already in the ledger, summed per payer and 15-minute bucket, for computing budgets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryRow {
+    pub provider: String,
+    pub alias: String,
+    pub requested_alias: String,
+    pub client: Option<String>,
+    pub tenant: Option<String>,
+    pub bucket: i64,
+    pub nano_usd: i64,
+}
+
+/// Length of a history bucket. Every time zone's offset is a multiple of it, so period
+/// boundaries fall on bucket boundaries.
+pub const BUCKET_MS: i64 = 15 * 60 * 1000;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LedgerHealth {
+    pub ok: bool,
+    pub error: Option<String>,
+    pub written: u64,
+    /// Rows waiting for the database (in the queue or spilled to memory).
+    pub pending: u64,
+}
+
+struct Shared {
+    error: Mutex<Option<String>>,
+    written: AtomicU64,
+    pending: AtomicU64,
+    /// Rows that did not fit the queue; the writer takes them next.
+    overflow: Mutex<Vec<SpendRow>>,
+}
+
+#[derive(Clone)]
+pub struct Ledger {
+    tx: mpsc::Sender<SpendRow>,
+    shared: Arc<Shared>,
+}
+
+impl Ledger {
+    /// Opens the ledger, reads the spend since `since_ms` (for budgets) and starts the writer.
+    /// A database that cannot be opened is reported through `health` and retried; its rows wait
+    /// in memory meanwhile.
+    pub async fn start(
+        path: PathBuf,
+        since_ms: i64,
+        tracker: &TaskTracker,
+        stop: CancellationToken,
+    ) -> (Ledger, Vec<HistoryRow>) {
+        let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+        let shared = Arc::new(Shared {
+            error: Mutex::new(None),
+            written: AtomicU64::new(0),
+            pending: AtomicU64::new(0),
+            overflow: Mutex::new(Vec::new()),
+        });
+        let (pool, history) = match open(&path).await {
+            Ok(pool) => match history(&pool, since_ms).await {
+                Ok(rows) => (Some(pool), rows),
+                Err(e) => {
+                    shared.set_error(Some(format!("cannot read the spend ledger: {e}")));
+                    (Some(pool), Vec::new())
+                }
+            },
+            Err(e) => {
+                tracing::error!(path = %path.display(), error = %e, "spend ledger unavailable; budgets start from this run's spend");
+                shared.set_error(Some(e));
+                (None, Vec::new())
+            }
+        };
+        tracker.spawn(run(rx, pool, path, shared.clone(), stop));
+        (Ledger { tx, shared }, history)
+    }
+
+    /// Queues a row without waiting. Never drops it.
+    pub fn append(&self, row: SpendRow) {
+        self.shared.pending.fetch_add(1, Ordering::Relaxed);
+        if let Err(mpsc::error::TrySendError::Full(row) | mpsc::error::TrySendError::Closed(row)) =
+            self.tx.try_send(row)
+        {
+            if let Ok(mut overflow) = self.shared.overflow.lock() {
+                overflow.push(row);
+            }
+        }
+    }
+
+    pub fn health(&self) -> LedgerHealth {
+        let error = self.shared.error.lock().map(|e| e.clone()).unwrap_or(None);
+        LedgerHealth {
+            ok: error.is_none(),
+            error,
+            written: self.shared.written.load(Ordering::Relaxed),
+            pending: self.shared.pending.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl Shared {
+    fn set_error(&self, error: Option<String>) {
+        if let Ok(mut slot) = self.error.lock() {
+            *slot = error;
+        }
+    }
+
+    fn take_overflow(&self, into: &mut Vec<SpendRow>) {
+        if let Ok(mut overflow) = self.overflow.lock() {
+            into.append(&mut overflow);
+        }
+    }
+}
+
+async fn open(path: &std::path::Path) -> Result<SqlitePool, String> {
+    // The request log's `open` creates the file and runs the migrations first.
+    super::open(path).await?.close().await;
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(Duration::from_secs(5));
+    SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))
+}
+
+async fn history(pool: &SqlitePool, since_ms: i64) -> Result<Vec<HistoryRow>, sqlx::Error> {
+    type Row = (
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        i64,
+        i64,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT provider, alias, requested_alias, client, tenant, ts_ms / ?, SUM(nano_usd) \
+         FROM spend WHERE ts_ms >= ? GROUP BY 1, 2, 3, 4, 5, 6",
+    )
+    .bind(BUCKET_MS)
+    .bind(since_ms)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(provider, alias, requested_alias, client, tenant, bucket, nano_usd)| HistoryRow {
+                provider,
+                alias,
+                requested_alias,
+                client,
+                tenant,
+                bucket,
+                nano_usd,
+            },
+        )
+        .collect())
+}
+
+async fn run(
+    mut rx: mpsc::Receiver<SpendRow>,
+    mut pool: Option<SqlitePool>,
+    path: PathBuf,
+    shared: Arc<Shared>,
+    stop: CancellationToken,
+) {
+    let mut batch: Vec<SpendRow> = Vec::with_capacity(BATCH_SIZE);
+    let mut stopping = false;
+    let mut failures_while_stopping = 0;
+    loop {
+        if batch.is_empty() {
+            shared.take_overflow(&mut batch);
+        }
+        if batch.is_empty() {
+            let received = tokio::select! {
+                n = rx.recv_many(&mut batch, BATCH_SIZE) => n,
+                _ = stop.cancelled(), if !stopping => {
+                    stopping = true;
+                    rx.close();
+                    continue;
+                }
+            };
+            shared.take_overflow(&mut batch);
+            if received == 0 && batch.is_empty() {
+                break; // closed and drained
+            }
+        }
+        if pool.is_none() {
+            match open(&path).await {
+                Ok(p) => pool = Some(p),
+                Err(e) => shared.set_error(Some(e)),
+            }
+        }
+        let written = match &pool {
+            Some(db) => insert(db, &batch).await.map_err(|e| e.to_string()),
+            None => Err("database unavailable".to_owned()),
+        };
+        match written {
+            Ok(()) => {
+                let n = batch.len() as u64;
+                shared.written.fetch_add(n, Ordering::Relaxed);
+                shared.pending.fetch_sub(n, Ordering::Relaxed);
+                shared.set_error(None);
+                batch.clear();
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, rows = batch.len(), "spend ledger write failed; retrying");
+                shared.set_error(Some(format!("write failed: {e}")));
+                if stopping {
+                    failures_while_stopping += 1;
+                    if failures_while_stopping >= SHUTDOWN_RETRIES {
+                        shared.take_overflow(&mut batch);
+                        while let Ok(row) = rx.try_recv() {
+                            batch.push(row);
+                        }
+                        tracing::error!(
+                            rows = batch.len(),
+                            "spend ledger unavailable at shutdown; these rows were not recorded"
+                        );
+                        break;
+                    }
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(RETRY_EVERY) => {}
+                    _ = stop.cancelled(), if !stopping => { stopping = true; rx.close(); }
+                }
+            }
+        }
+    }
+    if let Some(pool) = pool {
+        pool.close().await;
+    }
+}
+
+async fn insert(pool: &SqlitePool, rows: &[SpendRow]) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    for row in rows {
+        sqlx::query(
+            "INSERT INTO spend (ts_ms, correlation_id, provider, target, alias, requested_alias, \
+             client, tenant, input_tokens, output_tokens, nano_usd) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(row.ts_ms)
+        .bind(&row.correlation_id)
+        .bind(&row.provider)
+        .bind(&row.target)
+        .bind(&row.alias)
+        .bind(&row.requested_alias)
+        .bind(&row.client)
+        .bind(&row.tenant)
+        .bind(row.input_tokens as i64)
+        .bind(row.output_tokens as i64)
+        .bind(row.nano_usd)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(i: i64, nano_usd: i64) -> SpendRow {
+        SpendRow {
+            ts_ms: 1_700_000_000_000 + i,
+            correlation_id: format!("c{i}"),
+            provider: "p".into(),
+            target: "p/m".into(),
+            alias: "a".into(),
+            requested_alias: "a".into(),
+            nano_usd,
+            ..SpendRow::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn rows_survive_a_restart_and_sum_per_bucket() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("ledger.db");
+        let (tracker, stop) = (TaskTracker::new(), CancellationToken::new());
+        let (ledger, history) = Ledger::start(path.clone(), 0, &tracker, stop.clone()).await;
+        assert!(history.is_empty());
+        // More than the queue holds: the rest spills to memory and is still written.
+        for i in 0..(QUEUE_CAPACITY as i64 + 100) {
+            ledger.append(row(i, 10));
+        }
+        stop.cancel();
+        tracker.close();
+        tracker.wait().await;
+        assert_eq!(ledger.health().written, QUEUE_CAPACITY as u64 + 100);
+        assert_eq!(ledger.health().pending, 0);
+
+        let (tracker, stop) = (TaskTracker::new(), CancellationToken::new());
+        let (_ledger, history) = Ledger::start(path, 0, &tracker, stop.clone()).await;
+        let total: i64 = history.iter().map(|h| h.nano_usd).sum();
+        assert_eq!(total, (QUEUE_CAPACITY as i64 + 100) * 10);
+        stop.cancel();
+        tracker.close();
+        tracker.wait().await;
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn the_ledger_refuses_updates_and_deletes() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("ledger.db");
+        let pool = open(&path).await.map_err(anyhow::Error::msg)?;
+        insert(&pool, &[row(1, 5)]).await?;
+        let update = sqlx::query("UPDATE spend SET nano_usd = 0")
+            .execute(&pool)
+            .await;
+        assert!(update.is_err_and(|e| e.to_string().contains("append-only")));
+        let delete = sqlx::query("DELETE FROM spend").execute(&pool).await;
+        assert!(delete.is_err());
+        Ok(())
+    }
+}
