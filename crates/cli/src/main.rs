@@ -111,6 +111,12 @@ enum TokensAction {
         aliases: Vec<String>,
         #[arg(long)]
         description: Option<String>,
+        /// Budget (a `[budgets.NAME]` table) this token's spend counts against.
+        #[arg(long)]
+        budget: Option<String>,
+        /// Requests per minute this token may make.
+        #[arg(long)]
+        rpm: Option<u32>,
     },
     /// List client tokens (names, tenants, aliases; never tokens).
     List,
@@ -272,7 +278,11 @@ fn tokens(path: &std::path::Path, action: TokensAction) -> ExitCode {
                             .as_ref()
                             .map_or("all aliases".to_owned(), |a| a.join(", "));
                         let tenant = token.tenant.as_deref().unwrap_or("-");
-                        println!("{:<24} tenant {:<16} {aliases}", token.name, tenant);
+                        let budget = token.budget.as_deref().unwrap_or("-");
+                        println!(
+                            "{:<24} tenant {:<16} budget {:<16} {aliases}",
+                            token.name, tenant, budget
+                        );
                     }
                     ExitCode::SUCCESS
                 }
@@ -287,13 +297,21 @@ fn tokens(path: &std::path::Path, action: TokensAction) -> ExitCode {
             tenant,
             aliases,
             description,
+            budget,
+            rpm,
         } => {
             let aliases = (!aliases.is_empty()).then_some(aliases);
-            let new = new_client_token(
+            let mut new = new_client_token(
                 tenant.as_deref(),
                 aliases.as_deref(),
                 description.as_deref(),
             );
+            if let Some(budget) = budget {
+                new.entry["budget"] = serde_json::json!(budget);
+            }
+            if let Some(rpm) = rpm {
+                new.entry["limits"] = serde_json::json!({ "rpm": rpm });
+            }
             apply_config_change(path, "tokens", &name, ConfigChange::Create(new.entry), &revision).map(|_| {
                 println!("{}", new.token.expose());
                 eprintln!(

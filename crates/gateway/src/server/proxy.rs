@@ -15,6 +15,7 @@ use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use serde::Serialize;
 use serde_json::{Map, Value};
+use std::future::Future;
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -569,6 +570,7 @@ async fn route(
                                 &target.breaker,
                             );
                             record.finish_ok(usage);
+                            record.spend_committed().await;
                             json_response(body, &route)
                         }
                         Served::Stream(first, rest) => {
@@ -875,6 +877,7 @@ fn stream_response(
         record,
         usage: None,
         done: false,
+        committing: None,
         family: route.family,
         target: route.target.clone(),
         alias: route.alias.clone(),
@@ -903,6 +906,8 @@ struct ForwardStream {
     record: Record,
     usage: Option<Usage>,
     done: bool,
+    /// The end of the body waits for the stream's spend to be committed.
+    committing: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
     family: &'static str,
     target: String,
     alias: String,
@@ -944,6 +949,12 @@ impl Stream for ForwardStream {
     type Item = Result<Bytes, std::convert::Infallible>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Some(committing) = self.committing.as_mut() {
+            if committing.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            self.committing = None;
+        }
         if self.done {
             return Poll::Ready(None);
         }
@@ -992,6 +1003,16 @@ impl Stream for ForwardStream {
                         };
                         attempt.guard.settle(outcome, &attempt.breaker);
                     }
+                    if let Some(committed) = self.record.committed.take() {
+                        let mut wait: Pin<Box<dyn Future<Output = ()> + Send>> =
+                            Box::pin(async move {
+                                let _ = tokio::time::timeout(SPEND_COMMIT_WAIT, committed).await;
+                            });
+                        if wait.as_mut().poll(cx).is_pending() {
+                            self.committing = Some(wait);
+                            return Poll::Pending;
+                        }
+                    }
                     return Poll::Ready(None);
                 }
             }
@@ -1018,6 +1039,8 @@ struct PendingSpend {
 struct Record {
     /// Set once a backend serves; charged in `write` from the usage it reported.
     spend: Option<PendingSpend>,
+    /// Resolves when the charged spend is in the ledger.
+    committed: Option<tokio::sync::oneshot::Receiver<()>>,
     /// Rate-limit charges held while the request runs (concurrency permits, TPM estimate).
     charges: Vec<Charge>,
     log: Option<LogWriter>,
@@ -1034,6 +1057,7 @@ impl Record {
             .unwrap_or(0);
         Record {
             spend: None,
+            committed: None,
             charges: Vec::new(),
             log: Some(log),
             row: LogRow {
@@ -1051,6 +1075,7 @@ impl Record {
     fn take(&mut self) -> Record {
         Record {
             spend: self.spend.take(),
+            committed: self.committed.take(),
             charges: std::mem::take(&mut self.charges),
             log: self.log.take(),
             row: std::mem::take(&mut self.row),
@@ -1123,7 +1148,24 @@ impl Record {
     }
 }
 
+/// How long an answer that cost money may wait for its spend to reach the ledger.
+const SPEND_COMMIT_WAIT: Duration = Duration::from_secs(2);
+
 impl Record {
+    /// Waits (bounded) until the request's spend is committed to the ledger, so a client never
+    /// holds an answer whose cost a crash could still lose. Free requests have nothing to wait
+    /// for; the wait is one group commit shared with every request finishing meanwhile.
+    async fn spend_committed(&mut self) {
+        if let Some(committed) = self.committed.take() {
+            if tokio::time::timeout(SPEND_COMMIT_WAIT, committed)
+                .await
+                .is_err()
+            {
+                tracing::warn!(correlation_id = %self.row.correlation_id, "spend ledger is slow; answered before the spend was committed");
+            }
+        }
+    }
+
     /// Prices the usage the backend reported and charges it to every budget it counts against.
     /// Without reported usage, or for an unpriced cloud model, the cost stays unknown (NULL).
     fn charge_spend(&mut self) {
@@ -1147,7 +1189,7 @@ impl Record {
         ) else {
             return;
         };
-        spend.budgets.charge(SpendRow {
+        self.committed = spend.budgets.charge(SpendRow {
             ts_ms: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_millis() as i64)

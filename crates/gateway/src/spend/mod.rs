@@ -243,9 +243,10 @@ impl Budgets {
 
     /// Records a request's spend: in memory at once (so the next request sees it) and in the
     /// ledger through the writer. Fires the alert and spent events when a total crosses them.
-    pub fn charge(&self, row: SpendRow) {
+    /// The receiver resolves when the row is committed; `None` when there was nothing to charge.
+    pub fn charge(&self, row: SpendRow) -> Option<tokio::sync::oneshot::Receiver<()>> {
         if row.nano_usd <= 0 {
-            return;
+            return None;
         }
         let payer = Payer {
             provider: row.provider.clone(),
@@ -309,7 +310,9 @@ impl Budgets {
         for event in events {
             self.events.emit(event);
         }
-        self.ledger.append(row);
+        let committed = self.ledger.append(row);
+        // With the database down there is nothing to wait for: the row waits in memory.
+        self.ledger.health().ok.then_some(committed)
     }
 
     /// Every budget with its spend in the current period.

@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde::Serialize;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -62,17 +62,23 @@ pub struct LedgerHealth {
     pub pending: u64,
 }
 
+/// A row on its way to the database, and who to tell once it is committed.
+struct Pending {
+    row: SpendRow,
+    committed: Option<oneshot::Sender<()>>,
+}
+
 struct Shared {
     error: Mutex<Option<String>>,
     written: AtomicU64,
     pending: AtomicU64,
     /// Rows that did not fit the queue; the writer takes them next.
-    overflow: Mutex<Vec<SpendRow>>,
+    overflow: Mutex<Vec<Pending>>,
 }
 
 #[derive(Clone)]
 pub struct Ledger {
-    tx: mpsc::Sender<SpendRow>,
+    tx: mpsc::Sender<Pending>,
     shared: Arc<Shared>,
 }
 
@@ -111,16 +117,24 @@ impl Ledger {
         (Ledger { tx, shared }, history)
     }
 
-    /// Queues a row without waiting. Never drops it.
-    pub fn append(&self, row: SpendRow) {
+    /// Queues a row without waiting and never drops it. The receiver resolves once the row is
+    /// committed (group commit: one transaction for everything queued meanwhile).
+    pub fn append(&self, row: SpendRow) -> oneshot::Receiver<()> {
+        let (committed, receiver) = oneshot::channel();
+        let pending = Pending {
+            row,
+            committed: Some(committed),
+        };
         self.shared.pending.fetch_add(1, Ordering::Relaxed);
-        if let Err(mpsc::error::TrySendError::Full(row) | mpsc::error::TrySendError::Closed(row)) =
-            self.tx.try_send(row)
+        if let Err(
+            mpsc::error::TrySendError::Full(pending) | mpsc::error::TrySendError::Closed(pending),
+        ) = self.tx.try_send(pending)
         {
             if let Ok(mut overflow) = self.shared.overflow.lock() {
-                overflow.push(row);
+                overflow.push(pending);
             }
         }
+        receiver
     }
 
     pub fn health(&self) -> LedgerHealth {
@@ -141,7 +155,7 @@ impl Shared {
         }
     }
 
-    fn take_overflow(&self, into: &mut Vec<SpendRow>) {
+    fn take_overflow(&self, into: &mut Vec<Pending>) {
         if let Ok(mut overflow) = self.overflow.lock() {
             into.append(&mut overflow);
         }
@@ -198,13 +212,13 @@ async fn history(pool: &SqlitePool, since_ms: i64) -> Result<Vec<HistoryRow>, sq
 }
 
 async fn run(
-    mut rx: mpsc::Receiver<SpendRow>,
+    mut rx: mpsc::Receiver<Pending>,
     mut pool: Option<SqlitePool>,
     path: PathBuf,
     shared: Arc<Shared>,
     stop: CancellationToken,
 ) {
-    let mut batch: Vec<SpendRow> = Vec::with_capacity(BATCH_SIZE);
+    let mut batch: Vec<Pending> = Vec::with_capacity(BATCH_SIZE);
     let mut stopping = false;
     let mut failures_while_stopping = 0;
     loop {
@@ -241,7 +255,11 @@ async fn run(
                 shared.written.fetch_add(n, Ordering::Relaxed);
                 shared.pending.fetch_sub(n, Ordering::Relaxed);
                 shared.set_error(None);
-                batch.clear();
+                for pending in batch.drain(..) {
+                    if let Some(committed) = pending.committed {
+                        let _ = committed.send(());
+                    }
+                }
             }
             Err(e) => {
                 tracing::warn!(error = %e, rows = batch.len(), "spend ledger write failed; retrying");
@@ -272,9 +290,9 @@ async fn run(
     }
 }
 
-async fn insert(pool: &SqlitePool, rows: &[SpendRow]) -> Result<(), sqlx::Error> {
+async fn insert(pool: &SqlitePool, rows: &[Pending]) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
-    for row in rows {
+    for Pending { row, .. } in rows {
         sqlx::query(
             "INSERT INTO spend (ts_ms, correlation_id, provider, target, alias, requested_alias, \
              client, tenant, input_tokens, output_tokens, nano_usd) \
@@ -322,8 +340,13 @@ mod tests {
         let (ledger, history) = Ledger::start(path.clone(), 0, &tracker, stop.clone()).await;
         assert!(history.is_empty());
         // More than the queue holds: the rest spills to memory and is still written.
+        let mut receipts = Vec::new();
         for i in 0..(QUEUE_CAPACITY as i64 + 100) {
-            ledger.append(row(i, 10));
+            receipts.push(ledger.append(row(i, 10)));
+        }
+        // Every row is acknowledged once committed.
+        for receipt in receipts.drain(..100) {
+            receipt.await?;
         }
         stop.cancel();
         tracker.close();
@@ -346,7 +369,14 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("ledger.db");
         let pool = open(&path).await.map_err(anyhow::Error::msg)?;
-        insert(&pool, &[row(1, 5)]).await?;
+        insert(
+            &pool,
+            &[Pending {
+                row: row(1, 5),
+                committed: None,
+            }],
+        )
+        .await?;
         let update = sqlx::query("UPDATE spend SET nano_usd = 0")
             .execute(&pool)
             .await;
