@@ -10,7 +10,7 @@ use std::time::Duration;
 use mock_upstream::{MockConfig, MockUpstream};
 use serde_json::{json, Value};
 
-use crate::support::{chat_body, http_client, Served};
+use crate::support::{chat_body, http_client, switchboard, Served};
 
 const ADMIN: &str = "sb-crash-test-admin";
 /// What one mock answer (11 input + 7 output tokens) costs at $10,000 per million tokens.

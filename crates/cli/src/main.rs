@@ -454,37 +454,49 @@ fn admin_token(token_file: Option<&std::path::Path>) -> Result<String, String> {
     }
 }
 
-fn show_budgets(url: &str, token_file: Option<&std::path::Path>) -> ExitCode {
-    let token = match admin_token(token_file) {
-        Ok(token) => token,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+/// Calls the admin API of the gateway at `url` (GET without a body, POST with one) and returns
+/// the JSON answer, or prints why it failed.
+fn admin_call(
+    url: &str,
+    path: &str,
+    token_file: Option<&std::path::Path>,
+    body: Option<serde_json::Value>,
+) -> Result<serde_json::Value, ExitCode> {
+    let token = admin_token(token_file).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::FAILURE
+    })?;
     let base = url.trim_end_matches('/').trim_end_matches("/v1");
     let result = blocking(async {
-        let response = reqwest::Client::new()
-            .get(format!("{base}/admin/budgets"))
-            .bearer_auth(token)
-            .send()
-            .await?;
+        let client = reqwest::Client::new();
+        let request = match &body {
+            Some(body) => client.post(format!("{base}{path}")).json(body),
+            None => client.get(format!("{base}{path}")),
+        };
+        let response = request.bearer_auth(token).send().await?;
         let status = response.status();
         Ok::<_, reqwest::Error>((status, response.json::<serde_json::Value>().await?))
     });
-    let body = match result {
-        Ok((status, body)) if status.is_success() => body,
+    match result {
+        Ok((status, body)) if status.is_success() => Ok(body),
         Ok((_, body)) => {
             eprintln!(
                 "error: {}",
                 body["error"]["message"].as_str().unwrap_or("refused")
             );
-            return ExitCode::FAILURE;
+            Err(ExitCode::FAILURE)
         }
         Err(e) => {
             eprintln!("Switchboard is not answering at {base}: {e}");
-            return ExitCode::FAILURE;
+            Err(ExitCode::FAILURE)
         }
+    }
+}
+
+fn show_budgets(url: &str, token_file: Option<&std::path::Path>) -> ExitCode {
+    let body = match admin_call(url, "/admin/budgets", token_file, None) {
+        Ok(body) => body,
+        Err(code) => return code,
     };
     let budgets = body["budgets"].as_array().cloned().unwrap_or_default();
     if budgets.is_empty() {
@@ -503,10 +515,9 @@ fn show_budgets(url: &str, token_file: Option<&std::path::Path>) -> ExitCode {
         );
     }
     for target in body["unpriced_targets"].as_array().into_iter().flatten() {
+        let target = target.as_str().unwrap_or("?");
         println!(
-            "warning: {} has no known price; its spend is not counted (set [prices.\"{}\"])",
-            target.as_str().unwrap_or("?"),
-            target.as_str().unwrap_or("?")
+            "warning: {target} has no known price; its spend is not counted (set [prices.\"{target}\"])"
         );
     }
     ExitCode::SUCCESS
@@ -517,40 +528,13 @@ fn reset_targets(
     target: Option<&str>,
     token_file: Option<&std::path::Path>,
 ) -> ExitCode {
-    let token = match admin_token(token_file) {
-        Ok(token) => token,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let base = url.trim_end_matches('/').trim_end_matches("/v1");
-    let result = blocking(async {
-        let response = reqwest::Client::new()
-            .post(format!("{base}/admin/targets/reset"))
-            .bearer_auth(token)
-            .json(&serde_json::json!({ "target": target }))
-            .send()
-            .await?;
-        let status = response.status();
-        Ok::<_, reqwest::Error>((status, response.json::<serde_json::Value>().await?))
-    });
-    match result {
-        Ok((status, body)) if status.is_success() => {
+    let body = serde_json::json!({ "target": target });
+    match admin_call(url, "/admin/targets/reset", token_file, Some(body)) {
+        Ok(body) => {
             println!("reset {} target(s)", body["reset"]);
             ExitCode::SUCCESS
         }
-        Ok((_, body)) => {
-            eprintln!(
-                "error: {}",
-                body["error"]["message"].as_str().unwrap_or("reset refused")
-            );
-            ExitCode::FAILURE
-        }
-        Err(e) => {
-            eprintln!("Switchboard is not answering at {base}: {e}");
-            ExitCode::FAILURE
-        }
+        Err(code) => code,
     }
 }
 
