@@ -163,5 +163,22 @@ async fn kill_9_under_load_loses_no_committed_spend_and_the_restart_enforces_the
         "{}",
         json!({"ledger_usd": ledger_total as f64 / 1e9, "limit": usd})
     );
+
+    // `switchboard budgets` shows the same state through the admin API.
+    let output = switchboard(home.path())
+        .arg("budgets")
+        .arg("--url")
+        .arg(served.url("/v1"))
+        .arg("--admin-token-file")
+        .arg(&admin_file)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.starts_with("cloud") && stdout.contains(" spent ") && stdout.contains("per month"),
+        "{stdout}"
+    );
     served.stop().await;
 }
