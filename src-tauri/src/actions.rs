@@ -51,6 +51,7 @@ pub fn on_remote(app: &AppHandle, remote: Remote) {
             Remote::Reload => {
                 let _ = reload(&app).await;
             }
+            Remote::LaunchAtLogin(on) => log_err("launch at login", set_autostart(&app, on)),
             Remote::Quit => quit(&app).await,
         }
     });
@@ -155,15 +156,22 @@ pub fn copy_base_url(app: &AppHandle) -> Result<String, String> {
     Ok(url)
 }
 
-/// Flips Launch at Login and returns the state actually in effect afterwards.
+/// Flips Launch at Login (the menu's check item) and returns the state in effect afterwards.
 pub fn toggle_autostart(app: &AppHandle) -> Result<bool, String> {
+    let enabled = app.autolaunch().is_enabled().map_err(|e| e.to_string())?;
+    set_autostart(app, !enabled)
+}
+
+/// Turns Launch at Login on or off (a LaunchAgent on macOS, an XDG autostart entry on Linux)
+/// and returns the state in effect afterwards, read back from the system.
+pub fn set_autostart(app: &AppHandle, on: bool) -> Result<bool, String> {
     let autolaunch = app.autolaunch();
-    let enabled = autolaunch.is_enabled().map_err(|e| e.to_string())?;
-    let result = if enabled {
-        autolaunch.disable()
-    } else {
+    let result = if on {
         autolaunch.enable()
+    } else {
+        autolaunch.disable()
     };
+    tracing::info!(on, "launch at login");
     // The click flipped the native check mark by itself: put back the state in effect.
     if let Some(tray) = app.try_state::<crate::tray::Tray>() {
         log_err(

@@ -2,7 +2,9 @@
 //! Start binds the config's `listen`, stop frees the port (in-flight requests finish within
 //! `server.shutdown_grace_s`), restart follows a changed `listen`, and the user's start/stop
 //! choice is remembered across launches. No Tauri here: the tray, the Tauri commands and the
-//! tests all drive this one type, and everything it knows is published as a `Status`.
+//! tests all drive this one type, and everything it knows is published as a `Status`. The
+//! gateway's events (breakers, reloads) are passed on through `events()`, which outlives the
+//! gateway a broken config at start keeps from existing.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -12,9 +14,9 @@ use axum::body::Body;
 use axum::http::{header, Request};
 use switchboard_gateway::config::{self, LoadError};
 use switchboard_gateway::{
-    AdminService, Gateway, GatewayOptions, ReloadError, ServeError, ServerHandle,
+    AdminService, Gateway, GatewayEvent, GatewayOptions, ReloadError, ServeError, ServerHandle,
 };
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 use tower::ServiceExt;
 
 use crate::menu_model::{self, ConfigProblem, MenuInput, Period, ProxyState, Requests};
@@ -108,11 +110,22 @@ impl Status {
         let rejected_reload = readiness
             .and_then(|r| r.config_file.last_error)
             .map(|failure| ConfigProblem::from_diagnostics(&failure.diagnostics, &failure.message));
+        let mut backends_down: Vec<String> = self
+            .admin
+            .as_ref()
+            .map(AdminService::target_statuses)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|t| matches!(t.state, "open" | "misconfigured"))
+            .map(|t| t.target)
+            .collect();
+        backends_down.sort();
         MenuInput {
             proxy,
             rejected_reload,
             configured_listen: self.configured_listen,
             autostart,
+            backends_down,
         }
     }
 }
@@ -169,6 +182,8 @@ pub struct Controller {
     server: Option<Server>,
     remembered: Remembered,
     status: watch::Sender<Status>,
+    /// The gateway's events, forwarded (see `events`).
+    events: broadcast::Sender<GatewayEvent>,
     /// Why the config could not be loaded, and the file's mtime then (retried when it changes).
     load_failure: Option<(ProxyError, Option<SystemTime>)>,
     shut_down: bool,
@@ -191,6 +206,7 @@ impl Controller {
             server: None,
             remembered,
             status,
+            events: broadcast::channel(64).0,
             load_failure: None,
             shut_down: false,
         };
@@ -201,6 +217,12 @@ impl Controller {
 
     pub fn subscribe(&self) -> watch::Receiver<Status> {
         self.status.subscribe()
+    }
+
+    /// The gateway's events (breaker opened/closed, config reloaded/rejected, ...). Subscribe
+    /// once at start: a gateway loaded later (after a broken config is fixed) feeds it too.
+    pub fn events(&self) -> broadcast::Receiver<GatewayEvent> {
+        self.events.subscribe()
     }
 
     pub fn status(&self) -> Status {
@@ -342,6 +364,7 @@ impl Controller {
         let mtime = modified(&path);
         match self.try_load_gateway().await {
             Ok(gateway) => {
+                tokio::spawn(forward_events(gateway.subscribe(), self.events.clone()));
                 if self.options.watch_config {
                     if let Err(e) = gateway.watch_config() {
                         tracing::warn!(error = %e, "config changes will need Reload Config");
@@ -498,6 +521,24 @@ impl Controller {
     fn republish(&self) {
         let phase = self.status.borrow().phase.clone();
         self.publish(phase);
+    }
+}
+
+/// Passes a gateway's events on until the gateway is gone. A slow listener misses old events
+/// (broadcast), which is fine for notifications.
+async fn forward_events(
+    mut from: broadcast::Receiver<GatewayEvent>,
+    to: broadcast::Sender<GatewayEvent>,
+) {
+    loop {
+        match from.recv().await {
+            // No subscriber is fine: nobody is listening right now.
+            Ok(event) => drop(to.send(event)),
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::debug!(missed, "gateway events skipped");
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
     }
 }
 
@@ -875,6 +916,64 @@ mod tests {
         assert!(menu_model::render(&input)
             .status
             .ends_with("· 1 request since start"));
+    }
+
+    #[tokio::test]
+    async fn a_breaker_opening_is_an_event_and_a_backend_down_in_the_menu() {
+        let dead = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let fixture = Fixture::new("127.0.0.1:0");
+        fixture.write_text(&format!(
+            "listen = \"127.0.0.1:0\"\n\n\
+             [providers.dead]\nkind = \"openai\"\nbase_url = \"http://{dead}/v1\"\n\
+             breaker = {{ failures = 1, cooldown_s = 60 }}\n\n\
+             [aliases.chat]\ntargets = [\"dead/model\"]\nretries = {{ attempts = 1 }}\n"
+        ));
+        let mut controller = fixture.open().await;
+        let mut events = controller.events();
+        let addr = controller.start().await.unwrap();
+        let body = r#"{"model":"chat","messages":[{"role":"user","content":"hi"}]}"#;
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request = format!(
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: {addr}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        assert!(response.starts_with("HTTP/1.1 503"), "{response}");
+
+        let event = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                match events.recv().await.unwrap() {
+                    event @ GatewayEvent::BreakerOpened { .. } => return event,
+                    _ => continue,
+                }
+            }
+        })
+        .await
+        .unwrap();
+        let GatewayEvent::BreakerOpened { target, .. } = &event else {
+            unreachable!()
+        };
+        assert_eq!(target, "dead/model");
+        let notice = crate::notices::for_event(&event).unwrap();
+        assert_eq!(notice.title, "Backend dead/model is down");
+
+        let input = controller.status().menu_input(None);
+        assert_eq!(input.backends_down, vec!["dead/model".to_owned()]);
+        let view = menu_model::render(&input);
+        assert_eq!(view.look, menu_model::TrayLook::Error);
+        assert!(
+            view.status.ends_with("backend dead/model is down"),
+            "{}",
+            view.status
+        );
+        controller.shutdown().await;
     }
 
     fn bump_mtime(path: &Path) {

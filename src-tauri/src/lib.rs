@@ -127,6 +127,7 @@ fn setup(app: &AppHandle, command: Remote) -> Result<(), Box<dyn std::error::Err
         controller
     });
     let status = controller.subscribe();
+    let events = controller.events();
     app.manage(Shell {
         controller: tokio::sync::Mutex::new(controller),
         status: status.clone(),
@@ -145,6 +146,7 @@ fn setup(app: &AppHandle, command: Remote) -> Result<(), Box<dyn std::error::Err
     }
     actions::refresh(app);
     tauri::async_runtime::spawn(refresh_loop(app.clone(), status));
+    tauri::async_runtime::spawn(event_loop(app.clone(), events));
     tauri::async_runtime::spawn(quit_on_signal(app.clone()));
     match command {
         Remote::Dashboard | Remote::Quit => {}
@@ -168,6 +170,28 @@ async fn refresh_loop(app: AppHandle, mut status: watch::Receiver<Status>) {
             }
         }
         actions::refresh(&app);
+    }
+}
+
+/// Turns the gateway's events into notifications, and updates the menu at once (a breaker
+/// that opens or closes changes the icon).
+async fn event_loop(
+    app: AppHandle,
+    mut events: tokio::sync::broadcast::Receiver<switchboard_gateway::GatewayEvent>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        match events.recv().await {
+            Ok(event) => {
+                tracing::debug!(?event, "gateway event");
+                if let Some(notice) = notices::for_event(&event) {
+                    actions::notify(&app, &notice);
+                }
+                actions::refresh(&app);
+            }
+            Err(RecvError::Lagged(missed)) => tracing::debug!(missed, "gateway events skipped"),
+            Err(RecvError::Closed) => return,
+        }
     }
 }
 

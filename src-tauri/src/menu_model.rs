@@ -21,6 +21,8 @@ pub mod ids {
 
 /// Longest config error message shown in the menu; the rest is in the dashboard and the log.
 const MAX_MESSAGE_CHARS: usize = 70;
+/// Longest target label (`provider/model`) shown in the status line.
+const MAX_TARGET_CHARS: usize = 40;
 
 /// The proxy as the tray sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -113,6 +115,9 @@ pub struct MenuInput {
     pub rejected_reload: Option<ConfigProblem>,
     /// The config's `listen`, when a config is loaded (for Copy Base URL while stopped).
     pub configured_listen: Option<SocketAddr>,
+    /// Targets (`provider/model`) whose breaker is open or that are marked misconfigured,
+    /// sorted. Only shown while running: a stopped proxy sends no traffic anywhere.
+    pub backends_down: Vec<String>,
     /// Launch at Login; `None` when it cannot be read on this system.
     pub autostart: Option<bool>,
 }
@@ -170,7 +175,7 @@ pub fn render(input: &MenuInput) -> MenuView {
     let busy = matches!(input.proxy, ProxyState::Starting | ProxyState::Stopping);
     let status = status_line(input);
     let look = match (&input.proxy, &input.rejected_reload) {
-        (ProxyState::Running { .. }, None) => TrayLook::Running,
+        (ProxyState::Running { .. }, None) if input.backends_down.is_empty() => TrayLook::Running,
         (ProxyState::Starting | ProxyState::Stopping, _) | (ProxyState::Stopped, None) => {
             TrayLook::Stopped
         }
@@ -237,7 +242,14 @@ fn status_line(input: &MenuInput) -> String {
     match &input.proxy {
         ProxyState::Starting => "Starting…".into(),
         ProxyState::Running { addr, requests } => match &input.rejected_reload {
-            None => format!("Running on {addr} · {}", requests_text(requests)),
+            None if input.backends_down.is_empty() => {
+                format!("Running on {addr} · {}", requests_text(requests))
+            }
+            None => format!(
+                "Running on {addr} · {} · {}",
+                requests_text(requests),
+                down_text(&input.backends_down)
+            ),
             Some(problem) => format!(
                 "{} · still serving on {addr} with the previous config",
                 problem.describe()
@@ -261,6 +273,14 @@ fn status_line(input: &MenuInput) -> String {
         ProxyState::Failed { reason } => {
             format!("Cannot start: {}", shorten(reason, MAX_MESSAGE_CHARS))
         }
+    }
+}
+
+/// `backend `armitage/qwen` is down`, or how many when several are.
+fn down_text(down: &[String]) -> String {
+    match down {
+        [one] => format!("backend {} is down", shorten(one, MAX_TARGET_CHARS)),
+        many => format!("{} backends down", many.len()),
     }
 }
 
@@ -317,6 +337,7 @@ mod tests {
             rejected_reload: None,
             configured_listen: Some(addr()),
             autostart: Some(false),
+            backends_down: vec![],
         }
     }
 
@@ -384,6 +405,40 @@ mod tests {
         );
         assert_eq!(view.toggle.text, "Stop proxy");
         assert!(view.toggle.enabled);
+    }
+
+    #[test]
+    fn a_backend_down_while_running_is_an_error_that_names_it() {
+        let mut state = input(running(5));
+        state.backends_down = vec!["armitage/Qwen2.5-7B-Instruct-AWQ".into()];
+        let view = render(&state);
+        assert_eq!(view.look, TrayLook::Error);
+        assert_eq!(
+            view.status,
+            "Running on 127.0.0.1:4000 · 5 requests today · \
+             backend armitage/Qwen2.5-7B-Instruct-AWQ is down"
+        );
+        assert_eq!(view.toggle_action, ToggleAction::Stop);
+        assert!(view.toggle.enabled);
+
+        state.backends_down.push("openai/gpt-4.1-mini".into());
+        let view = render(&state);
+        assert!(
+            view.status.ends_with("· 2 backends down"),
+            "{}",
+            view.status
+        );
+
+        // A rejected reload is the more urgent news.
+        state.rejected_reload = Some(problem());
+        assert!(render(&state).status.starts_with("Config error at line 12"));
+
+        // Stopped: nothing is routed, so backends do not colour the icon.
+        state.proxy = ProxyState::Stopped;
+        state.rejected_reload = None;
+        let view = render(&state);
+        assert_eq!(view.look, TrayLook::Stopped);
+        assert_eq!(view.status, "Stopped");
     }
 
     #[test]

@@ -1,10 +1,13 @@
 //! Which desktop notifications to send, and how often. Pure: the shell shows what this returns.
-//! Kinds: the port is taken, the config was rejected (at start or on reload), or the proxy cannot
-//! start for another reason.
+//! Kinds: the port is taken, the config was rejected (at start or on reload), the proxy cannot
+//! start for another reason (all from changes of the tray's state, `changes`), and a backend's
+//! breaker opened or a backend refused its key (from the gateway's events, `for_event`).
 //! Each kind is rate-limited, and the same message is not repeated for a while.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
+
+use switchboard_gateway::GatewayEvent;
 
 use crate::menu_model::{ConfigProblem, MenuInput, ProxyState};
 
@@ -13,6 +16,8 @@ pub enum NoticeKind {
     PortInUse,
     ConfigRejected,
     CannotStart,
+    BackendDown,
+    BackendMisconfigured,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,7 +53,10 @@ impl Notice {
         Notice {
             kind: NoticeKind::ConfigRejected,
             title: "Config change rejected".into(),
-            body: format!("{}. The previous config keeps serving.", problem.describe()),
+            body: format!(
+                "{} The previous config keeps serving.",
+                sentence(&problem.describe())
+            ),
         }
     }
 
@@ -58,10 +66,63 @@ impl Notice {
             kind: NoticeKind::ConfigRejected,
             title: "Switchboard cannot load its config".into(),
             body: format!(
-                "{}. Fix the file, then choose Reload Config.",
-                problem.describe()
+                "{} Fix the file, then choose Reload Config.",
+                sentence(&problem.describe())
             ),
         }
+    }
+}
+
+/// The notice a gateway event calls for, if any. Texts from the gateway are already sanitized
+/// (no keys, single line).
+pub fn for_event(event: &GatewayEvent) -> Option<Notice> {
+    // Exhaustive on purpose: a new event kind makes the compiler point here.
+    match event {
+        GatewayEvent::BreakerOpened {
+            target,
+            reason,
+            retry_in_ms,
+        } => Some(Notice {
+            kind: NoticeKind::BackendDown,
+            title: format!("Backend {target} is down"),
+            body: format!(
+                "{} Requests skip it; Switchboard tries it again in {}.",
+                sentence(reason),
+                seconds(*retry_in_ms)
+            ),
+        }),
+        GatewayEvent::TargetMisconfigured { target, reason } => Some(Notice {
+            kind: NoticeKind::BackendMisconfigured,
+            title: format!("Backend {target} refused the request"),
+            body: format!(
+                "{} Requests skip it until its key or config changes.",
+                sentence(reason)
+            ),
+        }),
+        // Announced from the state change (`changes`), which has the line numbers.
+        GatewayEvent::ConfigRejected { .. } => None,
+        // Good news stays quiet; the menu shows it.
+        GatewayEvent::ConfigReloaded { .. } | GatewayEvent::BreakerClosed { .. } => None,
+        // Budget alerts: when the gateway gains its budget-threshold event, add its arm here
+        // (a `NoticeKind::BudgetAlert` notice: "Budget `cloud` at 80% of $150").
+    }
+}
+
+/// `text` ending with a full stop, unless it already ends a sentence.
+fn sentence(text: &str) -> String {
+    let text = text.trim_end();
+    if text.ends_with(['.', '?', '!', '…']) {
+        text.to_owned()
+    } else {
+        format!("{text}.")
+    }
+}
+
+fn seconds(ms: u64) -> String {
+    match ms.div_ceil(1000) {
+        1 => "1 second".into(),
+        s if s < 120 => format!("{s} seconds"),
+        s => format!("{} minutes", s.div_ceil(60)),
     }
 }
 
@@ -150,6 +211,7 @@ mod tests {
             rejected_reload: None,
             configured_listen: None,
             autostart: None,
+            backends_down: vec![],
         }
     }
 
@@ -229,6 +291,70 @@ mod tests {
             "Cannot listen on 10.9.9.9:4000: Cannot assign requested address"
         );
         assert!(changes(&input(ProxyState::Stopped), &input(ProxyState::Stopped)).is_empty());
+    }
+
+    #[test]
+    fn breakers_opening_and_refused_keys_are_announced() {
+        let notice = for_event(&GatewayEvent::BreakerOpened {
+            target: "armitage/qwen".into(),
+            reason: "3 consecutive failures: connection refused".into(),
+            retry_in_ms: 5000,
+        })
+        .unwrap();
+        assert_eq!(notice.kind, NoticeKind::BackendDown);
+        assert_eq!(notice.title, "Backend armitage/qwen is down");
+        assert_eq!(
+            notice.body,
+            "3 consecutive failures: connection refused. Requests skip it; \
+             Switchboard tries it again in 5 seconds."
+        );
+        let notice = for_event(&GatewayEvent::TargetMisconfigured {
+            target: "openai/gpt".into(),
+            reason: "401: invalid API key".into(),
+        })
+        .unwrap();
+        assert_eq!(notice.kind, NoticeKind::BackendMisconfigured);
+        assert_eq!(notice.title, "Backend openai/gpt refused the request");
+    }
+
+    #[test]
+    fn quiet_events_send_nothing() {
+        for event in [
+            GatewayEvent::ConfigReloaded {
+                revision: "abc".into(),
+            },
+            GatewayEvent::BreakerClosed {
+                target: "a/b".into(),
+            },
+            GatewayEvent::ConfigRejected {
+                message: "x".into(),
+            },
+        ] {
+            assert_eq!(for_event(&event), None, "{event:?}");
+        }
+    }
+
+    #[test]
+    fn messages_end_in_one_full_stop() {
+        let problem = ConfigProblem {
+            line: Some(2),
+            message: "unknown key `lisen`; did you mean `listen`?".into(),
+            more: 0,
+        };
+        assert_eq!(
+            Notice::reload_rejected(&problem).body,
+            "Config error at line 2: unknown key `lisen`; did you mean `listen`? \
+             The previous config keeps serving."
+        );
+        assert_eq!(sentence("down"), "down.");
+        assert_eq!(sentence("down. "), "down.");
+    }
+
+    #[test]
+    fn retry_times_read_naturally() {
+        assert_eq!(seconds(1), "1 second");
+        assert_eq!(seconds(30_000), "30 seconds");
+        assert_eq!(seconds(300_000), "5 minutes");
     }
 
     #[test]

@@ -10,14 +10,18 @@ pub enum Remote {
     Start,
     Stop,
     Reload,
+    /// Turns Launch at Login on or off, like the menu's check item.
+    LaunchAtLogin(bool),
     Quit,
 }
 
-pub const USAGE: &str = "usage: switchboard-app [dashboard|start|stop|reload|quit]
+pub const USAGE: &str =
+    "usage: switchboard-app [dashboard|start|stop|reload|quit|launch-at-login on|off]
 
 Runs Switchboard in the system tray. If it is already running, the command goes to the running
 app: no argument or `dashboard` opens its window, `start`/`stop` switch the proxy, `reload`
-re-reads the config file, `quit` stops the proxy, flushes the request log and exits.
+re-reads the config file, `launch-at-login on|off` sets the menu's Launch at Login, `quit` stops
+the proxy, flushes the request log and exits.
 Environment: SWITCHBOARD_CONFIG (config file), SWITCHBOARD_LOG (log filter, e.g. debug).";
 
 /// Parses the arguments after the program name.
@@ -32,6 +36,15 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Remote, String> {
             "quit" => Ok(Remote::Quit),
             other => Err(format!("unknown command `{other}`")),
         },
+        [word, state] if word.as_ref().trim_start_matches("--") == "launch-at-login" => {
+            match state.as_ref() {
+                "on" => Ok(Remote::LaunchAtLogin(true)),
+                "off" => Ok(Remote::LaunchAtLogin(false)),
+                other => Err(format!(
+                    "launch-at-login takes `on` or `off`, not `{other}`"
+                )),
+            }
+        }
         _ => Err("expected at most one command".into()),
     }
 }
@@ -51,6 +64,16 @@ mod tests {
         assert_eq!(parse(&["reload"]), Ok(Remote::Reload));
         assert_eq!(parse(&["quit"]), Ok(Remote::Quit));
         assert!(parse(&["explode"]).is_err());
+        assert_eq!(
+            parse(&["launch-at-login", "on"]),
+            Ok(Remote::LaunchAtLogin(true))
+        );
+        assert_eq!(
+            parse(&["launch-at-login", "off"]),
+            Ok(Remote::LaunchAtLogin(false))
+        );
+        assert!(parse(&["launch-at-login", "maybe"]).is_err());
+        assert!(parse(&["launch-at-login"]).is_err());
         assert!(parse(&["start", "stop"]).is_err());
     }
 }

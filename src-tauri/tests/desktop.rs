@@ -4,17 +4,19 @@
 //!
 //! The tray menu itself cannot be clicked from a test (no tray host on Xvfb, and WebDriver only
 //! reaches webviews), so the test drives the code paths the menu items call: a second launch
-//! hands `dashboard`, `start` to the running instance, which runs `actions::{open_dashboard,
-//! start}`, the functions the menu dispatches to; Stop is a real click (xdotool) on the status
-//! page's button, whose Tauri command runs `actions::toggle` like the menu item; the window is
-//! closed with WM_DELETE_WINDOW like a close button; Quit is SIGTERM, which runs `actions::quit`
-//! like the menu's Quit. Desktop notifications are read off the session bus with dbus-monitor.
+//! hands `dashboard`, `start`, `launch-at-login on|off`, `quit` to the running instance, which
+//! runs `actions::{open_dashboard, start, set_autostart, quit}`, the functions the menu
+//! dispatches to; Stop and Copy are real clicks (xdotool) on the status page's buttons, whose
+//! Tauri commands run `actions::{toggle, copy_base_url}` like the menu items; the window is
+//! closed with WM_DELETE_WINDOW like a close button; SIGTERM runs `actions::quit` too.
+//! Desktop notifications are read off the session bus with dbus-monitor.
 //!
 //! Screenshots of the whole screen (the dashboard window) and the app's log are saved to
-//! `$SWITCHBOARD_ARTIFACTS` (default: `<target>/tmp/artifacts/`).
+//! `$SWITCHBOARD_ARTIFACTS` (default: `<target>/tmp/artifacts/`); the paths are printed.
 //!
-//! Needs `xvfb-run`, `dbus-run-session`, `dbus-monitor`, ImageMagick, `xdotool`, `xclip` and
-//! `python3` (`scripts/app.sh deps` installs them). Set `SWITCHBOARD_SKIP_GUI_TESTS=1` to skip where they cannot exist.
+//! Ignored by a plain `cargo test`: it needs `xvfb-run`, `dbus-run-session`, `dbus-monitor`,
+//! ImageMagick, `xdotool`, `xclip` and `python3` (`scripts/bootstrap.sh test` installs them).
+//! `scripts/test.sh` runs it: `cargo test -p switchboard-app --test desktop -- --ignored`.
 
 #![cfg(target_os = "linux")]
 // Tests may panic: an unwrap or expect that fails is how a test reports a broken setup.
@@ -37,7 +39,12 @@ const COPY_BUTTON: (u32, u32) = (265, 177);
 /// Both tests start an X server with `xvfb-run -a`, which picks a display number racily.
 static ONE_DESKTOP_AT_A_TIME: Mutex<()> = Mutex::new(());
 
+/// The status page's dot (`style.css`): green while running, red on an error.
+const GREEN: &str = "#16a34a";
+const RED: &str = "#dc2626";
+
 #[test]
+#[ignore = "needs Xvfb and a D-Bus session; scripts/test.sh runs it"]
 fn tray_app_serves_switches_and_quits_cleanly() {
     let Some(_desktop) = gui_tools() else { return };
     let artifacts = artifacts_dir();
@@ -64,13 +71,34 @@ fn tray_app_serves_switches_and_quits_cleanly() {
     desk.second_launch(&env, &[]);
     let shot = artifacts.join("app-running.png");
     wait_until(
-        "the dashboard renders",
+        "the dashboard renders the running state",
         Duration::from_secs(60),
         &mut app,
         &desk,
-        || screenshot(&env, &shot).map(|colours| colours > 40),
+        || screenshot_shows(&env, &shot, GREEN),
     );
     eprintln!("screenshot: {}", shot.display());
+
+    // Launch at Login: on writes the XDG autostart entry (in the temporary home), off removes it.
+    let entry = desk.home().join(".config/autostart/Switchboard.desktop");
+    desk.second_launch(&env, &["launch-at-login", "on"]);
+    wait_until(
+        "the autostart entry",
+        Duration::from_secs(10),
+        &mut app,
+        &desk,
+        || Ok(entry.exists()),
+    );
+    let text = std::fs::read_to_string(&entry).unwrap();
+    assert!(text.contains(&format!("Exec={APP}")), "{text}");
+    desk.second_launch(&env, &["launch-at-login", "off"]);
+    wait_until(
+        "the autostart entry is removed",
+        Duration::from_secs(10),
+        &mut app,
+        &desk,
+        || Ok(!entry.exists()),
+    );
 
     // Copy Base URL (the page's Copy button runs the menu item's action) fills the clipboard.
     click(&env, "^Switchboard$", COPY_BUTTON);
@@ -133,7 +161,7 @@ fn tray_app_serves_switches_and_quits_cleanly() {
         Duration::from_secs(60),
         &mut app,
         &desk,
-        || screenshot(&env, &reopened).map(|colours| colours > 40),
+        || screenshot_shows(&env, &reopened, GREEN),
     );
     click(&env, "^Switchboard$", STOP_BUTTON);
     wait_until(
@@ -163,6 +191,7 @@ fn tray_app_serves_switches_and_quits_cleanly() {
 }
 
 #[test]
+#[ignore = "needs Xvfb and a D-Bus session; scripts/test.sh runs it"]
 fn a_taken_port_is_shown_and_notified_and_start_recovers() {
     let Some(_desktop) = gui_tools() else { return };
     let artifacts = artifacts_dir();
@@ -183,14 +212,13 @@ fn a_taken_port_is_shown_and_notified_and_start_recovers() {
         || Ok(desk.notifications().contains(&notified)),
     );
     desk.second_launch(&env, &[]);
-    std::thread::sleep(Duration::from_millis(1000));
     let shot = artifacts.join("app-port-in-use.png");
     wait_until(
-        "the dashboard renders",
+        "the dashboard renders the error",
         Duration::from_secs(60),
         &mut app,
         &desk,
-        || screenshot(&env, &shot).map(|colours| colours > 40),
+        || screenshot_shows(&env, &shot, RED),
     );
     eprintln!("screenshot: {}", shot.display());
 
@@ -198,30 +226,31 @@ fn a_taken_port_is_shown_and_notified_and_start_recovers() {
     drop(taken);
     desk.second_launch(&env, &["start"]);
     desk.wait_answers(&mut app, addr, Duration::from_secs(20));
-    let log = desk.quit_with_sigterm(&mut app);
+
+    // Quit, as the menu item does: in-flight work finishes, the log is flushed, exit code 0.
+    desk.second_launch(&env, &["quit"]);
+    let log = desk.wait_graceful_exit(&mut app);
     std::fs::write(artifacts.join("app-port-in-use.log"), &log).unwrap();
+    assert!(TcpListener::bind(addr).is_ok());
 }
 
-/// Holds the desktop lock, or `None` (skip) when SWITCHBOARD_SKIP_GUI_TESTS is set.
+/// Checks the tools are there and holds the desktop lock.
 fn gui_tools() -> Option<MutexGuard<'static, ()>> {
-    if std::env::var_os("SWITCHBOARD_SKIP_GUI_TESTS").is_some() {
-        eprintln!("skipped: SWITCHBOARD_SKIP_GUI_TESTS is set");
-        return None;
-    }
     for tool in [
         "xvfb-run",
         "dbus-run-session",
         "dbus-monitor",
         "import",
         "identify",
+        "convert",
         "xdotool",
         "xclip",
         "python3",
     ] {
         assert!(
             which(tool),
-            "`{tool}` is missing: run scripts/bootstrap.sh test (apt: xvfb dbus imagemagick \
-             xdotool xclip python3), or set SWITCHBOARD_SKIP_GUI_TESTS=1"
+            "`{tool}` is missing: run scripts/bootstrap.sh test (apt: xvfb xauth dbus \
+             imagemagick xdotool xclip python3)"
         );
     }
     Some(
@@ -380,8 +409,13 @@ impl Desktop {
             .status()
             .unwrap();
         assert!(killed.success());
+        self.wait_graceful_exit(app)
+    }
+
+    /// Waits for the app to exit after a quit; expects code 0 and the request log flushed.
+    fn wait_graceful_exit(&self, app: &mut Child) -> String {
         let status = wait_exit(app, Duration::from_secs(40))
-            .unwrap_or_else(|| panic!("the app did not exit on SIGTERM\n{}", self.log()));
+            .unwrap_or_else(|| panic!("the app did not quit\n{}", self.log()));
         let log = self.log();
         assert!(status.success(), "exit status {status}\n{log}");
         assert!(log.contains("request log flushed; bye"), "{log}");
@@ -460,6 +494,26 @@ fn wait_exit(app: &mut Child, timeout: Duration) -> Option<std::process::ExitSta
     }
     let _ = app.kill();
     None
+}
+
+/// Saves a screenshot and tells whether it shows a rendered page with `colour` on it (the
+/// status dot: proof the page got the app's state over IPC, not just that a window exists).
+fn screenshot_shows(env: &[(String, String)], path: &Path, colour: &str) -> std::io::Result<bool> {
+    if screenshot(env, path)? < 40 {
+        return Ok(false);
+    }
+    // Pixels within 8% of `colour` become white, all others black; mean × area counts them.
+    let output = Command::new("convert")
+        .arg(path)
+        .args(["-fuzz", "8%", "-fill", "black", "+opaque", colour])
+        .args(["-fill", "white", "-opaque", colour])
+        .args(["-format", "%[fx:round(mean*w*h)]", "info:"])
+        .output()?;
+    let pixels: u64 = String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    Ok(pixels >= 20)
 }
 
 /// Saves a screenshot of the whole virtual screen; returns how many colours it has (a black
