@@ -2,7 +2,15 @@
 CARGO_TARGET_DIR ?= $(HOME)/.cache/switchboard-target
 export CARGO_TARGET_DIR
 
-.PHONY: run test bench check build
+.PHONY: run test bench check build app bundle
+
+# Bundle formats `make bundle` builds: .deb and .AppImage on Linux, .app and .dmg on macOS.
+# AppImage bundling downloads linuxdeploy from GitHub; offline, use `make bundle BUNDLES=deb`.
+ifeq ($(shell uname -s),Darwin)
+BUNDLES ?= app,dmg
+else
+BUNDLES ?= deb,appimage
+endif
 
 ## Start Switchboard on 127.0.0.1:4000 (writes the commented default config on first start).
 run:
@@ -21,3 +29,14 @@ check:
 build:
 	@scripts/bootstrap.sh run
 	@PATH="$(HOME)/.cargo/bin:$$PATH" cargo build --release --locked -p switchboard-cli
+
+## Start the desktop tray app (debug build; installs the system packages it needs).
+app:
+	@scripts/bootstrap.sh app
+	@PATH="$(HOME)/.cargo/bin:$$PATH" cargo run --locked -p switchboard-app
+
+## Installable desktop bundles with the pinned Tauri CLI (src-tauri/package-lock.json).
+bundle:
+	@scripts/bootstrap.sh bundle
+	@cd src-tauri && PATH="$(HOME)/.cargo/bin:$$PATH" node_modules/.bin/tauri build --ci --bundles $(BUNDLES) -- --locked
+	@echo "bundles in $(CARGO_TARGET_DIR)/release/bundle/"

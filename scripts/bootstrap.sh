@@ -3,8 +3,10 @@
 # Debian/Ubuntu (apt) or macOS (Xcode command-line tools), a Rust toolchain, and (for `test`)
 # a Python virtualenv with the official OpenAI SDK. Safe to run again; does nothing twice.
 #
-#   scripts/bootstrap.sh run    # what `make run` needs
-#   scripts/bootstrap.sh test   # what `make test` needs
+#   scripts/bootstrap.sh run      # what `make run` needs (the headless `switchboard`)
+#   scripts/bootstrap.sh app      # what `make app` needs (the tray app: WebKitGTK, indicator)
+#   scripts/bootstrap.sh bundle   # what `make bundle` needs (app + the pinned Tauri CLI, npm)
+#   scripts/bootstrap.sh test     # what `make test` needs (everything above but the CLI, Xvfb)
 set -euo pipefail
 
 purpose=${1:-run}
@@ -34,25 +36,38 @@ case "$(uname -s)" in
     Linux)
         if command -v apt-get >/dev/null; then
             apt_install build-essential pkg-config curl ca-certificates git
+            if [ "$purpose" != run ]; then
+                # The tray app (src-tauri, a workspace member, so `test` builds it too):
+                # WebKitGTK, the tray indicator (also loaded at run time), SVG icons, xdo, TLS.
+                apt_install libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev \
+                    libxdo-dev libssl-dev
+            fi
+            if [ "$purpose" = bundle ]; then
+                command -v node >/dev/null || apt_install nodejs npm
+            fi
             if [ "$purpose" = test ]; then
                 apt_install python3 python3-venv sqlite3 dbus gnome-keyring
                 command -v node >/dev/null || apt_install nodejs npm
+                # The tray app's end-to-end test: a virtual display, a private session bus,
+                # screenshots (ImageMagick), clicks and the clipboard.
+                apt_install xvfb xauth imagemagick xdotool xclip
             fi
         else
             say "not a Debian/Ubuntu system: install a C toolchain, pkg-config, curl and python3 yourself"
         fi
         ;;
     Darwin)
+        # The tray app needs nothing beyond the Xcode command-line tools (WebKit is the system's).
         if ! xcode-select -p >/dev/null 2>&1; then
             say "installing the Xcode command-line tools (a dialog may appear)"
             xcode-select --install || true
         fi
-        if [ "$purpose" = test ] && ! command -v node >/dev/null; then
+        if { [ "$purpose" = test ] || [ "$purpose" = bundle ]; } && ! command -v node >/dev/null; then
             if command -v brew >/dev/null; then
                 say "installing Node.js with Homebrew"
                 brew install node
             else
-                say "the tests need Node.js: install it (https://nodejs.org or Homebrew) and run again"
+                say "this needs Node.js: install it (https://nodejs.org or Homebrew) and run again"
                 exit 1
             fi
         fi
@@ -91,5 +106,13 @@ if [ "$purpose" = test ]; then
     if [ ! -d tests/node/node_modules ] || [ tests/node/package-lock.json -nt tests/node/node_modules ]; then
         say "installing the Node test client (npm ci)"
         npm ci --prefix tests/node --no-audit --no-fund --silent
+    fi
+fi
+
+if [ "$purpose" = bundle ]; then
+    # The Tauri CLI, pinned by src-tauri/package-lock.json (prebuilt binaries from npm).
+    if [ ! -d src-tauri/node_modules ] || [ src-tauri/package-lock.json -nt src-tauri/node_modules ]; then
+        say "installing the Tauri CLI (npm ci in src-tauri)"
+        npm ci --prefix src-tauri --no-audit --no-fund --silent
     fi
 fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, architecture invariants, unit and end-to-end tests
-# (real SQLite, a real mock upstream over TCP, the official OpenAI Python SDK).
+# (real SQLite, a real mock upstream over TCP, the official OpenAI Python SDK, the desktop app
+# on a virtual display).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,6 +32,12 @@ step "cargo test"
 cargo test --workspace --locked
 
 if [ "$(uname -s)" = Linux ]; then
+    step "desktop app end to end (the real app binary on Xvfb with a private D-Bus session)"
+    # Built by the step above (same packages and profile, so nothing is compiled again). Each
+    # test runs `xvfb-run -a dbus-run-session` with a temporary HOME and a free port; the
+    # screenshots and the app's log go to the artifacts directory the test prints.
+    cargo test --workspace --locked --test desktop -- --ignored --test-threads=1
+
     step "keychain tests (real Secret Service: gnome-keyring under a private D-Bus session)"
     # A throwaway keyring in a temp dir: the user's own keychain is never touched.
     keyring_home=$(mktemp -d)
