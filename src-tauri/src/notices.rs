@@ -1,7 +1,8 @@
 //! Which desktop notifications to send, and how often. Pure: the shell shows what this returns.
 //! Kinds: the port is taken, the config was rejected (at start or on reload), the proxy cannot
 //! start for another reason (all from changes of the tray's state, `changes`), and a backend's
-//! breaker opened or a backend refused its key (from the gateway's events, `for_event`).
+//! breaker opened, a backend refused its key, or a budget crossed its alert threshold or ran out
+//! (from the gateway's events, `for_event`).
 //! Each kind is rate-limited, and the same message is not repeated for a while.
 
 use std::collections::HashMap;
@@ -18,6 +19,8 @@ pub enum NoticeKind {
     CannotStart,
     BackendDown,
     BackendMisconfigured,
+    BudgetAlert,
+    BudgetSpent,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,8 +106,36 @@ pub fn for_event(event: &GatewayEvent) -> Option<Notice> {
         GatewayEvent::ConfigRejected { .. } => None,
         // Good news stays quiet; the menu shows it.
         GatewayEvent::ConfigReloaded { .. } | GatewayEvent::BreakerClosed { .. } => None,
-        // Budget alerts: when the gateway gains its budget-threshold event, add its arm here
-        // (a `NoticeKind::BudgetAlert` notice: "Budget `cloud` at 80% of $150").
+        GatewayEvent::BudgetAlert {
+            budget,
+            spent_usd,
+            limit_usd,
+            alert_at,
+            period,
+            resets_at,
+        } => Some(Notice {
+            kind: NoticeKind::BudgetAlert,
+            title: format!(
+                "Budget {budget} at {:.0}% of ${limit_usd:.2}",
+                alert_at * 100.0
+            ),
+            body: format!(
+                "${spent_usd:.2} spent this {period}; it resets at {resets_at}."
+            ),
+        }),
+        GatewayEvent::BudgetSpent {
+            budget,
+            limit_usd,
+            period,
+            resets_at,
+            ..
+        } => Some(Notice {
+            kind: NoticeKind::BudgetSpent,
+            title: format!("Budget {budget} is spent"),
+            body: format!(
+                "${limit_usd:.2} this {period} is used up; its `when_spent` rule applies until {resets_at}."
+            ),
+        }),
     }
 }
 
@@ -315,6 +346,32 @@ mod tests {
         .unwrap();
         assert_eq!(notice.kind, NoticeKind::BackendMisconfigured);
         assert_eq!(notice.title, "Backend openai/gpt refused the request");
+    }
+
+    #[test]
+    fn budget_alerts_and_spent_budgets_are_announced() {
+        let alert = for_event(&GatewayEvent::BudgetAlert {
+            budget: "cloud".into(),
+            spent_usd: 121.5,
+            limit_usd: 150.0,
+            alert_at: 0.8,
+            period: "month",
+            resets_at: "2026-12-01T00:00:00+01:00".into(),
+        });
+        let alert = alert.unwrap_or_else(|| panic!("an alert is announced"));
+        assert_eq!(alert.kind, NoticeKind::BudgetAlert);
+        assert_eq!(alert.title, "Budget cloud at 80% of $150.00");
+        assert!(alert.body.starts_with("$121.50 spent this month"), "{}", alert.body);
+        let spent = for_event(&GatewayEvent::BudgetSpent {
+            budget: "cloud".into(),
+            spent_usd: 150.2,
+            limit_usd: 150.0,
+            period: "month",
+            resets_at: "2026-12-01T00:00:00+01:00".into(),
+        });
+        let spent = spent.unwrap_or_else(|| panic!("a spent budget is announced"));
+        assert_eq!(spent.kind, NoticeKind::BudgetSpent);
+        assert_eq!(spent.title, "Budget cloud is spent");
     }
 
     #[test]
