@@ -361,7 +361,11 @@ mod tests {
         let alert = alert.unwrap_or_else(|| panic!("an alert is announced"));
         assert_eq!(alert.kind, NoticeKind::BudgetAlert);
         assert_eq!(alert.title, "Budget cloud at 80% of $150.00");
-        assert!(alert.body.starts_with("$121.50 spent this month"), "{}", alert.body);
+        assert!(
+            alert.body.starts_with("$121.50 spent this month"),
+            "{}",
+            alert.body
+        );
         let spent = for_event(&GatewayEvent::BudgetSpent {
             budget: "cloud".into(),
             spent_usd: 150.2,
