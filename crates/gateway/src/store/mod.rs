@@ -228,35 +228,63 @@ async fn write_batch(
     batch.clear();
 }
 
+/// Rows per multi-row INSERT (17 parameters each, far below SQLite's limit of 32,766).
+const ROWS_PER_STATEMENT: usize = 64;
+
+/// Inserts the batch in one transaction with multi-row statements: chunks of
+/// `ROWS_PER_STATEMENT` rows, then the rest in power-of-two chunks, so a batch takes a handful
+/// of statements of at most seven distinct shapes (prepared once, then cached). Every statement
+/// is a round trip to sqlx's worker thread: one per row cost two thread switches per request.
 async fn insert(pool: &SqlitePool, rows: &[LogRow]) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
-    for row in rows {
-        sqlx::query(
-            "INSERT INTO requests (ts_ms, correlation_id, endpoint, requested_model, alias, target, provider, \
-             status, error_type, latency_ms, ttft_ms, input_tokens, output_tokens, streamed, attempts, client, tenant) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(row.ts_ms)
-        .bind(&row.correlation_id)
-        .bind(row.endpoint)
-        .bind(&row.requested_model)
-        .bind(&row.alias)
-        .bind(&row.target)
-        .bind(&row.provider)
-        .bind(i64::from(row.status))
-        .bind(&row.error_type)
-        .bind(row.latency_ms)
-        .bind(row.ttft_ms)
-        .bind(row.input_tokens.map(|t| t as i64))
-        .bind(row.output_tokens.map(|t| t as i64))
-        .bind(row.streamed)
-        .bind(&row.attempts)
-        .bind(&row.client)
-        .bind(&row.tenant)
-        .execute(&mut *tx)
-        .await?;
+    let mut rest = rows;
+    while !rest.is_empty() {
+        let n = ROWS_PER_STATEMENT.min(1 << rest.len().ilog2());
+        let (chunk, tail) = rest.split_at(n);
+        let mut query = sqlx::query(insert_sql(n));
+        for row in chunk {
+            query = query
+                .bind(row.ts_ms)
+                .bind(&row.correlation_id)
+                .bind(row.endpoint)
+                .bind(&row.requested_model)
+                .bind(&row.alias)
+                .bind(&row.target)
+                .bind(&row.provider)
+                .bind(i64::from(row.status))
+                .bind(&row.error_type)
+                .bind(row.latency_ms)
+                .bind(row.ttft_ms)
+                .bind(row.input_tokens.map(|t| t as i64))
+                .bind(row.output_tokens.map(|t| t as i64))
+                .bind(row.streamed)
+                .bind(&row.attempts)
+                .bind(&row.client)
+                .bind(&row.tenant);
+        }
+        query.execute(&mut *tx).await?;
+        rest = tail;
     }
     tx.commit().await
+}
+
+/// `INSERT ... VALUES (?, ...), ...` for `rows` rows (a power of two up to `ROWS_PER_STATEMENT`).
+fn insert_sql(rows: usize) -> &'static str {
+    static SQL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let all = SQL.get_or_init(|| {
+        let one = format!("({})", vec!["?"; 17].join(", "));
+        (0..=ROWS_PER_STATEMENT.ilog2())
+            .map(|power| {
+                format!(
+                    "INSERT INTO requests (ts_ms, correlation_id, endpoint, requested_model, alias, \
+                     target, provider, status, error_type, latency_ms, ttft_ms, input_tokens, \
+                     output_tokens, streamed, attempts, client, tenant) VALUES {}",
+                    vec![one.as_str(); 1 << power].join(", ")
+                )
+            })
+            .collect()
+    });
+    &all[rows.ilog2() as usize]
 }
 
 #[cfg(test)]
@@ -287,6 +315,98 @@ mod tests {
             .fetch_one(&pool)
             .await?;
         assert_eq!(n, 1000);
+        let ids: Vec<(String,)> = sqlx::query_as("SELECT correlation_id FROM requests ORDER BY id")
+            .fetch_all(&pool)
+            .await?;
+        let expected: Vec<(String,)> = (0..1000).map(|i| (format!("c{i}"),)).collect();
+        assert_eq!(
+            ids, expected,
+            "rows keep their order across chunks and batches"
+        );
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn every_column_keeps_its_value_and_type() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let pool = open(&dir.path().join("log.db"))
+            .await
+            .map_err(anyhow::Error::msg)?;
+        let full = LogRow {
+            ts_ms: 1_763_900_000_123,
+            correlation_id: "c'1\"x".into(),
+            endpoint: "chat/completions",
+            requested_model: Some("Local/Chat".into()),
+            alias: Some("local/chat".into()),
+            target: Some("armitage/qwen".into()),
+            provider: Some("armitage".into()),
+            status: 200,
+            error_type: Some("backend_timeout".into()),
+            latency_ms: 12.345,
+            ttft_ms: Some(0.5),
+            input_tokens: Some(11),
+            output_tokens: Some(7),
+            streamed: true,
+            attempts: Some(r#"[{"target":"armitage/qwen","outcome":"ok","ms":1.5}]"#.into()),
+            client: Some("obsidian".into()),
+            tenant: Some("home".into()),
+        };
+        insert(&pool, &[full.clone(), LogRow::default()]).await?;
+        use sqlx::Row;
+        let rows = sqlx::query("SELECT * FROM requests ORDER BY id")
+            .fetch_all(&pool)
+            .await?;
+        assert_eq!(rows.len(), 2);
+        let read = |r: &sqlx::sqlite::SqliteRow| -> Result<LogRow, sqlx::Error> {
+            let endpoint: String = r.try_get("endpoint")?;
+            Ok(LogRow {
+                ts_ms: r.try_get("ts_ms")?,
+                correlation_id: r.try_get("correlation_id")?,
+                endpoint: if endpoint == full.endpoint {
+                    full.endpoint
+                } else {
+                    ""
+                },
+                requested_model: r.try_get("requested_model")?,
+                alias: r.try_get("alias")?,
+                target: r.try_get("target")?,
+                provider: r.try_get("provider")?,
+                status: r.try_get("status")?,
+                error_type: r.try_get("error_type")?,
+                latency_ms: r.try_get("latency_ms")?,
+                ttft_ms: r.try_get("ttft_ms")?,
+                input_tokens: r
+                    .try_get::<Option<i64>, _>("input_tokens")?
+                    .map(|t| t as u64),
+                output_tokens: r
+                    .try_get::<Option<i64>, _>("output_tokens")?
+                    .map(|t| t as u64),
+                streamed: r.try_get("streamed")?,
+                attempts: r.try_get("attempts")?,
+                client: r.try_get("client")?,
+                tenant: r.try_get("tenant")?,
+            })
+        };
+        let (first, second) = (read(&rows[0])?, read(&rows[1])?);
+        assert_eq!(format!("{first:?}"), format!("{full:?}"));
+        assert_eq!(format!("{second:?}"), format!("{:?}", LogRow::default()));
+        // Stored with the column's own type, as bound parameters were.
+        let types: (String, String, String, String, String) = sqlx::query_as(
+            "SELECT typeof(ts_ms), typeof(latency_ms), typeof(streamed), typeof(attempts), \
+             typeof(ttft_ms) FROM requests ORDER BY id LIMIT 1",
+        )
+        .fetch_one(&pool)
+        .await?;
+        assert_eq!(
+            types,
+            (
+                "integer".into(),
+                "real".into(),
+                "integer".into(),
+                "text".into(),
+                "real".into()
+            )
+        );
         Ok(())
     }
 
