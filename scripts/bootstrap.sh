@@ -5,6 +5,7 @@
 #
 #   scripts/bootstrap.sh run    # what `make run` needs
 #   scripts/bootstrap.sh test   # what `make test` needs
+#   scripts/bootstrap.sh bench  # what `make bench` needs (bench/run.py installs the rest)
 set -euo pipefail
 
 purpose=${1:-run}
@@ -34,6 +35,9 @@ case "$(uname -s)" in
     Linux)
         if command -v apt-get >/dev/null; then
             apt_install build-essential pkg-config curl ca-certificates git
+            if [ "$purpose" = bench ]; then
+                apt_install python3 python3-venv wrk nginx
+            fi
             if [ "$purpose" = test ]; then
                 apt_install python3 python3-venv sqlite3 dbus gnome-keyring
                 command -v node >/dev/null || apt_install nodejs npm
