@@ -1,4 +1,5 @@
 # The two quick-start commands (README): `make run` and `make test`. Both install what they need.
+# `make bench` runs the benchmark (README, Performance).
 CARGO_TARGET_DIR ?= $(HOME)/.cache/switchboard-target
 export CARGO_TARGET_DIR
 
@@ -24,6 +25,11 @@ test:
 ## Validate the config file.
 check:
 	@PATH="$(HOME)/.cargo/bin:$$PATH" cargo run --release --locked -q -p switchboard-cli -- check
+
+## Benchmark against direct, nginx and the LiteLLM proxy (bench/README.md); BENCH_QUICK=1 for a smoke run.
+bench:
+	@scripts/bootstrap.sh bench
+	@PATH="$(HOME)/.cargo/bin:$$PATH" python3 bench/run.py
 
 ## Release build of the `switchboard` binary.
 build:

@@ -7,6 +7,7 @@
 #   scripts/bootstrap.sh app      # what `make app` needs (the tray app: WebKitGTK, indicator)
 #   scripts/bootstrap.sh bundle   # what `make bundle` needs (app + the pinned Tauri CLI, npm)
 #   scripts/bootstrap.sh test     # what `make test` needs (everything above but the CLI, Xvfb)
+#   scripts/bootstrap.sh bench    # what `make bench` needs (bench/run.py installs the rest)
 set -euo pipefail
 
 purpose=${1:-run}
@@ -36,7 +37,7 @@ case "$(uname -s)" in
     Linux)
         if command -v apt-get >/dev/null; then
             apt_install build-essential pkg-config curl ca-certificates git
-            if [ "$purpose" != run ]; then
+            if [ "$purpose" = app ] || [ "$purpose" = bundle ] || [ "$purpose" = test ]; then
                 # The tray app (src-tauri, a workspace member, so `test` builds it too):
                 # WebKitGTK, the tray indicator (also loaded at run time), SVG icons, xdo, TLS.
                 apt_install libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev \
@@ -44,6 +45,9 @@ case "$(uname -s)" in
             fi
             if [ "$purpose" = bundle ]; then
                 command -v node >/dev/null || apt_install nodejs npm
+            fi
+            if [ "$purpose" = bench ]; then
+                apt_install python3 python3-venv wrk nginx
             fi
             if [ "$purpose" = test ]; then
                 apt_install python3 python3-venv sqlite3 dbus gnome-keyring

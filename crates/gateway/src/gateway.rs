@@ -424,6 +424,13 @@ impl Gateway {
         let local_addr = listener
             .local_addr()
             .map_err(|source| ServeError::Bind { addr, source })?;
+        // Streams are many small writes: without TCP_NODELAY each waits for the client's
+        // (delayed) ACK of the one before (Nagle).
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
         let stop = CancellationToken::new();
         let app = self.router();
         let signal = stop.clone().cancelled_owned();

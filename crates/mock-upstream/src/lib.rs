@@ -115,6 +115,11 @@ impl MockUpstream {
         });
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
+        // TCP_NODELAY, like real servers: with Nagle, each small SSE chunk waits for the
+        // client's delayed ACK of the previous one (up to 40 ms on Linux).
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 
 use super::{
-    http, sanitize_upstream_message, with_stream_timeouts, Provider, ProviderRequest,
+    http, sanitize_upstream_message, with_stream_timeouts, Endpoint, Provider, ProviderRequest,
     ProviderResponse, UpstreamError, Usage,
 };
 use crate::config::ProviderConfig;
@@ -17,6 +17,9 @@ use crate::secret::SecretRef;
 pub struct OpenAiProvider {
     name: String,
     base_url: String,
+    /// `base_url` joined with each endpoint's path (chat completions, completions, embeddings),
+    /// parsed once instead of per request.
+    endpoint_urls: [Option<reqwest::Url>; 3],
     api_key: Option<SecretRef>,
     /// One pool per provider: connections are kept alive between requests.
     client: reqwest::Client,
@@ -24,9 +27,17 @@ pub struct OpenAiProvider {
 
 impl OpenAiProvider {
     pub fn new(config: &ProviderConfig) -> Result<Self, String> {
+        let base_url = config.base_url.clone().unwrap_or_default();
+        let endpoint_urls = [
+            Endpoint::ChatCompletions,
+            Endpoint::Completions,
+            Endpoint::Embeddings,
+        ]
+        .map(|endpoint| reqwest::Url::parse(&format!("{base_url}/{}", endpoint.path())).ok());
         Ok(OpenAiProvider {
             name: config.name.clone(),
-            base_url: config.base_url.clone().unwrap_or_default(),
+            base_url,
+            endpoint_urls,
             api_key: config.api_key.clone(),
             client: http::build_client(config)?,
         })
@@ -54,12 +65,21 @@ impl Provider for OpenAiProvider {
 
     async fn send(&self, request: ProviderRequest) -> Result<ProviderResponse, UpstreamError> {
         let started = Instant::now();
-        let url = format!("{}/{}", self.base_url, request.endpoint.path());
         let body = serde_json::to_vec(&request.body)
             .map_err(|e| UpstreamError::Protocol(e.to_string()))?;
-        let builder = self
-            .client
-            .post(url)
+        let index = match request.endpoint {
+            Endpoint::ChatCompletions => 0,
+            Endpoint::Completions => 1,
+            Endpoint::Embeddings => 2,
+        };
+        let builder = match &self.endpoint_urls[index] {
+            Some(url) => self.client.post(url.clone()),
+            // Unparsable: reqwest reports it as it would for any bad URL.
+            None => self
+                .client
+                .post(format!("{}/{}", self.base_url, request.endpoint.path())),
+        };
+        let builder = builder
             .header(CONTENT_TYPE, "application/json")
             .header("x-correlation-id", &request.correlation_id)
             .body(body);

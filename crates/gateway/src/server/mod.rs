@@ -63,7 +63,9 @@ async fn correlation(mut request: Request, next: Next) -> Response {
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()));
     let id = match given {
         Some(id) => id.to_owned(),
-        None => uuid::Uuid::new_v4().simple().to_string(),
+        // Time-ordered (UUIDv7), so the request log's index on correlation ids grows at its end
+        // instead of dirtying a random page per row.
+        None => uuid::Uuid::now_v7().simple().to_string(),
     };
     request.extensions_mut().insert(CorrelationId(id.clone()));
     let mut response = next.run(request).await;
