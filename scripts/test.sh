@@ -35,8 +35,8 @@ if [ "$(uname -s)" = Linux ]; then
     step "desktop app end to end (the real app binary on Xvfb with a private D-Bus session)"
     # Built by the step above (same packages and profile, so nothing is compiled again). Each
     # test runs `xvfb-run -a dbus-run-session` with a temporary HOME and a free port; the
-    # screenshots and the app's log go to the artifacts directory the test prints.
-    cargo test --workspace --locked --test desktop -- --ignored --test-threads=1
+    # screenshots and the app's log go to an artifacts directory whose paths the test prints.
+    cargo test --workspace --locked --test desktop -- --ignored --test-threads=1 --nocapture
 
     step "keychain tests (real Secret Service: gnome-keyring under a private D-Bus session)"
     # A throwaway keyring in a temp dir: the user's own keychain is never touched.
