@@ -11,6 +11,7 @@
 
 pub mod prices;
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
@@ -222,7 +223,7 @@ impl Budgets {
             let Some(budget) = state.rules.budgets.get(name).cloned() else {
                 continue;
             };
-            let total = state.current(&budget, now).clone();
+            let total = state.current(&budget, now).0.clone();
             if total.nano_usd as f64 >= budget.usd * 1e9 {
                 let tz = state.rules.timezone();
                 return Some(Spent {
@@ -274,13 +275,10 @@ impl Budgets {
                 .collect();
             let tz = state.rules.timezone();
             for budget in budgets {
-                // Bring the total to this period first; it then includes this row's bucket only
-                // if it was just recomputed, so add the row otherwise.
-                let fresh = !state.totals.get(&budget.name).is_some_and(|t| {
-                    now.as_millisecond() >= t.start_ms && now.as_millisecond() < t.end_ms
-                });
-                let total = state.current(&budget, now);
-                if !fresh && row.ts_ms >= total.start_ms {
+                // A total recomputed from the buckets already holds this row; a cached one
+                // (for the period containing the row) does not yet.
+                let (total, recomputed) = state.current(&budget, now);
+                if !recomputed {
                     total.nano_usd += row.nano_usd;
                 }
                 let spent = total.nano_usd as f64 / 1e9;
@@ -326,7 +324,7 @@ impl Budgets {
         budgets
             .into_iter()
             .map(|budget| {
-                let total = state.current(&budget, now).clone();
+                let total = state.current(&budget, now).0.clone();
                 let spent_usd = total.nano_usd as f64 / 1e9;
                 let rules = &state.rules;
                 let charged_by = [
@@ -377,46 +375,48 @@ impl Budgets {
 
 impl State {
     /// The budget's total for the period containing `now`, recomputed from the buckets when the
-    /// period rolled over or the config changed.
-    fn current(&mut self, budget: &BudgetConfig, now: Timestamp) -> &mut Total {
+    /// period rolled over or the config changed; the flag says whether it was.
+    fn current(&mut self, budget: &BudgetConfig, now: Timestamp) -> (&mut Total, bool) {
         let now_ms = now.as_millisecond();
-        let stale = self
-            .totals
-            .get(&budget.name)
-            .is_none_or(|t| now_ms < t.start_ms || now_ms >= t.end_ms);
-        if stale {
-            let (start_ms, end_ms) = period_bounds(budget.period, &self.rules.timezone(), now);
-            let first_bucket = start_ms.div_euclid(BUCKET_MS);
-            let nano_usd: i64 = self
-                .history
-                .iter()
-                .filter(|(payer, _)| self.rules.budgets_of(payer).contains(&budget.name.as_str()))
-                .flat_map(|(_, buckets)| buckets.range(first_bucket..))
-                .map(|(_, nano)| *nano)
-                .sum();
-            let spent = nano_usd as f64 / 1e9;
-            // Thresholds already behind us at (re)computation stay quiet: a restart or reload
-            // does not alert twice.
-            self.totals.insert(
-                budget.name.clone(),
-                Total {
-                    start_ms,
-                    end_ms,
-                    nano_usd,
-                    alerted: spent >= budget.usd * budget.alert_at,
-                    exhausted: spent >= budget.usd,
-                },
-            );
+        let (rules, history) = (&self.rules, &self.history);
+        match self.totals.entry(budget.name.clone()) {
+            Entry::Occupied(cached)
+                if (cached.get().start_ms..cached.get().end_ms).contains(&now_ms) =>
+            {
+                (cached.into_mut(), false)
+            }
+            entry => {
+                let total = recompute(rules, history, budget, now);
+                (entry.insert_entry(total).into_mut(), true)
+            }
         }
-        self.totals
-            .entry(budget.name.clone())
-            .or_insert_with(|| Total {
-                start_ms: 0,
-                end_ms: 0,
-                nano_usd: 0,
-                alerted: false,
-                exhausted: false,
-            })
+    }
+}
+
+/// A budget's total over the current period, from the payers that name it.
+fn recompute(
+    rules: &Rules,
+    history: &HashMap<Payer, BTreeMap<i64, i64>>,
+    budget: &BudgetConfig,
+    now: Timestamp,
+) -> Total {
+    let (start_ms, end_ms) = period_bounds(budget.period, &rules.timezone(), now);
+    let first_bucket = start_ms.div_euclid(BUCKET_MS);
+    let nano_usd: i64 = history
+        .iter()
+        .filter(|(payer, _)| rules.budgets_of(payer).contains(&budget.name.as_str()))
+        .flat_map(|(_, buckets)| buckets.range(first_bucket..))
+        .map(|(_, nano)| *nano)
+        .sum();
+    let spent = nano_usd as f64 / 1e9;
+    // Thresholds already behind us at (re)computation stay quiet: a restart or reload does not
+    // alert twice.
+    Total {
+        start_ms,
+        end_ms,
+        nano_usd,
+        alerted: spent >= budget.usd * budget.alert_at,
+        exhausted: spent >= budget.usd,
     }
 }
 

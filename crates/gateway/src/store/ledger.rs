@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::SqliteSynchronous;
 use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -162,19 +162,9 @@ impl Shared {
     }
 }
 
+/// The database with every commit synced to disk: spend must survive a power loss too.
 async fn open(path: &std::path::Path) -> Result<SqlitePool, String> {
-    // The request log's `open` creates the file and runs the migrations first.
-    super::open(path).await?.close().await;
-    let options = SqliteConnectOptions::new()
-        .filename(path)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Full)
-        .busy_timeout(Duration::from_secs(5));
-    SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(options)
-        .await
-        .map_err(|e| format!("cannot open {}: {e}", path.display()))
+    super::open_with(path, SqliteSynchronous::Full).await
 }
 
 async fn history(pool: &SqlitePool, since_ms: i64) -> Result<Vec<HistoryRow>, sqlx::Error> {

@@ -123,8 +123,13 @@ impl Shared {
     }
 }
 
-/// Opens the database with WAL and runs migrations.
+/// Opens the database for the request log (WAL, `synchronous = NORMAL`) and runs migrations.
 pub async fn open(path: &Path) -> Result<SqlitePool, String> {
+    open_with(path, SqliteSynchronous::Normal).await
+}
+
+/// Opens the database with WAL and the given durability, creating it and running migrations.
+pub async fn open_with(path: &Path, synchronous: SqliteSynchronous) -> Result<SqlitePool, String> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -133,7 +138,7 @@ pub async fn open(path: &Path) -> Result<SqlitePool, String> {
         .filename(path)
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal)
+        .synchronous(synchronous)
         .busy_timeout(Duration::from_secs(5));
     let pool = SqlitePoolOptions::new()
         // One writer: a single connection keeps its page cache (several would take turns and
