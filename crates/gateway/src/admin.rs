@@ -113,10 +113,7 @@ impl AdminService {
             .aliases
             .values()
             .flat_map(|a| a.targets.iter())
-            .filter(|t| {
-                crate::spend::prices::pricing(&snapshot.config, t)
-                    == crate::spend::prices::Pricing::Unknown
-            })
+            .filter(|t| t.pricing == crate::config::Pricing::Unknown)
             .map(|t| t.label())
             .collect();
         unpriced.sort();

@@ -54,6 +54,29 @@ pub struct Price {
     pub output: f64,
 }
 
+/// How a target's price was found (`spend::prices`), settled once when the config is checked.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Pricing {
+    /// Set in the config's `[prices]`.
+    Configured(Price),
+    /// From the built-in table.
+    BuiltIn(Price),
+    /// A local or self-hosted backend with no price set: free.
+    Local,
+    /// A cloud model missing from the table: its spend cannot be counted.
+    Unknown,
+}
+
+impl Pricing {
+    pub fn price(self) -> Option<Price> {
+        match self {
+            Pricing::Configured(p) | Pricing::BuiltIn(p) => Some(p),
+            Pricing::Local => Some(Price::default()),
+            Pricing::Unknown => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Period {
     Day,
@@ -374,6 +397,8 @@ pub struct TargetConfig {
     /// `max_tokens` for requests without one: the target's, else its provider's
     /// `default_max_tokens` (anthropic providers only).
     pub max_tokens: Option<u64>,
+    /// What its usage costs.
+    pub pricing: Pricing,
 }
 
 impl TargetConfig {
@@ -408,6 +433,26 @@ impl Config {
                 .values()
                 .find(|a| a.name.eq_ignore_ascii_case(name))
         })
+    }
+
+    /// `alias`, then its fallbacks in order: every alias a request to it may be served by.
+    pub fn alias_chain<'a>(
+        &'a self,
+        alias: &'a AliasConfig,
+    ) -> impl Iterator<Item = &'a AliasConfig> + 'a {
+        std::iter::once(alias).chain(
+            alias
+                .fallbacks
+                .iter()
+                .filter_map(|name| self.aliases.get(name)),
+        )
+    }
+
+    /// The budget a provider's spend counts against, if it names one.
+    pub fn provider_budget(&self, provider: &str) -> Option<&str> {
+        self.providers
+            .get(provider)
+            .and_then(|p| p.budget.as_deref())
     }
 
     /// Aliases whose names are closest to `name`, for "did you mean" in 404s.

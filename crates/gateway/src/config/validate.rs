@@ -407,6 +407,7 @@ fn build(raw: &RawConfig, loc: &Locator, errors: &mut Vec<Diagnostic>) -> Config
         .map(|(name, p)| (name.clone(), build_provider(name, p, loc, errors)))
         .collect();
 
+    let prices = build_prices(raw, &providers, loc, errors);
     let mut aliases = BTreeMap::new();
     let mut lowered: HashMap<String, &str> = HashMap::new();
     for (name, alias) in &raw.aliases {
@@ -425,7 +426,7 @@ fn build(raw: &RawConfig, loc: &Locator, errors: &mut Vec<Diagnostic>) -> Config
         }
         aliases.insert(
             name.clone(),
-            build_alias(name, alias, &providers, raw, loc, errors),
+            build_alias(name, alias, &providers, &prices, raw, loc, errors),
         );
     }
     check_fallback_cycles(&aliases, loc, errors);
@@ -498,7 +499,6 @@ fn build(raw: &RawConfig, loc: &Locator, errors: &mut Vec<Diagnostic>) -> Config
     let budgets = build_budgets(raw, &aliases, loc, errors);
     check_budget_references(raw, &budgets, loc, errors);
     let spend = build_spend(&raw.spend, loc, errors);
-    let prices = build_prices(raw, &providers, loc, errors);
     if !listen.ip().is_loopback() && tokens.is_empty() {
         errors.push(loc.at(
             &[Seg::Key("listen")],
@@ -1052,6 +1052,7 @@ fn build_alias(
     name: &str,
     raw: &RawAlias,
     providers: &BTreeMap<String, ProviderConfig>,
+    prices: &BTreeMap<String, Price>,
     raw_config: &RawConfig,
     loc: &Locator,
     errors: &mut Vec<Diagnostic>,
@@ -1162,6 +1163,7 @@ fn build_alias(
                 .filter(|n| *n > 0)
                 .or(provider.default_max_tokens)
                 .filter(|_| provider.kind == ProviderKind::Anthropic),
+            pricing: crate::spend::prices::pricing(prices, provider, model),
         });
     }
 

@@ -5,7 +5,7 @@
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -21,16 +21,17 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use super::guard::ClientIdentity;
+use crate::config::Pricing;
 use crate::config::{AliasConfig, BreakerSettings, Limits, ParamPolicy, WhenSpent};
 use crate::error::ApiError;
-use crate::gateway::{Gateway, Snapshot};
+use crate::gateway::{now_ms, Gateway, Snapshot};
 use crate::limits::{Charge, Limited};
 use crate::provider::{
     Endpoint, EventStream, NativeEndpoint, NativeRequest, ProviderRequest, ProviderResponse,
     SseEvent, UpstreamError, Usage,
 };
 use crate::routing::{estimate_input_tokens, Admission, AttemptGuard, Outcome};
-use crate::spend::prices::{self, Pricing};
+use crate::spend::prices;
 use crate::spend::{Budgets, Spent};
 use crate::store::ledger::SpendRow;
 use crate::store::{LogRow, LogWriter};
@@ -374,14 +375,7 @@ async fn route(
         .map_err(|l| over_limit(l, &requested_alias.name))?;
     record.charges.push(charge);
 
-    let chain: Vec<&AliasConfig> = std::iter::once(alias)
-        .chain(
-            alias
-                .fallbacks
-                .iter()
-                .filter_map(|name| snapshot.config.aliases.get(name)),
-        )
-        .collect();
+    let chain: Vec<&AliasConfig> = snapshot.config.alias_chain(alias).collect();
     let mut failures: Vec<ApiError> = Vec::new();
     let mut unavailable: Vec<String> = Vec::new();
     let mut retry_after: Option<Duration> = None;
@@ -455,12 +449,7 @@ async fn route(
                     dropped.extend(unsupported);
                 }
             }
-            let provider_budget = snapshot
-                .config
-                .providers
-                .get(&target.provider)
-                .and_then(|p| p.budget.as_deref());
-            if let Some(spent) = budgets.spent(provider_budget) {
+            if let Some(spent) = budgets.spent(snapshot.config.provider_budget(&target.provider)) {
                 unavailable.push(format!("backend `{label}`: {}", spent.message()));
                 record.attempt(&label, "skipped_budget_spent", Instant::now());
                 continue;
@@ -551,7 +540,7 @@ async fn route(
                     record.row.provider = Some(target.provider.clone());
                     record.spend = Some(PendingSpend {
                         budgets: budgets.clone(),
-                        pricing: prices::pricing(&snapshot.config, target),
+                        pricing: target.pricing,
                         requested_alias: requested_alias.name.clone(),
                     });
                     let route = RouteInfo {
@@ -699,20 +688,10 @@ fn every_provider_spent(
     snapshot: &Snapshot,
     alias: &AliasConfig,
 ) -> Option<Spent> {
-    let chain = std::iter::once(alias).chain(
-        alias
-            .fallbacks
-            .iter()
-            .filter_map(|name| snapshot.config.aliases.get(name)),
-    );
     let mut first: Option<Spent> = None;
-    for target in chain.flat_map(|a| a.targets.iter()) {
-        let budget = snapshot
-            .config
-            .providers
-            .get(&target.provider)
-            .and_then(|p| p.budget.as_deref());
-        match budgets.spent(budget) {
+    let config = &snapshot.config;
+    for target in config.alias_chain(alias).flat_map(|a| a.targets.iter()) {
+        match budgets.spent(config.provider_budget(&target.provider)) {
             Some(spent) => {
                 first.get_or_insert(spent);
             }
@@ -1051,10 +1030,7 @@ struct Record {
 
 impl Record {
     fn new(log: LogWriter, endpoint: Endpoint, correlation_id: &str) -> Self {
-        let ts_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
+        let ts_ms = now_ms() as i64;
         Record {
             spend: None,
             committed: None,
@@ -1190,10 +1166,7 @@ impl Record {
             return;
         };
         self.committed = spend.budgets.charge(SpendRow {
-            ts_ms: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_millis() as i64)
-                .unwrap_or(0),
+            ts_ms: now_ms() as i64,
             correlation_id: self.row.correlation_id.clone(),
             provider,
             target,

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use serde::Deserialize;
 
-use crate::config::{Config, Price, ProviderConfig, ProviderKind, TargetConfig};
+use crate::config::{Price, Pricing, ProviderConfig, ProviderKind};
 
 const BUILT_IN: &str = include_str!("prices.toml");
 
@@ -33,40 +33,20 @@ pub fn built_in_source() -> (String, String) {
         .unwrap_or_default()
 }
 
-/// How a target's price was found.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Pricing {
-    /// Set in the config's `[prices]`.
-    Configured(Price),
-    /// From the built-in table.
-    BuiltIn(Price),
-    /// A local or self-hosted backend with no price set: free.
-    Local,
-    /// A cloud model missing from the table: its spend cannot be counted.
-    Unknown,
-}
-
-impl Pricing {
-    pub fn price(self) -> Option<Price> {
-        match self {
-            Pricing::Configured(p) | Pricing::BuiltIn(p) => Some(p),
-            Pricing::Local => Some(Price::default()),
-            Pricing::Unknown => None,
-        }
-    }
-}
-
-pub fn pricing(config: &Config, target: &TargetConfig) -> Pricing {
-    if let Some(price) = config.prices.get(&target.label()) {
+/// The price of `model` on `provider`: `[prices."provider/model"]` first, then the built-in table.
+/// Called once per target while the config is checked, never per request.
+pub fn pricing(
+    prices: &BTreeMap<String, Price>,
+    provider: &ProviderConfig,
+    model: &str,
+) -> Pricing {
+    if let Some(price) = prices.get(&format!("{}/{model}", provider.name)) {
         return Pricing::Configured(*price);
     }
-    let Some(provider) = config.providers.get(&target.provider) else {
-        return Pricing::Local;
-    };
     let Some(family) = cloud_family(provider) else {
         return Pricing::Local;
     };
-    match table().and_then(|t| lookup(t, family, &target.model)) {
+    match table().and_then(|t| lookup(t, family, model)) {
         Some(price) => Pricing::BuiltIn(price),
         None => Pricing::Unknown,
     }
@@ -152,9 +132,8 @@ mod tests {
     }
 
     fn priced(config: &str) -> Pricing {
-        let config = Config::parse(config, "t").unwrap_or_else(|e| panic!("{e}"));
-        let target = &config.aliases["a"].targets[0];
-        pricing(&config, target)
+        let config = crate::config::Config::parse(config, "t").unwrap_or_else(|e| panic!("{e}"));
+        config.aliases["a"].targets[0].pricing
     }
 
     #[test]
