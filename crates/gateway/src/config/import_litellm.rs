@@ -891,7 +891,7 @@ impl Importer {
                 "credentials, query or fragment in api_base not imported: base_url keeps only scheme, host, port and path",
             );
         }
-        let has_path = reqwest::Url::parse(&base)
+        let has_path = url::Url::parse(&base)
             .map(|u| !u.path().trim_matches('/').is_empty())
             .unwrap_or(false);
         if compatible.ollama {
@@ -2297,7 +2297,7 @@ fn provider_name_hint(compatible: &Compatible, base: &str, at_default: bool) -> 
     if at_default && !compatible.local {
         return compatible.name.to_owned();
     }
-    let Ok(url) = reqwest::Url::parse(base) else {
+    let Ok(url) = url::Url::parse(base) else {
         return compatible.name.to_owned();
     };
     let host = url.host_str().unwrap_or_default().to_lowercase();
@@ -2349,7 +2349,7 @@ fn sanitize_name(text: &str) -> String {
 /// The URL without credentials, query, fragment and trailing slash; and whether any of those
 /// (other than the slash) was removed. `None` unless it is an http(s) URL with a host.
 fn clean_url(text: &str) -> Option<(String, bool)> {
-    let mut url = reqwest::Url::parse(text).ok()?;
+    let mut url = url::Url::parse(text).ok()?;
     if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
         return None;
     }

@@ -344,7 +344,7 @@ fn build(raw: &RawConfig, loc: &Locator, errors: &mut Vec<Diagnostic>) -> Config
     }
     let mut cors_origins = Vec::new();
     for (i, origin) in raw.server.cors_origins.iter().enumerate() {
-        let parsed = reqwest::Url::parse(origin).ok().filter(|u| {
+        let parsed = url::Url::parse(origin).ok().filter(|u| {
             matches!(u.scheme(), "http" | "https")
                 && u.has_host()
                 && u.path() == "/"
@@ -749,7 +749,7 @@ fn build_provider(
             None
         }
         (_, None) => kind.default_base_url().map(str::to_owned),
-        (_, Some(url)) => match reqwest::Url::parse(url) {
+        (_, Some(url)) => match url::Url::parse(url) {
             Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.has_host() => {
                 Some(url.trim_end_matches('/').to_owned())
             }

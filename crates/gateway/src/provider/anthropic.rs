@@ -4,9 +4,9 @@
 
 use std::time::{Duration, Instant};
 
+use ::http::header::CONTENT_TYPE;
 use async_trait::async_trait;
 use futures::StreamExt;
-use reqwest::header::CONTENT_TYPE;
 use serde_json::{Map, Value};
 
 use super::{
@@ -21,7 +21,7 @@ use crate::translate::{openai as oa, translate_stream};
 pub struct AnthropicProvider {
     base_url: String,
     api_key: Option<SecretRef>,
-    client: reqwest::Client,
+    client: http::Client,
 }
 
 /// OpenAI chat parameters the translation carries over; anything else is unsupported.
@@ -51,14 +51,14 @@ impl AnthropicProvider {
                 .clone()
                 .unwrap_or_else(|| "https://api.anthropic.com".into()),
             api_key: config.api_key.clone(),
-            client: http::build_client(config)?,
+            client: http::Client::new(config)?,
         })
     }
 
-    fn request(
+    fn request<'a>(
         &self,
-        builder: reqwest::RequestBuilder,
-    ) -> Result<reqwest::RequestBuilder, UpstreamError> {
+        builder: http::RequestBuilder<'a>,
+    ) -> Result<http::RequestBuilder<'a>, UpstreamError> {
         let builder = builder.header("anthropic-version", API_VERSION);
         match &self.api_key {
             None => Ok(builder),
@@ -76,7 +76,7 @@ impl AnthropicProvider {
         correlation_id: &str,
         beta: Option<&str>,
         timeouts: &Timeouts,
-    ) -> Result<reqwest::Response, UpstreamError> {
+    ) -> Result<http::Response, UpstreamError> {
         let mut builder = self
             .client
             .post(format!("{}/v1/{path}", self.base_url))
@@ -239,7 +239,7 @@ impl Provider for AnthropicProvider {
                 let (status, retry_after, body) = http::error_parts(response).await;
                 Err(wire::upstream_error(&body, Some(status), retry_after).to_string())
             }
-            Err(e) => Err(http::classify_reqwest_error(&e).to_string()),
+            Err(e) => Err(e.to_string()),
         }
     }
 }

@@ -4,9 +4,9 @@
 
 use std::time::{Duration, Instant};
 
+use ::http::header::CONTENT_TYPE;
 use async_trait::async_trait;
 use bytes::Bytes;
-use reqwest::header::CONTENT_TYPE;
 use serde_json::{Map, Value};
 
 use super::{
@@ -21,7 +21,7 @@ use crate::translate::{openai as oa, translate_stream};
 pub struct GeminiProvider {
     base_url: String,
     api_key: Option<SecretRef>,
-    client: reqwest::Client,
+    client: http::Client,
 }
 
 const SUPPORTED_CHAT: &[&str] = &[
@@ -54,14 +54,14 @@ impl GeminiProvider {
                 .clone()
                 .unwrap_or_else(|| "https://generativelanguage.googleapis.com/v1beta".into()),
             api_key: config.api_key.clone(),
-            client: http::build_client(config)?,
+            client: http::Client::new(config)?,
         })
     }
 
-    fn authorize(
+    fn authorize<'a>(
         &self,
-        builder: reqwest::RequestBuilder,
-    ) -> Result<reqwest::RequestBuilder, UpstreamError> {
+        builder: http::RequestBuilder<'a>,
+    ) -> Result<http::RequestBuilder<'a>, UpstreamError> {
         match &self.api_key {
             None => Ok(builder),
             Some(reference) => Ok(builder.header(
@@ -77,7 +77,7 @@ impl GeminiProvider {
         body: Vec<u8>,
         correlation_id: &str,
         timeouts: &Timeouts,
-    ) -> Result<reqwest::Response, UpstreamError> {
+    ) -> Result<http::Response, UpstreamError> {
         let builder = self
             .client
             .post(url)
@@ -234,7 +234,7 @@ impl Provider for GeminiProvider {
                 let (status, retry_after, body) = http::error_parts(response).await;
                 Err(wire::upstream_error(&body, status, retry_after).to_string())
             }
-            Err(e) => Err(http::classify_reqwest_error(&e).to_string()),
+            Err(e) => Err(e.to_string()),
         }
     }
 }

@@ -3,9 +3,9 @@
 
 use std::time::{Duration, Instant};
 
+use ::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use async_trait::async_trait;
 use axum::http::StatusCode;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 
 use super::{
     http, sanitize_upstream_message, with_stream_timeouts, Endpoint, Provider, ProviderRequest,
@@ -19,10 +19,10 @@ pub struct OpenAiProvider {
     base_url: String,
     /// `base_url` joined with each endpoint's path (chat completions, completions, embeddings),
     /// parsed once instead of per request.
-    endpoint_urls: [Option<reqwest::Url>; 3],
+    endpoint_urls: [Option<::http::Uri>; 3],
     api_key: Option<SecretRef>,
     /// One pool per provider: connections are kept alive between requests.
-    client: reqwest::Client,
+    client: http::Client,
 }
 
 impl OpenAiProvider {
@@ -33,20 +33,24 @@ impl OpenAiProvider {
             Endpoint::Completions,
             Endpoint::Embeddings,
         ]
-        .map(|endpoint| reqwest::Url::parse(&format!("{base_url}/{}", endpoint.path())).ok());
+        .map(|endpoint| {
+            format!("{base_url}/{}", endpoint.path())
+                .parse::<::http::Uri>()
+                .ok()
+        });
         Ok(OpenAiProvider {
             name: config.name.clone(),
             base_url,
             endpoint_urls,
             api_key: config.api_key.clone(),
-            client: http::build_client(config)?,
+            client: http::Client::new(config)?,
         })
     }
 
-    fn authorize(
+    fn authorize<'a>(
         &self,
-        builder: reqwest::RequestBuilder,
-    ) -> Result<reqwest::RequestBuilder, UpstreamError> {
+        builder: http::RequestBuilder<'a>,
+    ) -> Result<http::RequestBuilder<'a>, UpstreamError> {
         match &self.api_key {
             None => Ok(builder),
             Some(reference) => Ok(builder.header(
@@ -73,8 +77,8 @@ impl Provider for OpenAiProvider {
             Endpoint::Embeddings => 2,
         };
         let builder = match &self.endpoint_urls[index] {
-            Some(url) => self.client.post(url.clone()),
-            // Unparsable: reqwest reports it as it would for any bad URL.
+            Some(url) => self.client.post_uri(url.clone()),
+            // Unparsable: sending reports it as it would for any bad URL.
             None => self
                 .client
                 .post(format!("{}/{}", self.base_url, request.endpoint.path())),
@@ -125,21 +129,20 @@ impl Provider for OpenAiProvider {
         match builder.send().await {
             Ok(response) if response.status().is_success() => Ok(()),
             Ok(response) => Err(status_error(&self.name, response).await.to_string()),
-            Err(e) => Err(http::classify_reqwest_error(&e).to_string()),
+            Err(e) => Err(e.to_string()),
         }
     }
 }
 
-async fn status_error(provider: &str, response: reqwest::Response) -> UpstreamError {
-    let status = response.status();
-    let retry_after_ms = http::retry_after_ms(response.headers());
-    let body = response.bytes().await.unwrap_or_default();
+async fn status_error(provider: &str, response: http::Response) -> UpstreamError {
+    let (status, retry_after_ms, body) = http::error_parts(response).await;
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
     let message = upstream_error_message(&body)
         .map(|m| sanitize_upstream_message(&m))
         .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_owned());
     tracing::debug!(provider, %status, "backend answered with an error");
     UpstreamError::Status {
-        status: StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY),
+        status,
         message,
         retry_after_ms,
     }

@@ -59,7 +59,7 @@ fn cloud_family(provider: &ProviderConfig) -> Option<ProviderKind> {
         ProviderKind::OpenAi => provider
             .base_url
             .as_deref()
-            .and_then(|u| reqwest::Url::parse(u).ok())
+            .and_then(|u| url::Url::parse(u).ok())
             .filter(|u| u.host_str() == Some("api.openai.com"))
             .map(|_| ProviderKind::OpenAi),
         ProviderKind::Demo => None,
