@@ -5,16 +5,13 @@
 //!   configured, and never `*`;
 //! - when client tokens exist, model calls need one (`Authorization: Bearer` or `x-api-key`).
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
-use super::CorrelationId;
 use crate::config::{ClientToken, Config};
 use crate::error::ApiError;
-use crate::gateway::Gateway;
 
 /// Who is calling, when client tokens are configured.
 #[derive(Debug, Clone)]
@@ -44,21 +41,21 @@ const CORS_ALLOW_HEADERS: &str = "authorization, content-type, x-api-key, x-corr
 const CORS_EXPOSE_HEADERS: &str =
     "x-correlation-id, x-switchboard-alias, x-switchboard-target, retry-after";
 
-pub(super) async fn guard(
-    State(gateway): State<Gateway>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let id = request
-        .extensions()
-        .get::<CorrelationId>()
-        .map(|c| c.0.clone())
-        .unwrap_or_default();
-    let snapshot = gateway.snapshot();
-    let config = &snapshot.config;
+/// The guard's verdict on a request that may go on: the CORS origin to answer with, if any.
+pub(super) struct Admitted {
+    cors_origin: Option<String>,
+}
+
+/// Checks a request before any handler sees it; `Err` is the refusal (or the CORS preflight
+/// answer) to send instead. Records the caller's `ClientIdentity` when client tokens exist.
+pub(super) fn check(
+    config: &Config,
+    request: &mut Request,
+    correlation_id: &str,
+) -> Result<Admitted, Response> {
     let deny = |status: StatusCode, code: &'static str, message: String| {
         ApiError::new(status, "permission_error", code, message)
-            .with_correlation_id(&id)
+            .with_correlation_id(correlation_id)
             .into_response()
     };
 
@@ -66,27 +63,27 @@ pub(super) async fn guard(
         .headers()
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    if !host_allowed(&host, config) {
-        return deny(
+        .unwrap_or("");
+    if !host_allowed(host, config) {
+        return Err(deny(
             StatusCode::FORBIDDEN,
             "host_not_allowed",
             format!("Host {host:?} is not allowed; reach Switchboard as localhost or 127.0.0.1, or add the name to server.allowed_hosts"),
-        );
+        ));
     }
 
-    let path = request.uri().path().to_owned();
+    let path = request.uri().path();
     let is_admin = path == "/admin" || path.starts_with("/admin/");
     let origin = request
         .headers()
         .get(header::ORIGIN)
-        .and_then(|o| o.to_str().ok())
-        .map(str::to_owned);
+        .and_then(|o| o.to_str().ok());
     let mut cors_origin = None;
-    if let Some(origin) = &origin {
-        let same_origin =
-            *origin == format!("http://{host}") || *origin == format!("https://{host}");
+    if let Some(origin) = origin {
+        let same_origin = origin
+            .strip_prefix("http://")
+            .or_else(|| origin.strip_prefix("https://"))
+            .is_some_and(|rest| rest == host);
         let listed = !is_admin && config.server.cors_origins.iter().any(|o| o == origin);
         if !same_origin && !listed {
             let (code, message) = if is_admin {
@@ -97,10 +94,10 @@ pub(super) async fn guard(
             } else {
                 ("origin_not_allowed", format!("web origin {origin:?} may not call this API; add it to server.cors_origins"))
             };
-            return deny(StatusCode::FORBIDDEN, code, message);
+            return Err(deny(StatusCode::FORBIDDEN, code, message));
         }
         if listed {
-            cors_origin = Some(origin.clone());
+            cors_origin = Some(origin.to_owned());
         }
     }
     if request.method() == Method::OPTIONS {
@@ -108,7 +105,7 @@ pub(super) async fn guard(
         if let Some(origin) = &cors_origin {
             add_cors(response.headers_mut(), origin, true);
         }
-        return response;
+        return Err(response);
     }
 
     let is_model_call =
@@ -119,23 +116,27 @@ pub(super) async fn guard(
                 request.extensions_mut().insert(identity);
             }
             None => {
-                return ApiError::new(
+                return Err(ApiError::new(
                     StatusCode::UNAUTHORIZED,
                     "authentication_error",
                     "invalid_client_token",
                     "this Switchboard needs a client token: send `Authorization: Bearer <token>` (or `x-api-key`)",
                 )
-                .with_correlation_id(&id)
-                .into_response();
+                .with_correlation_id(correlation_id)
+                .into_response());
             }
         }
     }
+    Ok(Admitted { cors_origin })
+}
 
-    let mut response = next.run(request).await;
-    if let Some(origin) = &cors_origin {
-        add_cors(response.headers_mut(), origin, false);
+impl Admitted {
+    /// Adds the CORS headers an admitted cross-origin call gets.
+    pub(super) fn finish(self, response: &mut Response) {
+        if let Some(origin) = &self.cors_origin {
+            add_cors(response.headers_mut(), origin, false);
+        }
     }
-    response
 }
 
 fn add_cors(headers: &mut HeaderMap, origin: &str, preflight: bool) {
@@ -226,10 +227,13 @@ fn identify(headers: &HeaderMap, config: &Config) -> Option<ClientIdentity> {
 
 /// Lower-case hex SHA-256 of a token, as stored in the config.
 pub fn hash_token(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = String::with_capacity(64);
+    for byte in Sha256::digest(token.as_bytes()) {
+        hex.push(char::from(HEX[usize::from(byte >> 4)]));
+        hex.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+    hex
 }
 
 pub(super) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

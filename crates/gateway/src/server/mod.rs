@@ -43,17 +43,34 @@ pub fn router(gateway: Gateway) -> Router {
         .merge(admin::routes(gateway.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(
-            gateway.clone(),
-            guard::guard,
-        ))
-        .layer(axum::middleware::from_fn(correlation))
+        .layer(axum::middleware::from_fn_with_state(gateway.clone(), front))
         .with_state(gateway)
 }
 
-/// Takes the client's `X-Correlation-Id` (or `X-Request-Id`) when it is sane, else makes one;
-/// returns it on every response.
-async fn correlation(mut request: Request, next: Next) -> Response {
+/// The one layer in front of every route: gives the request its correlation id (returned on
+/// every response), then lets `guard` admit or refuse it. One layer, not two: each `from_fn`
+/// costs a boxed service clone and a boxed future per request.
+async fn front(State(gateway): State<Gateway>, mut request: Request, next: Next) -> Response {
+    let id = correlation_id(&request);
+    let admitted = guard::check(&gateway.snapshot().config, &mut request, &id);
+    let header = HeaderValue::from_str(&id);
+    let mut response = match admitted {
+        Ok(admitted) => {
+            request.extensions_mut().insert(CorrelationId(id));
+            let mut response = next.run(request).await;
+            admitted.finish(&mut response);
+            response
+        }
+        Err(refused) => refused,
+    };
+    if let Ok(value) = header {
+        response.headers_mut().insert(CORRELATION_HEADER, value);
+    }
+    response
+}
+
+/// The client's `X-Correlation-Id` (or `X-Request-Id`) when it is sane, else a new one.
+fn correlation_id(request: &Request) -> String {
     let headers = request.headers();
     let given = headers
         .get(CORRELATION_HEADER)
@@ -61,18 +78,12 @@ async fn correlation(mut request: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()));
-    let id = match given {
+    match given {
         Some(id) => id.to_owned(),
         // Time-ordered (UUIDv7), so the request log's index on correlation ids grows at its end
         // instead of dirtying a random page per row.
         None => uuid::Uuid::now_v7().simple().to_string(),
-    };
-    request.extensions_mut().insert(CorrelationId(id.clone()));
-    let mut response = next.run(request).await;
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(CORRELATION_HEADER, value);
     }
-    response
 }
 
 async fn chat_completions(
