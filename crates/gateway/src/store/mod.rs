@@ -139,6 +139,9 @@ pub async fn open_with(path: &Path, synchronous: SqliteSynchronous) -> Result<Sq
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(synchronous)
+        // Multi-row inserts inside a transaction need a statement journal; in memory, a batch
+        // does not create and delete a temporary file.
+        .pragma("temp_store", "memory")
         .busy_timeout(Duration::from_secs(5));
     let pool = SqlitePoolOptions::new()
         // One writer: a single connection keeps its page cache (several would take turns and
