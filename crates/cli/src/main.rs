@@ -188,7 +188,18 @@ fn main() -> ExitCode {
             }
         }
         Command::Serve { listen, database } => {
-            let runtime = match tokio::runtime::Runtime::new() {
+            // With one CPU to run on (a small VM, or pinned with `taskset`), a single-threaded
+            // runtime does the same work without the work-stealing scheduler's cross-thread
+            // bookkeeping. SQLite and the keychain still get their own threads.
+            let one_cpu = std::thread::available_parallelism().is_ok_and(|n| n.get() == 1);
+            let runtime = if one_cpu {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+            } else {
+                tokio::runtime::Runtime::new()
+            };
+            let runtime = match runtime {
                 Ok(runtime) => runtime,
                 Err(e) => {
                     eprintln!("error: cannot start the async runtime: {e}");
