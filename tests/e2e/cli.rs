@@ -35,6 +35,28 @@ async fn run_status(home: &Path, config: &Path, served: &Served) -> std::process
         .expect("switchboard status runs")
 }
 
+/// `serve` pinned to one CPU; checks that it runs no work-stealing worker threads there.
+#[cfg(target_os = "linux")]
+async fn start_on_one_cpu(home: &Path, config: &Path, db: &Path) -> Served {
+    let served = Served::start_on_one_cpu(home, config, db).await;
+    let pid = served.child.id().expect("running");
+    let threads: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .expect("its threads are listed")
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .map(|name| name.trim().to_owned())
+        .collect();
+    assert!(
+        !threads.iter().any(|t| t.starts_with("tokio-rt-worker")),
+        "expected a single-threaded runtime on one CPU; threads: {threads:?}"
+    );
+    served
+}
+
+#[cfg(not(target_os = "linux"))]
+async fn start_on_one_cpu(home: &Path, config: &Path, db: &Path) -> Served {
+    Served::start(home, config, db).await
+}
+
 async fn get_json(http: &reqwest::Client, url: &str) -> (u16, Value) {
     let response = http.get(url).send().await.unwrap();
     let status = response.status().as_u16();
@@ -43,6 +65,17 @@ async fn get_json(http: &reqwest::Client, url: &str) -> (u16, Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_in_flight_streams_finish_then_exits_zero() {
+    sigterm_lets_in_flight_streams_finish(false).await;
+}
+
+/// On one CPU `serve` runs a single-threaded runtime; streams, the log and shutdown still work.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_one_cpu_serve_streams_and_shuts_down_cleanly() {
+    sigterm_lets_in_flight_streams_finish(true).await;
+}
+
+async fn sigterm_lets_in_flight_streams_finish(one_cpu: bool) {
     let mock = MockUpstream::start(MockConfig::default()).await.unwrap();
     let home = tempfile::tempdir().unwrap();
     let config = write_config(
@@ -51,7 +84,11 @@ async fn sigterm_lets_in_flight_streams_finish_then_exits_zero() {
         "[aliases.drip]\ntargets = [\"mock/drip-300\"]\n",
     );
     let db = home.path().join("data").join("requests.db");
-    let mut served = Served::start(home.path(), &config, &db).await;
+    let mut served = if one_cpu {
+        start_on_one_cpu(home.path(), &config, &db).await
+    } else {
+        Served::start(home.path(), &config, &db).await
+    };
     let http = http_client();
 
     let response = http

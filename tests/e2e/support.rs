@@ -512,7 +512,33 @@ impl Served {
     /// `switchboard --config CONFIG serve --listen 127.0.0.1:0 --database DB`, waiting for its
     /// "Switchboard ready: base URL http://ADDR/v1" line.
     pub async fn start(home: &Path, config: &Path, database: &Path) -> Served {
-        let mut child = switchboard(home)
+        Served::start_command(switchboard(home), config, database).await
+    }
+
+    /// The same, pinned to one CPU with `taskset` (util-linux), as on a one-core VM.
+    #[cfg(target_os = "linux")]
+    pub async fn start_on_one_cpu(home: &Path, config: &Path, database: &Path) -> Served {
+        let plain = switchboard(home);
+        let mut command = tokio::process::Command::new("taskset");
+        command.arg("-c").arg("0").arg(plain.as_std().get_program());
+        for (key, value) in plain.as_std().get_envs() {
+            match value {
+                Some(value) => command.env(key, value),
+                None => command.env_remove(key),
+            };
+        }
+        command
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true);
+        Served::start_command(command, config, database).await
+    }
+
+    async fn start_command(
+        mut command: tokio::process::Command,
+        config: &Path,
+        database: &Path,
+    ) -> Served {
+        let mut child = command
             .arg("--config")
             .arg(config)
             .arg("serve")
