@@ -41,22 +41,38 @@ const CORS_ALLOW_HEADERS: &str = "authorization, content-type, x-api-key, x-corr
 const CORS_EXPOSE_HEADERS: &str =
     "x-correlation-id, x-switchboard-alias, x-switchboard-target, retry-after";
 
-/// The guard's verdict on a request that may go on: the CORS origin to answer with, if any.
+/// A request that may go on, with the CORS origin to answer with, if any.
 pub(super) struct Admitted {
     cors_origin: Option<String>,
 }
 
-/// Checks a request before any handler sees it; `Err` is the refusal (or the CORS preflight
-/// answer) to send instead. Records the caller's `ClientIdentity` when client tokens exist.
-pub(super) fn check(
+/// The guard's verdict: go on, or send this refusal (or CORS preflight answer) instead.
+pub(super) enum Verdict {
+    Admit(Admitted),
+    Answer(Response),
+}
+
+/// Checks a request before any handler sees it. Records the caller's `ClientIdentity` when
+/// client tokens exist.
+pub(super) fn check(config: &Config, request: &mut Request, correlation_id: &str) -> Verdict {
+    match admit(config, request, correlation_id) {
+        Ok(admitted) => Verdict::Admit(admitted),
+        Err(answer) => Verdict::Answer(*answer),
+    }
+}
+
+fn admit(
     config: &Config,
     request: &mut Request,
     correlation_id: &str,
-) -> Result<Admitted, Response> {
+) -> Result<Admitted, Box<Response>> {
     let deny = |status: StatusCode, code: &'static str, message: String| {
         ApiError::new(status, "permission_error", code, message)
             .with_correlation_id(correlation_id)
             .into_response()
+    };
+    let deny = |status: StatusCode, code: &'static str, message: String| {
+        Box::new(deny(status, code, message))
     };
 
     let host = request
@@ -105,7 +121,7 @@ pub(super) fn check(
         if let Some(origin) = &cors_origin {
             add_cors(response.headers_mut(), origin, true);
         }
-        return Err(response);
+        return Err(Box::new(response));
     }
 
     let is_model_call =
@@ -116,14 +132,16 @@ pub(super) fn check(
                 request.extensions_mut().insert(identity);
             }
             None => {
-                return Err(ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "authentication_error",
-                    "invalid_client_token",
-                    "this Switchboard needs a client token: send `Authorization: Bearer <token>` (or `x-api-key`)",
-                )
-                .with_correlation_id(correlation_id)
-                .into_response());
+                return Err(Box::new(
+                    ApiError::new(
+                        StatusCode::UNAUTHORIZED,
+                        "authentication_error",
+                        "invalid_client_token",
+                        "this Switchboard needs a client token: send `Authorization: Bearer <token>` (or `x-api-key`)",
+                    )
+                    .with_correlation_id(correlation_id)
+                    .into_response(),
+                ));
             }
         }
     }
