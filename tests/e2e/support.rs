@@ -475,7 +475,13 @@ pub async fn eventually(within: Duration, mut condition: impl FnMut() -> bool) -
 /// `switchboard` with HOME and the XDG dirs inside `home`, never the real ones, info logs on
 /// stderr without colours, and nothing from the caller's SWITCHBOARD_CONFIG.
 pub fn switchboard(home: &Path) -> tokio::process::Command {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchboard"));
+    with_test_env(
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_switchboard")),
+        home,
+    )
+}
+
+fn with_test_env(mut command: tokio::process::Command, home: &Path) -> tokio::process::Command {
     command
         .env("HOME", home)
         .env("XDG_CONFIG_HOME", home.join(".config"))
@@ -515,22 +521,23 @@ impl Served {
         Served::start_command(switchboard(home), config, database).await
     }
 
-    /// The same, pinned to one CPU with `taskset` (util-linux), as on a one-core VM.
+    /// The same, pinned with `taskset` (util-linux) to the first CPU this test may use, as on a
+    /// one-core VM.
     #[cfg(target_os = "linux")]
     pub async fn start_on_one_cpu(home: &Path, config: &Path, database: &Path) -> Served {
-        let plain = switchboard(home);
-        let mut command = tokio::process::Command::new("taskset");
-        command.arg("-c").arg("0").arg(plain.as_std().get_program());
-        for (key, value) in plain.as_std().get_envs() {
-            match value {
-                Some(value) => command.env(key, value),
-                None => command.env_remove(key),
-            };
-        }
-        command
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true);
-        Served::start_command(command, config, database).await
+        let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+        let first_cpu = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+            .and_then(|list| list.trim().split([',', '-']).next())
+            .expect("Cpus_allowed_list in /proc/self/status")
+            .to_owned();
+        let mut taskset = tokio::process::Command::new("taskset");
+        taskset
+            .arg("-c")
+            .arg(first_cpu)
+            .arg(env!("CARGO_BIN_EXE_switchboard"));
+        Served::start_command(with_test_env(taskset, home), config, database).await
     }
 
     async fn start_command(

@@ -14,6 +14,28 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::Limits;
 
+/// Whose limits a request is charged against. Its label (`alias "z"`) keys the counters and words
+/// the refusal; it is formatted only for scopes that have limits, which most do not.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    ClientToken(&'a str),
+    Tenant(&'a str),
+    Alias(&'a str),
+    /// `provider/model`.
+    Target(&'a str),
+}
+
+impl std::fmt::Display for Scope<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Scope::ClientToken(name) => write!(f, "client token \"{name}\""),
+            Scope::Tenant(name) => write!(f, "tenant \"{name}\""),
+            Scope::Alias(name) => write!(f, "alias \"{name}\""),
+            Scope::Target(label) => write!(f, "target \"{label}\""),
+        }
+    }
+}
+
 /// Why a request was refused, for the 429.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Limited {
@@ -141,11 +163,12 @@ impl LimitsState {
 
     /// Admits a request against every scope at once, or refuses it naming the first scope over
     /// its limit. `tokens` is the up-front estimate charged to TPM caps.
-    pub fn acquire(&self, scopes: &[(String, Limits)], tokens: u64) -> Result<Charge, Limited> {
+    pub fn acquire(&self, scopes: &[(Scope<'_>, Limits)], tokens: u64) -> Result<Charge, Limited> {
         let mut charge = Charge::default();
-        for (label, limits) in scopes.iter().filter(|(_, l)| !l.is_empty()) {
-            let limiter = self.scope(label, *limits);
-            match admit(&limiter, label, tokens) {
+        for (scope, limits) in scopes.iter().filter(|(_, l)| !l.is_empty()) {
+            let label = scope.to_string();
+            let limiter = self.scope(&label, *limits);
+            match admit(&limiter, &label, tokens) {
                 Ok(part) => charge.merge(part),
                 Err(limited) => {
                     charge.settle(0);
@@ -207,8 +230,8 @@ fn admit(limiter: &Arc<ScopeLimiter>, label: &str, tokens: u64) -> Result<Charge
 mod tests {
     use super::*;
 
-    fn scope(limits: Limits) -> Vec<(String, Limits)> {
-        vec![("client token \"t\"".to_owned(), limits)]
+    fn scope(limits: Limits) -> Vec<(Scope<'static>, Limits)> {
+        vec![(Scope::ClientToken("t"), limits)]
     }
 
     #[test]
@@ -266,14 +289,14 @@ mod tests {
         let state = LimitsState::default();
         let scopes = vec![
             (
-                "tenant \"a\"".to_owned(),
+                Scope::Tenant("a"),
                 Limits {
                     tpm: Some(1000),
                     ..Limits::default()
                 },
             ),
             (
-                "alias \"b\"".to_owned(),
+                Scope::Alias("b"),
                 Limits {
                     concurrent: Some(1),
                     ..Limits::default()

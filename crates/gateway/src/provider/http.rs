@@ -75,25 +75,28 @@ impl Client {
         })
     }
 
-    pub(super) fn post(&self, uri: impl AsRef<str>) -> RequestBuilder<'_> {
-        self.request(Method::POST, uri.as_ref())
+    /// A POST to `uri`: a string, or a `Uri` parsed once by the caller (the hot path's endpoints).
+    pub(super) fn post<U>(&self, uri: U) -> RequestBuilder<'_>
+    where
+        Uri: TryFrom<U>,
+        <Uri as TryFrom<U>>::Error: Into<http::Error>,
+    {
+        self.request(Method::POST, uri)
     }
 
-    pub(super) fn get(&self, uri: impl AsRef<str>) -> RequestBuilder<'_> {
-        self.request(Method::GET, uri.as_ref())
+    pub(super) fn get<U>(&self, uri: U) -> RequestBuilder<'_>
+    where
+        Uri: TryFrom<U>,
+        <Uri as TryFrom<U>>::Error: Into<http::Error>,
+    {
+        self.request(Method::GET, uri)
     }
 
-    /// A request to a URI parsed once by the caller (the hot path's endpoints).
-    pub(super) fn post_uri(&self, uri: Uri) -> RequestBuilder<'_> {
-        RequestBuilder {
-            client: self,
-            inner: http::Request::builder().method(Method::POST).uri(uri),
-            body: Bytes::new(),
-            timeout: None,
-        }
-    }
-
-    fn request(&self, method: Method, uri: &str) -> RequestBuilder<'_> {
+    fn request<U>(&self, method: Method, uri: U) -> RequestBuilder<'_>
+    where
+        Uri: TryFrom<U>,
+        <Uri as TryFrom<U>>::Error: Into<http::Error>,
+    {
         RequestBuilder {
             client: self,
             inner: http::Request::builder().method(method).uri(uri),

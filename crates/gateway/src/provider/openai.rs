@@ -77,7 +77,7 @@ impl Provider for OpenAiProvider {
             Endpoint::Embeddings => 2,
         };
         let builder = match &self.endpoint_urls[index] {
-            Some(url) => self.client.post_uri(url.clone()),
+            Some(url) => self.client.post(url.clone()),
             // Unparsable: sending reports it as it would for any bad URL.
             None => self
                 .client

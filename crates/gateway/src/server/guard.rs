@@ -46,33 +46,19 @@ pub(super) struct Admitted {
     cors_origin: Option<String>,
 }
 
-/// The guard's verdict: go on, or send this refusal (or CORS preflight answer) instead.
-pub(super) enum Verdict {
-    Admit(Admitted),
-    Answer(Response),
-}
-
-/// Checks a request before any handler sees it. Records the caller's `ClientIdentity` when
-/// client tokens exist.
-pub(super) fn check(config: &Config, request: &mut Request, correlation_id: &str) -> Verdict {
-    match admit(config, request, correlation_id) {
-        Ok(admitted) => Verdict::Admit(admitted),
-        Err(answer) => Verdict::Answer(*answer),
-    }
-}
-
-fn admit(
+/// Checks a request before any handler sees it; `Err` is the refusal (or the CORS preflight
+/// answer) to send instead. Records the caller's `ClientIdentity` when client tokens exist.
+pub(super) fn check(
     config: &Config,
     request: &mut Request,
     correlation_id: &str,
 ) -> Result<Admitted, Box<Response>> {
     let deny = |status: StatusCode, code: &'static str, message: String| {
-        ApiError::new(status, "permission_error", code, message)
-            .with_correlation_id(correlation_id)
-            .into_response()
-    };
-    let deny = |status: StatusCode, code: &'static str, message: String| {
-        Box::new(deny(status, code, message))
+        Box::new(
+            ApiError::new(status, "permission_error", code, message)
+                .with_correlation_id(correlation_id)
+                .into_response(),
+        )
     };
 
     let host = request

@@ -55,13 +55,13 @@ async fn front(State(gateway): State<Gateway>, mut request: Request, next: Next)
     let admitted = guard::check(&gateway.snapshot().config, &mut request, &id);
     let header = HeaderValue::from_str(&id);
     let mut response = match admitted {
-        guard::Verdict::Admit(admitted) => {
+        Ok(admitted) => {
             request.extensions_mut().insert(CorrelationId(id));
             let mut response = next.run(request).await;
             admitted.finish(&mut response);
             response
         }
-        guard::Verdict::Answer(answer) => answer,
+        Err(answer) => *answer,
     };
     if let Ok(value) = header {
         response.headers_mut().insert(CORRELATION_HEADER, value);

@@ -25,7 +25,7 @@ use crate::config::Pricing;
 use crate::config::{AliasConfig, BreakerSettings, Limits, ParamPolicy, WhenSpent};
 use crate::error::ApiError;
 use crate::gateway::{now_ms, Gateway, Snapshot};
-use crate::limits::{Charge, Limited};
+use crate::limits::{Charge, Limited, Scope};
 use crate::provider::{
     Endpoint, EventStream, NativeEndpoint, NativeRequest, ProviderRequest, ProviderResponse,
     SseEvent, UpstreamError, Usage,
@@ -355,34 +355,22 @@ async fn route(
 
     // Limits of the caller and the alias, charged once per request (targets have their own).
     let token_estimate = estimate + requested_output_tokens(&body);
-    // Scopes without limits are left out before their labels are formatted: most have none.
-    let mut scopes: Vec<(String, Limits)> = Vec::new();
+    let mut scopes: Vec<(Scope<'_>, Limits)> = Vec::new();
     if let Some(identity) = identity {
         if let Some(token) = snapshot.config.tokens.get(&identity.token) {
-            if !token.limits.is_empty() {
-                scopes.push((format!("client token \"{}\"", token.name), token.limits));
-            }
+            scopes.push((Scope::ClientToken(&token.name), token.limits));
         }
         if let Some(tenant) = &identity.tenant {
             if let Some(tenant_limits) = snapshot.config.tenants.get(tenant) {
-                if !tenant_limits.limits.is_empty() {
-                    scopes.push((format!("tenant \"{tenant}\""), tenant_limits.limits));
-                }
+                scopes.push((Scope::Tenant(tenant), tenant_limits.limits));
             }
         }
     }
-    if !requested_alias.limits.is_empty() {
-        scopes.push((
-            format!("alias \"{}\"", requested_alias.name),
-            requested_alias.limits,
-        ));
-    }
-    if !scopes.is_empty() {
-        let charge = limits
-            .acquire(&scopes, token_estimate)
-            .map_err(|l| over_limit(l, &requested_alias.name))?;
-        record.charges.push(charge);
-    }
+    scopes.push((Scope::Alias(&requested_alias.name), requested_alias.limits));
+    let charge = limits
+        .acquire(&scopes, token_estimate)
+        .map_err(|l| over_limit(l, &requested_alias.name))?;
+    record.charges.push(charge);
 
     let chain: Vec<&AliasConfig> = snapshot.config.alias_chain(alias).collect();
     let mut failures: Vec<ApiError> = Vec::new();
@@ -483,14 +471,9 @@ async fn route(
                 record.attempt(&label, "skipped_breaker_open", Instant::now());
                 continue;
             }
-            let acquired = if target.limits.is_empty() {
-                Ok(None)
-            } else {
-                let target_scope = [(format!("target \"{label}\""), target.limits)];
-                limits.acquire(&target_scope, token_estimate).map(Some)
-            };
-            match acquired {
-                Ok(charge) => record.charges.extend(charge),
+            let target_scope = [(Scope::Target(&label), target.limits)];
+            match limits.acquire(&target_scope, token_estimate) {
+                Ok(charge) => record.charges.push(charge),
                 Err(limited) => {
                     if admission == Admission::Probe {
                         health.begin(true).settle(Outcome::Neutral, &target.breaker);
