@@ -111,6 +111,11 @@ if [ "$purpose" = test ]; then
         say "installing the Node test client (npm ci)"
         npm ci --prefix tests/node --no-audit --no-fund --silent
     fi
+    # The real coding agents (Claude Code, Codex CLI, opencode), pinned by tests/agents/package-lock.json.
+    if [ ! -d tests/agents/node_modules ] || [ tests/agents/package-lock.json -nt tests/agents/node_modules ]; then
+        say "installing the pinned coding agents (npm ci in tests/agents)"
+        npm ci --prefix tests/agents --no-audit --no-fund --silent
+    fi
 fi
 
 if [ "$purpose" = bundle ]; then
