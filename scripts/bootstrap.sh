@@ -111,10 +111,13 @@ if [ "$purpose" = test ]; then
         say "installing the Node test client (npm ci)"
         npm ci --prefix tests/node --no-audit --no-fund --silent
     fi
-    # The real coding agents (Claude Code, Codex CLI, opencode), pinned by tests/agents/package-lock.json.
+    # The real coding agents (Claude Code, Codex CLI, opencode), pinned by tests/agents/package.json
+    # (exact versions) and its lock. `npm install --no-save`, not `npm ci`: the lock npm writes
+    # omits the other platforms' optional binary packages, which `npm ci` then calls out of sync.
     if [ ! -d tests/agents/node_modules ] || [ tests/agents/package-lock.json -nt tests/agents/node_modules ]; then
-        say "installing the pinned coding agents (npm ci in tests/agents)"
-        npm ci --prefix tests/agents --no-audit --no-fund --silent
+        say "installing the pinned coding agents (npm install in tests/agents)"
+        npm install --prefix tests/agents --no-save --no-audit --no-fund --silent
+        touch tests/agents/node_modules
     fi
 fi
 
