@@ -1,7 +1,8 @@
 //! The conversation every wire-format mock plays, so SDK tests can do a tool-call round trip
 //! against any of them: with tools and no tool results yet, call the first tool twice in
 //! parallel (Paris and Tokyo, arguments streamed in small pieces); with tool results, answer
-//! with text that quotes them; otherwise greet the last user text.
+//! with text that quotes them; otherwise greet the last user text. Coding agents (a shell tool
+//! named `Bash` as in Claude Code, or `bash` as in opencode) get one `echo hi` call instead.
 
 pub(crate) enum Reply {
     Text(String),
@@ -12,6 +13,12 @@ pub(crate) enum Reply {
 pub(crate) fn decide(who: &str, tools: &[String], results: &[String], last_user: &str) -> Reply {
     if !results.is_empty() {
         return Reply::Text(format!("{who} got tool results: {}", results.join(" | ")));
+    }
+    if let Some(shell) = tools.iter().find(|t| *t == "Bash" || *t == "bash") {
+        return Reply::ToolCalls(vec![(
+            shell.clone(),
+            r#"{"command": "echo hi", "description": "Print hi"}"#.to_owned(),
+        )]);
     }
     if let Some(tool) = tools.first() {
         return Reply::ToolCalls(vec![

@@ -84,6 +84,8 @@ pub(super) struct AnthropicIngress {
     pub beta: Option<String>,
     /// What the translation to OpenAI's shape could not carry over.
     pub dropped: Vec<String>,
+    /// Why the body cannot be translated to OpenAI's shape (only native backends can take it).
+    pub untranslatable: Option<String>,
 }
 
 pub(super) async fn handle(
@@ -145,26 +147,20 @@ pub(super) async fn handle_anthropic(
         identity: identity.as_ref(),
         correlation_id: &correlation_id,
     };
-    let beta = request
-        .headers()
-        .get("anthropic-beta")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let beta = super::anthropic::beta_header(request.headers());
     let result = match read_json_body(request, snapshot.config.server.max_body_bytes).await {
-        Ok(native) => match super::anthropic::ingress(native, endpoint, beta) {
-            Ok((body, anthropic)) => {
-                let ingress = Ingress::Anthropic(anthropic);
-                route(
-                    &context,
-                    Endpoint::ChatCompletions,
-                    body,
-                    &ingress,
-                    &mut record,
-                )
-                .await
-            }
-            Err(message) => Err(ApiError::invalid_request("invalid_body", message)),
-        },
+        Ok(native) => {
+            let (body, anthropic) = super::anthropic::ingress(native, endpoint, beta);
+            let ingress = Ingress::Anthropic(anthropic);
+            route(
+                &context,
+                Endpoint::ChatCompletions,
+                body,
+                &ingress,
+                &mut record,
+            )
+            .await
+        }
         Err(e) => Err(e),
     };
     match result {
@@ -378,6 +374,7 @@ async fn route(
     let mut retry_after: Option<Duration> = None;
     let mut too_small: Vec<(String, u64)> = Vec::new();
     let mut rate_limited: Option<Duration> = None;
+    let mut untranslatable: Option<ApiError> = None;
     for candidate in chain {
         let mut queue: VecDeque<usize> = routing.order(candidate).into();
         let mut attempts_left = candidate.retries.attempts;
@@ -396,6 +393,19 @@ async fn route(
                 continue;
             };
             let native = anthropic.filter(|_| provider.speaks_anthropic());
+            if let Some(reason) = anthropic
+                .filter(|_| native.is_none())
+                .and_then(|a| a.untranslatable.as_ref())
+            {
+                // Another target may speak Anthropic; if none does, this is the answer.
+                let mut error = ApiError::invalid_request("invalid_body", reason.clone())
+                    .with_route(&candidate.name);
+                error.target = Some(label.clone());
+                error.provider_family = Some(provider.family());
+                record.attempt(&label, "skipped_untranslatable", Instant::now());
+                untranslatable.get_or_insert(error);
+                continue;
+            }
             if let Some(a) = anthropic {
                 if a.endpoint == NativeEndpoint::CountTokens && native.is_none() {
                     // Only Anthropic counts Anthropic's tokens; elsewhere the estimate answers.
@@ -626,6 +636,9 @@ async fn route(
                 }
             }
         }
+    }
+    if let (true, Some(error)) = (failures.is_empty(), untranslatable) {
+        return Err(error);
     }
     if failures.is_empty() && unavailable.is_empty() && !too_small.is_empty() {
         return Err(context_too_long(&alias.name, estimate, &too_small));
