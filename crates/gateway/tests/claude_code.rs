@@ -168,7 +168,7 @@ async fn openai_backends_get_system_turns_in_place_and_a_note_of_what_was_droppe
     assert_eq!(status, 200);
     assert_eq!(
         dropped,
-        "context_management,thinking,tools.DeferredToolPlaceholder,output_config.effort"
+        "context_management,thinking,tools.DeferredToolPlaceholder,output_config.effort,metadata.user_id"
     );
     let sent = h.mock.received().pop().unwrap();
     assert_eq!(sent.path, "/v1/chat/completions");

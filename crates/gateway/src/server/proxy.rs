@@ -21,6 +21,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use super::guard::ClientIdentity;
+use crate::affinity::SessionKey;
 use crate::config::Pricing;
 use crate::config::{AliasConfig, BreakerSettings, Limits, ParamPolicy, WhenSpent};
 use crate::error::ApiError;
@@ -106,6 +107,10 @@ pub(super) async fn handle(
         gateway: &gateway,
         identity: identity.as_ref(),
         correlation_id: &correlation_id,
+        session: SessionKey::from_headers(
+            request.headers(),
+            snapshot.config.server.affinity_header.as_ref(),
+        ),
     };
     let result = match read_json_body(request, snapshot.config.server.max_body_bytes).await {
         Ok(body) => route(&context, endpoint, body, &Ingress::OpenAi, &mut record).await,
@@ -146,6 +151,10 @@ pub(super) async fn handle_anthropic(
         gateway: &gateway,
         identity: identity.as_ref(),
         correlation_id: &correlation_id,
+        session: SessionKey::from_headers(
+            request.headers(),
+            snapshot.config.server.affinity_header.as_ref(),
+        ),
     };
     let beta = super::anthropic::beta_header(request.headers());
     let result = match read_json_body(request, snapshot.config.server.max_body_bytes).await {
@@ -195,6 +204,8 @@ struct RequestContext<'a> {
     gateway: &'a Gateway,
     identity: Option<&'a ClientIdentity>,
     correlation_id: &'a str,
+    /// The agent session the request belongs to, for prompt-cache affinity.
+    session: Option<SessionKey>,
 }
 
 async fn route(
@@ -376,7 +387,9 @@ async fn route(
     let mut rate_limited: Option<Duration> = None;
     let mut untranslatable: Option<ApiError> = None;
     for candidate in chain {
-        let mut queue: VecDeque<usize> = routing.order(candidate).into();
+        let mut queue: VecDeque<usize> = routing
+            .order_for_session(candidate, context.session.as_ref())
+            .into();
         let mut attempts_left = candidate.retries.attempts;
         let mut backoff = candidate.retries.backoff;
         while let Some(index) = queue.pop_front() {
@@ -542,6 +555,7 @@ async fn route(
             match outcome {
                 Ok(served) => {
                     record.attempt(&label, "ok", attempt_started);
+                    routing.served_session(candidate, context.session.as_ref(), &label);
                     record.row.alias = Some(candidate.name.clone());
                     record.row.target = Some(label.clone());
                     record.row.provider = Some(target.provider.clone());

@@ -1086,6 +1086,15 @@ pub fn request_to_openai(req: MessagesRequest) -> Result<(oa::ChatRequest, Vec<S
             });
         }
     }
+    // OpenAI caps `user` at 64 characters (Claude Code's user_id is a longer JSON object).
+    let user = req.metadata.and_then(|m| m.user_id);
+    let user = match user {
+        Some(user) if user.chars().count() > 64 => {
+            dropped.push("metadata.user_id".into());
+            None
+        }
+        user => user,
+    };
     let has_tools = !tools.is_empty();
     Ok((
         oa::ChatRequest {
@@ -1100,7 +1109,7 @@ pub fn request_to_openai(req: MessagesRequest) -> Result<(oa::ChatRequest, Vec<S
             tool_choice: tool_choice.filter(|_| has_tools),
             parallel_tool_calls: parallel_tool_calls.filter(|_| has_tools),
             response_format,
-            user: req.metadata.and_then(|m| m.user_id),
+            user,
             ..oa::ChatRequest::default()
         },
         dropped,
