@@ -12,6 +12,7 @@ mod support;
 
 mod budgets;
 mod cli;
+mod coding_agents;
 mod correlation;
 mod errors;
 mod logging;
