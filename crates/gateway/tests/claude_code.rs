@@ -209,6 +209,11 @@ async fn openai_backends_get_system_turns_in_place_and_a_note_of_what_was_droppe
             .contains("content block"),
         "{error}"
     );
+    // count_tokens still answers with the estimate elsewhere.
+    let response = h.post("/v1/messages/count_tokens", odd.clone()).await;
+    assert_eq!(response.status(), 200);
+    let counted: Value = response.json().await.unwrap();
+    assert!(counted["input_tokens"].as_u64().is_some(), "{counted}");
     let mut native = odd;
     native["model"] = json!("via/anthropic");
     assert_eq!(h.post("/v1/messages", native).await.status(), 200);

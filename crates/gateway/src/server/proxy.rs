@@ -406,19 +406,6 @@ async fn route(
                 continue;
             };
             let native = anthropic.filter(|_| provider.speaks_anthropic());
-            if let Some(reason) = anthropic
-                .filter(|_| native.is_none())
-                .and_then(|a| a.untranslatable.as_ref())
-            {
-                // Another target may speak Anthropic; if none does, this is the answer.
-                let mut error = ApiError::invalid_request("invalid_body", reason.clone())
-                    .with_route(&candidate.name);
-                error.target = Some(label.clone());
-                error.provider_family = Some(provider.family());
-                record.attempt(&label, "skipped_untranslatable", Instant::now());
-                untranslatable.get_or_insert(error);
-                continue;
-            }
             if let Some(a) = anthropic {
                 if a.endpoint == NativeEndpoint::CountTokens && native.is_none() {
                     // Only Anthropic counts Anthropic's tokens; elsewhere the estimate answers.
@@ -432,6 +419,19 @@ async fn route(
                     let body = serde_json::json!({ "input_tokens": estimate }).to_string();
                     return Ok(json_response(Bytes::from(body), &route));
                 }
+            }
+            if let Some(reason) = anthropic
+                .filter(|_| native.is_none())
+                .and_then(|a| a.untranslatable.as_ref())
+            {
+                // Another target may speak Anthropic; if none does, this is the answer.
+                let mut error = ApiError::invalid_request("invalid_body", reason.clone())
+                    .with_route(&candidate.name);
+                error.target = Some(label.clone());
+                error.provider_family = Some(provider.family());
+                record.attempt(&label, "skipped_untranslatable", Instant::now());
+                untranslatable.get_or_insert(error);
+                continue;
             }
             let mut target_body = body.clone();
             target_body.insert("model".into(), Value::String(target.model.clone()));
