@@ -713,6 +713,7 @@ fn claude_code_history_drops_thinking_with_a_note_and_keeps_the_tool_turn() {
 fn thinking_and_system_turns_in_any_shape_never_fail_the_translation() {
     let request: MessagesRequest = serde_json::from_value(json!({
         "model": "m", "max_tokens": 10,
+        "tools": [{"name": "Read", "input_schema": {"type": "object"}, "cache_control": {"type": "ephemeral"}}],
         "messages": [
             {"role": "user", "content": "hi"},
             {"role": "assistant", "content": [
@@ -735,6 +736,10 @@ fn thinking_and_system_turns_in_any_shape_never_fail_the_translation() {
             {"role": "system", "content": "Mode changed: be brief."},
             {"role": "user", "content": "and?"}
         ])
+    );
+    assert_eq!(
+        to_json(&out)["tools"],
+        json!([{"type": "function", "function": {"name": "Read", "parameters": {"type": "object"}}}])
     );
     assert_eq!(
         dropped,
