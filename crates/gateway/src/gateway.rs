@@ -245,6 +245,7 @@ impl Gateway {
                         let outcome = match &result {
                             Ok(()) => crate::routing::Outcome::Success {
                                 latency: started.elapsed(),
+                                first_token: None,
                             },
                             Err(e) => crate::routing::Outcome::Failure {
                                 reason: format!("health check: {e}"),

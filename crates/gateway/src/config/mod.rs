@@ -281,8 +281,22 @@ pub struct BreakerSettings {
     /// First cooldown; doubles after each failed half-open probe, up to `max_cooldown`.
     pub cooldown: Duration,
     pub max_cooldown: Duration,
-    /// A success slower than this many times the target's moving average counts as a failure.
-    pub slow_factor: f64,
+    /// The time-to-first-token rule; `None` (the default): slowness never counts as a failure.
+    pub slow_first_token: Option<SlowFirstToken>,
+}
+
+/// A streamed answer whose first token came later than `factor` times the target's median time
+/// to first token (over its last answers) and later than `floor` counts as a failure. Total
+/// latency is never judged: it grows with the answer's length.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SlowFirstToken {
+    pub factor: f64,
+    /// Below this, no first token is slow (so microsecond jitter never counts).
+    pub floor: Duration,
+}
+
+impl SlowFirstToken {
+    pub const DEFAULT_FLOOR: Duration = Duration::from_secs(2);
 }
 
 impl Default for BreakerSettings {
@@ -294,7 +308,7 @@ impl Default for BreakerSettings {
             min_requests: 10,
             cooldown: Duration::from_secs(5),
             max_cooldown: Duration::from_secs(300),
-            slow_factor: 10.0,
+            slow_first_token: None,
         }
     }
 }

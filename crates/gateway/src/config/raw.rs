@@ -145,6 +145,10 @@ pub struct RawBreaker {
     pub min_requests: Option<u32>,
     pub cooldown_s: Option<f64>,
     pub max_cooldown_s: Option<f64>,
+    /// Off when absent: a streamed first token this many times the median is a failure.
+    pub slow_first_token_factor: Option<f64>,
+    pub slow_first_token_floor_ms: Option<f64>,
+    /// Retired (it judged total latency); accepted so old files load, and ignored with a warning.
     pub slow_factor: Option<f64>,
 }
 

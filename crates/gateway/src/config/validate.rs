@@ -16,7 +16,7 @@ use super::raw::{
     RawTimeouts, RawToken, RawWhenSpent,
 };
 use super::{
-    AliasConfig, BreakerSettings, BudgetConfig, ClientToken, Config, LongContext, ParamPolicy,
+    AliasConfig, BreakerSettings, BudgetConfig, SlowFirstToken, ClientToken, Config, LongContext, ParamPolicy,
     Period, Price, ProviderConfig, ProviderKind, Retries, ServerSettings, SpendSettings, Strategy,
     TargetConfig, TenantConfig, Timeouts, WhenSpent,
 };
@@ -981,8 +981,22 @@ fn build_breaker(
             defaults.max_cooldown,
             errors,
         ),
-        slow_factor: raw.slow_factor.unwrap_or(defaults.slow_factor),
+        slow_first_token: raw.slow_first_token_factor.map(|factor| SlowFirstToken {
+            factor,
+            floor: raw
+                .slow_first_token_floor_ms
+                .filter(|ms| ms.is_finite() && *ms >= 0.0)
+                .map(|ms| Duration::from_secs_f64(ms / 1000.0))
+                .unwrap_or(SlowFirstToken::DEFAULT_FLOOR),
+        }),
     };
+    if raw.slow_factor.is_some() {
+        // Not mapped onto the new rule: it measured total latency, which grows with the answer.
+        tracing::warn!(
+            "breaker `slow_factor` no longer has an effect (total latency is not a failure signal); \
+             remove it, or use `slow_first_token_factor` to judge time to first token"
+        );
+    }
     if settings.failures == 0 {
         errors.push(loc.at(&at("failures"), "`failures` must be at least 1"));
     }
@@ -992,11 +1006,26 @@ fn build_breaker(
             "`error_rate` must be a fraction above 0 and at most 1, e.g. 0.5",
         ));
     }
-    if !(settings.slow_factor.is_finite() && settings.slow_factor > 1.0) {
-        errors.push(loc.at(
-            &at("slow_factor"),
-            "`slow_factor` must be a number above 1, e.g. 10",
-        ));
+    if let Some(factor) = raw.slow_first_token_factor {
+        if !(factor.is_finite() && factor > 1.0) {
+            errors.push(loc.at(
+                &at("slow_first_token_factor"),
+                "`slow_first_token_factor` must be a number above 1, e.g. 10",
+            ));
+        }
+    }
+    if let Some(ms) = raw.slow_first_token_floor_ms {
+        if !(ms.is_finite() && ms >= 0.0) {
+            errors.push(loc.at(
+                &at("slow_first_token_floor_ms"),
+                "`slow_first_token_floor_ms` must be a number of milliseconds, e.g. 2000",
+            ));
+        } else if raw.slow_first_token_factor.is_none() {
+            errors.push(loc.at(
+                &at("slow_first_token_floor_ms"),
+                "`slow_first_token_floor_ms` has no effect without `slow_first_token_factor`",
+            ));
+        }
     }
     if settings.max_cooldown < settings.cooldown {
         errors.push(loc.at(

@@ -382,7 +382,24 @@ async fn route(
         let mut queue: VecDeque<usize> = routing.order(candidate).into();
         let mut attempts_left = candidate.retries.attempts;
         let mut backoff = candidate.retries.backoff;
-        while let Some(index) = queue.pop_front() {
+        // The last-target rule: targets skipped for an open breaker, and the one let through.
+        let (mut skipped_open, mut last_resort, mut tried) = (Vec::new(), None, false);
+        let mut rescued = false;
+        loop {
+            let Some(index) = queue.pop_front() else {
+                if tried || rescued || attempts_left == 0 {
+                    break;
+                }
+                rescued = true;
+                match routing.last_resort(candidate, &skipped_open) {
+                    Some(pick) => {
+                        queue.push_back(pick.0);
+                        last_resort = Some(pick);
+                        continue;
+                    }
+                    None => break,
+                }
+            };
             if attempts_left == 0 {
                 break;
             }
@@ -460,8 +477,12 @@ async fn route(
                 record.attempt(&label, "skipped_misconfigured", Instant::now());
                 continue;
             }
-            let admission = health.admit(Instant::now());
+            let admission = match last_resort.take() {
+                Some((forced, admission)) if forced == index => admission,
+                _ => health.admit(routing.now()),
+            };
             if let Admission::No { retry_after: wait } = admission {
+                skipped_open.push(index);
                 let last = health.status(Instant::now()).last_error.unwrap_or_default();
                 unavailable.push(format!(
                     "backend `{label}` is cooling down after failures (retry in {} ms; last error: {last})",
@@ -487,6 +508,7 @@ async fn route(
                 }
             }
             attempts_left -= 1;
+            tried = true;
             let guard = health.begin(admission == Admission::Probe);
             let request = ProviderRequest {
                 endpoint,
@@ -552,6 +574,7 @@ async fn route(
                             guard.settle(
                                 Outcome::Success {
                                     latency: first_byte,
+                                    first_token: None,
                                 },
                                 &target.breaker,
                             );
@@ -976,6 +999,7 @@ impl Stream for ForwardStream {
                     if let Some(attempt) = self.attempt.take() {
                         let outcome = Outcome::Success {
                             latency: attempt.first_byte,
+                            first_token: Some(attempt.first_byte),
                         };
                         attempt.guard.settle(outcome, &attempt.breaker);
                     }
