@@ -545,6 +545,10 @@ async fn route(
                     // Nothing has reached the client yet, so a stream that fails at once can still
                     // go to the next target.
                     Some(Err(e)) => Err(e),
+                    Some(Ok(event)) => match unreadable_event(&event) {
+                        Some(fault) => Err(fault),
+                        None => Ok(Served::Stream(Some(event), events)),
+                    },
                     first => Ok(Served::Stream(first.and_then(Result::ok), events)),
                 },
                 Ok(ProviderResponse::Complete { body, usage }) => Ok(Served::Complete(body, usage)),
@@ -963,7 +967,15 @@ impl Stream for ForwardStream {
             }
         }
         loop {
-            match self.inner.poll_next_unpin(cx) {
+            let next = match self.inner.poll_next_unpin(cx) {
+                // An event the client could not parse ends the stream with a typed error.
+                Poll::Ready(Some(Ok(event))) => match unreadable_event(&event) {
+                    Some(fault) => Poll::Ready(Some(Err(fault))),
+                    None => Poll::Ready(Some(Ok(event))),
+                },
+                other => other,
+            };
+            match next {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(Ok(event))) => {
                     if let Some(bytes) = self.emit(event) {
@@ -1018,6 +1030,24 @@ impl Stream for ForwardStream {
             }
         }
     }
+}
+
+/// Why an upstream event cannot be forwarded: every OpenAI chunk and Anthropic event is a JSON
+/// object (OpenAI ends with `[DONE]`). Passing anything else on would break the client's parser
+/// with an error that names neither the gateway nor the backend.
+fn unreadable_event(event: &SseEvent) -> Option<UpstreamError> {
+    let data = event.data.trim();
+    if data == "[DONE]"
+        || (data.starts_with('{')
+            && serde_json::from_str::<serde::de::IgnoredAny>(data).is_ok())
+    {
+        return None;
+    }
+    // The content is not echoed: raw upstream output is not passed on.
+    Some(UpstreamError::Protocol(format!(
+        "a stream event that is not a JSON object ({} bytes)",
+        data.len()
+    )))
 }
 
 #[derive(Serialize)]
