@@ -740,6 +740,22 @@ fn status(base_url: &str) -> ExitCode {
             .map(|e| format!("; ERROR: {e}"))
             .unwrap_or_default()
     );
+    let mb = |v: &serde_json::Value| v.as_f64().map(|b| b / (1024.0 * 1024.0));
+    let bound = |v: &serde_json::Value, unit: &str| {
+        v.as_f64()
+            .map(|n| format!("{n} {unit}"))
+            .unwrap_or_else(|| "no limit".to_owned())
+    };
+    println!(
+        "            {} in use, oldest row {}; kept {} / {} ({} rows pruned since start)",
+        mb(&db["size_bytes"])
+            .map(|m| format!("{m:.1} MB"))
+            .unwrap_or_else(|| "size not measured yet".to_owned()),
+        db["oldest_at"].as_str().unwrap_or("none"),
+        bound(&db["retain_days"], "days"),
+        bound(&db["max_mb"], "MB"),
+        db["pruned_rows"]
+    );
     let mut healthy = readiness["ready"] == true;
     if let Some(message) = readiness["config_file"]["last_error"]["message"].as_str() {
         healthy = false;

@@ -850,7 +850,12 @@ mod tests {
     #[test]
     fn breaker_opens_after_consecutive_failures_and_heals_through_a_probe() {
         let s = settings();
-        let h = Arc::new(TargetHealth::new(&s, "p/m".into(), Events::default(), Arc::new(SystemClock)));
+        let h = Arc::new(TargetHealth::new(
+            &s,
+            "p/m".into(),
+            Events::default(),
+            Arc::new(SystemClock),
+        ));
         fail(&h, &s);
         fail(&h, &s);
         assert_eq!(h.admit(Instant::now()), Admission::Yes);
@@ -874,7 +879,12 @@ mod tests {
     #[test]
     fn failed_probes_back_off_exponentially_up_to_the_cap() {
         let s = settings();
-        let h = Arc::new(TargetHealth::new(&s, "p/m".into(), Events::default(), Arc::new(SystemClock)));
+        let h = Arc::new(TargetHealth::new(
+            &s,
+            "p/m".into(),
+            Events::default(),
+            Arc::new(SystemClock),
+        ));
         for _ in 0..3 {
             fail(&h, &s);
         }
@@ -898,7 +908,12 @@ mod tests {
     #[test]
     fn an_abandoned_probe_frees_the_slot() {
         let s = settings();
-        let h = Arc::new(TargetHealth::new(&s, "p/m".into(), Events::default(), Arc::new(SystemClock)));
+        let h = Arc::new(TargetHealth::new(
+            &s,
+            "p/m".into(),
+            Events::default(),
+            Arc::new(SystemClock),
+        ));
         for _ in 0..3 {
             fail(&h, &s);
         }
@@ -968,7 +983,10 @@ mod tests {
             assert_eq!(status.state, expect);
             if expect == "open" {
                 assert_eq!(status.opened_for, Some(OpenedFor::Slowness));
-                assert!(status.last_error.unwrap_or_default().contains("first token"));
+                assert!(status
+                    .last_error
+                    .unwrap_or_default()
+                    .contains("first token"));
             }
         }
     }
@@ -976,7 +994,12 @@ mod tests {
     #[test]
     fn misconfigured_clears_when_the_key_changes() {
         let s = settings();
-        let h = Arc::new(TargetHealth::new(&s, "p/m".into(), Events::default(), Arc::new(SystemClock)));
+        let h = Arc::new(TargetHealth::new(
+            &s,
+            "p/m".into(),
+            Events::default(),
+            Arc::new(SystemClock),
+        ));
         h.begin(false).settle(
             Outcome::Misconfigured {
                 reason: "401".into(),

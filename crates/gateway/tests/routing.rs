@@ -510,7 +510,10 @@ async fn a_burst_after_a_quiet_spell_gets_no_errors() {
         ok += o;
         failed.extend(f);
     }
-    assert!(quiet > 10 && ok > 64, "too little traffic: {quiet} quiet, {ok} in the burst");
+    assert!(
+        quiet > 10 && ok > 64,
+        "too little traffic: {quiet} quiet, {ok} in the burst"
+    );
     assert_eq!(failed, Vec::<u16>::new(), "{ok} answered");
     assert_eq!(h.target_state("m/fast").await["state"], "healthy");
     h.stop().await;

@@ -250,7 +250,10 @@ struct Jitter(u64);
 
 impl Jitter {
     fn next(&mut self, max: u32) -> u32 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((self.0 >> 33) % u64::from(max.max(1))) as u32
     }
 }
@@ -355,7 +358,10 @@ fn a_flapping_backend_among_three_costs_no_client_errors_and_is_held_off() {
     // Without the breaker `b` would get a third of 240 requests and fail about half of them;
     // with it, a flap costs 3 refusals to open it, then only probes.
     let b = sim.tally.attempts["b/m"];
-    assert!(b < 60, "b kept getting traffic while flapping: {b} attempts");
+    assert!(
+        b < 60,
+        "b kept getting traffic while flapping: {b} attempts"
+    );
     assert!(refused_b <= 3 * 8 + 8, "b refused {refused_b} times");
 }
 

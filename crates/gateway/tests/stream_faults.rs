@@ -11,7 +11,8 @@ use std::time::Duration;
 use providers_support::Harness;
 use serde_json::{json, Value};
 
-const ALIASES: &str = "[aliases.oa-garbage]\ntargets = [\"oa/garbage-stream\"]\nretries = { attempts = 1 }\n\
+const ALIASES: &str =
+    "[aliases.oa-garbage]\ntargets = [\"oa/garbage-stream\"]\nretries = { attempts = 1 }\n\
      [aliases.an-garbage]\ntargets = [\"an/garbage-stream\"]\nretries = { attempts = 1 }\n";
 
 /// The error types logged for `correlation_id`, waiting for the log writer (it batches).

@@ -28,6 +28,8 @@ pub struct Config {
     pub server: ServerSettings,
     /// `None` means the platform data dir.
     pub database_path: Option<PathBuf>,
+    /// `[database] retain_days` and `max_mb`: how much request log is kept.
+    pub log_retention: LogRetention,
     pub providers: BTreeMap<String, ProviderConfig>,
     pub aliases: BTreeMap<String, AliasConfig>,
     /// Client tokens by name. When any exist, model calls need one.
@@ -267,6 +269,33 @@ pub struct ProviderConfig {
     pub default_max_tokens: Option<u64>,
     pub unsupported_params: ParamPolicy,
     pub budget: Option<String>,
+}
+
+/// Bounds on the request log (never the spend ledger); `None` turns a bound off.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LogRetention {
+    pub max_age: Option<Duration>,
+    pub max_bytes: Option<u64>,
+}
+
+impl LogRetention {
+    pub const DEFAULT_DAYS: f64 = 30.0;
+    pub const DEFAULT_MB: f64 = 500.0;
+
+    /// Neither bound: keeps everything.
+    pub const UNBOUNDED: LogRetention = LogRetention {
+        max_age: None,
+        max_bytes: None,
+    };
+}
+
+impl Default for LogRetention {
+    fn default() -> Self {
+        LogRetention {
+            max_age: Some(Duration::from_secs_f64(Self::DEFAULT_DAYS * 86_400.0)),
+            max_bytes: Some((Self::DEFAULT_MB * 1024.0 * 1024.0) as u64),
+        }
+    }
 }
 
 /// When a target's circuit breaker opens and how it heals.

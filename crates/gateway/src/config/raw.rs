@@ -115,6 +115,10 @@ pub struct RawServer {
 #[serde(deny_unknown_fields)]
 pub struct RawDatabase {
     pub path: Option<String>,
+    /// Request log rows older than this go (0: kept forever).
+    pub retain_days: Option<f64>,
+    /// Oldest request log rows go while the database is larger (0: no cap).
+    pub max_mb: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

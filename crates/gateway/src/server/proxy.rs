@@ -1038,8 +1038,7 @@ impl Stream for ForwardStream {
 fn unreadable_event(event: &SseEvent) -> Option<UpstreamError> {
     let data = event.data.trim();
     if data == "[DONE]"
-        || (data.starts_with('{')
-            && serde_json::from_str::<serde::de::IgnoredAny>(data).is_ok())
+        || (data.starts_with('{') && serde_json::from_str::<serde::de::IgnoredAny>(data).is_ok())
     {
         return None;
     }
