@@ -32,6 +32,7 @@ use crate::provider::{
 };
 use crate::routing::{estimate_input_tokens, Admission, AttemptGuard, Outcome};
 use crate::spend::prices;
+use crate::spend::reserve::{self, Reservation};
 use crate::spend::{Budgets, Spent};
 use crate::store::ledger::SpendRow;
 use crate::store::{LogRow, LogWriter};
@@ -297,6 +298,9 @@ async fn route(
         caller_budgets.extend(tenant.and_then(|t| t.budget.as_deref()));
     }
     caller_budgets.extend(requested_alias.budget.as_deref());
+    // What each attempt reserves its estimate against (with its provider's and alias's).
+    let mut reserve_against: Vec<&str> = caller_budgets.clone();
+    reserve_against.extend(alias.budget.as_deref());
     let spent = budgets
         .spent(
             caller_budgets
@@ -322,6 +326,7 @@ async fn route(
             spent.budget, reroute.name
         ));
         alias = reroute;
+        reserve_against = alias.budget.iter().map(String::as_str).collect();
         // The reroute alias's own budget and providers still count.
         let spent_too = budgets
             .spent(alias.budget.as_deref())
@@ -507,6 +512,34 @@ async fn route(
                     continue;
                 }
             }
+            // Reserve what the attempt may cost, so concurrent requests see it (released when
+            // the real charge lands, or when the attempt fails).
+            let reserve_estimate = reserve::estimate_nano_usd(
+                target.pricing,
+                estimate,
+                target
+                    .max_tokens
+                    .unwrap_or_else(|| requested_output_tokens(&target_body)),
+            );
+            let mut names = reserve_against.clone();
+            names.extend(candidate.budget.as_deref());
+            names.extend(snapshot.config.provider_budget(&target.provider));
+            let reservation = match budgets.reserve(&names, reserve_estimate.unwrap_or(0)) {
+                Ok(reservation) => reservation,
+                Err(spent) => {
+                    if admission == Admission::Probe {
+                        health.begin(true).settle(Outcome::Neutral, &target.breaker);
+                    }
+                    if Some(spent.budget.as_str())
+                        != snapshot.config.provider_budget(&target.provider)
+                    {
+                        return Err(budget_exceeded(&spent, &requested_alias.name));
+                    }
+                    unavailable.push(format!("backend `{label}`: {}", spent.message()));
+                    record.attempt(&label, "skipped_budget_spent", Instant::now());
+                    continue;
+                }
+            };
             attempts_left -= 1;
             tried = true;
             let guard = health.begin(admission == Admission::Probe);
@@ -557,6 +590,7 @@ async fn route(
             let family = provider.family();
             match outcome {
                 Ok(served) => {
+                    record.reservation = reservation;
                     record.attempt(&label, "ok", attempt_started);
                     record.row.alias = Some(candidate.name.clone());
                     record.row.target = Some(label.clone());
@@ -1072,6 +1106,8 @@ struct Record {
     committed: Option<tokio::sync::oneshot::Receiver<()>>,
     /// Rate-limit charges held while the request runs (concurrency permits, TPM estimate).
     charges: Vec<Charge>,
+    /// The served attempt's budget reservation, released once its spend is charged.
+    reservation: Reservation,
     log: Option<LogWriter>,
     row: LogRow,
     started: Instant,
@@ -1085,6 +1121,7 @@ impl Record {
             spend: None,
             committed: None,
             charges: Vec::new(),
+            reservation: Reservation::none(),
             log: Some(log),
             row: LogRow {
                 ts_ms,
@@ -1103,6 +1140,7 @@ impl Record {
             spend: self.spend.take(),
             committed: self.committed.take(),
             charges: std::mem::take(&mut self.charges),
+            reservation: std::mem::take(&mut self.reservation),
             log: self.log.take(),
             row: std::mem::take(&mut self.row),
             started: self.started,
@@ -1166,6 +1204,8 @@ impl Record {
         }
         self.charges.clear();
         self.charge_spend();
+        // The real cost is in the totals now: the estimate stops counting.
+        self.reservation = Reservation::none();
         self.row.latency_ms = round_ms(self.started.elapsed().as_secs_f64() * 1000.0);
         if !self.attempts.is_empty() {
             self.row.attempts = Some(format!("[{}]", self.attempts.join(",")));
