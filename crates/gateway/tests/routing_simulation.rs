@@ -344,7 +344,7 @@ fn a_flapping_backend_among_three_costs_no_client_errors_and_is_held_off() {
     );
     let mut refused_b = 0;
     let mut backend = |label: &str, now: Duration| {
-        let down = (now.as_millis() / 2_000) % 2 == 0;
+        let down = (now.as_millis() / 2_000).is_multiple_of(2);
         if label == "b/m" && down {
             refused_b += 1;
             Reply::Refused

@@ -228,7 +228,11 @@ impl Budgets {
     /// Reserves a request's estimated cost against `names`, unless one of them is spent
     /// (in-flight reservations included). Checked and reserved under one lock, so concurrent
     /// requests see each other. A free request reserves nothing and is never refused here.
-    pub fn reserve(&self, names: &[&str], nano_usd: i64) -> Result<reserve::Reservation, Spent> {
+    pub fn reserve(
+        &self,
+        names: &[&str],
+        nano_usd: i64,
+    ) -> Result<reserve::Reservation, Box<Spent>> {
         if nano_usd <= 0 {
             return Ok(reserve::Reservation::none());
         }
@@ -243,7 +247,7 @@ impl Budgets {
         known.sort_unstable();
         known.dedup();
         if let Some(spent) = self.spent_in(&mut state, known.iter().map(String::as_str)) {
-            return Err(spent);
+            return Err(Box::new(spent));
         }
         if known.is_empty() {
             return Ok(reserve::Reservation::none());
