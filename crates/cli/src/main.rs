@@ -445,6 +445,9 @@ fn show_targets(url: &str) -> ExitCode {
             t["target"].as_str().unwrap_or("?"),
             t["state"].as_str().unwrap_or("?")
         );
+        if let Some(why) = t["opened_for"].as_str() {
+            line.push_str(&format!(" for {why}"));
+        }
         if let Some(ms) = t["retry_in_ms"].as_u64() {
             line.push_str(&format!(" retry in {:.1}s", ms as f64 / 1000.0));
         }

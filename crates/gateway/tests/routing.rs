@@ -167,6 +167,7 @@ async fn a_dead_target_is_retried_on_another_and_its_breaker_opens() {
     }
     let state = h.target_state("dead/x").await;
     assert_eq!(state["state"], "open", "{state}");
+    assert_eq!(state["opened_for"], "failures", "{state}");
     assert!(state["retry_in_ms"].as_u64().unwrap() > 20_000);
     assert!(state["last_error"]
         .as_str()
@@ -516,5 +517,60 @@ async fn a_burst_after_a_quiet_spell_gets_no_errors() {
     );
     assert_eq!(failed, Vec::<u16>::new(), "{ok} answered");
     assert_eq!(h.target_state("m/fast").await["state"], "healthy");
+    h.stop().await;
+}
+
+/// The last-target rule over HTTP, with the first-token rule switched on: the only target's
+/// first tokens become far slower than its median, its breaker opens for slowness, and it still
+/// serves every request (never a 503 for a backend that is only slow).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_open_only_for_slowness_still_serves_as_the_last_resort() {
+    let mock = MockUpstream::start(MockConfig::default()).await.unwrap();
+    let h = Harness::start(&format!(
+        "[providers.m]\nkind = \"openai\"\nbase_url = \"{}\"\n\
+         breaker = {{ slow_first_token_factor = 5, slow_first_token_floor_ms = 150 }}\n\n\
+         [aliases.only]\ntargets = [\"m/per-token-1000\"]\n",
+        mock.base_url()
+    ))
+    .await;
+    // per-token-1000: the first byte after max_tokens ms.
+    let stream = |max_tokens: u64| {
+        let (http, base) = (h.http.clone(), h.base.clone());
+        async move {
+            let response = http
+                .post(format!("{base}/v1/chat/completions"))
+                .json(&json!({"model": "only", "stream": true, "max_tokens": max_tokens, "messages": [{"role": "user", "content": "hi"}]}))
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let text = response.text().await.unwrap();
+            (status, text)
+        }
+    };
+    for _ in 0..20 {
+        assert_eq!(stream(10).await.0, 200);
+    }
+    for _ in 0..3 {
+        assert_eq!(stream(400).await.0, 200);
+    }
+    let state = h.target_state("m/per-token-1000").await;
+    assert_eq!(state["state"], "open", "{state}");
+    assert_eq!(state["opened_for"], "slowness", "{state}");
+    assert!(
+        state["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("first token"),
+        "{state}"
+    );
+    // Every target open, for slowness only: served anyway, one by one and several at once.
+    for _ in 0..2 {
+        let (status, text) = stream(400).await;
+        assert_eq!(status, 200);
+        assert!(text.contains("[DONE]"), "{text}");
+    }
+    let burst = futures::future::join_all((0..4).map(|_| stream(10))).await;
+    assert!(burst.iter().all(|(s, _)| *s == 200), "{burst:?}");
     h.stop().await;
 }
