@@ -497,21 +497,6 @@ async fn route(
                 record.attempt(&label, "skipped_breaker_open", Instant::now());
                 continue;
             }
-            let target_scope = [(Scope::Target(&label), target.limits)];
-            match limits.acquire(&target_scope, token_estimate) {
-                Ok(charge) => record.charges.push(charge),
-                Err(limited) => {
-                    if admission == Admission::Probe {
-                        health.begin(true).settle(Outcome::Neutral, &target.breaker);
-                    }
-                    unavailable.push(format!("backend `{label}`: {}", limited.message));
-                    rate_limited = Some(rate_limited.map_or(limited.retry_after, |r: Duration| {
-                        r.min(limited.retry_after)
-                    }));
-                    record.attempt(&label, "skipped_rate_limited", Instant::now());
-                    continue;
-                }
-            }
             // Reserve what the attempt may cost, so concurrent requests see it (released when
             // the real charge lands, or when the attempt fails).
             let reserve_estimate = reserve::estimate_nano_usd(
@@ -540,6 +525,21 @@ async fn route(
                     continue;
                 }
             };
+            let target_scope = [(Scope::Target(&label), target.limits)];
+            match limits.acquire(&target_scope, token_estimate) {
+                Ok(charge) => record.charges.push(charge),
+                Err(limited) => {
+                    if admission == Admission::Probe {
+                        health.begin(true).settle(Outcome::Neutral, &target.breaker);
+                    }
+                    unavailable.push(format!("backend `{label}`: {}", limited.message));
+                    rate_limited = Some(rate_limited.map_or(limited.retry_after, |r: Duration| {
+                        r.min(limited.retry_after)
+                    }));
+                    record.attempt(&label, "skipped_rate_limited", Instant::now());
+                    continue;
+                }
+            }
             attempts_left -= 1;
             tried = true;
             let guard = health.begin(admission == Admission::Probe);
