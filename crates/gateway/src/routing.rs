@@ -344,11 +344,12 @@ impl TargetHealth {
     /// baseline is the median of the last answers (so one outlier cannot move it), judged only
     /// after enough samples and never below the floor.
     fn judge_first_token(&self, first: Duration, settings: &BreakerSettings) -> Option<String> {
+        // Off (the default): not even sampled, so the hot path pays nothing.
+        let rule = settings.slow_first_token?;
         let mut window = self.first_tokens.lock().ok()?;
-        let verdict = settings.slow_first_token.and_then(|rule| {
-            if window.len() < FIRST_TOKEN_MIN_SAMPLES {
-                return None;
-            }
+        let verdict = if window.len() < FIRST_TOKEN_MIN_SAMPLES {
+            None
+        } else {
             let mut sorted: Vec<Duration> = window.iter().copied().collect();
             sorted.sort_unstable();
             let median = sorted[sorted.len() / 2];
@@ -362,7 +363,7 @@ impl TargetHealth {
                     median.as_millis()
                 )
             })
-        });
+        };
         window.push_back(first);
         while window.len() > FIRST_TOKEN_WINDOW {
             window.pop_front();

@@ -93,3 +93,48 @@ pub fn estimate_nano_usd(
         .price()
         .map(|price| prices::nano_usd(price, input_tokens, max_output_tokens))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reservations_add_up_per_budget_and_go_away_on_drop() {
+        let in_flight = Arc::new(InFlight::default());
+        let a = in_flight.add(vec!["cloud".into(), "team".into()], 300);
+        let b = in_flight.add(vec!["cloud".into()], 200);
+        assert_eq!(
+            (in_flight.reserved("cloud"), in_flight.reserved("team")),
+            (500, 300)
+        );
+        drop(a);
+        assert_eq!(
+            (in_flight.reserved("cloud"), in_flight.reserved("team")),
+            (200, 0)
+        );
+        drop(b);
+        assert_eq!(in_flight.reserved("cloud"), 0);
+        assert!(in_flight
+            .by_budget
+            .lock()
+            .map(|m| m.is_empty())
+            .unwrap_or(false));
+        drop(Reservation::none());
+    }
+
+    #[test]
+    fn the_estimate_is_input_and_output_cap_at_the_price() {
+        use crate::config::Price;
+        let price = Price {
+            input: 2.0,
+            output: 10.0,
+        };
+        // 1,000 input tokens at $2/M + 500 output tokens at $10/M = $0.007.
+        assert_eq!(
+            estimate_nano_usd(Pricing::Configured(price), 1_000, 500),
+            Some(7_000_000)
+        );
+        assert_eq!(estimate_nano_usd(Pricing::Unknown, 1_000, 500), None);
+        assert_eq!(estimate_nano_usd(Pricing::Local, 1_000, 500), Some(0));
+    }
+}
