@@ -129,7 +129,7 @@ impl RoutingState {
     ) -> Vec<usize> {
         let pinned = session
             .filter(|_| alias.affinity && alias.targets.len() > 1)
-            .and_then(|session| self.affinity.pinned(&alias.name, session, Instant::now()))
+            .and_then(|session| self.affinity.pinned(&alias.name, session, self.now()))
             .and_then(|label| alias.targets.iter().position(|t| t.label() == label));
         let Some(pinned) = pinned else {
             return self.order(alias);
@@ -151,8 +151,7 @@ impl RoutingState {
     /// After `target` served a request of `session` on `alias`.
     pub fn served_session(&self, alias: &AliasConfig, session: Option<&SessionKey>, target: &str) {
         if let Some(session) = session.filter(|_| alias.affinity && alias.targets.len() > 1) {
-            self.affinity
-                .pin(&alias.name, session, target, Instant::now());
+            self.affinity.pin(&alias.name, session, target, self.now());
         }
     }
 }

@@ -5,7 +5,8 @@
 //! Model ids steer behaviour: `fail-<status>` answers that status with an OpenAI error body,
 //! `slow-<ms>` waits before answering, `drip-<ms>` streams with `<ms>` between chunks,
 //! `stall-stream` sends one chunk then goes silent, `break-stream` drops the connection
-//! mid-stream. Anything else answers normally; a chat request to `gpt-mock` with `tools` plays
+//! mid-stream, `garbage-stream` sends an event that is not JSON, `per-token-<µs>` answers after
+//! `max_tokens` times `<µs>` (as an LLM's answer time grows with its length). Anything else answers normally; a chat request to `gpt-mock` with `tools` plays
 //! the tool-call round trip of `scenario`.
 //!
 //! Streams are counted (`stream_stats`): started, sent to the end, or cancelled because the
@@ -86,6 +87,8 @@ pub(crate) struct AppState {
     pub(crate) config: MockConfig,
     received: Arc<Mutex<Vec<Received>>>,
     streams: Arc<StreamCounters>,
+    /// Set by `MockUpstream::set_down`: chat requests answer 503.
+    down: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// A running mock. Dropping it stops the server.
@@ -93,6 +96,7 @@ pub struct MockUpstream {
     pub addr: SocketAddr,
     received: Arc<Mutex<Vec<Received>>>,
     streams: Arc<StreamCounters>,
+    down: Arc<std::sync::atomic::AtomicBool>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -108,10 +112,12 @@ impl MockUpstream {
     pub async fn start_on(addr: SocketAddr, config: MockConfig) -> std::io::Result<MockUpstream> {
         let received = Arc::new(Mutex::new(Vec::new()));
         let streams = Arc::new(StreamCounters::default());
+        let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let app = router(AppState {
             config,
             received: received.clone(),
             streams: streams.clone(),
+            down: down.clone(),
         });
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
@@ -127,8 +133,15 @@ impl MockUpstream {
             addr,
             received,
             streams,
+            down,
             task,
         })
+    }
+
+    /// While down, chat requests answer 503 (dropping the mock would not do: connections the
+    /// gateway keeps alive outlive the listener).
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::Relaxed);
     }
 
     /// `http://127.0.0.1:PORT/v1`
@@ -227,9 +240,20 @@ async fn chat(
     Json(body): Json<Value>,
 ) -> Response {
     record(&state, "/v1/chat/completions", &headers, &body);
+    if state.down.load(Ordering::Relaxed) {
+        let body = json!({"error": {"message": "mock is down", "type": "mock_error"}});
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+    }
     let model = model_of(&body);
     if let Some(response) = misbehave(&model).await {
         return response;
+    }
+    if let Some(us) = model
+        .strip_prefix("per-token-")
+        .and_then(|s| s.parse::<u64>().ok())
+    {
+        let tokens = body.get("max_tokens").and_then(Value::as_u64).unwrap_or(16);
+        tokio::time::sleep(Duration::from_micros(us.saturating_mul(tokens))).await;
     }
     // The tool-call round trip is scripted for one model id, so other tests that merely send
     // `tools` still get the plain echo answer.
@@ -337,6 +361,12 @@ fn async_stream(
             if i > 0 {
                 if behaviour == "stall-stream" && i == 2 {
                     futures::future::pending::<()>().await;
+                }
+                if behaviour == "garbage-stream" && i == 2 {
+                    return Some((
+                        Ok(Bytes::from_static(b"data: {\"choices\": [oops\n\n")),
+                        (it, behaviour, guard),
+                    ));
                 }
                 if behaviour == "break-stream" && i == 2 {
                     return Some((
