@@ -9,7 +9,10 @@
 //! Admission is checked against spend already made: requests in flight when a budget runs out
 //! still finish, so a budget can be overshot by what they cost.
 
+mod cache;
 pub mod prices;
+
+pub use cache::CacheSavings;
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
@@ -21,7 +24,7 @@ use serde::Serialize;
 
 use crate::config::{BudgetConfig, Config, Period, WhenSpent};
 use crate::events::{Events, GatewayEvent};
-use crate::store::ledger::{HistoryRow, Ledger, LedgerHealth, SpendRow, BUCKET_MS};
+use crate::store::ledger::{CacheSums, HistoryRow, Ledger, LedgerHealth, SpendRow, BUCKET_MS};
 
 /// Longest period (a month) plus slack: spend older than this never counts.
 pub const HISTORY_MS: i64 = 35 * 24 * 3600 * 1000;
@@ -115,6 +118,7 @@ struct State {
     /// Spend per payer per bucket (`ts_ms / BUCKET_MS`).
     history: HashMap<Payer, BTreeMap<i64, i64>>,
     totals: HashMap<String, Total>,
+    cache: cache::CacheHistory,
 }
 
 /// A budget that is spent, and what to do about it.
@@ -165,6 +169,8 @@ pub struct BudgetStatus {
     pub timezone: String,
     /// Who counts against it: `provider:x`, `alias:y`, `token:z`, `tenant:w`.
     pub charged_by: Vec<String>,
+    /// Prompt-cache share of the period's input and what it would have cost without caching.
+    pub cache: CacheSavings,
 }
 
 pub struct Budgets {
@@ -188,6 +194,9 @@ impl Budgets {
                 client: row.client,
                 tenant: row.tenant,
             };
+            state
+                .cache
+                .add(&payer, row.bucket, row.cache, i64::MIN);
             *state
                 .history
                 .entry(payer)
@@ -267,6 +276,12 @@ impl Budgets {
             while buckets.first_key_value().is_some_and(|(b, _)| *b < oldest) {
                 buckets.pop_first();
             }
+            let sums = CacheSums {
+                input_tokens: row.input_tokens as i64,
+                cache_read_tokens: row.parts.cache_read_tokens as i64,
+                uncached_nano_usd: row.parts.uncached_nano_usd,
+            };
+            state.cache.add(&payer, bucket, sums, oldest);
             let budgets: Vec<BudgetConfig> = state
                 .rules
                 .budgets_of(&payer)
@@ -327,6 +342,10 @@ impl Budgets {
                 let total = state.current(&budget, now).0.clone();
                 let spent_usd = total.nano_usd as f64 / 1e9;
                 let rules = &state.rules;
+                let cache = CacheSavings::from_sums(state.cache.since(
+                    total.start_ms.div_euclid(BUCKET_MS),
+                    |payer| rules.budgets_of(payer).contains(&budget.name.as_str()),
+                ));
                 let charged_by = [
                     ("provider", &rules.providers),
                     ("alias", &rules.aliases),
@@ -367,6 +386,7 @@ impl Budgets {
                     resets_at: rfc3339(total.end_ms, &tz),
                     timezone: rules.timezone_name.clone(),
                     charged_by,
+                    cache,
                 }
             })
             .collect()

@@ -165,7 +165,9 @@ fn messages_response_becomes_a_chat_completion() {
                 "role": "assistant", "content": "I'll check the weather.",
                 "tool_calls": [{"id": "toolu_01A09q90qw90lq917835lq9", "type": "function",
                     "function": {"name": "get_weather", "arguments": "{\"location\":\"San Francisco, CA\",\"unit\":\"celsius\"}"}}]}}],
-            "usage": {"prompt_tokens": 572, "completion_tokens": 89, "total_tokens": 661}
+            // prompt_tokens counts the cache reads too, and lists them as cached.
+            "usage": {"prompt_tokens": 572, "completion_tokens": 89, "total_tokens": 661,
+                "prompt_tokens_details": {"cached_tokens": 100}}
         })
     );
 }
