@@ -1225,9 +1225,8 @@ fn build_alias(
             timeouts,
             weight: weight.max(1),
             // The price data's context window where the target names none.
-            max_input_tokens: max_input_tokens.or_else(|| {
-                crate::spend::prices::context_window(price_file, provider, model)
-            }),
+            max_input_tokens: max_input_tokens
+                .or_else(|| crate::spend::prices::context_window(price_file, provider, model)),
             breaker: provider.breaker,
             limits: target_limits,
             max_tokens: max_tokens

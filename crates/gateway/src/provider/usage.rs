@@ -63,64 +63,63 @@ impl Usage {
         if !usage.is_object() {
             return None;
         }
-        let parsed = if usage.get("prompt_tokens").is_some()
-            || usage.get("completion_tokens").is_some()
-        {
-            let details = usage.get("prompt_tokens_details").unwrap_or(&Value::Null);
-            let output = usage
-                .get("completion_tokens_details")
-                .unwrap_or(&Value::Null);
-            Usage::from_openai_counts(
-                count(usage, "prompt_tokens"),
-                // DeepSeek and LiteLLM report cache hits at the top level.
-                count(details, "cached_tokens")
-                    .or_else(|| count(usage, "prompt_cache_hit_tokens"))
-                    .or_else(|| count(usage, "cache_read_input_tokens")),
-                count(details, "cache_write_tokens")
-                    .or_else(|| count(usage, "cache_creation_input_tokens")),
-                count(details, "cache_write_1h_tokens"),
-                count(usage, "completion_tokens"),
-                count(output, "reasoning_tokens"),
-            )
-        } else if usage.get("input_tokens_details").is_some()
-            || usage.get("output_tokens_details").is_some()
-        {
-            let details = usage.get("input_tokens_details").unwrap_or(&Value::Null);
-            let output = usage.get("output_tokens_details").unwrap_or(&Value::Null);
-            Usage::from_openai_counts(
-                count(usage, "input_tokens"),
-                count(details, "cached_tokens"),
-                None,
-                None,
-                count(usage, "output_tokens"),
-                count(output, "reasoning_tokens"),
-            )
-        } else if usage.get("promptTokenCount").is_some()
-            || usage.get("candidatesTokenCount").is_some()
-        {
-            let thoughts = count(usage, "thoughtsTokenCount");
-            Usage::from_openai_counts(
-                count(usage, "promptTokenCount"),
-                count(usage, "cachedContentTokenCount"),
-                None,
-                None,
-                sum(&[count(usage, "candidatesTokenCount"), thoughts]),
-                thoughts,
-            )
-        } else {
-            let creation = usage.get("cache_creation").unwrap_or(&Value::Null);
-            let five = count(creation, "ephemeral_5m_input_tokens");
-            let hour = count(creation, "ephemeral_1h_input_tokens");
-            Usage {
-                fresh_input_tokens: count(usage, "input_tokens"),
-                cache_read_tokens: count(usage, "cache_read_input_tokens"),
-                cache_write_tokens: count(usage, "cache_creation_input_tokens")
-                    .or_else(|| sum(&[five, hour])),
-                cache_write_1h_tokens: hour,
-                output_tokens: count(usage, "output_tokens"),
-                reasoning_tokens: None,
-            }
-        };
+        let parsed =
+            if usage.get("prompt_tokens").is_some() || usage.get("completion_tokens").is_some() {
+                let details = usage.get("prompt_tokens_details").unwrap_or(&Value::Null);
+                let output = usage
+                    .get("completion_tokens_details")
+                    .unwrap_or(&Value::Null);
+                Usage::from_openai_counts(
+                    count(usage, "prompt_tokens"),
+                    // DeepSeek and LiteLLM report cache hits at the top level.
+                    count(details, "cached_tokens")
+                        .or_else(|| count(usage, "prompt_cache_hit_tokens"))
+                        .or_else(|| count(usage, "cache_read_input_tokens")),
+                    count(details, "cache_write_tokens")
+                        .or_else(|| count(usage, "cache_creation_input_tokens")),
+                    count(details, "cache_write_1h_tokens"),
+                    count(usage, "completion_tokens"),
+                    count(output, "reasoning_tokens"),
+                )
+            } else if usage.get("input_tokens_details").is_some()
+                || usage.get("output_tokens_details").is_some()
+            {
+                let details = usage.get("input_tokens_details").unwrap_or(&Value::Null);
+                let output = usage.get("output_tokens_details").unwrap_or(&Value::Null);
+                Usage::from_openai_counts(
+                    count(usage, "input_tokens"),
+                    count(details, "cached_tokens"),
+                    None,
+                    None,
+                    count(usage, "output_tokens"),
+                    count(output, "reasoning_tokens"),
+                )
+            } else if usage.get("promptTokenCount").is_some()
+                || usage.get("candidatesTokenCount").is_some()
+            {
+                let thoughts = count(usage, "thoughtsTokenCount");
+                Usage::from_openai_counts(
+                    count(usage, "promptTokenCount"),
+                    count(usage, "cachedContentTokenCount"),
+                    None,
+                    None,
+                    sum(&[count(usage, "candidatesTokenCount"), thoughts]),
+                    thoughts,
+                )
+            } else {
+                let creation = usage.get("cache_creation").unwrap_or(&Value::Null);
+                let five = count(creation, "ephemeral_5m_input_tokens");
+                let hour = count(creation, "ephemeral_1h_input_tokens");
+                Usage {
+                    fresh_input_tokens: count(usage, "input_tokens"),
+                    cache_read_tokens: count(usage, "cache_read_input_tokens"),
+                    cache_write_tokens: count(usage, "cache_creation_input_tokens")
+                        .or_else(|| sum(&[five, hour])),
+                    cache_write_1h_tokens: hour,
+                    output_tokens: count(usage, "output_tokens"),
+                    reasoning_tokens: None,
+                }
+            };
         (!parsed.is_empty()).then_some(parsed)
     }
 

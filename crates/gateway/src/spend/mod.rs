@@ -194,9 +194,7 @@ impl Budgets {
                 client: row.client,
                 tenant: row.tenant,
             };
-            state
-                .cache
-                .add(&payer, row.bucket, row.cache, i64::MIN);
+            state.cache.add(&payer, row.bucket, row.cache, i64::MIN);
             *state
                 .history
                 .entry(payer)
@@ -342,10 +340,13 @@ impl Budgets {
                 let total = state.current(&budget, now).0.clone();
                 let spent_usd = total.nano_usd as f64 / 1e9;
                 let rules = &state.rules;
-                let cache = CacheSavings::from_sums(state.cache.since(
-                    total.start_ms.div_euclid(BUCKET_MS),
-                    |payer| rules.budgets_of(payer).contains(&budget.name.as_str()),
-                ));
+                let cache = CacheSavings::from_sums(
+                    state
+                        .cache
+                        .since(total.start_ms.div_euclid(BUCKET_MS), |payer| {
+                            rules.budgets_of(payer).contains(&budget.name.as_str())
+                        }),
+                );
                 let charged_by = [
                     ("provider", &rules.providers),
                     ("alias", &rules.aliases),

@@ -274,7 +274,11 @@ mod tests {
 
     #[test]
     fn built_in_table_parses_and_names_its_source() {
-        assert!(Table::parse(BUILT_IN).is_ok(), "{:?}", Table::parse(BUILT_IN));
+        assert!(
+            Table::parse(BUILT_IN).is_ok(),
+            "{:?}",
+            Table::parse(BUILT_IN)
+        );
         let (source, as_of) = built_in_source();
         assert!(source.contains("https://"), "{source}");
         assert_eq!(as_of.len(), 10, "{as_of}");
@@ -295,7 +299,8 @@ mod tests {
         config.aliases["a"].targets[0].pricing
     }
 
-    const OPENAI: &str = "[providers.o]\nkind = \"openai\"\nbase_url = \"https://api.openai.com/v1\"\n";
+    const OPENAI: &str =
+        "[providers.o]\nkind = \"openai\"\nbase_url = \"https://api.openai.com/v1\"\n";
     const ANTHROPIC: &str = "[providers.c]\nkind = \"anthropic\"\napi_key = \"env:K\"\n";
     const GEMINI: &str = "[providers.g]\nkind = \"gemini\"\napi_key = \"env:K\"\n";
 
@@ -318,7 +323,9 @@ mod tests {
             Pricing::BuiltIn(price(0.15, 0.60, 0.075, 0.15, 0.15))
         );
         assert_eq!(
-            priced(&format!("{OPENAI}[aliases.a]\ntargets = [\"o/gpt-9-ultra\"]\n")),
+            priced(&format!(
+                "{OPENAI}[aliases.a]\ntargets = [\"o/gpt-9-ultra\"]\n"
+            )),
             Pricing::Unknown
         );
         assert_eq!(
@@ -422,14 +429,18 @@ mod tests {
 
     #[test]
     fn price_file_errors_name_line_and_column() {
-        let e = Table::parse("source = \"s\"\nas_of = \"d\"\n[openai]\n\"m\" = { input = 1, outptu = 2 }\n")
-            .err()
-            .unwrap_or_default();
+        let e = Table::parse(
+            "source = \"s\"\nas_of = \"d\"\n[openai]\n\"m\" = { input = 1, outptu = 2 }\n",
+        )
+        .err()
+        .unwrap_or_default();
         assert!(e.starts_with("4:"), "{e}");
         assert!(e.contains("outptu"), "{e}");
-        let e = Table::parse("source = \"s\"\nas_of = \"d\"\n[openai]\n\"m\" = { input = -1, output = 2 }\n")
-            .err()
-            .unwrap_or_default();
+        let e = Table::parse(
+            "source = \"s\"\nas_of = \"d\"\n[openai]\n\"m\" = { input = -1, output = 2 }\n",
+        )
+        .err()
+        .unwrap_or_default();
         assert!(e.contains("`input`"), "{e}");
     }
 }

@@ -409,9 +409,10 @@ mod tests {
             .fetch_all(&pool)
             .await?;
         assert_eq!(rows.len(), 2);
-        let tokens = |r: &sqlx::sqlite::SqliteRow, column: &str| -> Result<Option<u64>, sqlx::Error> {
-            Ok(r.try_get::<Option<i64>, _>(column)?.map(|t| t as u64))
-        };
+        let tokens =
+            |r: &sqlx::sqlite::SqliteRow, column: &str| -> Result<Option<u64>, sqlx::Error> {
+                Ok(r.try_get::<Option<i64>, _>(column)?.map(|t| t as u64))
+            };
         let read = |r: &sqlx::sqlite::SqliteRow| -> Result<LogRow, sqlx::Error> {
             let endpoint: String = r.try_get("endpoint")?;
             Ok(LogRow {
