@@ -205,3 +205,78 @@ async fn cache_parts_and_cost_are_the_same_on_every_path() {
     }
     harness.stop().await;
 }
+
+/// LiteLLM's price data (the fixture is a subset of `model_prices_and_context_window.json`),
+/// imported into a price file: it prices the models it knows, names their context windows for
+/// routing, and leaves the rest to the built-in table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imported_litellm_prices_price_targets_and_their_windows_route() {
+    use switchboard_gateway::config::Pricing;
+    use switchboard_gateway::spend::import::from_litellm_json;
+
+    let json = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/model_prices_and_context_window.json"),
+    )
+    .unwrap();
+    let imported = from_litellm_json(&json, "LiteLLM fixture", "2026-12-01").unwrap();
+    // Only the families the gateway prices (anthropic, gemini, openai); vertex and azure
+    // entries and image models are not taken.
+    assert_eq!(
+        imported.models.values().copied().collect::<Vec<_>>(),
+        vec![2, 2, 3],
+        "{}",
+        imported.toml
+    );
+    let files = tempfile::tempdir().unwrap();
+    let price_file = files.path().join("prices.litellm.toml");
+    std::fs::write(&price_file, &imported.toml).unwrap();
+
+    let aliases = format!(
+        "[spend]\nprices_file = {:?}\n\
+         [aliases.window]\ntargets = [\"an/claude-haiku-4-5-20251001\", \"ge/gemini-2.5-flash\"]\n\
+         [aliases.other]\ntargets = [\"an/claude-opus-4-1\"]\n",
+        price_file.display().to_string()
+    );
+    let harness = Harness::start(&aliases, "").await;
+    let config = harness.gateway.snapshot().config.clone();
+    let window = &config.aliases["window"].targets;
+    assert_eq!(window[0].max_input_tokens, Some(200_000));
+    assert_eq!(window[1].max_input_tokens, Some(1_048_576));
+    let Pricing::Imported(haiku) = window[0].pricing else {
+        panic!("{:?}", window[0].pricing)
+    };
+    assert_eq!(
+        (haiku.input, haiku.cache_read, haiku.cache_write_1h),
+        (1.0, 0.1, 2.0)
+    );
+    // Not in the file: the built-in table still prices it.
+    assert!(matches!(
+        config.aliases["other"].targets[0].pricing,
+        Pricing::BuiltIn(_)
+    ));
+
+    // About 225,000 tokens: more than Haiku's window, so Gemini answers, every time.
+    for (chars, served_by) in [(900_000, "ge/gemini-2.5-flash"); 3] {
+        let response = harness
+            .post(
+                "/v1/chat/completions",
+                json!({"model": "window", "messages": [{"role": "user", "content": "x".repeat(chars)}]}),
+            )
+            .await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers()["x-switchboard-target"],
+            served_by,
+            "{chars} characters"
+        );
+    }
+
+    let admin = harness.gateway.admin().budgets();
+    let file = admin.price_file.unwrap();
+    assert_eq!(
+        (file.source.as_str(), file.as_of.as_str(), file.models),
+        ("LiteLLM fixture", "2026-12-01", 7)
+    );
+    harness.stop().await;
+}

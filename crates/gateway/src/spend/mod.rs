@@ -10,6 +10,7 @@
 //! still finish, so a budget can be overshot by what they cost.
 
 mod cache;
+pub mod import;
 pub mod prices;
 
 pub use cache::CacheSavings;
