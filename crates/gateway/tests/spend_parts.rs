@@ -32,13 +32,18 @@ struct Logged {
     ledger_uncached_nano: i64,
 }
 
+/// `requests`: input, cache reads, cache writes, output, cost.
+type RequestRow = (i64, Option<i64>, Option<i64>, i64, Option<f64>);
+/// `spend`: input, cache reads, cache writes, output, nano-USD, uncached nano-USD.
+type SpendRow = (i64, i64, i64, i64, i64, Option<i64>);
+
 async fn logged(harness: &Harness, correlation_id: &str) -> Logged {
     let db = harness.dir.path().join("log.db");
     let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
         .await
         .unwrap();
     for _ in 0..100 {
-        let request: Option<(i64, Option<i64>, Option<i64>, i64, Option<f64>)> = sqlx::query_as(
+        let request: Option<RequestRow> = sqlx::query_as(
             "SELECT input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, cost_usd \
              FROM requests WHERE correlation_id = ?",
         )
@@ -46,7 +51,7 @@ async fn logged(harness: &Harness, correlation_id: &str) -> Logged {
         .fetch_optional(&pool)
         .await
         .unwrap();
-        let spend: Option<(i64, i64, i64, i64, i64, Option<i64>)> = sqlx::query_as(
+        let spend: Option<SpendRow> = sqlx::query_as(
             "SELECT input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, nano_usd, \
              uncached_nano_usd FROM spend WHERE correlation_id = ?",
         )
