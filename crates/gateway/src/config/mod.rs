@@ -267,6 +267,8 @@ pub struct ProviderConfig {
     pub default_max_tokens: Option<u64>,
     pub unsupported_params: ParamPolicy,
     pub budget: Option<String>,
+    /// `openai` only: Responses API requests pass through to `/responses` untranslated.
+    pub responses: bool,
 }
 
 /// When a target's circuit breaker opens and how it heals.

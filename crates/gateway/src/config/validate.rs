@@ -832,6 +832,25 @@ fn build_provider(
         }
     };
 
+    let responses = match (kind, raw.responses) {
+        (ProviderKind::OpenAi, Some(on)) => on,
+        (ProviderKind::OpenAi, None) => base_url
+            .as_deref()
+            .and_then(|u| url::Url::parse(u).ok())
+            .is_some_and(|u| u.host_str() == Some("api.openai.com")),
+        (_, None) => false,
+        (other, Some(_)) => {
+            errors.push(loc.at_key(
+                &at("responses"),
+                format!(
+                    "`responses` only applies to `openai` providers; a `{}` backend gets Responses requests translated",
+                    other.as_str()
+                ),
+            ));
+            false
+        }
+    };
+
     let mut headers = Vec::new();
     for (header, value) in &raw.headers {
         let header_path = [path[0], path[1], Seg::Key("headers"), Seg::Key(header)];
@@ -887,6 +906,7 @@ fn build_provider(
         default_max_tokens,
         unsupported_params,
         budget: raw.budget.clone(),
+        responses,
     }
 }
 

@@ -6,10 +6,11 @@ use std::time::{Duration, Instant};
 use ::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use async_trait::async_trait;
 use axum::http::StatusCode;
+use futures::StreamExt;
 
 use super::{
-    http, sanitize_upstream_message, with_stream_timeouts, Endpoint, Provider, ProviderRequest,
-    ProviderResponse, UpstreamError, Usage,
+    http, sanitize_upstream_message, with_stream_timeouts, Endpoint, NativeRequest, Provider,
+    ProviderRequest, ProviderResponse, UpstreamError, Usage,
 };
 use crate::config::ProviderConfig;
 use crate::secret::SecretRef;
@@ -21,6 +22,8 @@ pub struct OpenAiProvider {
     /// parsed once instead of per request.
     endpoint_urls: [Option<::http::Uri>; 3],
     api_key: Option<SecretRef>,
+    /// The backend speaks the Responses API (`responses` in its config).
+    responses: bool,
     /// One pool per provider: connections are kept alive between requests.
     client: http::Client,
 }
@@ -43,6 +46,7 @@ impl OpenAiProvider {
             base_url,
             endpoint_urls,
             api_key: config.api_key.clone(),
+            responses: config.responses,
             client: http::Client::new(config)?,
         })
     }
@@ -105,6 +109,64 @@ impl Provider for OpenAiProvider {
             )));
         }
 
+        let body = http::read_body(response, &request.timeouts, started).await?;
+        #[derive(serde::Deserialize)]
+        struct WithUsage {
+            usage: Option<Usage>,
+        }
+        let usage = serde_json::from_slice::<WithUsage>(&body)
+            .map_err(|e| UpstreamError::Protocol(format!("body is not the expected JSON ({e})")))?
+            .usage;
+        Ok(ProviderResponse::Complete { body, usage })
+    }
+
+    fn speaks_responses(&self) -> bool {
+        self.responses
+    }
+
+    async fn send_native_responses(
+        &self,
+        request: NativeRequest,
+    ) -> Result<ProviderResponse, UpstreamError> {
+        let started = Instant::now();
+        let body = serde_json::to_vec(&request.body)
+            .map_err(|e| UpstreamError::Protocol(e.to_string()))?;
+        let builder = self
+            .client
+            .post(format!("{}/{}", self.base_url, request.endpoint.path()))
+            .header(CONTENT_TYPE, "application/json")
+            .header("x-correlation-id", &request.correlation_id)
+            .body(body);
+        let response = http::send(self.authorize(builder)?, &request.timeouts).await?;
+        if !response.status().is_success() {
+            return Err(status_error(&self.name, response).await);
+        }
+        if request.stream {
+            // Events pass through, except `error`: it becomes an `UpstreamError`, so an error
+            // before anything was sent can go to the next target, and a later one ends the
+            // stream with Switchboard's `response.failed`.
+            let events = http::sse_events(response).map(|item| match item {
+                Ok(event)
+                    if event.event.as_deref() == Some("error")
+                        || event.data.starts_with("{\"type\":\"error\"") =>
+                {
+                    let message =
+                        upstream_error_message(format!("{{\"error\":{}}}", event.data).as_bytes())
+                            .unwrap_or_else(|| "the backend failed mid-stream".into());
+                    Err(UpstreamError::Status {
+                        status: StatusCode::BAD_GATEWAY,
+                        message: sanitize_upstream_message(&message),
+                        retry_after_ms: None,
+                    })
+                }
+                other => other,
+            });
+            return Ok(ProviderResponse::Stream(with_stream_timeouts(
+                Box::pin(events),
+                request.timeouts,
+                started,
+            )));
+        }
         let body = http::read_body(response, &request.timeouts, started).await?;
         #[derive(serde::Deserialize)]
         struct WithUsage {

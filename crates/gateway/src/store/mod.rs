@@ -3,6 +3,7 @@
 //! keep flowing: rows are dropped (and counted) and readiness reports the failure.
 
 pub mod ledger;
+pub mod responses;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
