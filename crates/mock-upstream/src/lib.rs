@@ -12,10 +12,12 @@
 //! client (the gateway) went away before the end.
 //!
 //! The same server also speaks Anthropic's Messages API (`/v1/messages`, see `anthropic`) and
-//! Gemini's API (`/v1beta/models/...`, see `gemini`), for the provider translation tests.
+//! Gemini's API (`/v1beta/models/...`, see `gemini`), for the provider translation tests, and
+//! OpenAI's Responses API (`/v1/responses`, see `responses`) for the native passthrough.
 
 mod anthropic;
 mod gemini;
+mod responses;
 mod scenario;
 mod tools;
 
@@ -174,6 +176,7 @@ fn router(state: AppState) -> Router {
         .route("/v1/models", get(models))
         .merge(anthropic::routes())
         .merge(gemini::routes())
+        .merge(responses::routes())
         .with_state(state)
 }
 
@@ -190,7 +193,7 @@ pub(crate) fn record(state: &AppState, path: &str, headers: &HeaderMap, body: &V
 }
 
 /// Applies the model-id rules that are the same for every endpoint.
-async fn misbehave(model: &str) -> Option<Response> {
+pub(crate) async fn misbehave(model: &str) -> Option<Response> {
     if let Some(status) = model
         .strip_prefix("fail-")
         .and_then(|s| s.parse::<u16>().ok())
@@ -214,7 +217,7 @@ async fn misbehave(model: &str) -> Option<Response> {
     None
 }
 
-fn model_of(body: &Value) -> String {
+pub(crate) fn model_of(body: &Value) -> String {
     body.get("model")
         .and_then(Value::as_str)
         .unwrap_or("")

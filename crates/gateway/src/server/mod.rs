@@ -5,6 +5,7 @@ mod admin;
 mod anthropic;
 pub(crate) mod guard;
 mod proxy;
+mod responses;
 
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, StatusCode};
@@ -32,6 +33,11 @@ pub fn router(gateway: Gateway) -> Router {
         .route("/embeddings", post(embeddings))
         .route("/messages", post(anthropic::messages))
         .route("/messages/count_tokens", post(anthropic::count_tokens))
+        .route("/responses", post(responses::create))
+        .route(
+            "/responses/{id}",
+            get(responses::get).delete(responses::delete),
+        )
         .route("/models", get(list_models))
         .route("/models/{*id}", get(get_model));
     Router::new()
