@@ -2,6 +2,8 @@
 //! scenario's conversation (tool calls, then text quoting the results), streaming and not, with
 //! the event order the official SDKs read.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -13,6 +15,8 @@ use serde_json::{json, Value};
 use crate::anthropic::sse;
 use crate::scenario::{decide, pieces, Reply};
 use crate::{misbehave, model_of, record, AppState};
+
+static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new().route("/v1/responses", post(responses))
@@ -83,8 +87,10 @@ async fn responses(
     };
     let usage = json!({"input_tokens": 14, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 8,
         "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 22});
+    // Distinct ids, like a real backend: the gateway stores answers under them.
+    let id = format!("resp_mock{}", NEXT_ID.fetch_add(1, Ordering::Relaxed));
     let response = |status: &str, output: Vec<Value>, usage: Value| {
-        json!({"id": "resp_mock", "object": "response", "created_at": 1_700_000_000, "status": status,
+        json!({"id": id, "object": "response", "created_at": 1_700_000_000, "status": status,
             "model": model, "output": output, "usage": usage, "error": null, "incomplete_details": null,
             "parallel_tool_calls": true, "tool_choice": "auto", "tools": body.get("tools").cloned().unwrap_or(json!([]))})
     };

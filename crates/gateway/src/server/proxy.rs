@@ -236,7 +236,16 @@ pub(super) async fn handle_responses(
 async fn read_json_body(request: Request, limit: usize) -> Result<Map<String, Value>, ApiError> {
     let body = axum::body::to_bytes(request.into_body(), limit)
         .await
-        .map_err(|_| ApiError::body_too_large(limit))?;
+        .map_err(|e| {
+            if super::decompress::is_over_limit(&e) {
+                ApiError::body_too_large(limit)
+            } else {
+                ApiError::invalid_request(
+                    "invalid_body_encoding",
+                    format!("the request body could not be read or decompressed: {e}"),
+                )
+            }
+        })?;
     match serde_json::from_slice::<Value>(&body) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(ApiError::invalid_request(
