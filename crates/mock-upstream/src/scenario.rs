@@ -2,7 +2,8 @@
 //! against any of them: with tools and no tool results yet, call the first tool twice in
 //! parallel (Paris and Tokyo, arguments streamed in small pieces); with tool results, answer
 //! with text that quotes them; otherwise greet the last user text. Offered Codex CLI's
-//! `exec_command` tool, the call is one harmless `echo` instead (the agent e2e tests).
+//! `exec_command` tool, the call is one harmless `echo` instead (the agent e2e tests); its
+//! output (`tool-ran-42`) differs from its arguments, so a test can tell the command ran.
 
 pub(crate) enum Reply {
     Text(String),
@@ -17,7 +18,7 @@ pub(crate) fn decide(who: &str, tools: &[String], results: &[String], last_user:
     if tools.iter().any(|t| t == "exec_command") {
         return Reply::ToolCalls(vec![(
             "exec_command".to_owned(),
-            r#"{"cmd": "echo switchboard-tool-ok"}"#.to_owned(),
+            r#"{"cmd": "echo tool-ran-$((6*7))"}"#.to_owned(),
         )]);
     }
     if let Some(tool) = tools.first() {
