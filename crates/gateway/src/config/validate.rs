@@ -1564,6 +1564,29 @@ fallbacks = [\"a\"]
     }
 
     #[test]
+    fn responses_setting_defaults_on_for_openai_only() -> Result<(), String> {
+        let config = parse(concat!(
+            "[providers.o]\nkind = \"openai\"\nbase_url = \"https://api.openai.com/v1\"\napi_key = \"env:K\"\n",
+            "[providers.l]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:8000/v1\"\n",
+            "[providers.n]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9000/v1\"\nresponses = true\n",
+            "[aliases.x]\ntargets = [\"o/gpt\"]\n",
+        ))
+        .map_err(|e| format!("{e:?}"))?;
+        let on = |name: &str| config.providers.get(name).map(|p| p.responses);
+        assert_eq!(
+            (on("o"), on("l"), on("n")),
+            (Some(true), Some(false), Some(true))
+        );
+        let e = errors("[providers.a]\nkind = \"anthropic\"\napi_key = \"env:K\"\nresponses = true\n[aliases.x]\ntargets = [\"a/c\"]\n");
+        assert!(
+            e.join("\n")
+                .contains("`responses` only applies to `openai` providers"),
+            "{e:?}"
+        );
+        Ok(())
+    }
+
+    #[test]
     fn anthropic_defaults_and_max_tokens() -> Result<(), String> {
         let config = parse(concat!(
             "[providers.a]\nkind = \"anthropic\"\napi_key = \"env:K\"\ndefault_max_tokens = 1000\nunsupported_params = \"refuse\"\n",
