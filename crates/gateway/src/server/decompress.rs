@@ -12,7 +12,7 @@ use tokio_util::io::{ReaderStream, StreamReader};
 use crate::error::ApiError;
 
 /// The request with its body decoded (and `Content-Encoding` gone); an unknown encoding is a 415.
-pub(super) fn decompress(request: Request) -> Result<Request, ApiError> {
+pub(super) fn decompress(request: Request) -> Result<Request, Box<ApiError>> {
     let Some(value) = request.headers().get(CONTENT_ENCODING) else {
         return Ok(request);
     };
@@ -33,12 +33,12 @@ pub(super) fn decompress(request: Request) -> Result<Request, ApiError> {
         "deflate" => Body::from_stream(ReaderStream::new(ZlibDecoder::new(reader))),
         "zstd" => Body::from_stream(ReaderStream::new(ZstdDecoder::new(reader))),
         other => {
-            return Err(ApiError::new(
+            return Err(Box::new(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "invalid_request_error",
                 "unsupported_content_encoding",
                 format!("request bodies in `Content-Encoding: {other}` are not supported; send gzip, deflate, zstd or identity"),
-            ))
+            )))
         }
     };
     // The length was the compressed one.

@@ -75,7 +75,7 @@ pub(super) enum Ingress {
     OpenAi,
     Anthropic(AnthropicIngress),
     /// OpenAI's Responses API (`super::responses`): passed through to backends that speak it.
-    Responses(super::responses::ResponsesIngress),
+    Responses(Box<super::responses::ResponsesIngress>),
 }
 
 pub(super) struct AnthropicIngress {
@@ -208,7 +208,7 @@ pub(super) async fn handle_responses(
     let result = match read_json_body(request, snapshot.config.server.max_body_bytes).await {
         Ok(native) => match super::responses::ingress(&gateway, native, client).await {
             Ok((body, responses)) => {
-                let ingress = Ingress::Responses(responses);
+                let ingress = Ingress::Responses(Box::new(responses));
                 route(
                     &context,
                     Endpoint::ChatCompletions,
@@ -403,7 +403,7 @@ async fn route(
         _ => None,
     };
     let responses = match ingress {
-        Ingress::Responses(r) => Some(r),
+        Ingress::Responses(r) => Some(r.as_ref()),
         _ => None,
     };
     if stream
@@ -591,7 +591,7 @@ async fn route(
                     (None, Some(r)) => provider
                         .send(request)
                         .await
-                        .and_then(|answer| r.from_chat(answer)),
+                        .and_then(|answer| r.translate_answer(answer)),
                     (None, None) => provider.send(request).await,
                 },
                 (Some(a), _) => {

@@ -177,7 +177,7 @@ pub(super) async fn ingress(
 
 impl ResponsesIngress {
     /// A chat completion (or chat stream) as a Response (or Responses events).
-    pub(super) fn from_chat(
+    pub(super) fn translate_answer(
         &self,
         response: ProviderResponse,
     ) -> Result<ProviderResponse, UpstreamError> {
