@@ -152,5 +152,12 @@ async fn codex_cli_runs_a_tool_turn_through_openai_and_anthropic_backends() {
             turns.iter().all(|r| r.status == 200 && r.streamed),
             "{turns:#?}"
         );
+        // Usage reached the log from the translated stream's `response.completed`.
+        assert!(
+            turns
+                .iter()
+                .all(|r| r.output_tokens.is_some_and(|t| t > 0) && r.input_tokens.is_some()),
+            "{turns:#?}"
+        );
     }
 }
