@@ -22,7 +22,8 @@ const ALIASES: &str = "[aliases.\"via/openai\"]\ntargets = [\"oa/gpt-mock\"]\n\
                        [aliases.\"via/anthropic\"]\ntargets = [\"an/claude-mock\"]\n\
                        [aliases.\"via/gemini\"]\ntargets = [\"ge/gemini-mock\"]\n\
                        [aliases.\"via/native\"]\ntargets = [\"oar/gpt-mock\"]\n\
-                       [aliases.broken]\ntargets = [\"oa/break-stream\"]\n";
+                       [aliases.broken]\ntargets = [\"oa/break-stream\"]\n\
+                       [aliases.\"native/failing\"]\ntargets = [\"oar/failed-stream\"]\n";
 const ALIAS_NAMES: [&str; 4] = ["via/openai", "via/anthropic", "via/gemini", "via/native"];
 
 fn providers() -> String {
@@ -101,7 +102,7 @@ async fn sdks_do_responses_round_trips_through_every_backend_kind() {
     h.stop().await;
 }
 
-async fn events(response: reqwest::Response) -> Vec<Value> {
+async fn read_events(response: reqwest::Response) -> Vec<Value> {
     let text = response.text().await.unwrap();
     text.lines()
         .filter_map(|l| l.strip_prefix("data: "))
@@ -197,7 +198,7 @@ async fn stored_responses_errors_and_failed_streams() {
         )
         .await;
     assert_eq!(r.status(), 200);
-    let events = events(r).await;
+    let events = read_events(r).await;
     let kinds: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
     assert_eq!(kinds.first(), Some(&"response.created"), "{kinds:?}");
     assert_eq!(kinds.last(), Some(&"response.failed"), "{kinds:?}");
@@ -206,6 +207,28 @@ async fn stored_responses_errors_and_failed_streams() {
     assert_eq!(failed["response"]["id"], events[0]["response"]["id"]);
     assert_eq!(failed["response"]["error"]["route"], "broken");
     assert!(failed["response"]["error"]["code"].is_string(), "{failed}");
+
+    // A native backend's own response.failed becomes Switchboard's, with the summary inside.
+    let r = h
+        .post(
+            "/v1/responses",
+            json!({"model": "native/failing", "input": "x", "stream": true}),
+        )
+        .await;
+    let native = read_events(r).await;
+    let failed = native.last().unwrap();
+    assert_eq!(failed["type"], "response.failed", "{native:?}");
+    assert_eq!(failed["sequence_number"], (native.len() - 1) as u64);
+    let error = &failed["response"]["error"];
+    assert_eq!(error["route"], "native/failing", "{error}");
+    assert_eq!(error["provider_family"], "openai", "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("mock failed mid-stream"),
+        "{error}"
+    );
     h.stop().await;
 }
 

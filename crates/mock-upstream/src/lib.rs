@@ -5,7 +5,8 @@
 //! Model ids steer behaviour: `fail-<status>` answers that status with an OpenAI error body,
 //! `slow-<ms>` waits before answering, `drip-<ms>` streams with `<ms>` between chunks,
 //! `stall-stream` sends one chunk then goes silent, `break-stream` drops the connection
-//! mid-stream. Anything else answers normally; a chat request to `gpt-mock` with `tools` plays
+//! mid-stream (`failed-stream`: a Responses stream that ends with `response.failed`). Anything
+//! else answers normally; a chat request to `gpt-mock` with `tools` plays
 //! the tool-call round trip of `scenario`.
 //!
 //! Streams are counted (`stream_stats`): started, sent to the end, or cancelled because the

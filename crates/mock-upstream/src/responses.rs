@@ -75,7 +75,7 @@ async fn responses(
         .map(|i| text_of(i.get("content").unwrap_or(&Value::Null)))
         .unwrap_or_default();
     let reply = decide("mock-responses", &tools, &results, &last_user);
-    let output: Vec<Value> = match &reply {
+    let mut output: Vec<Value> = match &reply {
         Reply::Text(text) => vec![json!({"type": "message", "id": "msg_mock", "status": "completed", "role": "assistant",
             "content": [{"type": "output_text", "text": text, "annotations": []}]})],
         Reply::ToolCalls(calls) => calls
@@ -101,6 +101,14 @@ async fn responses(
         json!({"type": "response.created", "response": response("in_progress", vec![], Value::Null)}),
         json!({"type": "response.in_progress", "response": response("in_progress", vec![], Value::Null)}),
     ];
+    let failed = model == "failed-stream";
+    if failed {
+        // Fails after it started, as OpenAI does on a server error mid-answer.
+        let mut failed = response("failed", vec![], Value::Null);
+        failed["error"] = json!({"code": "server_error", "message": "mock failed mid-stream"});
+        events.push(json!({"type": "response.failed", "response": failed}));
+        output.clear();
+    }
     for (index, item) in output.iter().enumerate() {
         let mut added = item.clone();
         added["status"] = json!("in_progress");
@@ -134,9 +142,11 @@ async fn responses(
             json!({"type": "response.output_item.done", "output_index": index, "item": item}),
         );
     }
-    events.push(
-        json!({"type": "response.completed", "response": response("completed", output, usage)}),
-    );
+    if !failed {
+        events.push(
+            json!({"type": "response.completed", "response": response("completed", output, usage)}),
+        );
+    }
     let frames = events
         .into_iter()
         .enumerate()

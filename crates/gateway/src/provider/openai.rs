@@ -142,23 +142,19 @@ impl Provider for OpenAiProvider {
             return Err(status_error(&self.name, response).await);
         }
         if request.stream {
-            // Events pass through, except `error`: it becomes an `UpstreamError`, so an error
-            // before anything was sent can go to the next target, and a later one ends the
-            // stream with Switchboard's `response.failed`.
+            // Events pass through, except `error` and `response.failed`: they become an
+            // `UpstreamError`, so an error before anything was sent can go to the next target,
+            // and a later one ends the stream with Switchboard's own `response.failed` (the
+            // failure summary inside, and the request logged as failed).
             let events = http::sse_events(response).map(|item| match item {
-                Ok(event)
-                    if event.event.as_deref() == Some("error")
-                        || event.data.starts_with("{\"type\":\"error\"") =>
-                {
-                    let message =
-                        upstream_error_message(format!("{{\"error\":{}}}", event.data).as_bytes())
-                            .unwrap_or_else(|| "the backend failed mid-stream".into());
-                    Err(UpstreamError::Status {
+                Ok(event) => match responses_stream_error(&event) {
+                    Some(message) => Err(UpstreamError::Status {
                         status: StatusCode::BAD_GATEWAY,
                         message: sanitize_upstream_message(&message),
                         retry_after_ms: None,
-                    })
-                }
+                    }),
+                    None => Ok(event),
+                },
                 other => other,
             });
             return Ok(ProviderResponse::Stream(with_stream_timeouts(
@@ -208,6 +204,32 @@ async fn status_error(provider: &str, response: http::Response) -> UpstreamError
         message,
         retry_after_ms,
     }
+}
+
+/// The message of a Responses stream's `error` or `response.failed` event; `None` for others.
+fn responses_stream_error(event: &super::SseEvent) -> Option<String> {
+    let named = event.event.as_deref();
+    if !matches!(named, None | Some("error") | Some("response.failed")) {
+        return None;
+    }
+    if !event.data.contains("\"error") && !event.data.contains("response.failed") {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_str(&event.data).ok()?;
+    let kind = value.get("type").and_then(|t| t.as_str()).or(named)?;
+    let message = match kind {
+        "error" => value
+            .get("message")
+            .or_else(|| value.pointer("/error/message")),
+        "response.failed" => value.pointer("/response/error/message"),
+        _ => return None,
+    };
+    Some(
+        message
+            .and_then(|m| m.as_str())
+            .unwrap_or("the backend failed mid-stream")
+            .to_owned(),
+    )
 }
 
 /// The human message inside an OpenAI-style error body (`{"error": {"message": ...}}`), if any.

@@ -163,9 +163,6 @@ enum ContentPart {
 /// the backend's own scratch work, sent back by agents every turn).
 const SILENT_ITEMS: &[&str] = &["reasoning"];
 
-/// Top-level keys that are the Responses API's own business, handled here or by the ingress.
-const HANDLED: &[&str] = &["include", "store", "metadata", "previous_response_id"];
-
 /// The chat completions request for a Responses request, and what could not be carried over
 /// (named for `x-switchboard-dropped-params`). An Err is why the request is malformed (a 400).
 pub fn request_to_chat(req: &ResponsesRequest) -> Result<(oa::ChatRequest, Vec<String>), String> {
@@ -333,10 +330,10 @@ pub fn request_to_chat(req: &ResponsesRequest) -> Result<(oa::ChatRequest, Vec<S
         // Chat's name for it; backends without it drop it through `unsupported_params`.
         extra.insert("reasoning_effort".into(), Value::String(effort));
     }
+    // `store`, `metadata`, `include` and `previous_response_id` are typed fields: the ingress
+    // handles them. Anything else has no chat equivalent.
     for key in req.extra.keys() {
-        if !HANDLED.contains(&key.as_str()) {
-            drop(key.clone());
-        }
+        drop(key.clone());
     }
 
     let chat = oa::ChatRequest {
