@@ -219,6 +219,7 @@ async fn stored_responses_errors_and_failed_streams() {
     let failed = native.last().unwrap();
     assert_eq!(failed["type"], "response.failed", "{native:?}");
     assert_eq!(failed["sequence_number"], (native.len() - 1) as u64);
+    assert_eq!(failed["response"]["id"], native[0]["response"]["id"]);
     let error = &failed["response"]["error"];
     assert_eq!(error["route"], "native/failing", "{error}");
     assert_eq!(error["provider_family"], "openai", "{error}");

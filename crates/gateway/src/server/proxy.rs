@@ -1025,6 +1025,15 @@ impl ForwardStream {
                 }
             }
         }
+        if let (ErrorStyle::Responses { id, .. }, 0) = (&mut self.errors, self.sent) {
+            // A native backend names the response itself (in `response.created`).
+            if let Some(own) = serde_json::from_str::<Value>(&event.data)
+                .ok()
+                .and_then(|v| v.pointer("/response/id")?.as_str().map(str::to_owned))
+            {
+                *id = own;
+            }
+        }
         self.sent += 1;
         Some(event.to_bytes())
     }
