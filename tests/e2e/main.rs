@@ -12,6 +12,7 @@ mod support;
 
 mod budgets;
 mod cli;
+mod codex;
 mod correlation;
 mod errors;
 mod logging;
