@@ -49,11 +49,17 @@ pub struct TenantConfig {
     pub budget: Option<String>,
 }
 
-/// USD per million tokens.
+/// USD per million tokens, per part of the usage. Every part is set (the provider's published
+/// multipliers fill the ones a price source leaves out: `spend::prices::with_defaults`).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Price {
+    /// Fresh input (neither read from nor written to a prompt cache).
     pub input: f64,
     pub output: f64,
+    pub cache_read: f64,
+    /// A 5-minute cache write (Anthropic), or any write where the provider has one lifetime.
+    pub cache_write: f64,
+    pub cache_write_1h: f64,
 }
 
 /// How a target's price was found (`spend::prices`), settled once when the config is checked.
@@ -63,6 +69,8 @@ pub enum Pricing {
     Configured(Price),
     /// From the built-in table.
     BuiltIn(Price),
+    /// From the price file named by `[spend] prices_file` (`switchboard prices import`).
+    Imported(Price),
     /// A local or self-hosted backend with no price set: free.
     Local,
     /// A cloud model missing from the table: its spend cannot be counted.
@@ -72,7 +80,7 @@ pub enum Pricing {
 impl Pricing {
     pub fn price(self) -> Option<Price> {
         match self {
-            Pricing::Configured(p) | Pricing::BuiltIn(p) => Some(p),
+            Pricing::Configured(p) | Pricing::BuiltIn(p) | Pricing::Imported(p) => Some(p),
             Pricing::Local => Some(Price::default()),
             Pricing::Unknown => None,
         }
@@ -134,6 +142,8 @@ pub struct SpendSettings {
     pub timezone: jiff::tz::TimeZone,
     /// As written (`local` when not set).
     pub timezone_name: String,
+    /// The price file named by `prices_file`, read when the config is checked.
+    pub price_file: Option<std::sync::Arc<crate::spend::prices::PriceFile>>,
 }
 
 impl Default for SpendSettings {
@@ -141,6 +151,7 @@ impl Default for SpendSettings {
         SpendSettings {
             timezone: jiff::tz::TimeZone::system(),
             timezone_name: "local".to_owned(),
+            price_file: None,
         }
     }
 }

@@ -56,6 +56,8 @@ pub enum RawWhenSpent {
 pub struct RawSpend {
     /// IANA time zone for budget periods (`Europe/Berlin`), or `local` (the default).
     pub timezone: Option<String>,
+    /// A price file written by `switchboard prices import` (absolute or `~/` path).
+    pub prices_file: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -65,6 +67,12 @@ pub struct RawPrice {
     pub input: f64,
     /// USD per million output tokens.
     pub output: f64,
+    /// USD per million input tokens read from a prompt cache.
+    pub cache_read: Option<f64>,
+    /// USD per million input tokens written to a prompt cache (Anthropic: the 5-minute write).
+    pub cache_write: Option<f64>,
+    /// USD per million input tokens written to Anthropic's 1-hour cache.
+    pub cache_write_1h: Option<f64>,
 }
 
 /// A client token: who may call models, as what tenant. Only the token's hash is stored.

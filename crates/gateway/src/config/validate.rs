@@ -408,6 +408,7 @@ fn build(raw: &RawConfig, loc: &Locator, errors: &mut Vec<Diagnostic>) -> Config
         .map(|(name, p)| (name.clone(), build_provider(name, p, loc, errors)))
         .collect();
 
+    let price_file = load_price_file(&raw.spend, loc, errors);
     let prices = build_prices(raw, &providers, loc, errors);
     let mut aliases = BTreeMap::new();
     let mut lowered: HashMap<String, &str> = HashMap::new();
@@ -427,7 +428,15 @@ fn build(raw: &RawConfig, loc: &Locator, errors: &mut Vec<Diagnostic>) -> Config
         }
         aliases.insert(
             name.clone(),
-            build_alias(name, alias, &providers, &prices, raw, loc, errors),
+            build_alias(
+                name,
+                alias,
+                &providers,
+                (&prices, price_file.as_deref()),
+                raw,
+                loc,
+                errors,
+            ),
         );
     }
     check_fallback_cycles(&aliases, loc, errors);
@@ -499,7 +508,8 @@ fn build(raw: &RawConfig, loc: &Locator, errors: &mut Vec<Diagnostic>) -> Config
         .collect();
     let budgets = build_budgets(raw, &aliases, loc, errors);
     check_budget_references(raw, &budgets, loc, errors);
-    let spend = build_spend(&raw.spend, loc, errors);
+    let mut spend = build_spend(&raw.spend, loc, errors);
+    spend.price_file = price_file;
     if !listen.ip().is_loopback() && tokens.is_empty() {
         errors.push(loc.at(
             &[Seg::Key("listen")],
@@ -653,6 +663,7 @@ fn build_spend(raw: &RawSpend, loc: &Locator, errors: &mut Vec<Diagnostic>) -> S
             Ok(timezone) => SpendSettings {
                 timezone,
                 timezone_name: name.to_owned(),
+                price_file: None,
             },
             Err(_) => {
                 errors.push(loc.at(
@@ -665,6 +676,45 @@ fn build_spend(raw: &RawSpend, loc: &Locator, errors: &mut Vec<Diagnostic>) -> S
     }
 }
 
+/// Reads the price file `[spend] prices_file` names (written by `switchboard prices import`).
+/// It is read again on every reload, so a new import applies without a restart.
+fn load_price_file(
+    raw: &RawSpend,
+    loc: &Locator,
+    errors: &mut Vec<Diagnostic>,
+) -> Option<std::sync::Arc<crate::spend::prices::PriceFile>> {
+    let written = raw.prices_file.as_deref()?;
+    let at = [Seg::Key("spend"), Seg::Key("prices_file")];
+    if !(written.starts_with("~/") || std::path::Path::new(written).is_absolute()) {
+        errors.push(loc.at(
+            &at,
+            format!("`prices_file` must be an absolute path or start with `~/`, not {written:?}"),
+        ));
+        return None;
+    }
+    let path = expand_home(written);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) => {
+            errors.push(loc.at(
+                &at,
+                format!("cannot read the price file {}: {e} (write it with `switchboard prices import`)", path.display()),
+            ));
+            return None;
+        }
+    };
+    match crate::spend::prices::Table::parse(&text) {
+        Ok(table) => Some(std::sync::Arc::new(crate::spend::prices::PriceFile {
+            path: path.display().to_string(),
+            table,
+        })),
+        Err(e) => {
+            errors.push(loc.at(&at, format!("price file {}:{e}", path.display())));
+            None
+        }
+    }
+}
+
 fn build_prices(
     raw: &RawConfig,
     providers: &BTreeMap<String, ProviderConfig>,
@@ -674,8 +724,11 @@ fn build_prices(
     let mut prices = BTreeMap::new();
     for (key, price) in &raw.prices {
         let path = [Seg::Key("prices"), Seg::Key(key)];
+        let mut kind = ProviderKind::OpenAi;
         match key.split_once('/') {
-            Some((provider, model)) if !model.is_empty() && providers.contains_key(provider) => {}
+            Some((provider, model)) if !model.is_empty() && providers.contains_key(provider) => {
+                kind = providers[provider].kind;
+            }
             Some((provider, model)) if !model.is_empty() => {
                 let mut message =
                     format!("prices for `{key}`: provider `{provider}` is not defined");
@@ -689,7 +742,15 @@ fn build_prices(
                 format!("prices are keyed by target, like [prices.\"openai/gpt-4o\"], not `{key}`"),
             )),
         }
-        for (field, value) in [("input", price.input), ("output", price.output)] {
+        let rates = [
+            ("input", Some(price.input)),
+            ("output", Some(price.output)),
+            ("cache_read", price.cache_read),
+            ("cache_write", price.cache_write),
+            ("cache_write_1h", price.cache_write_1h),
+        ];
+        for (field, value) in rates {
+            let Some(value) = value else { continue };
             if !(value.is_finite() && value >= 0.0) {
                 errors.push(loc.at(
                     &[path[0], path[1], Seg::Key(field)],
@@ -701,10 +762,14 @@ fn build_prices(
         }
         prices.insert(
             key.clone(),
-            Price {
-                input: price.input,
-                output: price.output,
-            },
+            crate::spend::prices::with_defaults(
+                kind,
+                price.input,
+                price.output,
+                price.cache_read,
+                price.cache_write,
+                price.cache_write_1h,
+            ),
         );
     }
     prices
@@ -1109,7 +1174,10 @@ fn build_alias(
     name: &str,
     raw: &RawAlias,
     providers: &BTreeMap<String, ProviderConfig>,
-    prices: &BTreeMap<String, Price>,
+    (prices, price_file): (
+        &BTreeMap<String, Price>,
+        Option<&crate::spend::prices::PriceFile>,
+    ),
     raw_config: &RawConfig,
     loc: &Locator,
     errors: &mut Vec<Diagnostic>,
@@ -1213,14 +1281,16 @@ fn build_alias(
             model: model.to_owned(),
             timeouts,
             weight: weight.max(1),
-            max_input_tokens,
+            // The price data's context window where the target names none.
+            max_input_tokens: max_input_tokens
+                .or_else(|| crate::spend::prices::context_window(price_file, provider, model)),
             breaker: provider.breaker,
             limits: target_limits,
             max_tokens: max_tokens
                 .filter(|n| *n > 0)
                 .or(provider.default_max_tokens)
                 .filter(|_| provider.kind == ProviderKind::Anthropic),
-            pricing: crate::spend::prices::pricing(prices, provider, model),
+            pricing: crate::spend::prices::pricing(prices, price_file, provider, model),
         });
     }
 

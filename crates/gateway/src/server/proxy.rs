@@ -34,7 +34,7 @@ use crate::routing::{estimate_input_tokens, Admission, AttemptGuard, Outcome};
 use crate::spend::prices;
 use crate::spend::reserve::{self, Reservation};
 use crate::spend::{Budgets, Spent};
-use crate::store::ledger::SpendRow;
+use crate::store::ledger::{SpendParts, SpendRow};
 use crate::store::{LogRow, LogWriter};
 use crate::translate;
 
@@ -961,13 +961,9 @@ impl ForwardStream {
                 let found = value
                     .get("usage")
                     .or_else(|| value.pointer("/message/usage"))
-                    .and_then(|u| serde_json::from_value::<Usage>(u.clone()).ok());
+                    .and_then(Usage::from_json);
                 if let Some(usage) = found {
-                    let previous = self.usage.unwrap_or_default();
-                    self.usage = Some(Usage {
-                        prompt_tokens: usage.prompt_tokens.or(previous.prompt_tokens),
-                        completion_tokens: usage.completion_tokens.or(previous.completion_tokens),
-                    });
+                    self.usage = Some(self.usage.unwrap_or_default().merge(usage));
                     let no_choices = value
                         .get("choices")
                         .and_then(Value::as_array)
@@ -1175,8 +1171,7 @@ impl Record {
     fn finish_ok(&mut self, usage: Option<Usage>) {
         self.row.status = 200;
         if let Some(usage) = usage {
-            self.row.input_tokens = usage.prompt_tokens;
-            self.row.output_tokens = usage.completion_tokens;
+            self.row.set_usage(&usage);
         }
         self.write();
     }
@@ -1238,16 +1233,15 @@ impl Record {
         let Some(spend) = self.spend.take() else {
             return;
         };
-        let (input, output) = (self.row.input_tokens, self.row.output_tokens);
-        if input.is_none() && output.is_none() {
+        let usage = self.row.usage();
+        if usage.is_empty() {
             return;
         }
         let Some(price) = spend.pricing.price() else {
             return;
         };
-        let (input, output) = (input.unwrap_or(0), output.unwrap_or(0));
-        let nano_usd = prices::nano_usd(price, input, output);
-        self.row.cost_usd = Some(nano_usd as f64 / 1e9);
+        let cost = prices::cost(price, &usage);
+        self.row.cost_usd = Some(cost.nano_usd as f64 / 1e9);
         let (Some(provider), Some(target), Some(alias)) = (
             self.row.provider.clone(),
             self.row.target.clone(),
@@ -1264,9 +1258,10 @@ impl Record {
             requested_alias: spend.requested_alias,
             client: self.row.client.clone(),
             tenant: self.row.tenant.clone(),
-            input_tokens: input,
-            output_tokens: output,
-            nano_usd,
+            input_tokens: usage.input_tokens().unwrap_or(0),
+            output_tokens: usage.output_tokens.unwrap_or(0),
+            nano_usd: cost.nano_usd,
+            parts: SpendParts::new(&usage, cost.uncached_nano_usd),
         });
     }
 }

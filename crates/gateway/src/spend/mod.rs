@@ -10,8 +10,12 @@
 //! (`reserve`), so concurrent requests cannot all slip through a nearly spent budget; a budget
 //! is overshot by at most what the last admitted request costs beyond its estimate's room.
 
+mod cache;
+pub mod import;
 pub mod prices;
 pub mod reserve;
+
+pub use cache::CacheSavings;
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
@@ -23,7 +27,7 @@ use serde::Serialize;
 
 use crate::config::{BudgetConfig, Config, Period, WhenSpent};
 use crate::events::{Events, GatewayEvent};
-use crate::store::ledger::{HistoryRow, Ledger, LedgerHealth, SpendRow, BUCKET_MS};
+use crate::store::ledger::{CacheSums, HistoryRow, Ledger, LedgerHealth, SpendRow, BUCKET_MS};
 
 /// Longest period (a month) plus slack: spend older than this never counts.
 pub const HISTORY_MS: i64 = 35 * 24 * 3600 * 1000;
@@ -117,6 +121,7 @@ struct State {
     /// Spend per payer per bucket (`ts_ms / BUCKET_MS`).
     history: HashMap<Payer, BTreeMap<i64, i64>>,
     totals: HashMap<String, Total>,
+    cache: cache::CacheHistory,
 }
 
 /// A budget that is spent, and what to do about it.
@@ -167,6 +172,8 @@ pub struct BudgetStatus {
     pub timezone: String,
     /// Who counts against it: `provider:x`, `alias:y`, `token:z`, `tenant:w`.
     pub charged_by: Vec<String>,
+    /// Prompt-cache share of the period's input and what it would have cost without caching.
+    pub cache: CacheSavings,
 }
 
 pub struct Budgets {
@@ -191,6 +198,7 @@ impl Budgets {
                 client: row.client,
                 tenant: row.tenant,
             };
+            state.cache.add(&payer, row.bucket, row.cache, i64::MIN);
             *state
                 .history
                 .entry(payer)
@@ -310,6 +318,12 @@ impl Budgets {
             while buckets.first_key_value().is_some_and(|(b, _)| *b < oldest) {
                 buckets.pop_first();
             }
+            let sums = CacheSums {
+                input_tokens: row.input_tokens as i64,
+                cache_read_tokens: row.parts.cache_read_tokens as i64,
+                uncached_nano_usd: row.parts.uncached_nano_usd,
+            };
+            state.cache.add(&payer, bucket, sums, oldest);
             let budgets: Vec<BudgetConfig> = state
                 .rules
                 .budgets_of(&payer)
@@ -370,6 +384,13 @@ impl Budgets {
                 let total = state.current(&budget, now).0.clone();
                 let spent_usd = total.nano_usd as f64 / 1e9;
                 let rules = &state.rules;
+                let cache = CacheSavings::from_sums(
+                    state
+                        .cache
+                        .since(total.start_ms.div_euclid(BUCKET_MS), |payer| {
+                            rules.budgets_of(payer).contains(&budget.name.as_str())
+                        }),
+                );
                 let charged_by = [
                     ("provider", &rules.providers),
                     ("alias", &rules.aliases),
@@ -410,6 +431,7 @@ impl Budgets {
                     resets_at: rfc3339(total.end_ms, &tz),
                     timezone: rules.timezone_name.clone(),
                     charged_by,
+                    cache,
                 }
             })
             .collect()

@@ -89,9 +89,15 @@ pub fn estimate_nano_usd(
     input_tokens: u64,
     max_output_tokens: u64,
 ) -> Option<i64> {
+    // The input is priced as fresh (not read from a cache): the most it can cost.
+    let usage = crate::provider::Usage {
+        fresh_input_tokens: Some(input_tokens),
+        output_tokens: Some(max_output_tokens),
+        ..crate::provider::Usage::default()
+    };
     pricing
         .price()
-        .map(|price| prices::nano_usd(price, input_tokens, max_output_tokens))
+        .map(|price| prices::cost(price, &usage).nano_usd)
 }
 
 #[cfg(test)]
@@ -128,6 +134,9 @@ mod tests {
         let price = Price {
             input: 2.0,
             output: 10.0,
+            cache_read: 0.2,
+            cache_write: 2.5,
+            cache_write_1h: 4.0,
         };
         // 1,000 input tokens at $2/M + 500 output tokens at $10/M = $0.007.
         assert_eq!(

@@ -48,6 +48,35 @@ pub struct LogRow {
     pub tenant: Option<String>,
     /// `None`: no usage reported, or a cloud model without a known price.
     pub cost_usd: Option<f64>,
+    /// Parts of `input_tokens` read from / written to a prompt cache, and of `output_tokens`
+    /// spent reasoning.
+    pub cache_read_tokens: Option<u64>,
+    pub cache_write_tokens: Option<u64>,
+    pub cache_write_1h_tokens: Option<u64>,
+    pub reasoning_tokens: Option<u64>,
+}
+
+impl LogRow {
+    /// `input_tokens` counts every input token, cached or not, on every path.
+    pub fn set_usage(&mut self, usage: &crate::provider::Usage) {
+        self.input_tokens = usage.input_tokens();
+        self.output_tokens = usage.output_tokens;
+        self.cache_read_tokens = usage.cache_read_tokens;
+        self.cache_write_tokens = usage.cache_write_tokens;
+        self.cache_write_1h_tokens = usage.cache_write_1h_tokens;
+        self.reasoning_tokens = usage.reasoning_tokens;
+    }
+
+    pub fn usage(&self) -> crate::provider::Usage {
+        crate::provider::Usage::from_openai_counts(
+            self.input_tokens,
+            self.cache_read_tokens,
+            self.cache_write_tokens,
+            self.cache_write_1h_tokens,
+            self.output_tokens,
+            self.reasoning_tokens,
+        )
+    }
 }
 
 /// How the log is doing, for readiness.
@@ -294,7 +323,7 @@ async fn write_batch(
     batch.clear();
 }
 
-/// Rows per multi-row INSERT (18 parameters each, far below SQLite's limit of 32,766).
+/// Rows per multi-row INSERT (22 parameters each, far below SQLite's limit of 32,766).
 const ROWS_PER_STATEMENT: usize = 64;
 
 /// Inserts the batch in one transaction with multi-row statements: chunks of
@@ -327,7 +356,11 @@ async fn insert(pool: &SqlitePool, rows: &[LogRow]) -> Result<(), sqlx::Error> {
                 .bind(&row.attempts)
                 .bind(&row.client)
                 .bind(&row.tenant)
-                .bind(row.cost_usd);
+                .bind(row.cost_usd)
+                .bind(row.cache_read_tokens.map(|t| t as i64))
+                .bind(row.cache_write_tokens.map(|t| t as i64))
+                .bind(row.cache_write_1h_tokens.map(|t| t as i64))
+                .bind(row.reasoning_tokens.map(|t| t as i64));
         }
         query.execute(&mut *tx).await?;
         rest = tail;
@@ -339,13 +372,14 @@ async fn insert(pool: &SqlitePool, rows: &[LogRow]) -> Result<(), sqlx::Error> {
 fn insert_sql(rows: usize) -> &'static str {
     static SQL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     let all = SQL.get_or_init(|| {
-        let one = format!("({})", vec!["?"; 18].join(", "));
+        let one = format!("({})", vec!["?"; 22].join(", "));
         (0..=ROWS_PER_STATEMENT.ilog2())
             .map(|power| {
                 format!(
                     "INSERT INTO requests (ts_ms, correlation_id, endpoint, requested_model, alias, \
                      target, provider, status, error_type, latency_ms, ttft_ms, input_tokens, \
-                     output_tokens, streamed, attempts, client, tenant, cost_usd) VALUES {}",
+                     output_tokens, streamed, attempts, client, tenant, cost_usd, cache_read_tokens, \
+                     cache_write_tokens, cache_write_1h_tokens, reasoning_tokens) VALUES {}",
                     vec![one.as_str(); 1 << power].join(", ")
                 )
             })
@@ -424,6 +458,10 @@ mod tests {
             client: Some("obsidian".into()),
             tenant: Some("home".into()),
             cost_usd: Some(0.0125),
+            cache_read_tokens: Some(5),
+            cache_write_tokens: Some(3),
+            cache_write_1h_tokens: Some(1),
+            reasoning_tokens: Some(2),
         };
         insert(&pool, &[full.clone(), LogRow::default()]).await?;
         use sqlx::Row;
@@ -431,6 +469,10 @@ mod tests {
             .fetch_all(&pool)
             .await?;
         assert_eq!(rows.len(), 2);
+        let tokens =
+            |r: &sqlx::sqlite::SqliteRow, column: &str| -> Result<Option<u64>, sqlx::Error> {
+                Ok(r.try_get::<Option<i64>, _>(column)?.map(|t| t as u64))
+            };
         let read = |r: &sqlx::sqlite::SqliteRow| -> Result<LogRow, sqlx::Error> {
             let endpoint: String = r.try_get("endpoint")?;
             Ok(LogRow {
@@ -460,6 +502,10 @@ mod tests {
                 client: r.try_get("client")?,
                 tenant: r.try_get("tenant")?,
                 cost_usd: r.try_get("cost_usd")?,
+                cache_read_tokens: tokens(r, "cache_read_tokens")?,
+                cache_write_tokens: tokens(r, "cache_write_tokens")?,
+                cache_write_1h_tokens: tokens(r, "cache_write_1h_tokens")?,
+                reasoning_tokens: tokens(r, "reasoning_tokens")?,
             })
         };
         let (first, second) = (read(&rows[0])?, read(&rows[1])?);
