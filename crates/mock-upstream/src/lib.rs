@@ -7,8 +7,8 @@
 //! `stall-stream` sends one chunk then goes silent, `break-stream` drops the connection
 //! mid-stream, `garbage-stream` sends an event that is not JSON, `per-token-<µs>` answers after
 //! `max_tokens` times `<µs>` (as an LLM's answer time grows with its length), `cached-...`
-//! reports prompt-cache usage in each dialect (`cache_usage`). Anything else answers normally;
-//! a chat request to `gpt-mock` with `tools` plays the tool-call round trip of `scenario`.
+//! reports prompt-cache usage in each dialect (`cache_usage`). Anything else answers normally; a
+//! chat request to `gpt-mock` with `tools` plays the tool-call round trip of `scenario`.
 //!
 //! Streams are counted (`stream_stats`): started, sent to the end, or cancelled because the
 //! client (the gateway) went away before the end.

@@ -261,17 +261,6 @@ pub struct Cost {
     pub uncached_nano_usd: i64,
 }
 
-/// `input_tokens` at the plain input rate plus `output_tokens`, in nano-USD: the most a request
-/// can cost before its usage is known (prompt caching only lowers it), for reservations.
-pub fn nano_usd(price: Price, input_tokens: u64, output_tokens: u64) -> i64 {
-    let usage = Usage {
-        fresh_input_tokens: Some(input_tokens),
-        output_tokens: Some(output_tokens),
-        ..Usage::default()
-    };
-    cost(price, &usage).nano_usd
-}
-
 /// The sum of the parts, each at its own rate.
 pub fn cost(price: Price, usage: &Usage) -> Cost {
     // tokens × USD per million × 1e9 / 1e6

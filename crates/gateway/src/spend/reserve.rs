@@ -89,9 +89,15 @@ pub fn estimate_nano_usd(
     input_tokens: u64,
     max_output_tokens: u64,
 ) -> Option<i64> {
+    // The input is priced as fresh (not read from a cache): the most it can cost.
+    let usage = crate::provider::Usage {
+        fresh_input_tokens: Some(input_tokens),
+        output_tokens: Some(max_output_tokens),
+        ..crate::provider::Usage::default()
+    };
     pricing
         .price()
-        .map(|price| prices::nano_usd(price, input_tokens, max_output_tokens))
+        .map(|price| prices::cost(price, &usage).nano_usd)
 }
 
 #[cfg(test)]
@@ -125,12 +131,12 @@ mod tests {
     #[test]
     fn the_estimate_is_input_and_output_cap_at_the_price() {
         use crate::config::Price;
-        // Cache rates do not enter the estimate: every input token at the input rate.
         let price = Price {
             input: 2.0,
             output: 10.0,
-            cache_read: 0.5,
-            ..Price::default()
+            cache_read: 0.2,
+            cache_write: 2.5,
+            cache_write_1h: 4.0,
         };
         // 1,000 input tokens at $2/M + 500 output tokens at $10/M = $0.007.
         assert_eq!(
