@@ -320,7 +320,15 @@ impl Gateway {
             return Err(self.reject(message, Vec::new()));
         }
         let revision = revision_of(&text);
-        if self.config_state().revision.as_deref() == Some(revision.as_str()) {
+        let price_file_changed = self
+            .snapshot()
+            .config
+            .spend
+            .price_file
+            .as_ref()
+            .is_some_and(|f| f.changed_on_disk());
+        if self.config_state().revision.as_deref() == Some(revision.as_str()) && !price_file_changed
+        {
             return Ok(ReloadOutcome {
                 revision,
                 changed: false,

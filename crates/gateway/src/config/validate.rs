@@ -707,6 +707,7 @@ fn load_price_file(
         Ok(table) => Some(std::sync::Arc::new(crate::spend::prices::PriceFile {
             path: path.display().to_string(),
             table,
+            revision: super::file::revision_of(&text),
         })),
         Err(e) => {
             errors.push(loc.at(&at, format!("price file {}:{e}", path.display())));
