@@ -365,7 +365,7 @@ fn import_litellm(
     };
     let options = ImportOptions {
         source: Some(path.display().to_string()),
-        date: None,
+        ..ImportOptions::default()
     };
     let outcome = match import_litellm_with(&yaml, &options) {
         Ok(outcome) => outcome,
