@@ -14,6 +14,8 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use serde_yaml_ng::{Mapping, Value};
+
+mod sources;
 use toml_edit::{value, Array, DocumentMut, InlineTable, Item, Table};
 
 /// The translated config and what the user should know about it.
@@ -48,6 +50,34 @@ pub struct ImportOptions {
     pub date: Option<time::Date>,
     /// Where `os.environ/VAR` master keys are looked up; `None` reads the process environment.
     pub env: Option<std::collections::BTreeMap<String, String>>,
+    /// A running LiteLLM's `/model/info` answer, merged with the file's `model_list`.
+    pub remote: Option<RemoteModels>,
+    /// LiteLLM's master key as given for `--from-url`: a client token when the file sets none.
+    pub master_key: Option<MasterKey>,
+    /// A LiteLLM virtual-key export (JSON or YAML rows of `LiteLLM_VerificationToken`).
+    pub keys: Option<KeysExport>,
+}
+
+/// The body of `GET /model/info` from a running LiteLLM, and the URL it came from.
+#[derive(Debug, Clone)]
+pub struct RemoteModels {
+    pub url: String,
+    pub body: String,
+}
+
+/// LiteLLM's master key: the reference it was read from (`env:VAR`, `file:PATH`, ...) and its
+/// value, which only its SHA-256 leaves the importer as.
+#[derive(Debug, Clone)]
+pub struct MasterKey {
+    pub reference: String,
+    pub value: crate::secret::Secret<String>,
+}
+
+/// A virtual-key export file's text and name.
+#[derive(Debug, Clone)]
+pub struct KeysExport {
+    pub source: String,
+    pub text: String,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -69,6 +99,10 @@ pub enum ImportError {
     ModelListNotAList(&'static str),
     #[error("`model_list` is empty: nothing to import")]
     EmptyModelList,
+    #[error("the /model/info answer from {url} is not LiteLLM's (`{{\"data\": [{{\"model_name\": ..., \"litellm_params\": ...}}]}}`): {message}")]
+    ModelInfo { url: String, message: String },
+    #[error("{file}: not a LiteLLM virtual-key export (a JSON or YAML list of keys with `token`, `key_alias`, `models`, ...): {message}")]
+    Keys { file: String, message: String },
     /// A bug in the importer: it produced a config Switchboard rejects.
     #[error("the imported config did not pass Switchboard's validation (this is a bug in the importer; please report it):\n{0}")]
     Invalid(String),
@@ -92,15 +126,28 @@ pub fn import_litellm_with(
     yaml: &str,
     options: &ImportOptions,
 ) -> Result<ImportOutcome, ImportError> {
-    let root = parse_yaml(yaml)?;
-    let root = match root {
-        Value::Mapping(map) => map,
-        Value::Null => return Err(ImportError::Empty),
-        other => return Err(ImportError::NotAMapping(type_name(&other))),
+    import_litellm_sources(Some(yaml), options)
+}
+
+/// Imports a LiteLLM config file, a running LiteLLM's models (`options.remote`), or both, with
+/// the virtual keys of `options.keys`.
+pub fn import_litellm_sources(
+    yaml: Option<&str>,
+    options: &ImportOptions,
+) -> Result<ImportOutcome, ImportError> {
+    let root = match yaml.map(parse_yaml).transpose()? {
+        Some(Value::Mapping(map)) => map,
+        Some(Value::Null) if options.remote.is_none() => return Err(ImportError::Empty),
+        None | Some(Value::Null) => Mapping::new(),
+        Some(other) => return Err(ImportError::NotAMapping(type_name(&other))),
     };
-    let list = match root.get("model_list") {
+    let remote = options.remote.is_some();
+    let list: &[Value] = match root.get("model_list") {
+        None | Some(Value::Null) if remote => &[],
         None | Some(Value::Null) => return Err(ImportError::NoModelList),
-        Some(Value::Sequence(list)) if list.is_empty() => return Err(ImportError::EmptyModelList),
+        Some(Value::Sequence(list)) if list.is_empty() && !remote => {
+            return Err(ImportError::EmptyModelList)
+        }
         Some(Value::Sequence(list)) => list,
         Some(other) => return Err(ImportError::ModelListNotAList(type_name(other))),
     };
@@ -109,9 +156,19 @@ pub fn import_litellm_with(
         env: options.env.clone(),
         ..Importer::default()
     };
-    for (i, entry) in list.iter().enumerate() {
-        importer.entry(i, entry);
+    let mut entries: Vec<(String, Value)> = list
+        .iter()
+        .enumerate()
+        .map(|(i, entry)| (format!("model_list[{i}]"), entry.clone()))
+        .collect();
+    if let Some(remote) = &options.remote {
+        importer.remote_models(remote, &mut entries)?;
     }
+    for (path, entry) in &entries {
+        importer.remote_entry = path.starts_with(sources::REMOTE_PATH);
+        importer.entry(path, entry);
+    }
+    importer.remote_entry = false;
     importer.alias_notes();
     for (key, section) in &root {
         let name = key_text(key);
@@ -134,6 +191,12 @@ pub fn import_litellm_with(
     importer.resolve_fallbacks();
     importer.add_group_aliases();
     importer.routing_notes();
+    if let Some(master_key) = &options.master_key {
+        importer.given_master_key(master_key);
+    }
+    if let Some(keys) = &options.keys {
+        importer.virtual_keys(keys)?;
+    }
     importer.assign_budgets();
     importer.name_literal_keys();
 
@@ -709,6 +772,8 @@ struct Importer {
     admin_token: Option<String>,
     /// Variable lookups for `os.environ/` master keys; `None` reads the process environment.
     env: Option<std::collections::BTreeMap<String, String>>,
+    /// Whether the deployment being read came from a running LiteLLM's /model/info.
+    remote_entry: bool,
 }
 
 impl Importer {
@@ -721,8 +786,8 @@ impl Importer {
 
     // --- model_list ----------------------------------------------------------------------------
 
-    fn entry(&mut self, i: usize, entry: &Value) {
-        let path = format!("model_list[{i}]");
+    fn entry(&mut self, path: &str, entry: &Value) {
+        let path = path.to_owned();
         let Some(map) = entry.as_mapping() else {
             self.note(
                 path,
@@ -1256,6 +1321,13 @@ impl Importer {
         let name = self.unique_provider_name(&resolved.name_hint);
         for message in &resolved.provider_notes {
             let message = format!("provider `{name}`: {message}");
+            self.note(path, message);
+        }
+        if self.remote_entry && resolved.supported {
+            let message = match &key.key {
+                KeyRef::Env(var) => format!("provider `{name}`: LiteLLM's /model/info never shows a deployment's key, so this provider reads LiteLLM's default variable `{var}` (api_key = \"env:{var}\"); point api_key at the key the deployment really used if that differs"),
+                _ => format!("provider `{name}`: LiteLLM's /model/info never shows a deployment's key, so this provider has no api_key; if the server needs one, set api_key = \"env:VAR\" (or \"keychain:NAME\") on it"),
+            };
             self.note(path, message);
         }
         self.providers.push(Provider {
