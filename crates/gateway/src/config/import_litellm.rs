@@ -1248,9 +1248,11 @@ impl Importer {
         if key == KeyRef::None && (at_default || needs_key) {
             if let Some(var) = compatible.key_env {
                 key = KeyRef::Env(var.to_owned());
-                provider_notes.push(format!(
-                    "no api_key: LiteLLM reads `{var}` by default, so api_key = \"env:{var}\""
-                ));
+                provider_notes.push(if self.remote_entry {
+                    format!("LiteLLM's /model/info never shows a deployment's key, so api_key = \"env:{var}\", the variable LiteLLM reads by default; point it at the key the deployment really uses if that differs")
+                } else {
+                    format!("no api_key: LiteLLM reads `{var}` by default, so api_key = \"env:{var}\"")
+                });
             }
         }
         if compatible.prefix == "text-completion-openai" {
@@ -1323,12 +1325,9 @@ impl Importer {
             let message = format!("provider `{name}`: {message}");
             self.note(path, message);
         }
-        if self.remote_entry && resolved.supported {
-            let message = match &key.key {
-                KeyRef::Env(var) => format!("provider `{name}`: LiteLLM's /model/info never shows a deployment's key, so this provider reads LiteLLM's default variable `{var}` (api_key = \"env:{var}\"); point api_key at the key the deployment really used if that differs"),
-                _ => format!("provider `{name}`: LiteLLM's /model/info never shows a deployment's key, so this provider has no api_key; if the server needs one, set api_key = \"env:VAR\" (or \"keychain:NAME\") on it"),
-            };
-            self.note(path, message);
+        // /model/info never shows keys: say so where the import could not pick a default one.
+        if self.remote_entry && resolved.supported && key.key == KeyRef::None {
+            self.note(path, format!("provider `{name}`: LiteLLM's /model/info never shows a deployment's key, so this provider has no api_key; if the server needs one, set api_key = \"env:VAR\" (or \"keychain:NAME\") on it"));
         }
         self.providers.push(Provider {
             name,
