@@ -14,6 +14,7 @@ mod budgets;
 mod cli;
 mod correlation;
 mod errors;
+mod import;
 mod logging;
 mod proxy;
 mod sdk;
