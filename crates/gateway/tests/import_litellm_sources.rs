@@ -458,3 +458,25 @@ fn virtual_keys_become_client_tokens_with_their_hash_limits_and_budgets() {
     assert_note(&outcome, "keys.json[3]", "expired");
     assert!(!outcome.toml.contains(raw) && !report(&outcome).contains(raw));
 }
+
+#[test]
+fn provider_budget_config_puts_a_budget_on_those_providers() {
+    let yaml = format!(
+        "model_list:\n{}{}{}router_settings:\n  provider_budget_config:\n    openai:\n      budget_limit: 50\n      time_period: 1d\n    azure:\n      budget_limit: 9\n      time_period: 1d\n",
+        deployment("a", "openai/gpt-4o"),
+        deployment("b", "openai/gpt-4o-mini"),
+        deployment("c", "anthropic/claude-haiku-4-5"),
+    );
+    let (outcome, config) = import(&yaml, &no_env());
+    let budget = config.providers["openai"].budget.as_deref().unwrap();
+    assert_eq!(
+        (config.budgets[budget].usd, config.budgets[budget].period),
+        (50.0, Period::Day)
+    );
+    assert_eq!(config.providers["anthropic"].budget, None);
+    assert_note(
+        &outcome,
+        "router_settings.provider_budget_config.azure",
+        "no imported deployment uses that provider",
+    );
+}

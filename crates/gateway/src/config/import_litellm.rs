@@ -578,6 +578,8 @@ struct Provider {
     drop_params: Option<(bool, String)>,
     /// The `[budgets.NAME]` this provider counts against.
     budget: Option<String>,
+    /// LiteLLM's provider name of its first deployment.
+    prefix: String,
 }
 
 #[derive(Clone)]
@@ -728,6 +730,8 @@ struct Resolved {
     model: String,
     /// Notes to add only when this provider is first created (not once per deployment).
     provider_notes: Vec<String>,
+    /// LiteLLM's provider name (`openai`, `anthropic`, ...), as `provider_budget_config` keys it.
+    prefix: String,
 }
 
 #[derive(Default)]
@@ -767,6 +771,8 @@ struct Importer {
     proxy_budget: Option<f64>,
     proxy_budget_duration: Option<String>,
     budgets: Vec<BudgetOut>,
+    /// router_settings.provider_budget_config: (LiteLLM provider, budget, where).
+    provider_budgets: Vec<(String, BudgetSpec)>,
     tokens: Vec<TokenOut>,
     /// `server.admin_token` (a reference) from an env-referenced master_key.
     admin_token: Option<String>,
@@ -1171,6 +1177,7 @@ impl Importer {
             name_hint: kind,
             model: model_id,
             provider_notes: Vec::new(),
+            prefix: prefix.clone(),
         })
     }
 
@@ -1272,6 +1279,7 @@ impl Importer {
             name_hint,
             model: model_id,
             provider_notes,
+            prefix: compatible.prefix.to_owned(),
         })
     }
 
@@ -1335,6 +1343,7 @@ impl Importer {
             supported: resolved.supported,
             literal_env: None,
             literal_paths: Vec::new(),
+            prefix: resolved.prefix.clone(),
             drop_params: None,
             budget: None,
         });
@@ -1582,6 +1591,7 @@ impl Importer {
                     }
                 }
                 "model_group_alias" => self.model_group_alias(v, &path),
+                "provider_budget_config" => self.provider_budget_config(v, &path),
                 "routing_strategy" => {
                     self.routing_strategy = Some((v.as_str().map(str::to_owned), path));
                 }
@@ -2377,6 +2387,39 @@ impl Importer {
         Some(name)
     }
 
+    /// `{openai: {budget_limit: 100, time_period: 1d}, ...}`: a budget per LiteLLM provider.
+    fn provider_budget_config(&mut self, v: &Value, path: &str) {
+        let Some(map) = v.as_mapping() else {
+            self.note(
+                path,
+                "not imported: expected a mapping of provider → { budget_limit, time_period }",
+            );
+            return;
+        };
+        for (provider, spec) in map {
+            let provider = key_text(provider);
+            let at = format!("{path}.{provider}");
+            let usd = match spec.get("budget_limit") {
+                Some(v) => self.usd(v, &format!("{at}.budget_limit")),
+                None => {
+                    self.note(&at, "not imported: no budget_limit");
+                    None
+                }
+            };
+            if let Some(usd) = usd {
+                let duration = spec.get("time_period").and_then(scalar_text);
+                self.provider_budgets.push((
+                    provider,
+                    BudgetSpec {
+                        usd,
+                        duration,
+                        path: at,
+                    },
+                ));
+            }
+        }
+    }
+
     /// Deployment budgets go on the alias when it is the alias's only target, else on the
     /// provider when it serves only this target; the proxy-wide budget goes on every provider.
     fn assign_budgets(&mut self) {
@@ -2419,6 +2462,37 @@ impl Importer {
                     self.aliases[a].budget = Some(name);
                 } else {
                     self.providers[provider].budget = Some(name);
+                }
+            }
+        }
+        for (prefix, spec) in std::mem::take(&mut self.provider_budgets) {
+            let matching: Vec<usize> = (0..self.providers.len())
+                .filter(|&i| {
+                    let p = &self.providers[i];
+                    p.supported && p.prefix == prefix && uses.contains_key(&i)
+                })
+                .collect();
+            if matching.is_empty() {
+                self.note(&spec.path, format!("provider budget of `{}` not imported: no imported deployment uses that provider", one_line(&prefix)));
+                continue;
+            }
+            let what = format!("LiteLLM provider `{}`", one_line(&prefix));
+            let Some(name) = self.add_budget(
+                &prefix,
+                spec.usd,
+                spec.duration.as_deref(),
+                &spec.path,
+                &what,
+            ) else {
+                continue;
+            };
+            for i in matching {
+                match self.providers[i].budget.clone() {
+                    Some(own) => {
+                        let provider = self.providers[i].name.clone();
+                        self.note(&spec.path, format!("budget `{name}` not set on provider `{provider}`: it already counts against budget `{own}` (from its deployment), and a provider names one budget"));
+                    }
+                    None => self.providers[i].budget = Some(name.clone()),
                 }
             }
         }
