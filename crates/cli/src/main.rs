@@ -563,6 +563,9 @@ fn show_targets(url: &str) -> ExitCode {
             t["target"].as_str().unwrap_or("?"),
             t["state"].as_str().unwrap_or("?")
         );
+        if let Some(why) = t["opened_for"].as_str() {
+            line.push_str(&format!(" for {why}"));
+        }
         if let Some(ms) = t["retry_in_ms"].as_u64() {
             line.push_str(&format!(" retry in {:.1}s", ms as f64 / 1000.0));
         }
@@ -857,6 +860,22 @@ fn status(base_url: &str) -> ExitCode {
             .as_str()
             .map(|e| format!("; ERROR: {e}"))
             .unwrap_or_default()
+    );
+    let mb = |v: &serde_json::Value| v.as_f64().map(|b| b / (1024.0 * 1024.0));
+    let bound = |v: &serde_json::Value, unit: &str| {
+        v.as_f64()
+            .map(|n| format!("{n} {unit}"))
+            .unwrap_or_else(|| "no limit".to_owned())
+    };
+    println!(
+        "            {} in use, oldest row {}; kept {} / {} ({} rows pruned since start)",
+        mb(&db["size_bytes"])
+            .map(|m| format!("{m:.1} MB"))
+            .unwrap_or_else(|| "size not measured yet".to_owned()),
+        db["oldest_at"].as_str().unwrap_or("none"),
+        bound(&db["retain_days"], "days"),
+        bound(&db["max_mb"], "MB"),
+        db["pruned_rows"]
     );
     let mut healthy = readiness["ready"] == true;
     if let Some(message) = readiness["config_file"]["last_error"]["message"].as_str() {

@@ -169,7 +169,13 @@ impl Gateway {
         let tracker = TaskTracker::new();
         let stop_background = CancellationToken::new();
         let events = Events::default();
-        let log = LogWriter::start(database_path.clone(), &tracker, stop_background.clone()).await;
+        let log = LogWriter::start(
+            database_path.clone(),
+            snapshot.config.log_retention,
+            &tracker,
+            stop_background.clone(),
+        )
+        .await;
         // Opened after the log, which creates the file and runs the migrations.
         let history_since = jiff::Timestamp::now().as_millisecond() - HISTORY_MS;
         let (ledger, history) = Ledger::start(
@@ -245,6 +251,7 @@ impl Gateway {
                         let outcome = match &result {
                             Ok(()) => crate::routing::Outcome::Success {
                                 latency: started.elapsed(),
+                                first_token: None,
                             },
                             Err(e) => crate::routing::Outcome::Failure {
                                 reason: format!("health check: {e}"),
@@ -349,6 +356,7 @@ impl Gateway {
             .routing
             .retain(&snapshot.config, &changed_providers);
         self.inner.budgets.configure(&snapshot.config);
+        self.inner.log.set_retention(snapshot.config.log_retention);
         self.inner.snapshot.store(Arc::new(snapshot));
         if let Ok(mut state) = self.inner.config_state.lock() {
             *state = ConfigState {

@@ -223,10 +223,17 @@ async fn messages(
         events.push(("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": stop_reason, "stop_sequence": null}, "usage": {"output_tokens": usage_out}})));
         events.push(("message_stop", json!({"type": "message_stop"})));
     }
-    let frames: Vec<Bytes> = events
+    let mut frames: Vec<Bytes> = events
         .into_iter()
         .map(|(name, data)| Bytes::from(format!("event: {name}\ndata: {data}\n\n")))
         .collect();
+    if model == "garbage-stream" {
+        // A broken event after the first two: not JSON at all.
+        frames.insert(
+            2,
+            Bytes::from_static(b"event: content_block_delta\ndata: {\"type\": oops\n\n"),
+        );
+    }
     sse(frames, state.config.chunk_interval)
 }
 

@@ -5,7 +5,8 @@
 //! Model ids steer behaviour: `fail-<status>` answers that status with an OpenAI error body,
 //! `slow-<ms>` waits before answering, `drip-<ms>` streams with `<ms>` between chunks,
 //! `stall-stream` sends one chunk then goes silent, `break-stream` drops the connection
-//! mid-stream. Anything else answers normally; a chat request to `gpt-mock` with `tools` plays
+//! mid-stream, `garbage-stream` sends an event that is not JSON, `per-token-<µs>` answers after
+//! `max_tokens` times `<µs>` (as an LLM's answer time grows with its length). Anything else answers normally; a chat request to `gpt-mock` with `tools` plays
 //! the tool-call round trip of `scenario`.
 //!
 //! Streams are counted (`stream_stats`): started, sent to the end, or cancelled because the
@@ -231,6 +232,13 @@ async fn chat(
     if let Some(response) = misbehave(&model).await {
         return response;
     }
+    if let Some(us) = model
+        .strip_prefix("per-token-")
+        .and_then(|s| s.parse::<u64>().ok())
+    {
+        let tokens = body.get("max_tokens").and_then(Value::as_u64).unwrap_or(16);
+        tokio::time::sleep(Duration::from_micros(us.saturating_mul(tokens))).await;
+    }
     // The tool-call round trip is scripted for one model id, so other tests that merely send
     // `tools` still get the plain echo answer.
     if model.starts_with("gpt-mock") && body.get("tools").is_some() {
@@ -337,6 +345,12 @@ fn async_stream(
             if i > 0 {
                 if behaviour == "stall-stream" && i == 2 {
                     futures::future::pending::<()>().await;
+                }
+                if behaviour == "garbage-stream" && i == 2 {
+                    return Some((
+                        Ok(Bytes::from_static(b"data: {\"choices\": [oops\n\n")),
+                        (it, behaviour, guard),
+                    ));
                 }
                 if behaviour == "break-stream" && i == 2 {
                     return Some((

@@ -28,6 +28,8 @@ pub struct Config {
     pub server: ServerSettings,
     /// `None` means the platform data dir.
     pub database_path: Option<PathBuf>,
+    /// `[database] retain_days` and `max_mb`: how much request log is kept.
+    pub log_retention: LogRetention,
     pub providers: BTreeMap<String, ProviderConfig>,
     pub aliases: BTreeMap<String, AliasConfig>,
     /// Client tokens by name. When any exist, model calls need one.
@@ -269,6 +271,33 @@ pub struct ProviderConfig {
     pub budget: Option<String>,
 }
 
+/// Bounds on the request log (never the spend ledger); `None` turns a bound off.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LogRetention {
+    pub max_age: Option<Duration>,
+    pub max_bytes: Option<u64>,
+}
+
+impl LogRetention {
+    pub const DEFAULT_DAYS: f64 = 30.0;
+    pub const DEFAULT_MB: f64 = 500.0;
+
+    /// Neither bound: keeps everything.
+    pub const UNBOUNDED: LogRetention = LogRetention {
+        max_age: None,
+        max_bytes: None,
+    };
+}
+
+impl Default for LogRetention {
+    fn default() -> Self {
+        LogRetention {
+            max_age: Some(Duration::from_secs_f64(Self::DEFAULT_DAYS * 86_400.0)),
+            max_bytes: Some((Self::DEFAULT_MB * 1024.0 * 1024.0) as u64),
+        }
+    }
+}
+
 /// When a target's circuit breaker opens and how it heals.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BreakerSettings {
@@ -281,8 +310,22 @@ pub struct BreakerSettings {
     /// First cooldown; doubles after each failed half-open probe, up to `max_cooldown`.
     pub cooldown: Duration,
     pub max_cooldown: Duration,
-    /// A success slower than this many times the target's moving average counts as a failure.
-    pub slow_factor: f64,
+    /// The time-to-first-token rule; `None` (the default): slowness never counts as a failure.
+    pub slow_first_token: Option<SlowFirstToken>,
+}
+
+/// A streamed answer whose first token came later than `factor` times the target's median time
+/// to first token (over its last answers) and later than `floor` counts as a failure. Total
+/// latency is never judged: it grows with the answer's length.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SlowFirstToken {
+    pub factor: f64,
+    /// Below this, no first token is slow (so microsecond jitter never counts).
+    pub floor: Duration,
+}
+
+impl SlowFirstToken {
+    pub const DEFAULT_FLOOR: Duration = Duration::from_secs(2);
 }
 
 impl Default for BreakerSettings {
@@ -294,7 +337,7 @@ impl Default for BreakerSettings {
             min_requests: 10,
             cooldown: Duration::from_secs(5),
             max_cooldown: Duration::from_secs(300),
-            slow_factor: 10.0,
+            slow_first_token: None,
         }
     }
 }

@@ -115,6 +115,10 @@ pub struct RawServer {
 #[serde(deny_unknown_fields)]
 pub struct RawDatabase {
     pub path: Option<String>,
+    /// Request log rows older than this go (0: kept forever).
+    pub retain_days: Option<f64>,
+    /// Oldest request log rows go while the database is larger (0: no cap).
+    pub max_mb: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -145,6 +149,10 @@ pub struct RawBreaker {
     pub min_requests: Option<u32>,
     pub cooldown_s: Option<f64>,
     pub max_cooldown_s: Option<f64>,
+    /// Off when absent: a streamed first token this many times the median is a failure.
+    pub slow_first_token_factor: Option<f64>,
+    pub slow_first_token_floor_ms: Option<f64>,
+    /// Retired (it judged total latency); accepted so old files load, and ignored with a warning.
     pub slow_factor: Option<f64>,
 }
 

@@ -16,9 +16,9 @@ use super::raw::{
     RawTimeouts, RawToken, RawWhenSpent,
 };
 use super::{
-    AliasConfig, BreakerSettings, BudgetConfig, ClientToken, Config, LongContext, ParamPolicy,
-    Period, Price, ProviderConfig, ProviderKind, Retries, ServerSettings, SpendSettings, Strategy,
-    TargetConfig, TenantConfig, Timeouts, WhenSpent,
+    AliasConfig, BreakerSettings, BudgetConfig, ClientToken, Config, LogRetention, LongContext,
+    ParamPolicy, Period, Price, ProviderConfig, ProviderKind, Retries, ServerSettings,
+    SlowFirstToken, SpendSettings, Strategy, TargetConfig, TenantConfig, Timeouts, WhenSpent,
 };
 use crate::secret::{expand_home, SecretRef};
 
@@ -400,6 +400,7 @@ fn build(raw: &RawConfig, loc: &Locator, errors: &mut Vec<Diagnostic>) -> Config
         .as_deref()
         .filter(|p| !p.is_empty())
         .map(expand_home);
+    let log_retention = build_retention(&raw.database, loc, errors);
 
     let providers: BTreeMap<String, ProviderConfig> = raw
         .providers
@@ -513,6 +514,7 @@ fn build(raw: &RawConfig, loc: &Locator, errors: &mut Vec<Diagnostic>) -> Config
         listen,
         server,
         database_path,
+        log_retention,
         providers,
         aliases,
         tokens,
@@ -950,6 +952,32 @@ fn build_limits(
     }
 }
 
+/// `retain_days` and `max_mb`: non-negative numbers, 0 turning that bound off.
+fn build_retention(raw: &RawDatabase, loc: &Locator, errors: &mut Vec<Diagnostic>) -> LogRetention {
+    let mut bound = |value: Option<f64>, default: f64, key: &'static str, unit: &str| {
+        let value = value.unwrap_or(default);
+        if !(value.is_finite() && value >= 0.0) {
+            errors.push(loc.at(
+                &[Seg::Key("database"), Seg::Key(key)],
+                format!("`{key}` must be a number of {unit} (0 for no bound), not {value}"),
+            ));
+            return None;
+        }
+        (value > 0.0).then_some(value)
+    };
+    let days = bound(
+        raw.retain_days,
+        LogRetention::DEFAULT_DAYS,
+        "retain_days",
+        "days",
+    );
+    let mb = bound(raw.max_mb, LogRetention::DEFAULT_MB, "max_mb", "megabytes");
+    LogRetention {
+        max_age: days.map(|d| Duration::from_secs_f64(d * 86_400.0)),
+        max_bytes: mb.map(|mb| (mb * 1024.0 * 1024.0) as u64),
+    }
+}
+
 fn build_breaker(
     raw: Option<&RawBreaker>,
     path: &[Seg],
@@ -981,8 +1009,22 @@ fn build_breaker(
             defaults.max_cooldown,
             errors,
         ),
-        slow_factor: raw.slow_factor.unwrap_or(defaults.slow_factor),
+        slow_first_token: raw.slow_first_token_factor.map(|factor| SlowFirstToken {
+            factor,
+            floor: raw
+                .slow_first_token_floor_ms
+                .filter(|ms| ms.is_finite() && *ms >= 0.0)
+                .map(|ms| Duration::from_secs_f64(ms / 1000.0))
+                .unwrap_or(SlowFirstToken::DEFAULT_FLOOR),
+        }),
     };
+    if raw.slow_factor.is_some() {
+        // Not mapped onto the new rule: it measured total latency, which grows with the answer.
+        tracing::warn!(
+            "breaker `slow_factor` no longer has an effect (total latency is not a failure signal); \
+             remove it, or use `slow_first_token_factor` to judge time to first token"
+        );
+    }
     if settings.failures == 0 {
         errors.push(loc.at(&at("failures"), "`failures` must be at least 1"));
     }
@@ -992,11 +1034,26 @@ fn build_breaker(
             "`error_rate` must be a fraction above 0 and at most 1, e.g. 0.5",
         ));
     }
-    if !(settings.slow_factor.is_finite() && settings.slow_factor > 1.0) {
-        errors.push(loc.at(
-            &at("slow_factor"),
-            "`slow_factor` must be a number above 1, e.g. 10",
-        ));
+    if let Some(factor) = raw.slow_first_token_factor {
+        if !(factor.is_finite() && factor > 1.0) {
+            errors.push(loc.at(
+                &at("slow_first_token_factor"),
+                "`slow_first_token_factor` must be a number above 1, e.g. 10",
+            ));
+        }
+    }
+    if let Some(ms) = raw.slow_first_token_floor_ms {
+        if !(ms.is_finite() && ms >= 0.0) {
+            errors.push(loc.at(
+                &at("slow_first_token_floor_ms"),
+                "`slow_first_token_floor_ms` must be a number of milliseconds, e.g. 2000",
+            ));
+        } else if raw.slow_first_token_factor.is_none() {
+            errors.push(loc.at(
+                &at("slow_first_token_floor_ms"),
+                "`slow_first_token_floor_ms` has no effect without `slow_first_token_factor`",
+            ));
+        }
     }
     if settings.max_cooldown < settings.cooldown {
         errors.push(loc.at(
@@ -1483,6 +1540,53 @@ fallbacks = [\"a\"]
         assert_eq!(budget.when_spent, WhenSpent::Reroute("local".into()));
         assert_eq!((budget.period, budget.alert_at), (Period::Month, 0.8));
         assert_eq!(ok.spend.timezone_name, "Europe/Berlin");
+    }
+
+    #[test]
+    fn log_retention_and_the_first_token_rule_are_checked() -> Result<(), String> {
+        let e = errors(concat!(
+            "[database]\nretain_days = -1\nmax_mb = 100\n",
+            "[providers.p]\nkind = \"openai\"\nbase_url = \"http://x/v1\"\n",
+            "breaker = { slow_first_token_factor = 0.5 }\n",
+            "[providers.q]\nkind = \"openai\"\nbase_url = \"http://x/v1\"\n",
+            "breaker = { slow_first_token_floor_ms = 100 }\n",
+        ));
+        assert_eq!(e.len(), 3, "{e:#?}");
+        assert!(
+            e[0].starts_with("2:15:") && e[0].contains("number of days"),
+            "{e:?}"
+        );
+        assert!(e[1].contains("must be a number above 1"), "{e:?}");
+        assert!(e[2].contains("no effect without"), "{e:?}");
+        let config = Config::parse(
+            concat!(
+                "[database]\nretain_days = 0\nmax_mb = 100\n",
+                "[providers.p]\nkind = \"openai\"\nbase_url = \"http://x/v1\"\n",
+                // The retired rule still loads (ignored, with a warning).
+                "breaker = { slow_factor = 10 }\n",
+                "[providers.q]\nkind = \"openai\"\nbase_url = \"http://x/v1\"\n",
+                "breaker = { slow_first_token_factor = 8 }\n",
+            ),
+            "t",
+        )
+        .map_err(|e| e.to_string())?;
+        assert_eq!(config.log_retention.max_age, None);
+        assert_eq!(config.log_retention.max_bytes, Some(100 * 1024 * 1024));
+        assert_eq!(config.providers["p"].breaker.slow_first_token, None);
+        assert_eq!(
+            config.providers["q"].breaker.slow_first_token,
+            Some(SlowFirstToken {
+                factor: 8.0,
+                floor: SlowFirstToken::DEFAULT_FLOOR
+            })
+        );
+        let defaults = Config::parse("", "t").map_err(|e| e.to_string())?;
+        assert_eq!(defaults.log_retention, LogRetention::default());
+        assert_eq!(
+            defaults.log_retention.max_age,
+            Some(Duration::from_secs(30 * 86_400))
+        );
+        Ok(())
     }
 
     #[test]

@@ -6,10 +6,12 @@
 //! time-zone change moves period boundaries without rereading the disk. Each budget's current
 //! total is cached and recomputed only when its period rolls over or the config changes.
 //!
-//! Admission is checked against spend already made: requests in flight when a budget runs out
-//! still finish, so a budget can be overshot by what they cost.
+//! Admission counts spend already made plus the estimates reserved by requests in flight
+//! (`reserve`), so concurrent requests cannot all slip through a nearly spent budget; a budget
+//! is overshot by at most what the last admitted request costs beyond its estimate's room.
 
 pub mod prices;
+pub mod reserve;
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
@@ -171,6 +173,7 @@ pub struct Budgets {
     state: Mutex<State>,
     events: Events,
     ledger: Ledger,
+    in_flight: std::sync::Arc<reserve::InFlight>,
 }
 
 impl Budgets {
@@ -199,6 +202,7 @@ impl Budgets {
             state: Mutex::new(state),
             events,
             ledger,
+            in_flight: Default::default(),
         }
     }
 
@@ -215,21 +219,60 @@ impl Budgets {
         self.ledger.health()
     }
 
-    /// The first of `names` that is spent now.
+    /// The first of `names` that is spent now, counting what requests in flight reserved.
     pub fn spent<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> Option<Spent> {
-        let now = Timestamp::now();
         let mut state = self.state.lock().ok()?;
+        self.spent_in(&mut state, names)
+    }
+
+    /// Reserves a request's estimated cost against `names`, unless one of them is spent
+    /// (in-flight reservations included). Checked and reserved under one lock, so concurrent
+    /// requests see each other. A free request reserves nothing and is never refused here.
+    pub fn reserve(
+        &self,
+        names: &[&str],
+        nano_usd: i64,
+    ) -> Result<reserve::Reservation, Box<Spent>> {
+        if nano_usd <= 0 {
+            return Ok(reserve::Reservation::none());
+        }
+        let Ok(mut state) = self.state.lock() else {
+            return Ok(reserve::Reservation::none());
+        };
+        let mut known: Vec<String> = names
+            .iter()
+            .filter(|n| state.rules.budgets.contains_key(**n))
+            .map(|n| (*n).to_owned())
+            .collect();
+        known.sort_unstable();
+        known.dedup();
+        if let Some(spent) = self.spent_in(&mut state, known.iter().map(String::as_str)) {
+            return Err(Box::new(spent));
+        }
+        if known.is_empty() {
+            return Ok(reserve::Reservation::none());
+        }
+        Ok(self.in_flight.add(known, nano_usd))
+    }
+
+    fn spent_in<'a>(
+        &self,
+        state: &mut State,
+        names: impl IntoIterator<Item = &'a str>,
+    ) -> Option<Spent> {
+        let now = Timestamp::now();
         for name in names {
             let Some(budget) = state.rules.budgets.get(name).cloned() else {
                 continue;
             };
             let total = state.current(&budget, now).0.clone();
-            if total.nano_usd as f64 >= budget.usd * 1e9 {
+            let counted = total.nano_usd + self.in_flight.reserved(name);
+            if counted as f64 >= budget.usd * 1e9 {
                 let tz = state.rules.timezone();
                 return Some(Spent {
                     budget: budget.name.clone(),
                     usd: budget.usd,
-                    spent_usd: total.nano_usd as f64 / 1e9,
+                    spent_usd: counted as f64 / 1e9,
                     period: budget.period,
                     when_spent: budget.when_spent.clone(),
                     period_start: local_time(total.start_ms, &tz),

@@ -3,6 +3,7 @@
 //! keep flowing: rows are dropped (and counted) and readiness reports the failure.
 
 pub mod ledger;
+pub mod retention;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -57,6 +58,9 @@ pub struct LogHealth {
     pub error: Option<String>,
     pub written: u64,
     pub dropped: u64,
+    /// Size, oldest row and bounds, as of the last pruning pass.
+    #[serde(flatten)]
+    pub stats: retention::LogStats,
 }
 
 struct Shared {
@@ -64,6 +68,10 @@ struct Shared {
     error: Mutex<Option<String>>,
     written: AtomicU64,
     dropped: AtomicU64,
+    retention: Mutex<retention::Retention>,
+    pruned: AtomicU64,
+    /// (bytes in use, oldest row's `ts_ms`) from the last pass.
+    stats: Mutex<(Option<u64>, Option<i64>)>,
 }
 
 /// The sending side of the request log. Cheap to clone.
@@ -76,13 +84,22 @@ pub struct LogWriter {
 impl LogWriter {
     /// Opens (or creates) the database and starts the writer task on `tracker`. Never fails:
     /// a database that cannot be opened is retried and reported through `health`.
-    pub async fn start(path: PathBuf, tracker: &TaskTracker, stop: CancellationToken) -> LogWriter {
+    /// A pruning task on `tracker` keeps the log within `retention` (`set_retention` changes it).
+    pub async fn start(
+        path: PathBuf,
+        retention: retention::Retention,
+        tracker: &TaskTracker,
+        stop: CancellationToken,
+    ) -> LogWriter {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
         let shared = Arc::new(Shared {
             path: path.clone(),
             error: Mutex::new(None),
             written: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
+            retention: Mutex::new(retention),
+            pruned: AtomicU64::new(0),
+            stats: Mutex::new((None, None)),
         });
         let pool = match open(&path).await {
             Ok(pool) => Some(pool),
@@ -92,8 +109,16 @@ impl LogWriter {
                 None
             }
         };
-        tracker.spawn(run(rx, pool, shared.clone(), stop));
+        tracker.spawn(run(rx, pool, shared.clone(), stop.clone()));
+        tracker.spawn(retention::run(path, shared.clone(), stop));
         LogWriter { tx, shared }
+    }
+
+    /// New bounds (a reload), used from the next pruning pass.
+    pub fn set_retention(&self, retention: retention::Retention) {
+        if let Ok(mut slot) = self.shared.retention.lock() {
+            *slot = retention;
+        }
     }
 
     /// Queues a row without waiting. A full queue drops the row and counts it.
@@ -111,6 +136,7 @@ impl LogWriter {
             error,
             written: self.shared.written.load(Ordering::Relaxed),
             dropped: self.shared.dropped.load(Ordering::Relaxed),
+            stats: self.shared.log_stats(),
         }
     }
 }
@@ -119,6 +145,34 @@ impl Shared {
     fn set_error(&self, error: Option<String>) {
         if let Ok(mut slot) = self.error.lock() {
             *slot = error;
+        }
+    }
+
+    fn retention(&self) -> retention::Retention {
+        self.retention
+            .lock()
+            .map(|r| *r)
+            .unwrap_or(retention::Retention::UNBOUNDED)
+    }
+
+    fn set_stats(&self, size_bytes: Option<u64>, oldest_ts_ms: Option<i64>) {
+        if let Ok(mut slot) = self.stats.lock() {
+            *slot = (size_bytes, oldest_ts_ms);
+        }
+    }
+
+    fn log_stats(&self) -> retention::LogStats {
+        let (size_bytes, oldest_ts_ms) = self.stats.lock().map(|s| *s).unwrap_or_default();
+        let retention = self.retention();
+        retention::LogStats {
+            size_bytes,
+            oldest_ts_ms,
+            oldest_at: oldest_ts_ms
+                .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+                .map(|t| t.to_string()),
+            pruned_rows: self.pruned.load(Ordering::Relaxed),
+            retain_days: retention.max_age.map(|a| a.as_secs_f64() / 86_400.0),
+            max_mb: retention.max_bytes.map(|b| b as f64 / (1024.0 * 1024.0)),
         }
     }
 }
@@ -310,7 +364,13 @@ mod tests {
         let path = dir.path().join("log.db");
         let tracker = TaskTracker::new();
         let stop = CancellationToken::new();
-        let writer = LogWriter::start(path.clone(), &tracker, stop.clone()).await;
+        let writer = LogWriter::start(
+            path.clone(),
+            retention::Retention::UNBOUNDED,
+            &tracker,
+            stop.clone(),
+        )
+        .await;
         for i in 0..1000 {
             writer.log(LogRow {
                 correlation_id: format!("c{i}"),
@@ -432,7 +492,13 @@ mod tests {
         std::fs::write(&blocker, "x")?;
         let tracker = TaskTracker::new();
         let stop = CancellationToken::new();
-        let writer = LogWriter::start(blocker.join("log.db"), &tracker, stop.clone()).await;
+        let writer = LogWriter::start(
+            blocker.join("log.db"),
+            retention::Retention::UNBOUNDED,
+            &tracker,
+            stop.clone(),
+        )
+        .await;
         writer.log(LogRow::default());
         let health = writer.health();
         assert!(!health.ok);
