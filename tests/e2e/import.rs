@@ -13,6 +13,7 @@ use mock_upstream::{MockConfig, MockUpstream};
 use crate::support::{run_check, switchboard, Served};
 
 const MASTER_KEY: &str = "sk-litellm-master-e2e-0123456789";
+const VIRTUAL_KEY: &str = "sk-virtual-key-of-ci-9876543210";
 
 /// `switchboard import litellm ARGS...` with `envs`, its exit status, stdout and stderr.
 async fn run_import(home: &Path, args: &[&str], envs: &[(&str, &str)]) -> (bool, String, String) {
@@ -106,10 +107,26 @@ general_settings:
     let yaml_path = home.join("litellm.yaml");
     std::fs::write(&yaml_path, litellm).unwrap();
     let out = home.join("switchboard.toml");
+    // A virtual key as LiteLLM's database holds it: the SHA-256 of the client's sk- key.
+    let keys_path = home.join("keys.json");
+    std::fs::write(
+        &keys_path,
+        format!(
+            r#"[{{"token": "{}", "key_alias": "ci", "models": ["gpt-4o"], "rpm_limit": 100}}]"#,
+            switchboard_gateway::hash_token(VIRTUAL_KEY)
+        ),
+    )
+    .unwrap();
 
     let (ok, _, report) = run_import(
         home,
-        &[yaml_path.to_str().unwrap(), "-o", out.to_str().unwrap()],
+        &[
+            yaml_path.to_str().unwrap(),
+            "--keys",
+            keys_path.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ],
         &[("LITELLM_MASTER_KEY", MASTER_KEY)],
     )
     .await;
@@ -172,6 +189,17 @@ general_settings:
         assert!(stdout.contains(&format!("served {alias}\n")), "{stdout}");
     }
     assert!(stdout.contains("wrong key refused"), "{stdout}");
+
+    // The virtual key works as it did in LiteLLM: on its own models only.
+    let http = crate::support::http_client();
+    let call = |model: &str| {
+        http.post(served.url("/v1/chat/completions"))
+            .bearer_auth(VIRTUAL_KEY)
+            .json(&serde_json::json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+    };
+    assert_eq!(call("gpt-4o").await.unwrap().status(), 200);
+    assert_eq!(call("claude-sonnet").await.unwrap().status(), 403);
 
     // Each alias reached its backend in that backend's own protocol, with its own key.
     let received = mock.received();
