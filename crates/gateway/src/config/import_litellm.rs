@@ -1740,7 +1740,7 @@ impl Importer {
                 };
                 match value.filter(|v| !v.is_empty()) {
                     Some(value) => {
-                        self.note(path, format!("master_key (from `{var}`, read at import time) imported as client token `{NAME}` (its SHA-256; the key is not copied), so clients keep their key; and as server.admin_token = \"env:{var}\" for the admin API"));
+                        self.note(path, format!("master_key (from `{var}`, read at import time) imported as client token `{NAME}` (its SHA-256; the key is not copied), so clients keep their key (with a client token configured, every model call needs one, as every LiteLLM call needed a key); and as server.admin_token = \"env:{var}\" for the admin API"));
                         value
                     }
                     None => {
@@ -1750,7 +1750,7 @@ impl Importer {
                 }
             }
             None => {
-                self.note(path, format!("master_key imported as client token `{NAME}` (its SHA-256; the key is not copied), so clients keep their key. The admin API takes only a reference: to keep using this key there, store it in a mode-600 file and set server.admin_token = \"file:PATH\""));
+                self.note(path, format!("master_key imported as client token `{NAME}` (its SHA-256; the key is not copied), so clients keep their key (with a client token configured, every model call needs one, as every LiteLLM call needed a key). The admin API takes only a reference: to keep using this key there, store it in a mode-600 file and set server.admin_token = \"file:PATH\""));
                 text.to_owned()
             }
         };
