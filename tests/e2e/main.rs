@@ -15,6 +15,7 @@ mod cli;
 mod codex;
 mod correlation;
 mod errors;
+mod import;
 mod logging;
 mod proxy;
 mod sdk;
