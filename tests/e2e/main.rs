@@ -12,9 +12,11 @@ mod support;
 
 mod budgets;
 mod cli;
+mod codex;
 mod coding_agents;
 mod correlation;
 mod errors;
+mod import;
 mod logging;
 mod proxy;
 mod sdk;

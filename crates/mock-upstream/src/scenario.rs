@@ -1,8 +1,10 @@
 //! The conversation every wire-format mock plays, so SDK tests can do a tool-call round trip
 //! against any of them: with tools and no tool results yet, call the first tool twice in
 //! parallel (Paris and Tokyo, arguments streamed in small pieces); with tool results, answer
-//! with text that quotes them; otherwise greet the last user text. Coding agents (a shell tool
-//! named `Bash` as in Claude Code, or `bash` as in opencode) get one `echo hi` call instead.
+//! with text that quotes them; otherwise greet the last user text. Coding agents get one
+//! harmless shell call instead (the agent e2e tests): Codex CLI's `exec_command` an `echo`
+//! whose output (`tool-ran-42`) differs from its arguments; a shell tool named `Bash` (Claude
+//! Code) or `bash` (opencode) `echo hi`.
 
 pub(crate) enum Reply {
     Text(String),
@@ -13,6 +15,12 @@ pub(crate) enum Reply {
 pub(crate) fn decide(who: &str, tools: &[String], results: &[String], last_user: &str) -> Reply {
     if !results.is_empty() {
         return Reply::Text(format!("{who} got tool results: {}", results.join(" | ")));
+    }
+    if tools.iter().any(|t| t == "exec_command") {
+        return Reply::ToolCalls(vec![(
+            "exec_command".to_owned(),
+            r#"{"cmd": "echo tool-ran-$((6*7))"}"#.to_owned(),
+        )]);
     }
     if let Some(shell) = tools.iter().find(|t| *t == "Bash" || *t == "bash") {
         return Reply::ToolCalls(vec![(

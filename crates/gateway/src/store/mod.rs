@@ -3,6 +3,7 @@
 //! keep flowing: rows are dropped (and counted) and readiness reports the failure.
 
 pub mod ledger;
+pub mod responses;
 pub mod retention;
 
 use std::path::{Path, PathBuf};
