@@ -20,10 +20,12 @@ use crate::config::{AliasConfig, Strategy};
 use crate::routing::RoutingState;
 
 /// Headers coding agents send to name their session, in the order they are checked.
-pub const SESSION_HEADERS: [&str; 3] = [
+pub const SESSION_HEADERS: [&str; 4] = [
     "x-claude-code-session-id",
     "x-session-affinity",
     "x-session-id",
+    // Codex CLI (seen from 0.171), once per conversation.
+    "session-id",
 ];
 const MAX_SESSIONS: usize = 10_000;
 const IDLE: Duration = Duration::from_secs(3600);
@@ -179,7 +181,7 @@ mod tests {
             Option<&'a HeaderName>,
             Option<&'a str>,
         );
-        let cases: [Case; 7] = [
+        let cases: [Case; 8] = [
             (
                 &[("x-claude-code-session-id", "cc-1")],
                 None,
@@ -197,6 +199,7 @@ mod tests {
                 Some("h:m-1"),
             ),
             (&[("x-my-session", "m-1")], None, None),
+            (&[("session-id", "codex-1")], None, Some("h:codex-1")),
             (&[("x-session-id", "  ")], None, None),
             (
                 &[("x-session-id", &"x".repeat(MAX_KEY_LEN + 1))],
