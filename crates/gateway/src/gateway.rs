@@ -90,6 +90,13 @@ pub(crate) struct Inner {
     pub(crate) budgets: Arc<Budgets>,
     pub(crate) tracker: TaskTracker,
     pub(crate) stop_background: CancellationToken,
+    /// The dashboard's read side of the request log (its own read-only pool).
+    pub(crate) reader: crate::store::read::LogReader,
+    /// Login links and dashboard sessions.
+    pub(crate) sessions: crate::session::Sessions,
+    /// The per-install admin secret (`admin.secret` beside the database); `None` if it could
+    /// not be read or made (then only `server.admin_token` opens the admin API).
+    pub(crate) admin_secret: Option<crate::secret::Secret<String>>,
 }
 
 /// What the gateway knows about its config file.
@@ -170,6 +177,15 @@ impl Gateway {
         let stop_background = CancellationToken::new();
         let events = Events::default();
         let log = LogWriter::start(database_path.clone(), &tracker, stop_background.clone()).await;
+        let reader = crate::store::read::LogReader::new(database_path.clone());
+        let admin_secret =
+            match crate::session::load_or_create_secret(&crate::session::secret_path(&database_path)) {
+                Ok(secret) => Some(secret),
+                Err(e) => {
+                    tracing::warn!(error = %e, "no admin secret: the admin API needs server.admin_token");
+                    None
+                }
+            };
         // Opened after the log, which creates the file and runs the migrations.
         let history_since = jiff::Timestamp::now().as_millisecond() - HISTORY_MS;
         let (ledger, history) = Ledger::start(
@@ -202,6 +218,9 @@ impl Gateway {
                 budgets,
                 tracker,
                 stop_background,
+                reader,
+                sessions: Default::default(),
+                admin_secret,
             }),
         };
         gateway.spawn_health_checks();

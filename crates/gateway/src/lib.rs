@@ -2,6 +2,7 @@
 //! and the tray app are thin shells over `Gateway`; nothing here knows about a GUI.
 
 pub mod admin;
+pub mod api;
 pub mod config;
 pub mod error;
 pub mod events;
@@ -12,6 +13,7 @@ pub mod provider;
 pub mod routing;
 pub mod secret;
 mod server;
+pub mod session;
 pub mod spend;
 pub use server::guard::hash_token;
 pub mod store;

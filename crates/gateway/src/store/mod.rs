@@ -3,6 +3,7 @@
 //! keep flowing: rows are dropped (and counted) and readiness reports the failure.
 
 pub mod ledger;
+pub mod read;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -64,6 +65,8 @@ struct Shared {
     error: Mutex<Option<String>>,
     written: AtomicU64,
     dropped: AtomicU64,
+    /// The id of the last row committed, for live tails (`subscribe_written`).
+    last_id: tokio::sync::watch::Sender<i64>,
 }
 
 /// The sending side of the request log. Cheap to clone.
@@ -83,6 +86,7 @@ impl LogWriter {
             error: Mutex::new(None),
             written: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
+            last_id: tokio::sync::watch::channel(0).0,
         });
         let pool = match open(&path).await {
             Ok(pool) => Some(pool),
@@ -101,6 +105,15 @@ impl LogWriter {
         if self.tx.try_send(row).is_err() {
             self.shared.dropped.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Changes to the id of the last committed row after every batch.
+    pub fn subscribe_written(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.shared.last_id.subscribe()
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.shared.path
     }
 
     pub fn health(&self) -> LogHealth {
@@ -227,7 +240,8 @@ async fn write_batch(
         return;
     };
     match insert(db, batch).await {
-        Ok(()) => {
+        Ok(last_id) => {
+            shared.last_id.send_replace(last_id);
             shared.written.fetch_add(count, Ordering::Relaxed);
             shared.set_error(None);
         }
@@ -247,8 +261,10 @@ const ROWS_PER_STATEMENT: usize = 64;
 /// `ROWS_PER_STATEMENT` rows, then the rest in power-of-two chunks, so a batch takes a handful
 /// of statements of at most seven distinct shapes (prepared once, then cached). Every statement
 /// is a round trip to sqlx's worker thread: one per row cost two thread switches per request.
-async fn insert(pool: &SqlitePool, rows: &[LogRow]) -> Result<(), sqlx::Error> {
+/// Returns the id of the last row inserted.
+async fn insert(pool: &SqlitePool, rows: &[LogRow]) -> Result<i64, sqlx::Error> {
     let mut tx = pool.begin().await?;
+    let mut last_id = 0;
     let mut rest = rows;
     while !rest.is_empty() {
         let n = ROWS_PER_STATEMENT.min(1 << rest.len().ilog2());
@@ -275,10 +291,11 @@ async fn insert(pool: &SqlitePool, rows: &[LogRow]) -> Result<(), sqlx::Error> {
                 .bind(&row.tenant)
                 .bind(row.cost_usd);
         }
-        query.execute(&mut *tx).await?;
+        last_id = query.execute(&mut *tx).await?.last_insert_rowid();
         rest = tail;
     }
-    tx.commit().await
+    tx.commit().await?;
+    Ok(last_id)
 }
 
 /// `INSERT ... VALUES (?, ...), ...` for `rows` rows (a power of two up to `ROWS_PER_STATEMENT`).
