@@ -79,12 +79,26 @@ pub struct Attempt {
     pub note: Option<String>,
 }
 
+/// Bodies kept with `[database] capture_bodies`, credentials redacted.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(test, derive(TS))]
+pub struct CapturedBodies {
+    /// The client's JSON body.
+    pub request: Option<String>,
+    /// The JSON answer, or for a stream the events as sent (`data: ...` lines).
+    pub response: Option<String>,
+    /// Either body was cut at `capture_max_kb`.
+    pub truncated: bool,
+}
+
 /// `GET /admin/requests/{id}`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(test, derive(TS))]
 pub struct RequestDetail {
     pub row: RequestRow,
     pub attempts: Vec<Attempt>,
+    /// `None` when bodies were not captured for this request.
+    pub bodies: Option<CapturedBodies>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -196,6 +210,7 @@ mod tests {
             RequestRow::decl(),
             RequestList::decl(),
             Attempt::decl(),
+            CapturedBodies::decl(),
             RequestDetail::decl(),
             GroupBy::decl(),
             StatsQuery::decl(),

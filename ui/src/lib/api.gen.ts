@@ -36,7 +36,25 @@ next_cursor: string | null, };
 
 export type Attempt = { target: string | null, outcome: string | null, ms: number | null, note: string | null, };
 
-export type RequestDetail = { row: RequestRow, attempts: Array<Attempt>, };
+export type CapturedBodies = { 
+/**
+ * The client's JSON body.
+ */
+request: string | null, 
+/**
+ * The JSON answer, or for a stream the events as sent (`data: ...` lines).
+ */
+response: string | null, 
+/**
+ * Either body was cut at `capture_max_kb`.
+ */
+truncated: boolean, };
+
+export type RequestDetail = { row: RequestRow, attempts: Array<Attempt>, 
+/**
+ * `None` when bodies were not captured for this request.
+ */
+bodies: CapturedBodies | null, };
 
 export type GroupBy = "alias" | "target" | "client";
 

@@ -28,6 +28,8 @@ pub struct Config {
     pub server: ServerSettings,
     /// `None` means the platform data dir.
     pub database_path: Option<PathBuf>,
+    /// Which request and response bodies the log keeps (`[database] capture_bodies`).
+    pub capture: crate::capture::CaptureSettings,
     pub providers: BTreeMap<String, ProviderConfig>,
     pub aliases: BTreeMap<String, AliasConfig>,
     /// Client tokens by name. When any exist, model calls need one.

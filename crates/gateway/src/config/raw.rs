@@ -115,6 +115,10 @@ pub struct RawServer {
 #[serde(deny_unknown_fields)]
 pub struct RawDatabase {
     pub path: Option<String>,
+    /// `off` (default), `errors` or `all`: keep request and response bodies for the dashboard.
+    pub capture_bodies: Option<String>,
+    /// Size cap per captured body, in KB (default 64).
+    pub capture_max_kb: Option<u32>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -34,6 +34,7 @@ use crate::routing::{estimate_input_tokens, Admission, AttemptGuard, Outcome};
 use crate::spend::prices;
 use crate::spend::{Budgets, Spent};
 use crate::store::ledger::SpendRow;
+use crate::capture::Capture;
 use crate::store::{LogRow, LogWriter};
 use crate::translate;
 
@@ -106,7 +107,10 @@ pub(super) async fn handle(
         correlation_id: &correlation_id,
     };
     let result = match read_json_body(request, snapshot.config.server.max_body_bytes).await {
-        Ok(body) => route(&context, endpoint, body, &Ingress::OpenAi, &mut record).await,
+        Ok(body) => {
+            record.capture = Capture::start(snapshot.config.capture, &body);
+            route(&context, endpoint, body, &Ingress::OpenAi, &mut record).await
+        }
         Err(e) => Err(e),
     };
     match result {
@@ -151,7 +155,10 @@ pub(super) async fn handle_anthropic(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let result = match read_json_body(request, snapshot.config.server.max_body_bytes).await {
-        Ok(native) => match super::anthropic::ingress(native, endpoint, beta) {
+        Ok(native) => match {
+            record.capture = Capture::start(snapshot.config.capture, &native);
+            super::anthropic::ingress(native, endpoint, beta)
+        } {
             Ok((body, anthropic)) => {
                 let ingress = Ingress::Anthropic(anthropic);
                 route(
@@ -555,6 +562,9 @@ async fn route(
                                 },
                                 &target.breaker,
                             );
+                            if let Some(capture) = &mut record.capture {
+                                capture.response(&body);
+                            }
                             record.finish_ok(usage);
                             record.spend_committed().await;
                             json_response(body, &route)
@@ -917,7 +927,11 @@ impl ForwardStream {
                 }
             }
         }
-        Some(event.to_bytes())
+        let bytes = event.to_bytes();
+        if let Some(capture) = &mut self.record.capture {
+            capture.response(&bytes);
+        }
+        Some(bytes)
     }
 }
 
@@ -1023,6 +1037,8 @@ struct Record {
     row: LogRow,
     started: Instant,
     attempts: Vec<String>,
+    /// Bodies for the dashboard, when `[database] capture_bodies` asks for them.
+    capture: Option<Box<Capture>>,
 }
 
 impl Record {
@@ -1041,6 +1057,7 @@ impl Record {
             },
             started: Instant::now(),
             attempts: Vec::new(),
+            capture: None,
         }
     }
 
@@ -1054,6 +1071,7 @@ impl Record {
             row: std::mem::take(&mut self.row),
             started: self.started,
             attempts: std::mem::take(&mut self.attempts),
+            capture: self.capture.take(),
         }
     }
 
@@ -1098,6 +1116,11 @@ impl Record {
     }
 
     fn finish_error(&mut self, error: &ApiError) {
+        if let Some(capture) = &mut self.capture {
+            if let Ok(body) = serde_json::to_vec(&serde_json::json!({ "error": error })) {
+                capture.response(&body);
+            }
+        }
         self.row.status = error.status.as_u16();
         self.row.error_type = Some(error.code.to_owned());
         self.write();
@@ -1116,6 +1139,10 @@ impl Record {
         self.row.latency_ms = round_ms(self.started.elapsed().as_secs_f64() * 1000.0);
         if !self.attempts.is_empty() {
             self.row.attempts = Some(format!("[{}]", self.attempts.join(",")));
+        }
+        if let Some(capture) = self.capture.take() {
+            let failed = self.row.status >= 400 || self.row.error_type.is_some();
+            self.row.bodies = capture.finish(failed).map(Box::new);
         }
         log.log(std::mem::take(&mut self.row));
     }

@@ -48,6 +48,9 @@ pub struct LogRow {
     pub tenant: Option<String>,
     /// `None`: no usage reported, or a cloud model without a known price.
     pub cost_usd: Option<f64>,
+    /// Bodies kept by `[database] capture_bodies`; stored in `request_bodies`, not in the row.
+    #[serde(skip)]
+    pub bodies: Option<Box<crate::capture::CapturedBodies>>,
 }
 
 /// How the log is doing, for readiness.
@@ -292,10 +295,34 @@ async fn insert(pool: &SqlitePool, rows: &[LogRow]) -> Result<i64, sqlx::Error> 
                 .bind(row.cost_usd);
         }
         last_id = query.execute(&mut *tx).await?.last_insert_rowid();
+        insert_bodies(&mut tx, last_id, chunk).await?;
         rest = tail;
     }
     tx.commit().await?;
     Ok(last_id)
+}
+
+/// Stores captured bodies for the rows of one multi-row INSERT whose last id is `last_id` (one
+/// statement's rows get consecutive ids).
+async fn insert_bodies(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    last_id: i64,
+    chunk: &[LogRow],
+) -> Result<(), sqlx::Error> {
+    let first_id = last_id - chunk.len() as i64 + 1;
+    for (offset, row) in chunk.iter().enumerate() {
+        let Some(bodies) = &row.bodies else { continue };
+        sqlx::query(
+            "INSERT INTO request_bodies (request_id, request, response, truncated) VALUES (?, ?, ?, ?)",
+        )
+        .bind(first_id + offset as i64)
+        .bind(&bodies.request)
+        .bind(&bodies.response)
+        .bind(bodies.truncated)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }
 
 /// `INSERT ... VALUES (?, ...), ...` for `rows` rows (a power of two up to `ROWS_PER_STATEMENT`).
@@ -381,6 +408,7 @@ mod tests {
             client: Some("obsidian".into()),
             tenant: Some("home".into()),
             cost_usd: Some(0.0125),
+            bodies: None,
         };
         insert(&pool, &[full.clone(), LogRow::default()]).await?;
         use sqlx::Row;
@@ -417,6 +445,7 @@ mod tests {
                 client: r.try_get("client")?,
                 tenant: r.try_get("tenant")?,
                 cost_usd: r.try_get("cost_usd")?,
+                bodies: None,
             })
         };
         let (first, second) = (read(&rows[0])?, read(&rows[1])?);

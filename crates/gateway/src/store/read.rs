@@ -11,7 +11,7 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use tokio::sync::OnceCell;
 
 use crate::api::{
-    GroupBy, RequestDetail, RequestList, RequestQuery, RequestRow, Stats, StatsBucket,
+    CapturedBodies, GroupBy, RequestDetail, RequestList, RequestQuery, RequestRow, Stats, StatsBucket,
     StatsQuery,
 };
 
@@ -108,11 +108,23 @@ impl LogReader {
         .await?;
         let Some(found) = found else { return Ok(None) };
         let attempts: Option<String> = found.try_get("attempts")?;
+        let bodies = sqlx::query_as::<_, (Option<String>, Option<String>, bool)>(
+            "SELECT request, response, truncated FROM request_bodies WHERE request_id = ?",
+        )
+        .bind(id)
+        .fetch_optional(self.pool().await?)
+        .await?
+        .map(|(request, response, truncated)| CapturedBodies {
+            request,
+            response,
+            truncated,
+        });
         Ok(Some(RequestDetail {
             row: row(&found)?,
             attempts: attempts
                 .and_then(|a| serde_json::from_str(&a).ok())
                 .unwrap_or_default(),
+            bodies,
         }))
     }
 

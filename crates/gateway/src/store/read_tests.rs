@@ -254,3 +254,27 @@ async fn bench_million_row_log() -> anyhow::Result<()> {
     println!("slowest list call: {worst:.2} ms");
     Ok(())
 }
+
+#[tokio::test]
+async fn captured_bodies_are_read_with_their_row_and_deleted_with_it() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("log.db");
+    let pool = open(&path).await.map_err(anyhow::Error::msg)?;
+    let mut with = row_at(5, "a", 200, 1.0);
+    with.bodies = Some(Box::new(crate::capture::CapturedBodies {
+        request: Some(r#"{"model":"a"}"#.into()),
+        response: Some("data: {}\n\n".into()),
+        truncated: true,
+    }));
+    insert(&pool, &[row_at(4, "a", 200, 1.0), with, row_at(6, "a", 200, 1.0)]).await?;
+    let reader = LogReader::new(path);
+    let detail = reader.get(2).await?.ok_or_else(|| anyhow::anyhow!("missing"))?;
+    let bodies = detail.bodies.ok_or_else(|| anyhow::anyhow!("no bodies"))?;
+    assert_eq!(bodies.request.as_deref(), Some(r#"{"model":"a"}"#));
+    assert!(bodies.truncated);
+    assert!(reader.get(1).await?.and_then(|d| d.bodies).is_none());
+    sqlx::query("DELETE FROM requests WHERE id = 2").execute(&pool).await?;
+    let (left,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM request_bodies").fetch_one(&pool).await?;
+    assert_eq!(left, 0, "bodies go with their row");
+    Ok(())
+}
