@@ -13,7 +13,8 @@ use rust_embed::RustEmbed;
 use crate::gateway::Gateway;
 
 #[derive(RustEmbed)]
-#[folder = "$CARGO_MANIFEST_DIR/../../ui/dist"]
+// Relative to this crate's Cargo.toml.
+#[folder = "../../ui/dist"]
 #[allow_missing = true]
 struct Assets;
 
