@@ -32,10 +32,7 @@ fn main() {
         return;
     }
     let built = newest(&ui.join("dist"));
-    let sources = SOURCES
-        .iter()
-        .filter_map(|s| newest(&ui.join(s)))
-        .max();
+    let sources = SOURCES.iter().filter_map(|s| newest(&ui.join(s))).max();
     if ui.join("dist/index.html").exists() && built >= sources {
         return;
     }
@@ -46,7 +43,9 @@ fn main() {
     let lock = ui.join("package-lock.json");
     let modules = ui.join("node_modules");
     if !modules.exists() || newest(&lock) > modules.metadata().and_then(|m| m.modified()).ok() {
-        run(Command::new(npm).args(["ci", "--no-audit", "--no-fund"]).current_dir(&ui));
+        run(Command::new(npm)
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&ui));
     }
     run(Command::new(npm).args(["run", "build"]).current_dir(&ui));
 }
@@ -56,7 +55,9 @@ fn run(command: &mut Command) {
     command.stdout(std::process::Stdio::from(std::io::stderr()));
     match command.status() {
         Ok(status) if status.success() => {}
-        Ok(status) => fail(&format!("building the dashboard failed ({command:?}: {status}); see the output above")),
+        Ok(status) => fail(&format!(
+            "building the dashboard failed ({command:?}: {status}); see the output above"
+        )),
         Err(e) => fail(&format!("cannot run {command:?}: {e}")),
     }
 }

@@ -620,7 +620,12 @@ fn reset_targets(url: &str, target: Option<&str>, credential: &Credential) -> Ex
 
 /// Asks the gateway for a one-time login link and opens it (or prints it).
 fn dashboard(url: &str, credential: &Credential, print_url: bool) -> ExitCode {
-    let body = match admin_call(url, "/admin/login-links", credential, Some(serde_json::json!({}))) {
+    let body = match admin_call(
+        url,
+        "/admin/login-links",
+        credential,
+        Some(serde_json::json!({})),
+    ) {
         Ok(body) => body,
         Err(code) => return code,
     };
@@ -653,7 +658,10 @@ fn dashboard(url: &str, credential: &Credential, print_url: bool) -> ExitCode {
             ExitCode::SUCCESS
         }
         _ => {
-            eprintln!("no browser could be opened ({opener}); open this link (it works once, for {} s):", link.expires_in_s);
+            eprintln!(
+                "no browser could be opened ({opener}); open this link (it works once, for {} s):",
+                link.expires_in_s
+            );
             println!("{address}");
             ExitCode::SUCCESS
         }
@@ -753,6 +761,14 @@ async fn serve(path: PathBuf, listen: Option<SocketAddr>, database: Option<PathB
     }
     let bound = server.local_addr();
     tracing::info!(config = %path.display(), "Switchboard ready: base URL http://{bound}/v1");
+    // The login link is a credential: shown on a terminal, never written to the log.
+    if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        let link = gateway.admin().login_link();
+        println!(
+            "Dashboard: http://{bound}{}  (works once, for {} s; `switchboard dashboard` makes a new one)",
+            link.path, link.expires_in_s
+        );
+    }
     wait_for_shutdown(&gateway).await;
     tracing::info!("shutting down: finishing in-flight requests");
     server.stop(grace).await;

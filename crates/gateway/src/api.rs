@@ -229,7 +229,8 @@ mod tests {
 
     #[test]
     fn generated_typescript_is_current() -> anyhow::Result<()> {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/lib/api.gen.ts");
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/lib/api.gen.ts");
         let wanted = typescript();
         if std::env::var_os("UPDATE_TS").is_some() {
             std::fs::write(&path, &wanted)?;

@@ -102,7 +102,8 @@ impl Capture {
         if bytes.len() > room {
             self.bodies.truncated = true;
         }
-        self.response.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        self.response
+            .extend_from_slice(&bytes[..bytes.len().min(room)]);
     }
 
     /// The bodies to store, if this request's outcome is one the mode keeps.
@@ -180,7 +181,10 @@ mod tests {
         assert!(errors.and_then(|c| c.finish(true)).is_some());
         let all = Capture::start(settings(CaptureMode::All, 100), &request);
         let kept = all.and_then(|c| c.finish(false));
-        assert_eq!(kept.and_then(|b| b.request), Some(r#"{"model":"m"}"#.into()));
+        assert_eq!(
+            kept.and_then(|b| b.request),
+            Some(r#"{"model":"m"}"#.into())
+        );
     }
 
     #[test]
@@ -191,14 +195,18 @@ mod tests {
             "messages": [{"role": "user", "content": "hi"}]
         }));
         let capture = Capture::start(settings(CaptureMode::All, 10_000), &request);
-        let mut capture = capture.ok_or_else(|| "no capture".to_owned()).unwrap_or_else(|e| panic!("{e}"));
+        let mut capture = capture
+            .ok_or_else(|| "no capture".to_owned())
+            .unwrap_or_else(|e| panic!("{e}"));
         capture.response(br#"{"id":"x","access_token":"at-1","usage":{"total_tokens":3}}"#);
         let bodies = capture.finish(false).unwrap_or_default();
         let request = bodies.request.unwrap_or_default();
         for secret in ["sk-live-1", "sk-x", "\"t\"", "\"k\""] {
             assert!(!request.contains(secret), "{secret} in {request}");
         }
-        assert!(request.contains("\"max_tokens\":5") && request.contains("\"max_completion_tokens\":7"));
+        assert!(
+            request.contains("\"max_tokens\":5") && request.contains("\"max_completion_tokens\":7")
+        );
         let response = bodies.response.unwrap_or_default();
         assert!(!response.contains("at-1") && response.contains("\"total_tokens\":3"));
     }
@@ -213,14 +221,23 @@ mod tests {
         let bodies = capture.finish(true).unwrap_or_default();
         assert!(bodies.truncated);
         assert!(bodies.request.unwrap_or_default().len() <= 33);
-        assert_eq!(bodies.response.unwrap_or_default(), format!("{}{}", "x".repeat(20), "y".repeat(13)));
+        assert_eq!(
+            bodies.response.unwrap_or_default(),
+            format!("{}{}", "x".repeat(20), "y".repeat(13))
+        );
     }
 
     #[test]
     fn settings_are_checked() {
-        assert_eq!(CaptureSettings::from_raw(None, None), Ok(CaptureSettings::default()));
+        assert_eq!(
+            CaptureSettings::from_raw(None, None),
+            Ok(CaptureSettings::default())
+        );
         assert!(CaptureSettings::from_raw(Some("some"), None).is_err());
         assert!(CaptureSettings::from_raw(Some("all"), Some(0)).is_err());
-        assert_eq!(CaptureSettings::from_raw(Some("errors"), Some(2)).map(|s| s.max_bytes), Ok(2048));
+        assert_eq!(
+            CaptureSettings::from_raw(Some("errors"), Some(2)).map(|s| s.max_bytes),
+            Ok(2048)
+        );
     }
 }

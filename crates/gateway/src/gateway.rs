@@ -178,14 +178,15 @@ impl Gateway {
         let events = Events::default();
         let log = LogWriter::start(database_path.clone(), &tracker, stop_background.clone()).await;
         let reader = crate::store::read::LogReader::new(database_path.clone());
-        let admin_secret =
-            match crate::session::load_or_create_secret(&crate::session::secret_path(&database_path)) {
-                Ok(secret) => Some(secret),
-                Err(e) => {
-                    tracing::warn!(error = %e, "no admin secret: the admin API needs server.admin_token");
-                    None
-                }
-            };
+        let admin_secret = match crate::session::load_or_create_secret(
+            &crate::session::secret_path(&database_path),
+        ) {
+            Ok(secret) => Some(secret),
+            Err(e) => {
+                tracing::warn!(error = %e, "no admin secret: the admin API needs server.admin_token");
+                None
+            }
+        };
         // Opened after the log, which creates the file and runs the migrations.
         let history_since = jiff::Timestamp::now().as_millisecond() - HISTORY_MS;
         let (ledger, history) = Ledger::start(

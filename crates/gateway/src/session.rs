@@ -19,7 +19,7 @@ pub const SESSION_COOKIE: &str = "sb_session";
 /// The header every state-changing call with a session cookie must carry (CSRF): a browser
 /// cannot add it to a cross-origin request without a preflight, which the guard refuses.
 pub const CSRF_HEADER: &str = "x-switchboard-csrf";
-const LINK_TTL: Duration = Duration::from_secs(120);
+pub const LINK_TTL: Duration = Duration::from_secs(120);
 const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
 const SECRET_FILE: &str = "admin.secret";
 
@@ -178,7 +178,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(&path)?.permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                std::fs::metadata(&path)?.permissions().mode() & 0o777,
+                0o600
+            );
         }
         Ok(())
     }

@@ -16,13 +16,12 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::admin::Via;
 use super::CorrelationId;
-use crate::api::{LoginLink, RequestQuery, SessionInfo, StatsQuery};
+use crate::api::{RequestQuery, SessionInfo, StatsQuery};
 use crate::error::ApiError;
 use crate::gateway::{now_ms, Gateway};
 use crate::session::{Sessions, CSRF_HEADER, SESSION_COOKIE};
 use crate::store::read::ReadError;
 
-const LINK_TTL_S: u32 = 120;
 const HEARTBEAT: Duration = Duration::from_secs(10);
 /// Rows per SSE catch-up query.
 const CATCH_UP: u32 = 500;
@@ -63,12 +62,7 @@ async fn session_info(State(gateway): State<Gateway>, Extension(via): Extension<
 }
 
 async fn login_link(State(gateway): State<Gateway>) -> Response {
-    let code = gateway.inner.sessions.new_link();
-    let mut response = Json(LoginLink {
-        path: format!("/admin/login?code={code}"),
-        expires_in_s: LINK_TTL_S,
-    })
-    .into_response();
+    let mut response = Json(gateway.admin().login_link()).into_response();
     no_store(response.headers_mut());
     response
 }

@@ -21,6 +21,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use super::guard::ClientIdentity;
+use crate::capture::Capture;
 use crate::config::Pricing;
 use crate::config::{AliasConfig, BreakerSettings, Limits, ParamPolicy, WhenSpent};
 use crate::error::ApiError;
@@ -34,7 +35,6 @@ use crate::routing::{estimate_input_tokens, Admission, AttemptGuard, Outcome};
 use crate::spend::prices;
 use crate::spend::{Budgets, Spent};
 use crate::store::ledger::SpendRow;
-use crate::capture::Capture;
 use crate::store::{LogRow, LogWriter};
 use crate::translate;
 
@@ -155,10 +155,14 @@ pub(super) async fn handle_anthropic(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let result = match read_json_body(request, snapshot.config.server.max_body_bytes).await {
-        Ok(native) => match {
-            record.capture = Capture::start(snapshot.config.capture, &native);
-            super::anthropic::ingress(native, endpoint, beta)
-        } {
+        Ok(native) => match super::anthropic::ingress(
+            {
+                record.capture = Capture::start(snapshot.config.capture, &native);
+                native
+            },
+            endpoint,
+            beta,
+        ) {
             Ok((body, anthropic)) => {
                 let ingress = Ingress::Anthropic(anthropic);
                 route(

@@ -11,8 +11,8 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use tokio::sync::OnceCell;
 
 use crate::api::{
-    CapturedBodies, GroupBy, RequestDetail, RequestList, RequestQuery, RequestRow, Stats, StatsBucket,
-    StatsQuery,
+    CapturedBodies, GroupBy, RequestDetail, RequestList, RequestQuery, RequestRow, Stats,
+    StatsBucket, StatsQuery,
 };
 
 const DEFAULT_LIMIT: u32 = 100;
@@ -71,7 +71,8 @@ impl LogReader {
     /// One page of rows, newest first (by start time, then id).
     pub async fn list(&self, query: &RequestQuery) -> Result<RequestList, ReadError> {
         let limit = query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
-        let mut sql = QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM requests WHERE 1"));
+        let mut sql =
+            QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM requests WHERE 1"));
         filters(&mut sql, query)?;
         if let Some(cursor) = &query.cursor {
             let (ts, id) = parse_cursor(cursor)?;
@@ -189,7 +190,10 @@ impl LogReader {
                 cost: r.try_get::<Option<f64>, _>("cost_usd")?.unwrap_or(0.0),
             };
             let ts: i64 = r.try_get("ts_ms")?;
-            let key = (from_ms + (ts - from_ms) / step_ms * step_ms, r.try_get("grp")?);
+            let key = (
+                from_ms + (ts - from_ms) / step_ms * step_ms,
+                r.try_get("grp")?,
+            );
             buckets.entry(key).or_default().add(&sample);
             totals.add(&sample);
         }
@@ -284,7 +288,8 @@ fn filters(sql: &mut QueryBuilder<'_, Sqlite>, q: &RequestQuery) -> Result<(), R
     ];
     for (column, value) in equal {
         if let Some(value) = value.as_ref().filter(|v| !v.is_empty()) {
-            sql.push(format!(" AND {column} = ")).push_bind(value.clone());
+            sql.push(format!(" AND {column} = "))
+                .push_bind(value.clone());
         }
     }
     // The failure classes repeat the partial index's condition word for word, so SQLite uses it.

@@ -1,3 +1,6 @@
+// The benchmark prints its figures.
+#![allow(clippy::print_stdout)]
+
 use super::*;
 use crate::store::{insert, open, LogRow};
 
@@ -80,7 +83,10 @@ async fn filters_and_cursor_pages_walk_the_log_newest_first() -> anyhow::Result<
         })
         .await?;
     assert_eq!(cloud.rows.len(), 50);
-    assert!(cloud.rows.iter().all(|r| r.alias.as_deref() == Some("cloud")));
+    assert!(cloud
+        .rows
+        .iter()
+        .all(|r| r.alias.as_deref() == Some("cloud")));
 
     let failed = reader
         .list(&RequestQuery {
@@ -92,7 +98,10 @@ async fn filters_and_cursor_pages_walk_the_log_newest_first() -> anyhow::Result<
         })
         .await?;
     let ts: Vec<i64> = failed.rows.iter().map(|r| r.ts_ms).collect();
-    assert_eq!(ts, vec![1193, 1183, 1173, 1163, 1153, 1143, 1133, 1123, 1113, 1103]);
+    assert_eq!(
+        ts,
+        vec![1193, 1183, 1173, 1163, 1153, 1143, 1133, 1123, 1113, 1103]
+    );
     for class in ["2xx", "4xx", "error"] {
         let page = reader
             .list(&RequestQuery {
@@ -133,7 +142,10 @@ async fn filters_and_cursor_pages_walk_the_log_newest_first() -> anyhow::Result<
     // The live tail's query: rows after an id, oldest first.
     let after = reader.after(detail.row.id, 3).await?;
     let ids: Vec<i64> = after.iter().map(|r| r.id).collect();
-    assert_eq!(ids, vec![detail.row.id + 1, detail.row.id + 2, detail.row.id + 3]);
+    assert_eq!(
+        ids,
+        vec![detail.row.id + 1, detail.row.id + 2, detail.row.id + 3]
+    );
     assert_eq!(reader.last_id().await?, 250);
     Ok(())
 }
@@ -211,15 +223,57 @@ async fn bench_million_row_log() -> anyhow::Result<()> {
         .collect();
     let started = std::time::Instant::now();
     let (_dir, reader) = log_with(&rows).await?;
-    println!("built {ROWS} rows in {:.1} s", started.elapsed().as_secs_f64());
+    println!(
+        "built {ROWS} rows in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     let queries: Vec<(&str, RequestQuery)> = vec![
         ("latest page", RequestQuery::default()),
-        ("alias filter", RequestQuery { alias: Some("cloud/fast".into()), ..Default::default() }),
-        ("errors only", RequestQuery { status: Some("error".into()), ..Default::default() }),
-        ("5xx of one target", RequestQuery { target: Some("p/code".into()), status: Some("5xx".into()), ..Default::default() }),
-        ("client + last hour", RequestQuery { client: Some("client-3".into()), from_ms: Some(now - 3_600_000), ..Default::default() }),
-        ("one day a week ago", RequestQuery { from_ms: Some(now - 8 * DAY_MS), to_ms: Some(now - 7 * DAY_MS), ..Default::default() }),
-        ("correlation id", RequestQuery { correlation_id: Some(format!("c-{}-code", now - SPAN + 4 * (SPAN / ROWS))), ..Default::default() }),
+        (
+            "alias filter",
+            RequestQuery {
+                alias: Some("cloud/fast".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "errors only",
+            RequestQuery {
+                status: Some("error".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "5xx of one target",
+            RequestQuery {
+                target: Some("p/code".into()),
+                status: Some("5xx".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "client + last hour",
+            RequestQuery {
+                client: Some("client-3".into()),
+                from_ms: Some(now - 3_600_000),
+                ..Default::default()
+            },
+        ),
+        (
+            "one day a week ago",
+            RequestQuery {
+                from_ms: Some(now - 8 * DAY_MS),
+                to_ms: Some(now - 7 * DAY_MS),
+                ..Default::default()
+            },
+        ),
+        (
+            "correlation id",
+            RequestQuery {
+                correlation_id: Some(format!("c-{}-code", now - SPAN + 4 * (SPAN / ROWS))),
+                ..Default::default()
+            },
+        ),
     ];
     let mut worst = 0.0_f64;
     for (name, query) in &queries {
@@ -235,10 +289,42 @@ async fn bench_million_row_log() -> anyhow::Result<()> {
         println!("list  {name:<22} {ms:>7.2} ms  ({rows} rows)");
     }
     let stats: Vec<(&str, StatsQuery)> = vec![
-        ("last hour by alias", StatsQuery { from_ms: Some(now - 3_600_000), to_ms: Some(now), step_ms: None, group_by: Some(GroupBy::Alias) }),
-        ("last 24 h", StatsQuery { from_ms: None, to_ms: Some(now), step_ms: None, group_by: None }),
-        ("last 24 h by target", StatsQuery { from_ms: None, to_ms: Some(now), step_ms: Some(3_600_000), group_by: Some(GroupBy::Target) }),
-        ("last 7 days by alias", StatsQuery { from_ms: Some(now - 7 * DAY_MS), to_ms: Some(now), step_ms: Some(6 * 3_600_000), group_by: Some(GroupBy::Alias) }),
+        (
+            "last hour by alias",
+            StatsQuery {
+                from_ms: Some(now - 3_600_000),
+                to_ms: Some(now),
+                step_ms: None,
+                group_by: Some(GroupBy::Alias),
+            },
+        ),
+        (
+            "last 24 h",
+            StatsQuery {
+                from_ms: None,
+                to_ms: Some(now),
+                step_ms: None,
+                group_by: None,
+            },
+        ),
+        (
+            "last 24 h by target",
+            StatsQuery {
+                from_ms: None,
+                to_ms: Some(now),
+                step_ms: Some(3_600_000),
+                group_by: Some(GroupBy::Target),
+            },
+        ),
+        (
+            "last 7 days by alias",
+            StatsQuery {
+                from_ms: Some(now - 7 * DAY_MS),
+                to_ms: Some(now),
+                step_ms: Some(6 * 3_600_000),
+                group_by: Some(GroupBy::Alias),
+            },
+        ),
     ];
     for (name, query) in &stats {
         let _ = reader.stats(query, now).await?;
@@ -266,15 +352,26 @@ async fn captured_bodies_are_read_with_their_row_and_deleted_with_it() -> anyhow
         response: Some("data: {}\n\n".into()),
         truncated: true,
     }));
-    insert(&pool, &[row_at(4, "a", 200, 1.0), with, row_at(6, "a", 200, 1.0)]).await?;
+    insert(
+        &pool,
+        &[row_at(4, "a", 200, 1.0), with, row_at(6, "a", 200, 1.0)],
+    )
+    .await?;
     let reader = LogReader::new(path);
-    let detail = reader.get(2).await?.ok_or_else(|| anyhow::anyhow!("missing"))?;
+    let detail = reader
+        .get(2)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("missing"))?;
     let bodies = detail.bodies.ok_or_else(|| anyhow::anyhow!("no bodies"))?;
     assert_eq!(bodies.request.as_deref(), Some(r#"{"model":"a"}"#));
     assert!(bodies.truncated);
     assert!(reader.get(1).await?.and_then(|d| d.bodies).is_none());
-    sqlx::query("DELETE FROM requests WHERE id = 2").execute(&pool).await?;
-    let (left,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM request_bodies").fetch_one(&pool).await?;
+    sqlx::query("DELETE FROM requests WHERE id = 2")
+        .execute(&pool)
+        .await?;
+    let (left,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM request_bodies")
+        .fetch_one(&pool)
+        .await?;
     assert_eq!(left, 0, "bodies go with their row");
     Ok(())
 }
