@@ -452,7 +452,9 @@ impl Gateway {
             }
         });
         let stop = CancellationToken::new();
-        let app = self.router();
+        // Long-lived responses (the dashboard's event stream) end when this server stops,
+        // instead of holding the graceful shutdown for its whole grace period.
+        let app = self.router().layer(axum::Extension(Stopping(stop.clone())));
         let signal = stop.clone().cancelled_owned();
         let task = self.inner.tracker.spawn(async move {
             let server =
@@ -476,6 +478,10 @@ impl Gateway {
         self.inner.tracker.wait().await;
     }
 }
+
+/// Cancelled when the server a request came in on is stopping.
+#[derive(Clone)]
+pub(crate) struct Stopping(pub(crate) CancellationToken);
 
 /// A bound listener. Stopping closes it (freeing the port) and lets in-flight requests finish.
 pub struct ServerHandle {

@@ -18,7 +18,7 @@ use super::admin::Via;
 use super::CorrelationId;
 use crate::api::{RequestQuery, SessionInfo, StatsQuery};
 use crate::error::ApiError;
-use crate::gateway::{now_ms, Gateway};
+use crate::gateway::{now_ms, Gateway, Stopping};
 use crate::session::{Sessions, CSRF_HEADER, SESSION_COOKIE};
 use crate::store::read::ReadError;
 
@@ -198,6 +198,7 @@ struct EventsQuery {
 /// `breaker_opened`, `budget_alert`, ...) and a `heartbeat` every 10 s.
 async fn events(
     State(gateway): State<Gateway>,
+    stopping: Option<Extension<Stopping>>,
     Query(query): Query<EventsQuery>,
     headers: HeaderMap,
 ) -> Response {
@@ -208,10 +209,11 @@ async fn events(
         .or(query.after);
     let (tx, rx) = tokio::sync::mpsc::channel::<Event>(256);
     let worker = gateway.clone();
+    let server_stop = stopping.map(|Extension(s)| s.0).unwrap_or_default();
     gateway
         .inner
         .tracker
-        .spawn(async move { feed(worker, resume, tx).await });
+        .spawn(async move { feed(worker, resume, tx, server_stop).await });
     let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
     let stream: std::pin::Pin<Box<dyn Stream<Item = Result<Event, Infallible>> + Send>> =
         Box::pin(futures::StreamExt::map(stream, Ok));
@@ -226,7 +228,12 @@ async fn events(
 }
 
 /// Feeds one SSE connection until the client goes away or the gateway stops.
-async fn feed(gateway: Gateway, resume: Option<i64>, tx: tokio::sync::mpsc::Sender<Event>) {
+async fn feed(
+    gateway: Gateway,
+    resume: Option<i64>,
+    tx: tokio::sync::mpsc::Sender<Event>,
+    server_stop: tokio_util::sync::CancellationToken,
+) {
     let reader = &gateway.inner.reader;
     let mut written = gateway.inner.log.subscribe_written();
     let mut events = gateway.subscribe();
@@ -269,6 +276,7 @@ async fn feed(gateway: Gateway, resume: Option<i64>, tx: tokio::sync::mpsc::Send
         }
         tokio::select! {
             _ = stop.cancelled() => return,
+            _ = server_stop.cancelled() => return,
             _ = tx.closed() => return,
             changed = written.changed() => {
                 if changed.is_err() {
