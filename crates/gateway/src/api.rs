@@ -2,13 +2,15 @@
 //! one definition used by the HTTP handlers, the CLI and (generated with ts-rs, see
 //! `ui/src/lib/api.gen.ts`) the dashboard. Change a type here and `cargo test` tells you to
 //! regenerate the TypeScript (`UPDATE_TS=1 cargo test -p switchboard-gateway --lib api`).
+//! The same types describe these endpoints in the OpenAPI document (`GET /admin/openapi.json`).
 
 use serde::{Deserialize, Serialize};
 #[cfg(test)]
 use ts_rs::TS;
 
 /// Filters for `GET /admin/requests`; every one optional, all must match.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[cfg_attr(test, derive(TS))]
 pub struct RequestQuery {
     pub alias: Option<String>,
@@ -31,7 +33,7 @@ pub struct RequestQuery {
 }
 
 /// One row of the request log.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[cfg_attr(test, derive(TS))]
 pub struct RequestRow {
     /// The row id: the `Last-Event-ID` of `GET /admin/events`.
@@ -60,7 +62,7 @@ pub struct RequestRow {
 }
 
 /// A page of `GET /admin/requests`, newest first.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[cfg_attr(test, derive(TS))]
 pub struct RequestList {
     pub rows: Vec<RequestRow>,
@@ -70,7 +72,7 @@ pub struct RequestList {
 
 /// One step on the path a request took: a target tried (with its outcome and time) or a
 /// routing note (e.g. a long-context reroute).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[cfg_attr(test, derive(TS))]
 pub struct Attempt {
     pub target: Option<String>,
@@ -80,7 +82,7 @@ pub struct Attempt {
 }
 
 /// Bodies kept with `[database] capture_bodies`, credentials redacted.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[cfg_attr(test, derive(TS))]
 pub struct CapturedBodies {
     /// The client's JSON body.
@@ -92,7 +94,7 @@ pub struct CapturedBodies {
 }
 
 /// `GET /admin/requests/{id}`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[cfg_attr(test, derive(TS))]
 pub struct RequestDetail {
     pub row: RequestRow,
@@ -101,7 +103,7 @@ pub struct RequestDetail {
     pub bodies: Option<CapturedBodies>,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[cfg_attr(test, derive(TS))]
 #[serde(rename_all = "snake_case")]
 pub enum GroupBy {
@@ -121,7 +123,8 @@ impl GroupBy {
 }
 
 /// `GET /admin/stats`: `[from_ms, to_ms)` in buckets of `step_ms`, optionally per group.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[cfg_attr(test, derive(TS))]
 pub struct StatsQuery {
     /// Default: 24 hours before `to_ms`.
@@ -137,7 +140,7 @@ pub struct StatsQuery {
 }
 
 /// Counts and percentiles for one time bucket (and group), or for the whole range.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[cfg_attr(test, derive(TS))]
 pub struct StatsBucket {
     /// Bucket start (unix ms); the range start for totals.
@@ -159,7 +162,7 @@ pub struct StatsBucket {
     pub cost_usd: f64,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[cfg_attr(test, derive(TS))]
 pub struct Stats {
     #[cfg_attr(test, ts(type = "number"))]
@@ -175,7 +178,7 @@ pub struct Stats {
 }
 
 /// `POST /admin/login-links`: a one-time link to open the dashboard with.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[cfg_attr(test, derive(TS))]
 pub struct LoginLink {
     /// Path and query, relative to the gateway's base URL (`/admin/login?code=...`).
@@ -184,7 +187,7 @@ pub struct LoginLink {
 }
 
 /// `GET /admin/session`: who is calling and how to make state-changing calls.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[cfg_attr(test, derive(TS))]
 pub struct SessionInfo {
     /// `session` (the dashboard's cookie) or `bearer` (the admin secret or token).

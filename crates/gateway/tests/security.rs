@@ -470,6 +470,23 @@ async fn dashboard_sessions_need_a_one_time_link_and_csrf_for_writes() {
         .await
         .unwrap();
     assert_eq!(session["via"], "session");
+    let openapi: Value = http
+        .get(format!("{}/admin/openapi.json", h.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(openapi["paths"]["/admin/requests"]["get"].is_object());
+    assert!(openapi["components"]["schemas"]["RequestRow"].is_object());
+    let anonymous = http
+        .get(format!("{}/admin/openapi.json", h.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
 
     let reset = |headers: &[(&str, String)]| {
         let mut request = http

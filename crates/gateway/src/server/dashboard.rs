@@ -35,6 +35,42 @@ pub(super) fn routes() -> Router<Gateway> {
         .route("/admin/requests/{id}", get(get_request))
         .route("/admin/stats", get(stats))
         .route("/admin/events", get(events))
+        .route("/admin/openapi.json", get(openapi))
+}
+
+/// The OpenAPI document of the watching and session endpoints, from the types in `crate::api`.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Switchboard admin API (watching)",
+        description = "Needs `Authorization: Bearer <admin secret>` or the dashboard's session cookie; with the cookie, writes also need the `x-switchboard-csrf` header."
+    ),
+    paths(
+        session_info,
+        login_link,
+        logout,
+        list_requests,
+        get_request,
+        stats,
+        events
+    ),
+    components(schemas(
+        crate::api::RequestRow,
+        crate::api::RequestList,
+        crate::api::RequestDetail,
+        crate::api::Attempt,
+        crate::api::CapturedBodies,
+        crate::api::Stats,
+        crate::api::StatsBucket,
+        crate::api::GroupBy,
+        crate::api::LoginLink,
+        crate::api::SessionInfo
+    ))
+)]
+pub(crate) struct WatchApi;
+
+async fn openapi() -> Response {
+    Json(<WatchApi as utoipa::OpenApi>::openapi()).into_response()
 }
 
 fn read_error(error: ReadError, id: &str) -> Response {
@@ -47,6 +83,7 @@ fn read_error(error: ReadError, id: &str) -> Response {
         .into_response()
 }
 
+#[utoipa::path(get, path = "/admin/session", responses((status = 200, body = SessionInfo)))]
 async fn session_info(State(gateway): State<Gateway>, Extension(via): Extension<Via>) -> Response {
     Json(SessionInfo {
         via: match via {
@@ -61,6 +98,7 @@ async fn session_info(State(gateway): State<Gateway>, Extension(via): Extension<
     .into_response()
 }
 
+#[utoipa::path(post, path = "/admin/login-links", responses((status = 200, description = "A one-time login link (two minutes)", body = crate::api::LoginLink)))]
 async fn login_link(State(gateway): State<Gateway>) -> Response {
     let mut response = Json(gateway.admin().login_link()).into_response();
     no_store(response.headers_mut());
@@ -106,6 +144,7 @@ pub(super) async fn login(
     response
 }
 
+#[utoipa::path(post, path = "/admin/logout", responses((status = 204, description = "The session is over and its cookie cleared")))]
 async fn logout(State(gateway): State<Gateway>, headers: HeaderMap) -> Response {
     for value in headers.get_all(header::COOKIE) {
         if let Some(session) = value
@@ -132,6 +171,7 @@ fn no_store(headers: &mut HeaderMap) {
     );
 }
 
+#[utoipa::path(get, path = "/admin/requests", params(RequestQuery), responses((status = 200, description = "Newest first", body = crate::api::RequestList), (status = 400, description = "A filter or cursor that makes no sense")))]
 async fn list_requests(
     State(gateway): State<Gateway>,
     Extension(id): Extension<CorrelationId>,
@@ -147,6 +187,7 @@ async fn list_requests(
     }
 }
 
+#[utoipa::path(get, path = "/admin/requests/{id}", params(("id" = i64, Path, description = "Row id")), responses((status = 200, body = crate::api::RequestDetail), (status = 404, description = "No such row")))]
 async fn get_request(
     State(gateway): State<Gateway>,
     Extension(id): Extension<CorrelationId>,
@@ -172,6 +213,7 @@ async fn get_request(
     }
 }
 
+#[utoipa::path(get, path = "/admin/stats", params(StatsQuery), responses((status = 200, body = crate::api::Stats), (status = 400, description = "A range or step that makes no sense")))]
 async fn stats(
     State(gateway): State<Gateway>,
     Extension(id): Extension<CorrelationId>,
@@ -196,6 +238,7 @@ struct EventsQuery {
 /// Server-sent events: `request` (a new log row; its `id` is the row id, so a reconnecting
 /// `EventSource` resumes with `Last-Event-ID`), the gateway's own events (`config_reloaded`,
 /// `breaker_opened`, `budget_alert`, ...) and a `heartbeat` every 10 s.
+#[utoipa::path(get, path = "/admin/events", params(("after" = Option<i64>, Query, description = "Resume after this row id (or send Last-Event-ID)")), responses((status = 200, description = "text/event-stream: `request` (data: RequestRow, id: row id), the gateway's events (`config_reloaded`, `breaker_opened`, `budget_alert`, ...), `heartbeat`", content_type = "text/event-stream")))]
 async fn events(
     State(gateway): State<Gateway>,
     stopping: Option<Extension<Stopping>>,

@@ -165,9 +165,20 @@ impl LogReader {
             )));
         }
         let group = query.group_by.map(GroupBy::column).unwrap_or("NULL");
-        // The `ts_ms` index finds the range; the rest is summed here, where percentiles are easy.
-        let rows = sqlx::query(&format!(
-            "SELECT ts_ms, {group} AS grp, status, error_type, latency_ms, ttft_ms, \
+        // The `ts_ms` index finds the range; the rest is summed here, where percentiles are easy
+        // (SQLite window functions ranking each bucket were slower). Decoded by position.
+        type Line = (
+            i64,
+            Option<String>,
+            bool,
+            f64,
+            Option<f64>,
+            Option<i64>,
+            Option<i64>,
+            Option<f64>,
+        );
+        let rows: Vec<Line> = sqlx::query_as(&format!(
+            "SELECT ts_ms, {group}, status >= 400 OR error_type IS NOT NULL, latency_ms, ttft_ms, \
              input_tokens, output_tokens, cost_usd FROM requests WHERE ts_ms >= ? AND ts_ms < ?"
         ))
         .bind(from_ms)
@@ -176,24 +187,16 @@ impl LogReader {
         .await?;
         let mut buckets: BTreeMap<(i64, Option<String>), Acc> = BTreeMap::new();
         let mut totals = Acc::default();
-        for r in &rows {
+        for (ts, group, failed, latency, ttft, input, output, cost) in rows {
             let sample = Sample {
-                failed: {
-                    let status: i64 = r.try_get("status")?;
-                    let error: Option<String> = r.try_get("error_type")?;
-                    status >= 400 || error.is_some()
-                },
-                latency: r.try_get("latency_ms")?,
-                ttft: r.try_get("ttft_ms")?,
-                input: r.try_get::<Option<i64>, _>("input_tokens")?.unwrap_or(0),
-                output: r.try_get::<Option<i64>, _>("output_tokens")?.unwrap_or(0),
-                cost: r.try_get::<Option<f64>, _>("cost_usd")?.unwrap_or(0.0),
+                failed,
+                latency,
+                ttft,
+                input: input.unwrap_or(0),
+                output: output.unwrap_or(0),
+                cost: cost.unwrap_or(0.0),
             };
-            let ts: i64 = r.try_get("ts_ms")?;
-            let key = (
-                from_ms + (ts - from_ms) / step_ms * step_ms,
-                r.try_get("grp")?,
-            );
+            let key = (from_ms + (ts - from_ms) / step_ms * step_ms, group);
             buckets.entry(key).or_default().add(&sample);
             totals.add(&sample);
         }
