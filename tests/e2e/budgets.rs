@@ -182,3 +182,137 @@ async fn kill_9_under_load_loses_no_committed_spend_and_the_restart_enforces_the
     );
     served.stop().await;
 }
+
+async fn run(home: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let mut command = crate::support::switchboard(home);
+    command.args(args);
+    tokio::time::timeout(Duration::from_secs(30), command.output())
+        .await
+        .expect("finishes within 30 s")
+        .expect("switchboard runs")
+}
+
+/// `switchboard prices import` turns LiteLLM's price data into a price file, `check` accepts a
+/// config naming it, and `switchboard budgets` shows where its prices come from, the cache share
+/// and what the spend would have cost without caching.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prices_import_then_budgets_show_the_source_and_the_cache_savings() {
+    let mock = MockUpstream::start(MockConfig::default()).await.unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../gateway/tests/fixtures/model_prices_and_context_window.json"
+    );
+    let price_file = home.path().join("prices.litellm.toml");
+    let out = run(
+        home.path(),
+        &[
+            "prices",
+            "import",
+            fixture,
+            "-o",
+            price_file.to_str().unwrap(),
+        ],
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        stdout.contains("anthropic 2, gemini 2, openai 3"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("prices_file = "), "{stdout}");
+    // A second import does not overwrite without --force.
+    let again = run(
+        home.path(),
+        &[
+            "prices",
+            "import",
+            fixture,
+            "-o",
+            price_file.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert!(!again.status.success());
+
+    let admin_file = home.path().join("admin.token");
+    std::fs::write(&admin_file, ADMIN).unwrap();
+    std::fs::set_permissions(&admin_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let key_file = home.path().join("claude.key");
+    std::fs::write(&key_file, "k").unwrap();
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let config_path = home.path().join("config.toml");
+    // The mock's `cached-sonnet` answers with Anthropic's prompt-cache usage (100 fresh,
+    // 10,000 read, 2,000 written, 50 out), priced at claude-sonnet-4-5's $3 / $15.
+    std::fs::write(
+        &config_path,
+        format!(
+            "[server]\nadmin_token = \"file:{}\"\n\
+             [spend]\nprices_file = {:?}\n\
+             [providers.claude]\nkind = \"anthropic\"\nbase_url = \"{}\"\napi_key = \"file:{}\"\nbudget = \"cloud\"\n\
+             [aliases.sonnet]\ntargets = [\"claude/cached-sonnet\"]\n\
+             [prices.\"claude/cached-sonnet\"]\ninput = 3\noutput = 15\n\
+             [budgets.cloud]\nusd = 150\nperiod = \"month\"\n",
+            admin_file.display(),
+            price_file.display().to_string(),
+            mock.anthropic_base_url(),
+            key_file.display(),
+        ),
+    )
+    .unwrap();
+    let check = run(
+        home.path(),
+        &["--config", config_path.to_str().unwrap(), "check"],
+    )
+    .await;
+    assert!(check.status.success(), "{check:?}");
+
+    let db = home.path().join("switchboard.db");
+    let mut served = Served::start(home.path(), &config_path, &db).await;
+    let response = http_client()
+        .post(served.url("/v1/chat/completions"))
+        .json(&chat_body("sonnet"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["usage"]["prompt_tokens"], 12_100, "{body}");
+
+    let out = run(
+        home.path(),
+        &[
+            "budgets",
+            "--url",
+            &served.url(""),
+            "--admin-token-file",
+            admin_file.to_str().unwrap(),
+        ],
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{out:?}");
+    // $0.01155 spent; 10,000 of 12,100 input tokens (83%) from the cache; $0.04 without it
+    // (12,100 × $3 + 50 × $15 per million = $0.03705).
+    assert!(stdout.contains("$     0.01 of $150.00"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "cache: 83% of 12100 input tokens read from a prompt cache; $0.04 without caching"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "prices: {} (7 models; LiteLLM model_prices_and_context_window.json",
+            price_file.display()
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("built-in prices: Published API pricing pages"),
+        "{stdout}"
+    );
+    served.child.start_kill().unwrap();
+    served.child.wait().await.unwrap();
+}

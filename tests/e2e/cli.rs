@@ -230,6 +230,8 @@ async fn health_readiness_and_liveliness() {
     assert!(output.status.success(), "{output:?}");
     assert!(stdout.contains(": ready"), "{stdout}");
     assert!(stdout.contains("1 written, 0 dropped"), "{stdout}");
+    assert!(stdout.contains("kept 30 days / 500 MB"), "{stdout}");
+    assert!(stdout.contains(" MB in use, oldest row "), "{stdout}");
     served.stop().await;
 }
 

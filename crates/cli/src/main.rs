@@ -75,6 +75,12 @@ enum Command {
         #[command(subcommand)]
         source: ImportSource,
     },
+    /// Price data: `prices import FILE` turns LiteLLM's model_prices_and_context_window.json into
+    /// a price file for `[spend] prices_file`.
+    Prices {
+        #[command(subcommand)]
+        action: PricesAction,
+    },
     /// Show every budget of a running gateway: spent, remaining, when it resets (admin API).
     Budgets {
         #[arg(long)]
@@ -163,6 +169,22 @@ enum ImportSource {
 }
 
 #[derive(Subcommand)]
+enum PricesAction {
+    /// Read LiteLLM's model_prices_and_context_window.json into a local price file (USD per
+    /// million tokens, cache reads and writes, context windows) for `[spend] prices_file`.
+    Import {
+        /// LiteLLM's model_prices_and_context_window.json.
+        path: PathBuf,
+        /// Where to write it (default: prices.litellm.toml next to the config file).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Overwrite `--output` if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum TargetsAction {
     /// Close the breaker and clear `misconfigured` of one target (provider/model), or of all.
     Reset {
@@ -190,6 +212,21 @@ fn main() -> ExitCode {
                     force,
                 },
         } => import_litellm(&path, output.as_deref(), force),
+        Command::Prices {
+            action:
+                PricesAction::Import {
+                    path: file,
+                    output,
+                    force,
+                },
+        } => {
+            let output = output.unwrap_or_else(|| {
+                path.parent()
+                    .unwrap_or(std::path::Path::new("."))
+                    .join("prices.litellm.toml")
+            });
+            import_prices(&file, &output, force)
+        }
         Command::Budgets {
             url,
             admin_token_file,
@@ -482,6 +519,9 @@ fn show_targets(url: &str) -> ExitCode {
             t["target"].as_str().unwrap_or("?"),
             t["state"].as_str().unwrap_or("?")
         );
+        if let Some(why) = t["opened_for"].as_str() {
+            line.push_str(&format!(" for {why}"));
+        }
         if let Some(ms) = t["retry_in_ms"].as_u64() {
             line.push_str(&format!(" retry in {:.1}s", ms as f64 / 1000.0));
         }
@@ -577,6 +617,62 @@ fn admin_call(
     }
 }
 
+fn import_prices(path: &std::path::Path, output: &std::path::Path, force: bool) -> ExitCode {
+    use switchboard_gateway::spend::import;
+    let json = match std::fs::read_to_string(path) {
+        Ok(json) => json,
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let source = format!(
+        "LiteLLM model_prices_and_context_window.json ({})",
+        path.display()
+    );
+    let imported = match import::from_litellm_json(&json, &source, &import::today()) {
+        Ok(imported) => imported,
+        Err(e) => {
+            eprintln!("error: {}:{e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    if output.exists() && !force {
+        eprintln!(
+            "error: {} exists; pass --force to overwrite it",
+            output.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    if let Some(dir) = output.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    if let Err(e) = std::fs::write(output, &imported.toml) {
+        eprintln!("error: cannot write {}: {e}", output.display());
+        return ExitCode::FAILURE;
+    }
+    let counts: Vec<String> = imported
+        .models
+        .iter()
+        .map(|(family, n)| format!("{family} {n}"))
+        .collect();
+    println!(
+        "wrote {} ({}; {} entries without token prices left out)",
+        output.display(),
+        counts.join(", "),
+        imported.skipped
+    );
+    let absolute = std::path::absolute(output).unwrap_or_else(|_| output.to_path_buf());
+    println!(
+        "use it from the config (models it does not know stay priced by the built-in table, or unpriced):
+
+[spend]
+prices_file = {:?}",
+        absolute.display().to_string()
+    );
+    ExitCode::SUCCESS
+}
+
 fn show_budgets(url: &str, credential: &Credential) -> ExitCode {
     let body = match admin_call(url, "/admin/budgets", credential, None) {
         Ok(body) => body,
@@ -597,7 +693,40 @@ fn show_budgets(url: &str, credential: &Credential) -> ExitCode {
             b["resets_at"].as_str().unwrap_or("?"),
             b["when_spent"].as_str().unwrap_or("?"),
         );
+        let cache = &b["cache"];
+        let input = cache["input_tokens"].as_u64().unwrap_or(0);
+        if input > 0 {
+            println!(
+                "{:<20} cache: {:.0}% of {input} input tokens read from a prompt cache; ${:.2} without caching",
+                "",
+                cache["cache_share"].as_f64().unwrap_or(0.0) * 100.0,
+                cache["uncached_usd"].as_f64().unwrap_or(0.0),
+            );
+        }
     }
+    let table = &body["price_table"];
+    if let Some(file) = body["price_file"].as_object() {
+        println!(
+            "prices: {} ({} models; {}, as of {}), then the built-in table",
+            file.get("path")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("?"),
+            file.get("models")
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0),
+            file.get("source")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("?"),
+            file.get("as_of")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("?"),
+        );
+    }
+    println!(
+        "built-in prices: {}, as of {}",
+        table["source"].as_str().unwrap_or("?"),
+        table["as_of"].as_str().unwrap_or("?"),
+    );
     for target in body["unpriced_targets"].as_array().into_iter().flatten() {
         let target = target.as_str().unwrap_or("?");
         println!(
@@ -861,6 +990,22 @@ fn status(base_url: &str) -> ExitCode {
             .as_str()
             .map(|e| format!("; ERROR: {e}"))
             .unwrap_or_default()
+    );
+    let mb = |v: &serde_json::Value| v.as_f64().map(|b| b / (1024.0 * 1024.0));
+    let bound = |v: &serde_json::Value, unit: &str| {
+        v.as_f64()
+            .map(|n| format!("{n} {unit}"))
+            .unwrap_or_else(|| "no limit".to_owned())
+    };
+    println!(
+        "            {} in use, oldest row {}; kept {} / {} ({} rows pruned since start)",
+        mb(&db["size_bytes"])
+            .map(|m| format!("{m:.1} MB"))
+            .unwrap_or_else(|| "size not measured yet".to_owned()),
+        db["oldest_at"].as_str().unwrap_or("none"),
+        bound(&db["retain_days"], "days"),
+        bound(&db["max_mb"], "MB"),
+        db["pruned_rows"]
     );
     let mut healthy = readiness["ready"] == true;
     if let Some(message) = readiness["config_file"]["last_error"]["message"].as_str() {

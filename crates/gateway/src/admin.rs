@@ -58,12 +58,23 @@ pub struct BudgetsReport {
     /// `[prices]`.
     pub unpriced_targets: Vec<String>,
     pub price_table: PriceTableInfo,
+    /// The price file `[spend] prices_file` names, which wins over the built-in table.
+    pub price_file: Option<PriceFileInfo>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PriceTableInfo {
     pub source: String,
     pub as_of: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PriceFileInfo {
+    pub path: String,
+    pub source: String,
+    pub as_of: String,
+    /// Models it prices.
+    pub models: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -122,6 +133,17 @@ impl AdminService {
             budgets: self.gateway.inner.budgets.status(),
             unpriced_targets: unpriced,
             price_table: PriceTableInfo { source, as_of },
+            price_file: snapshot
+                .config
+                .spend
+                .price_file
+                .as_ref()
+                .map(|f| PriceFileInfo {
+                    path: f.path.clone(),
+                    source: f.table.source.clone(),
+                    as_of: f.table.as_of.clone(),
+                    models: f.table.openai.len() + f.table.anthropic.len() + f.table.gemini.len(),
+                }),
         }
     }
 

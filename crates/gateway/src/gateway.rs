@@ -176,7 +176,13 @@ impl Gateway {
         let tracker = TaskTracker::new();
         let stop_background = CancellationToken::new();
         let events = Events::default();
-        let log = LogWriter::start(database_path.clone(), &tracker, stop_background.clone()).await;
+        let log = LogWriter::start(
+            database_path.clone(),
+            snapshot.config.log_retention,
+            &tracker,
+            stop_background.clone(),
+        )
+        .await;
         let reader = crate::store::read::LogReader::new(database_path.clone());
         let admin_secret = match crate::session::load_or_create_secret(
             &crate::session::secret_path(&database_path),
@@ -265,6 +271,7 @@ impl Gateway {
                         let outcome = match &result {
                             Ok(()) => crate::routing::Outcome::Success {
                                 latency: started.elapsed(),
+                                first_token: None,
                             },
                             Err(e) => crate::routing::Outcome::Failure {
                                 reason: format!("health check: {e}"),
@@ -369,6 +376,7 @@ impl Gateway {
             .routing
             .retain(&snapshot.config, &changed_providers);
         self.inner.budgets.configure(&snapshot.config);
+        self.inner.log.set_retention(snapshot.config.log_retention);
         self.inner.snapshot.store(Arc::new(snapshot));
         if let Ok(mut state) = self.inner.config_state.lock() {
             *state = ConfigState {

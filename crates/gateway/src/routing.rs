@@ -4,8 +4,14 @@
 //!
 //! Breakers never stick: an open breaker admits one half-open probe once its cooldown has passed,
 //! a probe that is abandoned (client gone) frees the slot, and every breaker can be reset by hand.
+//! Total latency is never a failure (it grows with the answer); the optional slowness rule judges
+//! time to first token, and a breaker opened only for slowness never takes an alias's last
+//! target away (`RoutingState::last_resort`).
+//!
+//! Time comes from a `Clock`, so simulations replay traces deterministically.
 
 use std::collections::{HashMap, VecDeque};
+use std::fmt::Debug;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -15,10 +21,61 @@ use serde::Serialize;
 use crate::config::{AliasConfig, BreakerSettings, Config, Strategy, TargetConfig};
 use crate::events::{Events, GatewayEvent};
 
-/// Samples of latency before "far above normal" is judged.
-const LATENCY_WARMUP: u32 = 10;
-/// How much each new sample moves the latency average.
+/// How much each new sample moves the latency average (a routing preference, never a failure).
 const LATENCY_ALPHA: f64 = 0.2;
+/// First-token times kept for the slowness baseline.
+const FIRST_TOKEN_WINDOW: usize = 100;
+/// First-token samples needed before any is judged slow (a cold start is never judged).
+const FIRST_TOKEN_MIN_SAMPLES: usize = 20;
+
+/// Where routing state reads the time. Tests drive a `ManualClock`.
+pub trait Clock: Send + Sync + Debug {
+    fn now(&self) -> Instant;
+}
+
+#[derive(Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+}
+
+/// A clock that moves only when told to.
+#[derive(Debug)]
+pub struct ManualClock {
+    start: Instant,
+    elapsed: Mutex<Duration>,
+}
+
+impl Default for ManualClock {
+    fn default() -> Self {
+        ManualClock {
+            start: Instant::now(),
+            elapsed: Mutex::new(Duration::ZERO),
+        }
+    }
+}
+
+impl ManualClock {
+    pub fn advance(&self, by: Duration) {
+        if let Ok(mut e) = self.elapsed.lock() {
+            *e += by;
+        }
+    }
+
+    /// Time since the clock was made.
+    pub fn elapsed(&self) -> Duration {
+        self.elapsed.lock().map(|e| *e).unwrap_or_default()
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Instant {
+        self.start + self.elapsed()
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -26,6 +83,16 @@ pub enum BreakerPhase {
     Closed,
     Open,
     HalfOpen,
+}
+
+/// Why a breaker opened. Only `slowness` leaves the target usable as an alias's last resort.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpenedFor {
+    /// Answers came, but their first token was far later than usual.
+    Slowness,
+    /// Hard failures: connect refused, timeouts, 5xx, 429, unreadable answers, auth.
+    Failures,
 }
 
 #[derive(Debug)]
@@ -37,6 +104,8 @@ struct Breaker {
     cooldown: Duration,
     probe_in_flight: bool,
     consecutive_failures: u32,
+    /// Why it is (or last was) open.
+    opened_for: Option<OpenedFor>,
     window: VecDeque<(Instant, bool)>,
 }
 
@@ -48,6 +117,7 @@ impl Breaker {
             cooldown: settings.cooldown,
             probe_in_flight: false,
             consecutive_failures: 0,
+            opened_for: None,
             window: VecDeque::new(),
         }
     }
@@ -73,11 +143,16 @@ impl Breaker {
         failed / f64::from(total) > settings.error_rate
     }
 
-    fn open(&mut self, now: Instant, cooldown: Duration) {
+    fn open(&mut self, now: Instant, cooldown: Duration, why: OpenedFor) {
         self.phase = BreakerPhase::Open;
         self.cooldown = cooldown;
         self.open_until = Some(now + cooldown);
         self.probe_in_flight = false;
+        self.opened_for = Some(why);
+    }
+
+    fn is_closed(&self) -> bool {
+        self.phase == BreakerPhase::Closed
     }
 }
 
@@ -95,13 +170,15 @@ pub struct TargetHealth {
     in_flight: AtomicU32,
     /// Moving average latency in microseconds; 0 until the first sample.
     latency_avg_us: AtomicU64,
-    samples: AtomicU32,
+    /// The last streamed first-token times, the baseline of the slowness rule.
+    first_tokens: Mutex<VecDeque<Duration>>,
     breaker: Mutex<Breaker>,
     misconfigured: Mutex<Option<Misconfigured>>,
     last_error: Mutex<Option<String>>,
     /// `provider/model`, for events.
     label: String,
     events: Events,
+    clock: Arc<dyn Clock>,
 }
 
 /// Whether a target may take a request now.
@@ -116,16 +193,22 @@ pub enum Admission {
 }
 
 impl TargetHealth {
-    fn new(settings: &BreakerSettings, label: String, events: Events) -> Self {
+    fn new(
+        settings: &BreakerSettings,
+        label: String,
+        events: Events,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         TargetHealth {
             in_flight: AtomicU32::new(0),
             latency_avg_us: AtomicU64::new(0),
-            samples: AtomicU32::new(0),
+            first_tokens: Mutex::new(VecDeque::new()),
             breaker: Mutex::new(Breaker::new(settings)),
             misconfigured: Mutex::new(None),
             last_error: Mutex::new(None),
             label,
             events,
+            clock,
         }
     }
 
@@ -183,6 +266,29 @@ impl TargetHealth {
         }
     }
 
+    /// While open for slowness only: when it may be probed next (now, if half-open).
+    fn soft_open_until(&self, now: Instant) -> Option<Instant> {
+        let b = self.breaker.lock().ok()?;
+        if b.is_closed() || b.opened_for != Some(OpenedFor::Slowness) {
+            return None;
+        }
+        Some(b.open_until.unwrap_or(now).max(now))
+    }
+
+    /// Admits a target open for slowness as an alias's last resort: as its probe when none is
+    /// out, else as a plain request (a slow answer beats a 503).
+    fn admit_last_resort(&self) -> Admission {
+        let Ok(mut b) = self.breaker.lock() else {
+            return Admission::Yes;
+        };
+        if b.probe_in_flight {
+            return Admission::Yes;
+        }
+        b.phase = BreakerPhase::HalfOpen;
+        b.probe_in_flight = true;
+        Admission::Probe
+    }
+
     /// Marks a request as started; the guard releases it (and an abandoned probe) on drop.
     pub fn begin(self: &Arc<Self>, probe: bool) -> AttemptGuard {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
@@ -193,26 +299,24 @@ impl TargetHealth {
         }
     }
 
-    fn on_success(&self, latency: Duration, settings: &BreakerSettings) {
-        let now = Instant::now();
-        let slow = self.observe_latency(latency, settings);
+    fn on_success(
+        &self,
+        latency: Duration,
+        first_token: Option<Duration>,
+        settings: &BreakerSettings,
+    ) {
+        let now = self.clock.now();
+        self.observe_latency(latency);
+        if let Some(reason) = first_token.and_then(|t| self.judge_first_token(t, settings)) {
+            self.on_failure_for(reason, settings, None, OpenedFor::Slowness);
+            return;
+        }
         let Ok(mut b) = self.breaker.lock() else {
             return;
         };
-        if slow {
-            drop(b);
-            self.on_failure(
-                format!(
-                    "answered in {} ms, far above its usual latency",
-                    latency.as_millis()
-                ),
-                settings,
-            );
-            return;
-        }
         b.record(now, true, settings);
         b.consecutive_failures = 0;
-        if b.phase != BreakerPhase::Closed {
+        if !b.is_closed() {
             tracing::info!(target = %self.label, "breaker closed after a successful probe");
             self.events.emit(GatewayEvent::BreakerClosed {
                 target: self.label.clone(),
@@ -224,36 +328,62 @@ impl TargetHealth {
         b.cooldown = settings.cooldown;
     }
 
-    /// Returns true when the sample is far above the established average.
-    fn observe_latency(&self, latency: Duration, settings: &BreakerSettings) -> bool {
+    /// Feeds the moving average `lowest_latency` routes by. Never judged.
+    fn observe_latency(&self, latency: Duration) {
         let us = latency.as_micros().min(u128::from(u64::MAX)) as u64;
-        let samples = self.samples.fetch_add(1, Ordering::Relaxed);
         let avg = self.latency_avg_us.load(Ordering::Relaxed);
-        let slow =
-            samples >= LATENCY_WARMUP && avg > 0 && us as f64 > avg as f64 * settings.slow_factor;
-        if !slow {
-            let next = if avg == 0 {
-                us
-            } else {
-                (avg as f64 * (1.0 - LATENCY_ALPHA) + us as f64 * LATENCY_ALPHA) as u64
-            };
-            self.latency_avg_us.store(next.max(1), Ordering::Relaxed);
+        let next = if avg == 0 {
+            us
+        } else {
+            (avg as f64 * (1.0 - LATENCY_ALPHA) + us as f64 * LATENCY_ALPHA) as u64
+        };
+        self.latency_avg_us.store(next.max(1), Ordering::Relaxed);
+    }
+
+    /// With the slowness rule on: why this first token counts as a failure, if it does. The
+    /// baseline is the median of the last answers (so one outlier cannot move it), judged only
+    /// after enough samples and never below the floor.
+    fn judge_first_token(&self, first: Duration, settings: &BreakerSettings) -> Option<String> {
+        // Off (the default): not even sampled, so the hot path pays nothing.
+        let rule = settings.slow_first_token?;
+        let mut window = self.first_tokens.lock().ok()?;
+        let verdict = if window.len() < FIRST_TOKEN_MIN_SAMPLES {
+            None
+        } else {
+            let mut sorted: Vec<Duration> = window.iter().copied().collect();
+            sorted.sort_unstable();
+            let median = sorted[sorted.len() / 2];
+            let limit = median.mul_f64(rule.factor).max(rule.floor);
+            (first > limit).then(|| {
+                format!(
+                    "first token after {} ms, over {} ms ({}x its median of {} ms)",
+                    first.as_millis(),
+                    limit.as_millis(),
+                    rule.factor,
+                    median.as_millis()
+                )
+            })
+        };
+        window.push_back(first);
+        while window.len() > FIRST_TOKEN_WINDOW {
+            window.pop_front();
         }
-        slow
+        verdict
     }
 
     fn on_failure(&self, reason: String, settings: &BreakerSettings) {
-        self.on_failure_with_cooldown(reason, settings, None);
+        self.on_failure_for(reason, settings, None, OpenedFor::Failures);
     }
 
     /// A failure; `cooldown` (e.g. a backend's Retry-After) opens the breaker for that long.
-    fn on_failure_with_cooldown(
+    fn on_failure_for(
         &self,
         reason: String,
         settings: &BreakerSettings,
         cooldown: Option<Duration>,
+        why: OpenedFor,
     ) {
-        let now = Instant::now();
+        let now = self.clock.now();
         if let Ok(mut last) = self.last_error.lock() {
             *last = Some(reason.clone());
         }
@@ -268,9 +398,14 @@ impl TargetHealth {
                     .min(settings.max_cooldown)
                     .max(settings.cooldown);
                 tracing::warn!(target = %self.label, cooldown_s = next.as_secs_f64(), reason = %reason, "half-open probe failed; breaker open again");
-                b.open(now, cooldown.unwrap_or(next).max(next));
+                b.open(now, cooldown.unwrap_or(next).max(next), why);
             }
-            BreakerPhase::Open => {}
+            BreakerPhase::Open => {
+                // A hard failure while open for slowness (a last-resort request) makes it hard.
+                if why == OpenedFor::Failures {
+                    b.opened_for = Some(why);
+                }
+            }
             BreakerPhase::Closed => {
                 let opened_for = if let Some(cooldown) = cooldown {
                     Some(cooldown.min(settings.max_cooldown))
@@ -282,8 +417,8 @@ impl TargetHealth {
                     None
                 };
                 if let Some(cooldown) = opened_for {
-                    tracing::warn!(target = %self.label, failures = b.consecutive_failures, reason = %reason, "breaker opened");
-                    b.open(now, cooldown);
+                    tracing::warn!(target = %self.label, failures = b.consecutive_failures, reason = %reason, opened_for = ?why, "breaker opened");
+                    b.open(now, cooldown, why);
                     self.events.emit(GatewayEvent::BreakerOpened {
                         target: self.label.clone(),
                         reason,
@@ -321,15 +456,16 @@ impl TargetHealth {
     }
 
     pub fn status(&self, now: Instant) -> TargetStatus {
-        let (phase, retry_in_ms, failures) = match self.breaker.lock() {
+        let (phase, retry_in_ms, failures, opened_for) = match self.breaker.lock() {
             Ok(b) => (
                 b.phase,
                 b.open_until
                     .filter(|_| b.phase == BreakerPhase::Open)
                     .map(|u| u.saturating_duration_since(now).as_millis() as u64),
                 b.consecutive_failures,
+                b.opened_for.filter(|_| !b.is_closed()),
             ),
-            Err(_) => (BreakerPhase::Closed, None, 0),
+            Err(_) => (BreakerPhase::Closed, None, 0, None),
         };
         let misconfigured = self.misconfigured();
         let state = if misconfigured.is_some() {
@@ -345,6 +481,7 @@ impl TargetHealth {
             target: String::new(),
             state,
             breaker: phase,
+            opened_for,
             consecutive_failures: failures,
             retry_in_ms,
             in_flight: self.in_flight(),
@@ -362,6 +499,8 @@ pub struct TargetStatus {
     /// `healthy`, `open`, `half_open` or `misconfigured`.
     pub state: &'static str,
     pub breaker: BreakerPhase,
+    /// While not closed: why it opened.
+    pub opened_for: Option<OpenedFor>,
     pub consecutive_failures: u32,
     pub retry_in_ms: Option<u64>,
     pub in_flight: u32,
@@ -373,7 +512,10 @@ pub struct TargetStatus {
 /// How an attempt ended, for the breaker.
 pub enum Outcome {
     Success {
+        /// Until the answer (or, for a stream, its first event): feeds `lowest_latency` only.
         latency: Duration,
+        /// A stream's time to first token, the only time the slowness rule judges.
+        first_token: Option<Duration>,
     },
     /// Transient: counts toward opening the breaker. `cooldown` from Retry-After.
     Failure {
@@ -400,10 +542,14 @@ impl AttemptGuard {
     pub fn settle(mut self, outcome: Outcome, settings: &BreakerSettings) {
         self.settled = true;
         match outcome {
-            Outcome::Success { latency } => self.health.on_success(latency, settings),
-            Outcome::Failure { reason, cooldown } => self
-                .health
-                .on_failure_with_cooldown(reason, settings, cooldown),
+            Outcome::Success {
+                latency,
+                first_token,
+            } => self.health.on_success(latency, first_token, settings),
+            Outcome::Failure { reason, cooldown } => {
+                self.health
+                    .on_failure_for(reason, settings, cooldown, OpenedFor::Failures)
+            }
             Outcome::Misconfigured {
                 reason,
                 key_fingerprint,
@@ -437,21 +583,54 @@ impl Drop for AttemptGuard {
 }
 
 /// All routing state. Lives in the gateway, not in a snapshot.
-#[derive(Default)]
 pub struct RoutingState {
     events: Events,
+    clock: Arc<dyn Clock>,
     targets: RwLock<HashMap<String, Arc<TargetHealth>>>,
     /// Smooth weighted round-robin: the current weight of each target, per alias.
     round_robin: Mutex<HashMap<String, Vec<i64>>>,
 }
 
+impl Default for RoutingState {
+    fn default() -> Self {
+        RoutingState::with_clock(Events::default(), Arc::new(SystemClock))
+    }
+}
+
 impl RoutingState {
     /// Routing state that reports breaker changes on `events`.
     pub fn new(events: Events) -> Self {
+        RoutingState::with_clock(events, Arc::new(SystemClock))
+    }
+
+    /// Routing state on the given clock (a `ManualClock` in simulations).
+    pub fn with_clock(events: Events, clock: Arc<dyn Clock>) -> Self {
         RoutingState {
             events,
-            ..RoutingState::default()
+            clock,
+            targets: RwLock::default(),
+            round_robin: Mutex::default(),
         }
+    }
+
+    pub fn now(&self) -> Instant {
+        self.clock.now()
+    }
+
+    /// The last-target rule. Called when every target of `alias` in `open` was skipped for an
+    /// open breaker and none was tried: the one opened only for slowness whose cooldown ends
+    /// first still serves, so slowness alone never turns into a 503. Targets opened for hard
+    /// failures stay skipped (the caller answers 503 with `retry_after_ms`).
+    pub fn last_resort(&self, alias: &AliasConfig, open: &[usize]) -> Option<(usize, Admission)> {
+        let now = self.now();
+        let (index, health) = open
+            .iter()
+            .filter_map(|i| alias.targets.get(*i).map(|t| (*i, self.target(t))))
+            .filter_map(|(i, h)| h.soft_open_until(now).map(|until| (until, i, h)))
+            .min_by_key(|(until, i, _)| (*until, *i))
+            .map(|(_, i, h)| (i, h))?;
+        tracing::info!(target = %health.label, alias = %alias.name, "every target is open; the one open only for slowness serves as the last resort");
+        Some((index, health.admit_last_resort()))
     }
 
     pub fn target(&self, target: &TargetConfig) -> Arc<TargetHealth> {
@@ -469,6 +648,7 @@ impl RoutingState {
                 &target.breaker,
                 label,
                 self.events.clone(),
+                self.clock.clone(),
             ));
         };
         map.entry(label.clone())
@@ -477,6 +657,7 @@ impl RoutingState {
                     &target.breaker,
                     label,
                     self.events.clone(),
+                    self.clock.clone(),
                 ))
             })
             .clone()
@@ -536,7 +717,7 @@ impl RoutingState {
     }
 
     pub fn statuses(&self, config: &Config) -> Vec<TargetStatus> {
-        let now = Instant::now();
+        let now = self.now();
         let mut seen = std::collections::HashSet::new();
         config
             .aliases
@@ -670,7 +851,12 @@ mod tests {
     #[test]
     fn breaker_opens_after_consecutive_failures_and_heals_through_a_probe() {
         let s = settings();
-        let h = Arc::new(TargetHealth::new(&s, "p/m".into(), Events::default()));
+        let h = Arc::new(TargetHealth::new(
+            &s,
+            "p/m".into(),
+            Events::default(),
+            Arc::new(SystemClock),
+        ));
         fail(&h, &s);
         fail(&h, &s);
         assert_eq!(h.admit(Instant::now()), Admission::Yes);
@@ -683,6 +869,7 @@ mod tests {
         h.begin(true).settle(
             Outcome::Success {
                 latency: Duration::from_millis(5),
+                first_token: None,
             },
             &s,
         );
@@ -693,7 +880,12 @@ mod tests {
     #[test]
     fn failed_probes_back_off_exponentially_up_to_the_cap() {
         let s = settings();
-        let h = Arc::new(TargetHealth::new(&s, "p/m".into(), Events::default()));
+        let h = Arc::new(TargetHealth::new(
+            &s,
+            "p/m".into(),
+            Events::default(),
+            Arc::new(SystemClock),
+        ));
         for _ in 0..3 {
             fail(&h, &s);
         }
@@ -717,7 +909,12 @@ mod tests {
     #[test]
     fn an_abandoned_probe_frees_the_slot() {
         let s = settings();
-        let h = Arc::new(TargetHealth::new(&s, "p/m".into(), Events::default()));
+        let h = Arc::new(TargetHealth::new(
+            &s,
+            "p/m".into(),
+            Events::default(),
+            Arc::new(SystemClock),
+        ));
         for _ in 0..3 {
             fail(&h, &s);
         }
@@ -728,38 +925,82 @@ mod tests {
         assert_eq!(h.in_flight(), 0);
     }
 
+    fn succeed(h: &Arc<TargetHealth>, s: &BreakerSettings, ms: u64, first_token: Option<u64>) {
+        h.begin(false).settle(
+            Outcome::Success {
+                latency: Duration::from_millis(ms),
+                first_token: first_token.map(Duration::from_millis),
+            },
+            s,
+        );
+    }
+
     #[test]
-    fn latency_far_above_normal_counts_as_failure() {
+    fn total_latency_is_never_a_failure() {
         let s = settings();
-        let h = Arc::new(TargetHealth::new(&s, "p/m".into(), Events::default()));
-        for _ in 0..LATENCY_WARMUP {
-            h.begin(false).settle(
-                Outcome::Success {
-                    latency: Duration::from_millis(10),
-                },
-                &s,
-            );
+        let h = Arc::new(TargetHealth::new(
+            &s,
+            "p/m".into(),
+            Events::default(),
+            Arc::new(SystemClock),
+        ));
+        for _ in 0..20 {
+            succeed(&h, &s, 10, None);
         }
-        for _ in 0..3 {
-            h.begin(false).settle(
-                Outcome::Success {
-                    latency: Duration::from_millis(500),
-                },
-                &s,
-            );
+        for _ in 0..10 {
+            succeed(&h, &s, 5_000, None);
         }
-        assert_eq!(h.status(Instant::now()).state, "open");
-        assert!(h
-            .status(Instant::now())
-            .last_error
-            .unwrap_or_default()
-            .contains("usual latency"));
+        assert_eq!(h.status(Instant::now()).state, "healthy");
+    }
+
+    #[test]
+    fn slow_first_tokens_open_only_when_the_rule_is_on_and_past_the_floor() {
+        use crate::config::SlowFirstToken;
+        let clock = Arc::new(ManualClock::default());
+        let off = settings();
+        let on = BreakerSettings {
+            slow_first_token: Some(SlowFirstToken {
+                factor: 10.0,
+                floor: Duration::from_millis(2000),
+            }),
+            ..settings()
+        };
+        for (s, expect) in [(off, "healthy"), (on, "open")] {
+            let h = Arc::new(TargetHealth::new(
+                &s,
+                "p/m".into(),
+                Events::default(),
+                clock.clone(),
+            ));
+            // Fast first tokens, some jitter 50x the median: under the floor, never slow.
+            for i in 0..40 {
+                succeed(&h, &s, 100, Some(if i % 3 == 0 { 50 } else { 1 }));
+            }
+            assert_eq!(h.status(clock.now()).state, "healthy");
+            for _ in 0..3 {
+                succeed(&h, &s, 100, Some(9_000));
+            }
+            let status = h.status(clock.now());
+            assert_eq!(status.state, expect);
+            if expect == "open" {
+                assert_eq!(status.opened_for, Some(OpenedFor::Slowness));
+                assert!(status
+                    .last_error
+                    .unwrap_or_default()
+                    .contains("first token"));
+            }
+        }
     }
 
     #[test]
     fn misconfigured_clears_when_the_key_changes() {
         let s = settings();
-        let h = Arc::new(TargetHealth::new(&s, "p/m".into(), Events::default()));
+        let h = Arc::new(TargetHealth::new(
+            &s,
+            "p/m".into(),
+            Events::default(),
+            Arc::new(SystemClock),
+        ));
         h.begin(false).settle(
             Outcome::Misconfigured {
                 reason: "401".into(),

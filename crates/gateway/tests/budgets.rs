@@ -334,3 +334,61 @@ async fn local_backends_cost_nothing_and_unpriced_cloud_models_are_named() {
     gw.stop().await;
     assert_eq!(ledger_total(&dir.path().join("log.db")).await, (0, 0));
 }
+
+/// 50 requests at once against a budget with room for about one more: admission counts the
+/// estimates of requests in flight, so one gets through and the rest are refused, instead of
+/// all 50 seeing the budget open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_cannot_overspend_a_nearly_spent_budget() {
+    let mock = MockUpstream::start(MockConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Each answer costs $0.18 (11 + 7 tokens); $1 leaves room for five, then $0.10.
+    let body = config(
+        &mock,
+        dir.path(),
+        "[budgets.obsidian]\nusd = 1\nperiod = \"month\"\n\
+         [aliases.slow]\ntargets = [\"cloud/slow-400\"]\n\
+         [prices.\"cloud/slow-400\"]\ninput = 10000\noutput = 10000\n",
+    )
+    .replace(
+        "[tokens.obsidian]\n",
+        "[tokens.obsidian]\nbudget = \"obsidian\"\n",
+    );
+    let gw = start(dir.path(), &body).await;
+    for _ in 0..5 {
+        assert_eq!(gw.chat("strong", false).await.status(), 200);
+    }
+    let http = reqwest::Client::new();
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let (http, base) = (http.clone(), gw.base.clone());
+        tasks.push(tokio::spawn(async move {
+            let response = http
+                .post(format!("{base}/v1/chat/completions"))
+                .bearer_auth(TOKEN)
+                // max_tokens 7: the estimate (~12 tokens, $0.12) is close to the real cost.
+                .json(&json!({"model": "slow", "max_tokens": 7, "messages": [{"role": "user", "content": "hi"}]}))
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            (status, body["error"]["code"].as_str().unwrap_or("").to_owned())
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.unwrap());
+    }
+    let served = outcomes.iter().filter(|(s, _)| *s == 200).count();
+    let refused = outcomes
+        .iter()
+        .filter(|(s, c)| *s == 429 && c == "budget_exceeded")
+        .count();
+    assert_eq!((served, refused), (1, 49), "{outcomes:?}");
+    gw.stop().await;
+    // Spent: five answers and the one admitted, $1.08 — not 0.90 + 50 × 0.18 = $9.90.
+    let (rows, nano) = ledger_total(&dir.path().join("log.db")).await;
+    assert_eq!(rows, 6);
+    assert_eq!(nano, 6 * 180_000_000);
+}

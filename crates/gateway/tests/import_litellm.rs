@@ -11,7 +11,7 @@ use serde_yaml_ng::Value;
 use switchboard_gateway::config::import_litellm::{
     import_litellm, import_litellm_with, ImportError, ImportOptions, ImportOutcome,
 };
-use switchboard_gateway::config::{Config, LongContext, Strategy};
+use switchboard_gateway::config::{Config, LongContext, Pricing, Strategy};
 use switchboard_gateway::secret::SecretRef;
 
 const FIXTURES: [&str; 6] = [
@@ -572,6 +572,17 @@ fn edge_cases_are_translated_or_reported() {
         "weight = 3 not needed",
     );
     assert_eq!(weights(&config, "extra-keys"), [1]);
+    // An input price without an output price is no price: reported, not guessed.
+    assert!(
+        outcome
+            .report
+            .iter()
+            .any(|n| n.path.ends_with("litellm_params.input_cost_per_token")
+                && n.message
+                    .contains("needs both input_cost_per_token and output_cost_per_token")),
+        "{}",
+        report(&outcome)
+    );
     assert_note(&outcome, "general_settings.port", "not imported");
     assert_note(&outcome, "server_settings", "not imported");
 }
@@ -789,10 +800,18 @@ fn weights_and_context_windows_become_target_settings() {
         "model_list[5].model_info.max_output_tokens",
         "only max_input_tokens",
     );
+    // Per-token prices become [prices] (USD per million tokens), cache reads included.
     assert_note(
         &outcome,
         "model_list[5].model_info.input_cost_per_token",
-        "no cost tracking",
+        "imported into [prices.",
+    );
+    let Pricing::Configured(price) = config.aliases["code-long"].targets[0].pricing else {
+        panic!("{:?}", config.aliases["code-long"].targets[0].pricing);
+    };
+    assert_eq!(
+        (price.input, price.output, price.cache_read),
+        (0.4, 1.6, 0.1)
     );
     assert!(!outcome
         .report

@@ -167,6 +167,7 @@ async fn a_dead_target_is_retried_on_another_and_its_breaker_opens() {
     }
     let state = h.target_state("dead/x").await;
     assert_eq!(state["state"], "open", "{state}");
+    assert_eq!(state["opened_for"], "failures", "{state}");
     assert!(state["retry_in_ms"].as_u64().unwrap() > 20_000);
     assert!(state["last_error"]
         .as_str()
@@ -433,5 +434,143 @@ async fn breaker_changes_and_config_reloads_are_announced() {
         matches!(rejected, GatewayEvent::ConfigRejected { .. }),
         "{rejected:?}"
     );
+    h.stop().await;
+}
+
+/// Issue 13, reproduction 1, with the default breaker: one backend whose answer time grows with
+/// `max_tokens` (4 ms a token); ten short answers, three long ones, then more. All must be 200.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_answers_from_the_only_backend_never_open_its_breaker() {
+    let mock = MockUpstream::start(MockConfig::default()).await.unwrap();
+    let h = Harness::start(&format!(
+        "[providers.m]\nkind = \"openai\"\nbase_url = \"{}\"\n\n[aliases.agent]\ntargets = [\"m/per-token-4000\"]\n",
+        mock.base_url()
+    ))
+    .await;
+    let ask = |max_tokens: u64| {
+        h.http
+            .post(format!("{}/v1/chat/completions", h.base))
+            .json(&json!({"model": "agent", "max_tokens": max_tokens, "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+    };
+    let mut statuses = Vec::new();
+    for max_tokens in [16; 10].into_iter().chain([400; 3]).chain([16; 4]) {
+        statuses.push(ask(max_tokens).await.unwrap().status().as_u16());
+    }
+    assert_eq!(statuses, vec![200; 17]);
+    let state = h.target_state("m/per-token-4000").await;
+    assert_eq!(state["state"], "healthy", "{state}");
+    h.stop().await;
+}
+
+/// Issue 13, reproduction 2, with the default breaker: one connection for a while, then a burst
+/// of 64 against a backend answering in µs, where queueing makes answers many times slower
+/// than usual. Every answer must be a 200.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_after_a_quiet_spell_gets_no_errors() {
+    let mock = MockUpstream::start(MockConfig::default()).await.unwrap();
+    let h = Harness::start(&format!(
+        "[providers.m]\nkind = \"openai\"\nbase_url = \"{}\"\n\n[aliases.fast]\ntargets = [\"m/fast\"]\n",
+        mock.base_url()
+    ))
+    .await;
+    let quiet_until = Instant::now() + Duration::from_millis(1500);
+    let mut quiet = 0;
+    while Instant::now() < quiet_until {
+        assert_eq!(h.chat("fast", "hi").await.0, 200);
+        quiet += 1;
+    }
+    let burst_until = Instant::now() + Duration::from_millis(2500);
+    let mut tasks = Vec::new();
+    for i in 0..64 {
+        let (http, base) = (h.http.clone(), h.base.clone());
+        tasks.push(tokio::spawn(async move {
+            let (mut ok, mut failed) = (0u32, Vec::new());
+            while Instant::now() < burst_until {
+                let stream = i % 2 == 0;
+                let response = http
+                    .post(format!("{base}/v1/chat/completions"))
+                    .json(&json!({"model": "fast", "stream": stream, "messages": [{"role": "user", "content": "hi"}]}))
+                    .send()
+                    .await;
+                match response {
+                    Ok(r) if r.status() == 200 => match r.bytes().await {
+                        Ok(_) => ok += 1,
+                        Err(_) => failed.push(0),
+                    },
+                    Ok(r) => failed.push(r.status().as_u16()),
+                    Err(_) => failed.push(0),
+                }
+            }
+            (ok, failed)
+        }));
+    }
+    let (mut ok, mut failed) = (0, Vec::new());
+    for task in tasks {
+        let (o, f) = task.await.unwrap();
+        ok += o;
+        failed.extend(f);
+    }
+    assert!(
+        quiet > 10 && ok > 64,
+        "too little traffic: {quiet} quiet, {ok} in the burst"
+    );
+    assert_eq!(failed, Vec::<u16>::new(), "{ok} answered");
+    assert_eq!(h.target_state("m/fast").await["state"], "healthy");
+    h.stop().await;
+}
+
+/// The last-target rule over HTTP, with the first-token rule switched on: the only target's
+/// first tokens become far slower than its median, its breaker opens for slowness, and it still
+/// serves every request (never a 503 for a backend that is only slow).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_open_only_for_slowness_still_serves_as_the_last_resort() {
+    let mock = MockUpstream::start(MockConfig::default()).await.unwrap();
+    let h = Harness::start(&format!(
+        "[providers.m]\nkind = \"openai\"\nbase_url = \"{}\"\n\
+         breaker = {{ slow_first_token_factor = 5, slow_first_token_floor_ms = 150 }}\n\n\
+         [aliases.only]\ntargets = [\"m/per-token-1000\"]\n",
+        mock.base_url()
+    ))
+    .await;
+    // per-token-1000: the first byte after max_tokens ms.
+    let stream = |max_tokens: u64| {
+        let (http, base) = (h.http.clone(), h.base.clone());
+        async move {
+            let response = http
+                .post(format!("{base}/v1/chat/completions"))
+                .json(&json!({"model": "only", "stream": true, "max_tokens": max_tokens, "messages": [{"role": "user", "content": "hi"}]}))
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let text = response.text().await.unwrap();
+            (status, text)
+        }
+    };
+    for _ in 0..20 {
+        assert_eq!(stream(10).await.0, 200);
+    }
+    for _ in 0..3 {
+        assert_eq!(stream(400).await.0, 200);
+    }
+    let state = h.target_state("m/per-token-1000").await;
+    assert_eq!(state["state"], "open", "{state}");
+    assert_eq!(state["opened_for"], "slowness", "{state}");
+    assert!(
+        state["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("first token"),
+        "{state}"
+    );
+    // Every target open, for slowness only: served anyway, one by one and several at once.
+    for _ in 0..2 {
+        let (status, text) = stream(400).await;
+        assert_eq!(status, 200);
+        assert!(text.contains("[DONE]"), "{text}");
+    }
+    let burst = futures::future::join_all((0..4).map(|_| stream(10))).await;
+    assert!(burst.iter().all(|(s, _)| *s == 200), "{burst:?}");
     h.stop().await;
 }

@@ -171,13 +171,17 @@ async fn messages(
             "tool_use",
         ),
     };
-    let usage_in = 12;
-    let usage_out = 9;
+    let usage = crate::cache_usage(&model, "anthropic")
+        .unwrap_or_else(|| json!({"input_tokens": 12, "output_tokens": 9}));
+    let usage_out = usage["output_tokens"].clone();
+    // `message_start` carries the input side (and one output token so far).
+    let mut usage_start = usage.clone();
+    usage_start["output_tokens"] = json!(1);
     if body.get("stream").and_then(Value::as_bool) != Some(true) {
         return Json(json!({
             "id": "msg_mock", "type": "message", "role": "assistant", "model": model,
             "content": content, "stop_reason": stop_reason, "stop_sequence": null,
-            "usage": {"input_tokens": usage_in, "output_tokens": usage_out},
+            "usage": usage,
         }))
         .into_response();
     }
@@ -187,7 +191,7 @@ async fn messages(
             "message_start",
             json!({"type": "message_start", "message": {
             "id": "msg_mock", "type": "message", "role": "assistant", "model": model, "content": [],
-            "stop_reason": null, "stop_sequence": null, "usage": {"input_tokens": usage_in, "output_tokens": 1}}}),
+            "stop_reason": null, "stop_sequence": null, "usage": usage_start}}),
         ),
         ("ping", json!({"type": "ping"})),
     ];
@@ -223,10 +227,17 @@ async fn messages(
         events.push(("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": stop_reason, "stop_sequence": null}, "usage": {"output_tokens": usage_out}})));
         events.push(("message_stop", json!({"type": "message_stop"})));
     }
-    let frames: Vec<Bytes> = events
+    let mut frames: Vec<Bytes> = events
         .into_iter()
         .map(|(name, data)| Bytes::from(format!("event: {name}\ndata: {data}\n\n")))
         .collect();
+    if model == "garbage-stream" {
+        // A broken event after the first two: not JSON at all.
+        frames.insert(
+            2,
+            Bytes::from_static(b"event: content_block_delta\ndata: {\"type\": oops\n\n"),
+        );
+    }
     sse(frames, state.config.chunk_interval)
 }
 

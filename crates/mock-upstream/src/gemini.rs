@@ -135,7 +135,9 @@ fn generate(state: &AppState, model: &str, body: &Value, stream: bool) -> Respon
         .collect::<Vec<_>>()
         .join(" ");
     let reply = decide("mock-gemini", &tools, &results, &last_user);
-    let usage = json!({"promptTokenCount": 12, "candidatesTokenCount": 9, "totalTokenCount": 21});
+    let usage = crate::cache_usage(model, "gemini").unwrap_or_else(
+        || json!({"promptTokenCount": 12, "candidatesTokenCount": 9, "totalTokenCount": 21}),
+    );
     let candidate = |parts: Vec<Value>, finish: Option<&str>| {
         let mut c = json!({"content": {"role": "model", "parts": parts}, "index": 0});
         if let Some(f) = finish {

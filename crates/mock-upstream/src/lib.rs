@@ -5,8 +5,10 @@
 //! Model ids steer behaviour: `fail-<status>` answers that status with an OpenAI error body,
 //! `slow-<ms>` waits before answering, `drip-<ms>` streams with `<ms>` between chunks,
 //! `stall-stream` sends one chunk then goes silent, `break-stream` drops the connection
-//! mid-stream. Anything else answers normally; a chat request to `gpt-mock` with `tools` plays
-//! the tool-call round trip of `scenario`.
+//! mid-stream, `garbage-stream` sends an event that is not JSON, `per-token-<µs>` answers after
+//! `max_tokens` times `<µs>` (as an LLM's answer time grows with its length), `cached-...`
+//! reports prompt-cache usage in each dialect (`cache_usage`). Anything else answers normally; a
+//! chat request to `gpt-mock` with `tools` plays the tool-call round trip of `scenario`.
 //!
 //! Streams are counted (`stream_stats`): started, sent to the end, or cancelled because the
 //! client (the gateway) went away before the end.
@@ -189,6 +191,28 @@ pub(crate) fn record(state: &AppState, path: &str, headers: &HeaderMap, body: &V
     }
 }
 
+/// The usage a `cached-...` model reports, in `dialect` (`openai`, `anthropic`, `gemini`): the
+/// shapes and numbers the providers' docs use for a prompt-cache hit. OpenAI: 10,000 prompt
+/// tokens of which 8,000 cached, 500 out of which 100 reasoning. Anthropic: 100 fresh input,
+/// 10,000 cache reads, 2,000 cache writes (5-minute), 50 out. Gemini: 11,500 prompt tokens of
+/// which 10,000 cached, 1,000 candidates + 10,000 thoughts.
+pub fn cache_usage(model: &str, dialect: &str) -> Option<Value> {
+    if !model.starts_with("cached-") {
+        return None;
+    }
+    Some(match dialect {
+        "anthropic" => json!({"input_tokens": 100, "cache_read_input_tokens": 10000,
+            "cache_creation_input_tokens": 2000,
+            "cache_creation": {"ephemeral_5m_input_tokens": 2000, "ephemeral_1h_input_tokens": 0},
+            "output_tokens": 50}),
+        "gemini" => json!({"promptTokenCount": 11500, "candidatesTokenCount": 1000,
+            "cachedContentTokenCount": 10000, "thoughtsTokenCount": 10000, "totalTokenCount": 22500}),
+        _ => json!({"prompt_tokens": 10000, "completion_tokens": 500, "total_tokens": 10500,
+            "prompt_tokens_details": {"cached_tokens": 8000, "audio_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 100}}),
+    })
+}
+
 /// Applies the model-id rules that are the same for every endpoint.
 async fn misbehave(model: &str) -> Option<Response> {
     if let Some(status) = model
@@ -231,6 +255,13 @@ async fn chat(
     if let Some(response) = misbehave(&model).await {
         return response;
     }
+    if let Some(us) = model
+        .strip_prefix("per-token-")
+        .and_then(|s| s.parse::<u64>().ok())
+    {
+        let tokens = body.get("max_tokens").and_then(Value::as_u64).unwrap_or(16);
+        tokio::time::sleep(Duration::from_micros(us.saturating_mul(tokens))).await;
+    }
     // The tool-call round trip is scripted for one model id, so other tests that merely send
     // `tools` still get the plain echo answer.
     if model.starts_with("gpt-mock") && body.get("tools").is_some() {
@@ -243,7 +274,7 @@ async fn chat(
     Json(json!({
         "id": "chatcmpl-mock", "object": "chat.completion", "created": 1_700_000_000, "model": model,
         "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
+        "usage": cache_usage(&model, "openai").unwrap_or_else(|| json!({"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18})),
         "echo": body,
     }))
     .into_response()
@@ -269,7 +300,7 @@ fn stream_chat(state: &AppState, model: &str, body: &Value) -> Response {
     frames.push(chunk(json!({}), json!("stop")));
     if include_usage {
         frames.push(json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": model,
-                           "choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": config.stream_chunks, "total_tokens": 11 + config.stream_chunks}}));
+                           "choices": [], "usage": cache_usage(model, "openai").unwrap_or_else(|| json!({"prompt_tokens": 11, "completion_tokens": config.stream_chunks, "total_tokens": 11 + config.stream_chunks}))}));
     }
     let mut lines: Vec<Bytes> = frames
         .into_iter()
@@ -337,6 +368,12 @@ fn async_stream(
             if i > 0 {
                 if behaviour == "stall-stream" && i == 2 {
                     futures::future::pending::<()>().await;
+                }
+                if behaviour == "garbage-stream" && i == 2 {
+                    return Some((
+                        Ok(Bytes::from_static(b"data: {\"choices\": [oops\n\n")),
+                        (it, behaviour, guard),
+                    ));
                 }
                 if behaviour == "break-stream" && i == 2 {
                     return Some((

@@ -423,6 +423,8 @@ struct Target {
     rate_given: bool,
     /// `model_info.max_input_tokens`: the context window.
     max_input_tokens: Option<u64>,
+    /// Per-token prices from `model_info` or `litellm_params`, written to `[prices]`.
+    costs: Costs,
     /// The weight written to the output; `None` for the default (1).
     weight_out: Option<u32>,
     path: String,
@@ -441,6 +443,58 @@ struct Alias {
     long_context: Option<(u64, String)>,
     /// For a `model_group_alias`: the alias it copies.
     copy_of: Option<String>,
+}
+
+/// A deployment's custom prices, USD per token as LiteLLM writes them.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Costs {
+    input: Option<f64>,
+    output: Option<f64>,
+    cache_read: Option<f64>,
+    cache_write: Option<f64>,
+    cache_write_1h: Option<f64>,
+    /// Where each was set, for the report.
+    paths: Vec<String>,
+}
+
+impl Costs {
+    /// Takes `key` (at `path`) if it is a per-token price Switchboard keeps; `false` otherwise.
+    fn take(&mut self, key: &str, v: &Value, path: &str) -> bool {
+        let slot = match key {
+            "input_cost_per_token" => &mut self.input,
+            "output_cost_per_token" => &mut self.output,
+            "cache_read_input_token_cost" => &mut self.cache_read,
+            "cache_creation_input_token_cost" => &mut self.cache_write,
+            "cache_creation_input_token_cost_above_1hr" => &mut self.cache_write_1h,
+            _ => return false,
+        };
+        match v.as_f64().filter(|n| n.is_finite() && *n >= 0.0) {
+            Some(n) => {
+                *slot = Some(n);
+                self.paths.push(format!("{path}.{key}"));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// `{ input = .., output = .., cache_read = .. }` in USD per million tokens, when both the
+    /// input and the output price are known.
+    fn per_million(&self) -> Option<InlineTable> {
+        let mut table = InlineTable::new();
+        for (name, rate) in [
+            ("input", self.input),
+            ("output", self.output),
+            ("cache_read", self.cache_read),
+            ("cache_write", self.cache_write),
+            ("cache_write_1h", self.cache_write_1h),
+        ] {
+            if let Some(rate) = rate {
+                table.insert(name, ((rate * 1e6 * 1e9).round() / 1e9).into());
+            }
+        }
+        (self.input.is_some() && self.output.is_some()).then_some(table)
+    }
 }
 
 /// What LiteLLM's routing_strategy becomes.
@@ -538,12 +592,13 @@ impl Importer {
             return;
         };
         let mut max_input_tokens = None;
+        let mut costs = Costs::default();
         for (key, v) in map {
             let key = key_text(key);
             match key.as_str() {
                 "model_name" | "litellm_params" => {}
                 "model_info" => {
-                    max_input_tokens = self.model_info(v, &format!("{path}.model_info"))
+                    max_input_tokens = self.model_info(v, &format!("{path}.model_info"), &mut costs)
                 }
                 _ => {
                     let message = param_message(&key, v);
@@ -653,6 +708,7 @@ impl Importer {
                     let message = param_message(&key, v);
                     self.note(at, message);
                 }
+                k if costs.take(k, v, &params_path) => {}
                 _ => {
                     let message = param_message(&key, v);
                     self.note(at, message);
@@ -668,6 +724,17 @@ impl Importer {
                 format!("literal API key not imported (Switchboard stores references, never key values): put it in an environment variable and set api_key = \"env:VAR\" on provider `{name}`"),
             );
         }
+        let label = format!("{}/{}", self.providers[provider].name, resolved.model);
+        let message = match costs.per_million() {
+            _ if !resolved.supported => {
+                "not imported: the deployment is not imported (see its note)".to_owned()
+            }
+            Some(_) => format!("imported into [prices.\"{label}\"] (USD per million tokens)"),
+            None => format!("not imported: a price needs both input_cost_per_token and output_cost_per_token; set [prices.\"{label}\"] by hand"),
+        };
+        for at in costs.paths.clone() {
+            self.note(at, message.clone());
+        }
         let target = Target {
             provider,
             model: resolved.model,
@@ -678,6 +745,7 @@ impl Importer {
             weight_given: weight.is_some(),
             rate_given,
             max_input_tokens,
+            costs,
             weight_out: None,
             path: path.clone(),
         };
@@ -1059,8 +1127,9 @@ impl Importer {
         }
     }
 
-    /// `model_info`: `max_input_tokens` is the target's context window; the rest is reported.
-    fn model_info(&mut self, v: &Value, path: &str) -> Option<u64> {
+    /// `model_info`: `max_input_tokens` is the target's context window, per-token prices go to
+    /// `costs`; the rest is reported.
+    fn model_info(&mut self, v: &Value, path: &str, costs: &mut Costs) -> Option<u64> {
         let map = match v {
             Value::Mapping(map) => map,
             Value::Null => return None,
@@ -1093,9 +1162,10 @@ impl Importer {
                     at,
                     format!("{key}{} not imported: Switchboard uses only max_input_tokens (the context window) from model_info", shown(v)),
                 ),
+                k if costs.take(k, v, path) => {}
                 k if k.contains("cost") => self.note(
                     at,
-                    format!("{key} not imported: Switchboard does no cost tracking yet"),
+                    format!("{key}{} not imported: Switchboard prices input, output, cache reads and cache writes per token (input_cost_per_token, output_cost_per_token, cache_read_input_token_cost, cache_creation_input_token_cost)", shown(v)),
                 ),
                 _ => self.note(
                     at,
@@ -2069,6 +2139,25 @@ impl Importer {
         }
         doc.insert("aliases", Item::Table(aliases));
 
+        // Custom per-token prices become `[prices]` (USD per million tokens).
+        let mut prices = Table::new();
+        prices.set_implicit(true);
+        for target in self.aliases.iter().flat_map(|a| a.targets.iter()) {
+            let label = format!("{}/{}", self.providers[target.provider].name, target.model);
+            if let (Some(price), false) = (target.costs.per_million(), prices.contains_key(&label))
+            {
+                let mut table = Table::new();
+                for (k, v) in price.iter() {
+                    table.insert(k, value(v.clone()));
+                }
+                table.decor_mut().set_prefix("\n");
+                prices.insert(&label, Item::Table(table));
+            }
+        }
+        if !prices.is_empty() {
+            doc.insert("prices", Item::Table(prices));
+        }
+
         let provider_count = used.len();
         let source = options
             .source
@@ -2384,7 +2473,7 @@ fn param_message(key: &str, v: &Value) -> String {
         "extra_headers" | "headers" => format!("{key} not imported: add non-secret headers to the provider's `headers` table by hand"),
         "organization" => "organization not imported: add it by hand as an `OpenAI-Organization` entry in the provider's `headers`".to_owned(),
         "tags" => "tags not imported: Switchboard has no tag-based routing".to_owned(),
-        k if k.contains("cost_per") => format!("{key} not imported: Switchboard does no cost tracking yet"),
+        k if k.contains("cost_per") => format!("{key}{shown} not imported: Switchboard prices input, output, cache reads and cache writes per token (input_cost_per_token, output_cost_per_token, cache_read_input_token_cost, cache_creation_input_token_cost)"),
         k if k.starts_with("aws_")
             || k.starts_with("vertex_")
             || k.starts_with("azure_")

@@ -30,6 +30,8 @@ pub struct Config {
     pub database_path: Option<PathBuf>,
     /// Which request and response bodies the log keeps (`[database] capture_bodies`).
     pub capture: crate::capture::CaptureSettings,
+    /// `[database] retain_days` and `max_mb`: how much request log is kept.
+    pub log_retention: LogRetention,
     pub providers: BTreeMap<String, ProviderConfig>,
     pub aliases: BTreeMap<String, AliasConfig>,
     /// Client tokens by name. When any exist, model calls need one.
@@ -49,11 +51,17 @@ pub struct TenantConfig {
     pub budget: Option<String>,
 }
 
-/// USD per million tokens.
+/// USD per million tokens, per part of the usage. Every part is set (the provider's published
+/// multipliers fill the ones a price source leaves out: `spend::prices::with_defaults`).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Price {
+    /// Fresh input (neither read from nor written to a prompt cache).
     pub input: f64,
     pub output: f64,
+    pub cache_read: f64,
+    /// A 5-minute cache write (Anthropic), or any write where the provider has one lifetime.
+    pub cache_write: f64,
+    pub cache_write_1h: f64,
 }
 
 /// How a target's price was found (`spend::prices`), settled once when the config is checked.
@@ -63,6 +71,8 @@ pub enum Pricing {
     Configured(Price),
     /// From the built-in table.
     BuiltIn(Price),
+    /// From the price file named by `[spend] prices_file` (`switchboard prices import`).
+    Imported(Price),
     /// A local or self-hosted backend with no price set: free.
     Local,
     /// A cloud model missing from the table: its spend cannot be counted.
@@ -72,7 +82,7 @@ pub enum Pricing {
 impl Pricing {
     pub fn price(self) -> Option<Price> {
         match self {
-            Pricing::Configured(p) | Pricing::BuiltIn(p) => Some(p),
+            Pricing::Configured(p) | Pricing::BuiltIn(p) | Pricing::Imported(p) => Some(p),
             Pricing::Local => Some(Price::default()),
             Pricing::Unknown => None,
         }
@@ -134,6 +144,8 @@ pub struct SpendSettings {
     pub timezone: jiff::tz::TimeZone,
     /// As written (`local` when not set).
     pub timezone_name: String,
+    /// The price file named by `prices_file`, read when the config is checked.
+    pub price_file: Option<std::sync::Arc<crate::spend::prices::PriceFile>>,
 }
 
 impl Default for SpendSettings {
@@ -141,6 +153,7 @@ impl Default for SpendSettings {
         SpendSettings {
             timezone: jiff::tz::TimeZone::system(),
             timezone_name: "local".to_owned(),
+            price_file: None,
         }
     }
 }
@@ -271,6 +284,33 @@ pub struct ProviderConfig {
     pub budget: Option<String>,
 }
 
+/// Bounds on the request log (never the spend ledger); `None` turns a bound off.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LogRetention {
+    pub max_age: Option<Duration>,
+    pub max_bytes: Option<u64>,
+}
+
+impl LogRetention {
+    pub const DEFAULT_DAYS: f64 = 30.0;
+    pub const DEFAULT_MB: f64 = 500.0;
+
+    /// Neither bound: keeps everything.
+    pub const UNBOUNDED: LogRetention = LogRetention {
+        max_age: None,
+        max_bytes: None,
+    };
+}
+
+impl Default for LogRetention {
+    fn default() -> Self {
+        LogRetention {
+            max_age: Some(Duration::from_secs_f64(Self::DEFAULT_DAYS * 86_400.0)),
+            max_bytes: Some((Self::DEFAULT_MB * 1024.0 * 1024.0) as u64),
+        }
+    }
+}
+
 /// When a target's circuit breaker opens and how it heals.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BreakerSettings {
@@ -283,8 +323,22 @@ pub struct BreakerSettings {
     /// First cooldown; doubles after each failed half-open probe, up to `max_cooldown`.
     pub cooldown: Duration,
     pub max_cooldown: Duration,
-    /// A success slower than this many times the target's moving average counts as a failure.
-    pub slow_factor: f64,
+    /// The time-to-first-token rule; `None` (the default): slowness never counts as a failure.
+    pub slow_first_token: Option<SlowFirstToken>,
+}
+
+/// A streamed answer whose first token came later than `factor` times the target's median time
+/// to first token (over its last answers) and later than `floor` counts as a failure. Total
+/// latency is never judged: it grows with the answer's length.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SlowFirstToken {
+    pub factor: f64,
+    /// Below this, no first token is slow (so microsecond jitter never counts).
+    pub floor: Duration,
+}
+
+impl SlowFirstToken {
+    pub const DEFAULT_FLOOR: Duration = Duration::from_secs(2);
 }
 
 impl Default for BreakerSettings {
@@ -296,7 +350,7 @@ impl Default for BreakerSettings {
             min_requests: 10,
             cooldown: Duration::from_secs(5),
             max_cooldown: Duration::from_secs(300),
-            slow_factor: 10.0,
+            slow_first_token: None,
         }
     }
 }

@@ -56,6 +56,8 @@ pub enum RawWhenSpent {
 pub struct RawSpend {
     /// IANA time zone for budget periods (`Europe/Berlin`), or `local` (the default).
     pub timezone: Option<String>,
+    /// A price file written by `switchboard prices import` (absolute or `~/` path).
+    pub prices_file: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -65,6 +67,12 @@ pub struct RawPrice {
     pub input: f64,
     /// USD per million output tokens.
     pub output: f64,
+    /// USD per million input tokens read from a prompt cache.
+    pub cache_read: Option<f64>,
+    /// USD per million input tokens written to a prompt cache (Anthropic: the 5-minute write).
+    pub cache_write: Option<f64>,
+    /// USD per million input tokens written to Anthropic's 1-hour cache.
+    pub cache_write_1h: Option<f64>,
 }
 
 /// A client token: who may call models, as what tenant. Only the token's hash is stored.
@@ -119,6 +127,10 @@ pub struct RawDatabase {
     pub capture_bodies: Option<String>,
     /// Size cap per captured body, in KB (default 64).
     pub capture_max_kb: Option<u32>,
+    /// Request log rows older than this go (0: kept forever).
+    pub retain_days: Option<f64>,
+    /// Oldest request log rows go while the database is larger (0: no cap).
+    pub max_mb: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -149,6 +161,10 @@ pub struct RawBreaker {
     pub min_requests: Option<u32>,
     pub cooldown_s: Option<f64>,
     pub max_cooldown_s: Option<f64>,
+    /// Off when absent: a streamed first token this many times the median is a failure.
+    pub slow_first_token_factor: Option<f64>,
+    pub slow_first_token_floor_ms: Option<f64>,
+    /// Retired (it judged total latency); accepted so old files load, and ignored with a warning.
     pub slow_factor: Option<f64>,
 }
 

@@ -16,9 +16,9 @@ use super::raw::{
     RawTimeouts, RawToken, RawWhenSpent,
 };
 use super::{
-    AliasConfig, BreakerSettings, BudgetConfig, ClientToken, Config, LongContext, ParamPolicy,
-    Period, Price, ProviderConfig, ProviderKind, Retries, ServerSettings, SpendSettings, Strategy,
-    TargetConfig, TenantConfig, Timeouts, WhenSpent,
+    AliasConfig, BreakerSettings, BudgetConfig, ClientToken, Config, LogRetention, LongContext,
+    ParamPolicy, Period, Price, ProviderConfig, ProviderKind, Retries, ServerSettings,
+    SlowFirstToken, SpendSettings, Strategy, TargetConfig, TenantConfig, Timeouts, WhenSpent,
 };
 use crate::secret::{expand_home, SecretRef};
 
@@ -408,6 +408,7 @@ fn build(raw: &RawConfig, loc: &Locator, errors: &mut Vec<Diagnostic>) -> Config
         errors.push(loc.at(&[Seg::Key("database"), Seg::Key("capture_bodies")], message));
         Default::default()
     });
+    let log_retention = build_retention(&raw.database, loc, errors);
 
     let providers: BTreeMap<String, ProviderConfig> = raw
         .providers
@@ -415,6 +416,7 @@ fn build(raw: &RawConfig, loc: &Locator, errors: &mut Vec<Diagnostic>) -> Config
         .map(|(name, p)| (name.clone(), build_provider(name, p, loc, errors)))
         .collect();
 
+    let price_file = load_price_file(&raw.spend, loc, errors);
     let prices = build_prices(raw, &providers, loc, errors);
     let mut aliases = BTreeMap::new();
     let mut lowered: HashMap<String, &str> = HashMap::new();
@@ -434,7 +436,15 @@ fn build(raw: &RawConfig, loc: &Locator, errors: &mut Vec<Diagnostic>) -> Config
         }
         aliases.insert(
             name.clone(),
-            build_alias(name, alias, &providers, &prices, raw, loc, errors),
+            build_alias(
+                name,
+                alias,
+                &providers,
+                (&prices, price_file.as_deref()),
+                raw,
+                loc,
+                errors,
+            ),
         );
     }
     check_fallback_cycles(&aliases, loc, errors);
@@ -506,7 +516,8 @@ fn build(raw: &RawConfig, loc: &Locator, errors: &mut Vec<Diagnostic>) -> Config
         .collect();
     let budgets = build_budgets(raw, &aliases, loc, errors);
     check_budget_references(raw, &budgets, loc, errors);
-    let spend = build_spend(&raw.spend, loc, errors);
+    let mut spend = build_spend(&raw.spend, loc, errors);
+    spend.price_file = price_file;
     if !listen.ip().is_loopback() && tokens.is_empty() {
         errors.push(loc.at(
             &[Seg::Key("listen")],
@@ -522,6 +533,7 @@ fn build(raw: &RawConfig, loc: &Locator, errors: &mut Vec<Diagnostic>) -> Config
         server,
         database_path,
         capture,
+        log_retention,
         providers,
         aliases,
         tokens,
@@ -660,6 +672,7 @@ fn build_spend(raw: &RawSpend, loc: &Locator, errors: &mut Vec<Diagnostic>) -> S
             Ok(timezone) => SpendSettings {
                 timezone,
                 timezone_name: name.to_owned(),
+                price_file: None,
             },
             Err(_) => {
                 errors.push(loc.at(
@@ -672,6 +685,45 @@ fn build_spend(raw: &RawSpend, loc: &Locator, errors: &mut Vec<Diagnostic>) -> S
     }
 }
 
+/// Reads the price file `[spend] prices_file` names (written by `switchboard prices import`).
+/// It is read again on every reload, so a new import applies without a restart.
+fn load_price_file(
+    raw: &RawSpend,
+    loc: &Locator,
+    errors: &mut Vec<Diagnostic>,
+) -> Option<std::sync::Arc<crate::spend::prices::PriceFile>> {
+    let written = raw.prices_file.as_deref()?;
+    let at = [Seg::Key("spend"), Seg::Key("prices_file")];
+    if !(written.starts_with("~/") || std::path::Path::new(written).is_absolute()) {
+        errors.push(loc.at(
+            &at,
+            format!("`prices_file` must be an absolute path or start with `~/`, not {written:?}"),
+        ));
+        return None;
+    }
+    let path = expand_home(written);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) => {
+            errors.push(loc.at(
+                &at,
+                format!("cannot read the price file {}: {e} (write it with `switchboard prices import`)", path.display()),
+            ));
+            return None;
+        }
+    };
+    match crate::spend::prices::Table::parse(&text) {
+        Ok(table) => Some(std::sync::Arc::new(crate::spend::prices::PriceFile {
+            path: path.display().to_string(),
+            table,
+        })),
+        Err(e) => {
+            errors.push(loc.at(&at, format!("price file {}:{e}", path.display())));
+            None
+        }
+    }
+}
+
 fn build_prices(
     raw: &RawConfig,
     providers: &BTreeMap<String, ProviderConfig>,
@@ -681,8 +733,11 @@ fn build_prices(
     let mut prices = BTreeMap::new();
     for (key, price) in &raw.prices {
         let path = [Seg::Key("prices"), Seg::Key(key)];
+        let mut kind = ProviderKind::OpenAi;
         match key.split_once('/') {
-            Some((provider, model)) if !model.is_empty() && providers.contains_key(provider) => {}
+            Some((provider, model)) if !model.is_empty() && providers.contains_key(provider) => {
+                kind = providers[provider].kind;
+            }
             Some((provider, model)) if !model.is_empty() => {
                 let mut message =
                     format!("prices for `{key}`: provider `{provider}` is not defined");
@@ -696,7 +751,15 @@ fn build_prices(
                 format!("prices are keyed by target, like [prices.\"openai/gpt-4o\"], not `{key}`"),
             )),
         }
-        for (field, value) in [("input", price.input), ("output", price.output)] {
+        let rates = [
+            ("input", Some(price.input)),
+            ("output", Some(price.output)),
+            ("cache_read", price.cache_read),
+            ("cache_write", price.cache_write),
+            ("cache_write_1h", price.cache_write_1h),
+        ];
+        for (field, value) in rates {
+            let Some(value) = value else { continue };
             if !(value.is_finite() && value >= 0.0) {
                 errors.push(loc.at(
                     &[path[0], path[1], Seg::Key(field)],
@@ -708,10 +771,14 @@ fn build_prices(
         }
         prices.insert(
             key.clone(),
-            Price {
-                input: price.input,
-                output: price.output,
-            },
+            crate::spend::prices::with_defaults(
+                kind,
+                price.input,
+                price.output,
+                price.cache_read,
+                price.cache_write,
+                price.cache_write_1h,
+            ),
         );
     }
     prices
@@ -959,6 +1026,32 @@ fn build_limits(
     }
 }
 
+/// `retain_days` and `max_mb`: non-negative numbers, 0 turning that bound off.
+fn build_retention(raw: &RawDatabase, loc: &Locator, errors: &mut Vec<Diagnostic>) -> LogRetention {
+    let mut bound = |value: Option<f64>, default: f64, key: &'static str, unit: &str| {
+        let value = value.unwrap_or(default);
+        if !(value.is_finite() && value >= 0.0) {
+            errors.push(loc.at(
+                &[Seg::Key("database"), Seg::Key(key)],
+                format!("`{key}` must be a number of {unit} (0 for no bound), not {value}"),
+            ));
+            return None;
+        }
+        (value > 0.0).then_some(value)
+    };
+    let days = bound(
+        raw.retain_days,
+        LogRetention::DEFAULT_DAYS,
+        "retain_days",
+        "days",
+    );
+    let mb = bound(raw.max_mb, LogRetention::DEFAULT_MB, "max_mb", "megabytes");
+    LogRetention {
+        max_age: days.map(|d| Duration::from_secs_f64(d * 86_400.0)),
+        max_bytes: mb.map(|mb| (mb * 1024.0 * 1024.0) as u64),
+    }
+}
+
 fn build_breaker(
     raw: Option<&RawBreaker>,
     path: &[Seg],
@@ -990,8 +1083,22 @@ fn build_breaker(
             defaults.max_cooldown,
             errors,
         ),
-        slow_factor: raw.slow_factor.unwrap_or(defaults.slow_factor),
+        slow_first_token: raw.slow_first_token_factor.map(|factor| SlowFirstToken {
+            factor,
+            floor: raw
+                .slow_first_token_floor_ms
+                .filter(|ms| ms.is_finite() && *ms >= 0.0)
+                .map(|ms| Duration::from_secs_f64(ms / 1000.0))
+                .unwrap_or(SlowFirstToken::DEFAULT_FLOOR),
+        }),
     };
+    if raw.slow_factor.is_some() {
+        // Not mapped onto the new rule: it measured total latency, which grows with the answer.
+        tracing::warn!(
+            "breaker `slow_factor` no longer has an effect (total latency is not a failure signal); \
+             remove it, or use `slow_first_token_factor` to judge time to first token"
+        );
+    }
     if settings.failures == 0 {
         errors.push(loc.at(&at("failures"), "`failures` must be at least 1"));
     }
@@ -1001,11 +1108,26 @@ fn build_breaker(
             "`error_rate` must be a fraction above 0 and at most 1, e.g. 0.5",
         ));
     }
-    if !(settings.slow_factor.is_finite() && settings.slow_factor > 1.0) {
-        errors.push(loc.at(
-            &at("slow_factor"),
-            "`slow_factor` must be a number above 1, e.g. 10",
-        ));
+    if let Some(factor) = raw.slow_first_token_factor {
+        if !(factor.is_finite() && factor > 1.0) {
+            errors.push(loc.at(
+                &at("slow_first_token_factor"),
+                "`slow_first_token_factor` must be a number above 1, e.g. 10",
+            ));
+        }
+    }
+    if let Some(ms) = raw.slow_first_token_floor_ms {
+        if !(ms.is_finite() && ms >= 0.0) {
+            errors.push(loc.at(
+                &at("slow_first_token_floor_ms"),
+                "`slow_first_token_floor_ms` must be a number of milliseconds, e.g. 2000",
+            ));
+        } else if raw.slow_first_token_factor.is_none() {
+            errors.push(loc.at(
+                &at("slow_first_token_floor_ms"),
+                "`slow_first_token_floor_ms` has no effect without `slow_first_token_factor`",
+            ));
+        }
     }
     if settings.max_cooldown < settings.cooldown {
         errors.push(loc.at(
@@ -1061,7 +1183,10 @@ fn build_alias(
     name: &str,
     raw: &RawAlias,
     providers: &BTreeMap<String, ProviderConfig>,
-    prices: &BTreeMap<String, Price>,
+    (prices, price_file): (
+        &BTreeMap<String, Price>,
+        Option<&crate::spend::prices::PriceFile>,
+    ),
     raw_config: &RawConfig,
     loc: &Locator,
     errors: &mut Vec<Diagnostic>,
@@ -1165,14 +1290,16 @@ fn build_alias(
             model: model.to_owned(),
             timeouts,
             weight: weight.max(1),
-            max_input_tokens,
+            // The price data's context window where the target names none.
+            max_input_tokens: max_input_tokens
+                .or_else(|| crate::spend::prices::context_window(price_file, provider, model)),
             breaker: provider.breaker,
             limits: target_limits,
             max_tokens: max_tokens
                 .filter(|n| *n > 0)
                 .or(provider.default_max_tokens)
                 .filter(|_| provider.kind == ProviderKind::Anthropic),
-            pricing: crate::spend::prices::pricing(prices, provider, model),
+            pricing: crate::spend::prices::pricing(prices, price_file, provider, model),
         });
     }
 
@@ -1492,6 +1619,53 @@ fallbacks = [\"a\"]
         assert_eq!(budget.when_spent, WhenSpent::Reroute("local".into()));
         assert_eq!((budget.period, budget.alert_at), (Period::Month, 0.8));
         assert_eq!(ok.spend.timezone_name, "Europe/Berlin");
+    }
+
+    #[test]
+    fn log_retention_and_the_first_token_rule_are_checked() -> Result<(), String> {
+        let e = errors(concat!(
+            "[database]\nretain_days = -1\nmax_mb = 100\n",
+            "[providers.p]\nkind = \"openai\"\nbase_url = \"http://x/v1\"\n",
+            "breaker = { slow_first_token_factor = 0.5 }\n",
+            "[providers.q]\nkind = \"openai\"\nbase_url = \"http://x/v1\"\n",
+            "breaker = { slow_first_token_floor_ms = 100 }\n",
+        ));
+        assert_eq!(e.len(), 3, "{e:#?}");
+        assert!(
+            e[0].starts_with("2:15:") && e[0].contains("number of days"),
+            "{e:?}"
+        );
+        assert!(e[1].contains("must be a number above 1"), "{e:?}");
+        assert!(e[2].contains("no effect without"), "{e:?}");
+        let config = Config::parse(
+            concat!(
+                "[database]\nretain_days = 0\nmax_mb = 100\n",
+                "[providers.p]\nkind = \"openai\"\nbase_url = \"http://x/v1\"\n",
+                // The retired rule still loads (ignored, with a warning).
+                "breaker = { slow_factor = 10 }\n",
+                "[providers.q]\nkind = \"openai\"\nbase_url = \"http://x/v1\"\n",
+                "breaker = { slow_first_token_factor = 8 }\n",
+            ),
+            "t",
+        )
+        .map_err(|e| e.to_string())?;
+        assert_eq!(config.log_retention.max_age, None);
+        assert_eq!(config.log_retention.max_bytes, Some(100 * 1024 * 1024));
+        assert_eq!(config.providers["p"].breaker.slow_first_token, None);
+        assert_eq!(
+            config.providers["q"].breaker.slow_first_token,
+            Some(SlowFirstToken {
+                factor: 8.0,
+                floor: SlowFirstToken::DEFAULT_FLOOR
+            })
+        );
+        let defaults = Config::parse("", "t").map_err(|e| e.to_string())?;
+        assert_eq!(defaults.log_retention, LogRetention::default());
+        assert_eq!(
+            defaults.log_retention.max_age,
+            Some(Duration::from_secs(30 * 86_400))
+        );
+        Ok(())
     }
 
     #[test]

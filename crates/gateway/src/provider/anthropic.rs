@@ -143,11 +143,8 @@ impl Provider for AnthropicProvider {
         let message: wire::MessagesResponse = serde_json::from_slice(&body).map_err(|e| {
             UpstreamError::Protocol(format!("body is not an Anthropic message ({e})"))
         })?;
+        let usage = Some(message.usage.to_usage());
         let completion = wire::response_to_openai(message);
-        let usage = completion.usage.map(|u| Usage {
-            prompt_tokens: Some(u.prompt_tokens),
-            completion_tokens: Some(u.completion_tokens),
-        });
         let body =
             serde_json::to_vec(&completion).map_err(|e| UpstreamError::Protocol(e.to_string()))?;
         Ok(ProviderResponse::Complete {
@@ -215,11 +212,13 @@ impl Provider for AnthropicProvider {
         let body = http::read_body(response, &request.timeouts, started).await?;
         #[derive(serde::Deserialize)]
         struct WithUsage {
-            usage: Option<Usage>,
+            usage: Option<Value>,
         }
         let usage = serde_json::from_slice::<WithUsage>(&body)
             .map_err(|e| UpstreamError::Protocol(format!("body is not the expected JSON ({e})")))?
-            .usage;
+            .usage
+            .as_ref()
+            .and_then(Usage::from_json);
         Ok(ProviderResponse::Complete { body, usage })
     }
 

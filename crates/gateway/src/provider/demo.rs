@@ -142,8 +142,9 @@ fn complete(body: Value, prompt_tokens: u64, completion_tokens: u64) -> Provider
     ProviderResponse::Complete {
         body: Bytes::from(body.to_string()),
         usage: Some(Usage {
-            prompt_tokens: Some(prompt_tokens),
-            completion_tokens: Some(completion_tokens),
+            fresh_input_tokens: Some(prompt_tokens),
+            output_tokens: Some(completion_tokens),
+            ..Usage::default()
         }),
     }
 }

@@ -122,8 +122,9 @@ impl GeminiProvider {
         complete(
             &out,
             Some(Usage {
-                prompt_tokens: Some(prompt_tokens),
-                completion_tokens: Some(0),
+                fresh_input_tokens: Some(prompt_tokens),
+                output_tokens: Some(0),
+                ..Usage::default()
             }),
         )
     }
@@ -184,10 +185,7 @@ impl Provider for GeminiProvider {
         let parsed: wire::GenerateContentResponse = serde_json::from_slice(&body)
             .map_err(|e| UpstreamError::Protocol(format!("body is not a Gemini answer ({e})")))?;
         let completion = wire::response_to_openai(parsed, &chat.model);
-        let usage = completion.usage.map(|u| Usage {
-            prompt_tokens: Some(u.prompt_tokens),
-            completion_tokens: Some(u.completion_tokens),
-        });
+        let usage = completion.usage.map(|u| u.to_usage());
         complete(&completion, usage)
     }
 

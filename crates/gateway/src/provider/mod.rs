@@ -9,6 +9,7 @@ mod demo;
 mod gemini;
 mod http;
 mod openai;
+mod usage;
 
 use std::pin::Pin;
 use std::time::{Duration, Instant};
@@ -17,7 +18,6 @@ use async_trait::async_trait;
 use axum::http::StatusCode;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
-use serde::Deserialize;
 
 use crate::config::{ProviderConfig, ProviderKind, Timeouts};
 use crate::error::ApiError;
@@ -26,6 +26,7 @@ pub use anthropic::AnthropicProvider;
 pub use demo::DemoProvider;
 pub use gemini::GeminiProvider;
 pub use openai::OpenAiProvider;
+pub use usage::Usage;
 
 /// Which OpenAI endpoint a request is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,15 +91,6 @@ pub struct NativeRequest {
     pub timeouts: Timeouts,
     /// The client's `anthropic-beta` header (feature flags, never credentials).
     pub beta: Option<String>,
-}
-
-/// Token counts as reported by the backend.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-pub struct Usage {
-    #[serde(default, alias = "input_tokens")]
-    pub prompt_tokens: Option<u64>,
-    #[serde(default, alias = "output_tokens")]
-    pub completion_tokens: Option<u64>,
 }
 
 /// One server-sent event in OpenAI's stream format.

@@ -108,11 +108,13 @@ impl Provider for OpenAiProvider {
         let body = http::read_body(response, &request.timeouts, started).await?;
         #[derive(serde::Deserialize)]
         struct WithUsage {
-            usage: Option<Usage>,
+            usage: Option<serde_json::Value>,
         }
         let usage = serde_json::from_slice::<WithUsage>(&body)
             .map_err(|e| UpstreamError::Protocol(format!("body is not the expected JSON ({e})")))?
-            .usage;
+            .usage
+            .as_ref()
+            .and_then(Usage::from_json);
         Ok(ProviderResponse::Complete { body, usage })
     }
 

@@ -33,8 +33,9 @@ use crate::provider::{
 };
 use crate::routing::{estimate_input_tokens, Admission, AttemptGuard, Outcome};
 use crate::spend::prices;
+use crate::spend::reserve::{self, Reservation};
 use crate::spend::{Budgets, Spent};
-use crate::store::ledger::SpendRow;
+use crate::store::ledger::{SpendParts, SpendRow};
 use crate::store::{LogRow, LogWriter};
 use crate::translate;
 
@@ -308,6 +309,9 @@ async fn route(
         caller_budgets.extend(tenant.and_then(|t| t.budget.as_deref()));
     }
     caller_budgets.extend(requested_alias.budget.as_deref());
+    // What each attempt reserves its estimate against (with its provider's and alias's).
+    let mut reserve_against: Vec<&str> = caller_budgets.clone();
+    reserve_against.extend(alias.budget.as_deref());
     let spent = budgets
         .spent(
             caller_budgets
@@ -333,6 +337,7 @@ async fn route(
             spent.budget, reroute.name
         ));
         alias = reroute;
+        reserve_against = alias.budget.iter().map(String::as_str).collect();
         // The reroute alias's own budget and providers still count.
         let spent_too = budgets
             .spent(alias.budget.as_deref())
@@ -393,7 +398,24 @@ async fn route(
         let mut queue: VecDeque<usize> = routing.order(candidate).into();
         let mut attempts_left = candidate.retries.attempts;
         let mut backoff = candidate.retries.backoff;
-        while let Some(index) = queue.pop_front() {
+        // The last-target rule: targets skipped for an open breaker, and the one let through.
+        let (mut skipped_open, mut last_resort, mut tried) = (Vec::new(), None, false);
+        let mut rescued = false;
+        loop {
+            let Some(index) = queue.pop_front() else {
+                if tried || rescued || attempts_left == 0 {
+                    break;
+                }
+                rescued = true;
+                match routing.last_resort(candidate, &skipped_open) {
+                    Some(pick) => {
+                        queue.push_back(pick.0);
+                        last_resort = Some(pick);
+                        continue;
+                    }
+                    None => break,
+                }
+            };
             if attempts_left == 0 {
                 break;
             }
@@ -471,8 +493,12 @@ async fn route(
                 record.attempt(&label, "skipped_misconfigured", Instant::now());
                 continue;
             }
-            let admission = health.admit(Instant::now());
+            let admission = match last_resort.take() {
+                Some((forced, admission)) if forced == index => admission,
+                _ => health.admit(routing.now()),
+            };
             if let Admission::No { retry_after: wait } = admission {
+                skipped_open.push(index);
                 let last = health.status(Instant::now()).last_error.unwrap_or_default();
                 unavailable.push(format!(
                     "backend `{label}` is cooling down after failures (retry in {} ms; last error: {last})",
@@ -482,6 +508,34 @@ async fn route(
                 record.attempt(&label, "skipped_breaker_open", Instant::now());
                 continue;
             }
+            // Reserve what the attempt may cost, so concurrent requests see it (released when
+            // the real charge lands, or when the attempt fails).
+            let reserve_estimate = reserve::estimate_nano_usd(
+                target.pricing,
+                estimate,
+                target
+                    .max_tokens
+                    .unwrap_or_else(|| requested_output_tokens(&target_body)),
+            );
+            let mut names = reserve_against.clone();
+            names.extend(candidate.budget.as_deref());
+            names.extend(snapshot.config.provider_budget(&target.provider));
+            let reservation = match budgets.reserve(&names, reserve_estimate.unwrap_or(0)) {
+                Ok(reservation) => reservation,
+                Err(spent) => {
+                    if admission == Admission::Probe {
+                        health.begin(true).settle(Outcome::Neutral, &target.breaker);
+                    }
+                    if Some(spent.budget.as_str())
+                        != snapshot.config.provider_budget(&target.provider)
+                    {
+                        return Err(budget_exceeded(&spent, &requested_alias.name));
+                    }
+                    unavailable.push(format!("backend `{label}`: {}", spent.message()));
+                    record.attempt(&label, "skipped_budget_spent", Instant::now());
+                    continue;
+                }
+            };
             let target_scope = [(Scope::Target(&label), target.limits)];
             match limits.acquire(&target_scope, token_estimate) {
                 Ok(charge) => record.charges.push(charge),
@@ -498,6 +552,7 @@ async fn route(
                 }
             }
             attempts_left -= 1;
+            tried = true;
             let guard = health.begin(admission == Admission::Probe);
             let request = ProviderRequest {
                 endpoint,
@@ -534,6 +589,10 @@ async fn route(
                     // Nothing has reached the client yet, so a stream that fails at once can still
                     // go to the next target.
                     Some(Err(e)) => Err(e),
+                    Some(Ok(event)) => match unreadable_event(&event) {
+                        Some(fault) => Err(fault),
+                        None => Ok(Served::Stream(Some(event), events)),
+                    },
                     first => Ok(Served::Stream(first.and_then(Result::ok), events)),
                 },
                 Ok(ProviderResponse::Complete { body, usage }) => Ok(Served::Complete(body, usage)),
@@ -542,6 +601,7 @@ async fn route(
             let family = provider.family();
             match outcome {
                 Ok(served) => {
+                    record.reservation = reservation;
                     record.attempt(&label, "ok", attempt_started);
                     record.row.alias = Some(candidate.name.clone());
                     record.row.target = Some(label.clone());
@@ -563,6 +623,7 @@ async fn route(
                             guard.settle(
                                 Outcome::Success {
                                     latency: first_byte,
+                                    first_token: None,
                                 },
                                 &target.breaker,
                             );
@@ -914,13 +975,9 @@ impl ForwardStream {
                 let found = value
                     .get("usage")
                     .or_else(|| value.pointer("/message/usage"))
-                    .and_then(|u| serde_json::from_value::<Usage>(u.clone()).ok());
+                    .and_then(Usage::from_json);
                 if let Some(usage) = found {
-                    let previous = self.usage.unwrap_or_default();
-                    self.usage = Some(Usage {
-                        prompt_tokens: usage.prompt_tokens.or(previous.prompt_tokens),
-                        completion_tokens: usage.completion_tokens.or(previous.completion_tokens),
-                    });
+                    self.usage = Some(self.usage.unwrap_or_default().merge(usage));
                     let no_choices = value
                         .get("choices")
                         .and_then(Value::as_array)
@@ -958,7 +1015,15 @@ impl Stream for ForwardStream {
             }
         }
         loop {
-            match self.inner.poll_next_unpin(cx) {
+            let next = match self.inner.poll_next_unpin(cx) {
+                // An event the client could not parse ends the stream with a typed error.
+                Poll::Ready(Some(Ok(event))) => match unreadable_event(&event) {
+                    Some(fault) => Poll::Ready(Some(Err(fault))),
+                    None => Poll::Ready(Some(Ok(event))),
+                },
+                other => other,
+            };
+            match next {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(Ok(event))) => {
                     if let Some(bytes) = self.emit(event) {
@@ -994,6 +1059,7 @@ impl Stream for ForwardStream {
                     if let Some(attempt) = self.attempt.take() {
                         let outcome = Outcome::Success {
                             latency: attempt.first_byte,
+                            first_token: Some(attempt.first_byte),
                         };
                         attempt.guard.settle(outcome, &attempt.breaker);
                     }
@@ -1012,6 +1078,23 @@ impl Stream for ForwardStream {
             }
         }
     }
+}
+
+/// Why an upstream event cannot be forwarded: every OpenAI chunk and Anthropic event is a JSON
+/// object (OpenAI ends with `[DONE]`). Passing anything else on would break the client's parser
+/// with an error that names neither the gateway nor the backend.
+fn unreadable_event(event: &SseEvent) -> Option<UpstreamError> {
+    let data = event.data.trim();
+    if data == "[DONE]"
+        || (data.starts_with('{') && serde_json::from_str::<serde::de::IgnoredAny>(data).is_ok())
+    {
+        return None;
+    }
+    // The content is not echoed: raw upstream output is not passed on.
+    Some(UpstreamError::Protocol(format!(
+        "a stream event that is not a JSON object ({} bytes)",
+        data.len()
+    )))
 }
 
 #[derive(Serialize)]
@@ -1037,6 +1120,8 @@ struct Record {
     committed: Option<tokio::sync::oneshot::Receiver<()>>,
     /// Rate-limit charges held while the request runs (concurrency permits, TPM estimate).
     charges: Vec<Charge>,
+    /// The served attempt's budget reservation, released once its spend is charged.
+    reservation: Reservation,
     log: Option<LogWriter>,
     row: LogRow,
     started: Instant,
@@ -1052,6 +1137,7 @@ impl Record {
             spend: None,
             committed: None,
             charges: Vec::new(),
+            reservation: Reservation::none(),
             log: Some(log),
             row: LogRow {
                 ts_ms,
@@ -1071,6 +1157,7 @@ impl Record {
             spend: self.spend.take(),
             committed: self.committed.take(),
             charges: std::mem::take(&mut self.charges),
+            reservation: std::mem::take(&mut self.reservation),
             log: self.log.take(),
             row: std::mem::take(&mut self.row),
             started: self.started,
@@ -1106,8 +1193,7 @@ impl Record {
     fn finish_ok(&mut self, usage: Option<Usage>) {
         self.row.status = 200;
         if let Some(usage) = usage {
-            self.row.input_tokens = usage.prompt_tokens;
-            self.row.output_tokens = usage.completion_tokens;
+            self.row.set_usage(&usage);
         }
         self.write();
     }
@@ -1140,6 +1226,8 @@ impl Record {
         }
         self.charges.clear();
         self.charge_spend();
+        // The real cost is in the totals now: the estimate stops counting.
+        self.reservation = Reservation::none();
         self.row.latency_ms = round_ms(self.started.elapsed().as_secs_f64() * 1000.0);
         if !self.attempts.is_empty() {
             self.row.attempts = Some(format!("[{}]", self.attempts.join(",")));
@@ -1176,16 +1264,15 @@ impl Record {
         let Some(spend) = self.spend.take() else {
             return;
         };
-        let (input, output) = (self.row.input_tokens, self.row.output_tokens);
-        if input.is_none() && output.is_none() {
+        let usage = self.row.usage();
+        if usage.is_empty() {
             return;
         }
         let Some(price) = spend.pricing.price() else {
             return;
         };
-        let (input, output) = (input.unwrap_or(0), output.unwrap_or(0));
-        let nano_usd = prices::nano_usd(price, input, output);
-        self.row.cost_usd = Some(nano_usd as f64 / 1e9);
+        let cost = prices::cost(price, &usage);
+        self.row.cost_usd = Some(cost.nano_usd as f64 / 1e9);
         let (Some(provider), Some(target), Some(alias)) = (
             self.row.provider.clone(),
             self.row.target.clone(),
@@ -1202,9 +1289,10 @@ impl Record {
             requested_alias: spend.requested_alias,
             client: self.row.client.clone(),
             tenant: self.row.tenant.clone(),
-            input_tokens: input,
-            output_tokens: output,
-            nano_usd,
+            input_tokens: usage.input_tokens().unwrap_or(0),
+            output_tokens: usage.output_tokens.unwrap_or(0),
+            nano_usd: cost.nano_usd,
+            parts: SpendParts::new(&usage, cost.uncached_nano_usd),
         });
     }
 }

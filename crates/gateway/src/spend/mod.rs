@@ -6,10 +6,16 @@
 //! time-zone change moves period boundaries without rereading the disk. Each budget's current
 //! total is cached and recomputed only when its period rolls over or the config changes.
 //!
-//! Admission is checked against spend already made: requests in flight when a budget runs out
-//! still finish, so a budget can be overshot by what they cost.
+//! Admission counts spend already made plus the estimates reserved by requests in flight
+//! (`reserve`), so concurrent requests cannot all slip through a nearly spent budget; a budget
+//! is overshot by at most what the last admitted request costs beyond its estimate's room.
 
+mod cache;
+pub mod import;
 pub mod prices;
+pub mod reserve;
+
+pub use cache::CacheSavings;
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
@@ -21,7 +27,7 @@ use serde::Serialize;
 
 use crate::config::{BudgetConfig, Config, Period, WhenSpent};
 use crate::events::{Events, GatewayEvent};
-use crate::store::ledger::{HistoryRow, Ledger, LedgerHealth, SpendRow, BUCKET_MS};
+use crate::store::ledger::{CacheSums, HistoryRow, Ledger, LedgerHealth, SpendRow, BUCKET_MS};
 
 /// Longest period (a month) plus slack: spend older than this never counts.
 pub const HISTORY_MS: i64 = 35 * 24 * 3600 * 1000;
@@ -115,6 +121,7 @@ struct State {
     /// Spend per payer per bucket (`ts_ms / BUCKET_MS`).
     history: HashMap<Payer, BTreeMap<i64, i64>>,
     totals: HashMap<String, Total>,
+    cache: cache::CacheHistory,
 }
 
 /// A budget that is spent, and what to do about it.
@@ -165,12 +172,15 @@ pub struct BudgetStatus {
     pub timezone: String,
     /// Who counts against it: `provider:x`, `alias:y`, `token:z`, `tenant:w`.
     pub charged_by: Vec<String>,
+    /// Prompt-cache share of the period's input and what it would have cost without caching.
+    pub cache: CacheSavings,
 }
 
 pub struct Budgets {
     state: Mutex<State>,
     events: Events,
     ledger: Ledger,
+    in_flight: std::sync::Arc<reserve::InFlight>,
 }
 
 impl Budgets {
@@ -188,6 +198,7 @@ impl Budgets {
                 client: row.client,
                 tenant: row.tenant,
             };
+            state.cache.add(&payer, row.bucket, row.cache, i64::MIN);
             *state
                 .history
                 .entry(payer)
@@ -199,6 +210,7 @@ impl Budgets {
             state: Mutex::new(state),
             events,
             ledger,
+            in_flight: Default::default(),
         }
     }
 
@@ -215,21 +227,60 @@ impl Budgets {
         self.ledger.health()
     }
 
-    /// The first of `names` that is spent now.
+    /// The first of `names` that is spent now, counting what requests in flight reserved.
     pub fn spent<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> Option<Spent> {
-        let now = Timestamp::now();
         let mut state = self.state.lock().ok()?;
+        self.spent_in(&mut state, names)
+    }
+
+    /// Reserves a request's estimated cost against `names`, unless one of them is spent
+    /// (in-flight reservations included). Checked and reserved under one lock, so concurrent
+    /// requests see each other. A free request reserves nothing and is never refused here.
+    pub fn reserve(
+        &self,
+        names: &[&str],
+        nano_usd: i64,
+    ) -> Result<reserve::Reservation, Box<Spent>> {
+        if nano_usd <= 0 {
+            return Ok(reserve::Reservation::none());
+        }
+        let Ok(mut state) = self.state.lock() else {
+            return Ok(reserve::Reservation::none());
+        };
+        let mut known: Vec<String> = names
+            .iter()
+            .filter(|n| state.rules.budgets.contains_key(**n))
+            .map(|n| (*n).to_owned())
+            .collect();
+        known.sort_unstable();
+        known.dedup();
+        if let Some(spent) = self.spent_in(&mut state, known.iter().map(String::as_str)) {
+            return Err(Box::new(spent));
+        }
+        if known.is_empty() {
+            return Ok(reserve::Reservation::none());
+        }
+        Ok(self.in_flight.add(known, nano_usd))
+    }
+
+    fn spent_in<'a>(
+        &self,
+        state: &mut State,
+        names: impl IntoIterator<Item = &'a str>,
+    ) -> Option<Spent> {
+        let now = Timestamp::now();
         for name in names {
             let Some(budget) = state.rules.budgets.get(name).cloned() else {
                 continue;
             };
             let total = state.current(&budget, now).0.clone();
-            if total.nano_usd as f64 >= budget.usd * 1e9 {
+            let counted = total.nano_usd + self.in_flight.reserved(name);
+            if counted as f64 >= budget.usd * 1e9 {
                 let tz = state.rules.timezone();
                 return Some(Spent {
                     budget: budget.name.clone(),
                     usd: budget.usd,
-                    spent_usd: total.nano_usd as f64 / 1e9,
+                    spent_usd: counted as f64 / 1e9,
                     period: budget.period,
                     when_spent: budget.when_spent.clone(),
                     period_start: local_time(total.start_ms, &tz),
@@ -267,6 +318,12 @@ impl Budgets {
             while buckets.first_key_value().is_some_and(|(b, _)| *b < oldest) {
                 buckets.pop_first();
             }
+            let sums = CacheSums {
+                input_tokens: row.input_tokens as i64,
+                cache_read_tokens: row.parts.cache_read_tokens as i64,
+                uncached_nano_usd: row.parts.uncached_nano_usd,
+            };
+            state.cache.add(&payer, bucket, sums, oldest);
             let budgets: Vec<BudgetConfig> = state
                 .rules
                 .budgets_of(&payer)
@@ -327,6 +384,13 @@ impl Budgets {
                 let total = state.current(&budget, now).0.clone();
                 let spent_usd = total.nano_usd as f64 / 1e9;
                 let rules = &state.rules;
+                let cache = CacheSavings::from_sums(
+                    state
+                        .cache
+                        .since(total.start_ms.div_euclid(BUCKET_MS), |payer| {
+                            rules.budgets_of(payer).contains(&budget.name.as_str())
+                        }),
+                );
                 let charged_by = [
                     ("provider", &rules.providers),
                     ("alias", &rules.aliases),
@@ -367,6 +431,7 @@ impl Budgets {
                     resets_at: rfc3339(total.end_ms, &tz),
                     timezone: rules.timezone_name.clone(),
                     charged_by,
+                    cache,
                 }
             })
             .collect()

@@ -35,6 +35,31 @@ pub struct SpendRow {
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub nano_usd: i64,
+    pub parts: SpendParts,
+}
+
+/// How a row's tokens split into the parts priced differently, and what they would have cost
+/// without a prompt cache.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct SpendParts {
+    pub cache_read_tokens: u64,
+    pub cache_write_tokens: u64,
+    pub cache_write_1h_tokens: u64,
+    pub reasoning_tokens: u64,
+    /// Every input token at the plain input rate.
+    pub uncached_nano_usd: i64,
+}
+
+impl SpendParts {
+    pub fn new(usage: &crate::provider::Usage, uncached_nano_usd: i64) -> Self {
+        SpendParts {
+            cache_read_tokens: usage.cache_read_tokens.unwrap_or(0),
+            cache_write_tokens: usage.cache_write_tokens.unwrap_or(0),
+            cache_write_1h_tokens: usage.cache_write_1h_tokens.unwrap_or(0),
+            reasoning_tokens: usage.reasoning_tokens.unwrap_or(0),
+            uncached_nano_usd,
+        }
+    }
 }
 
 /// Spend already in the ledger, summed per payer and 15-minute bucket, for computing budgets.
@@ -47,6 +72,23 @@ pub struct HistoryRow {
     pub tenant: Option<String>,
     pub bucket: i64,
     pub nano_usd: i64,
+    pub cache: CacheSums,
+}
+
+/// Sums over many rows, for showing how much a prompt cache saved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheSums {
+    pub input_tokens: i64,
+    pub cache_read_tokens: i64,
+    pub uncached_nano_usd: i64,
+}
+
+impl std::ops::AddAssign for CacheSums {
+    fn add_assign(&mut self, other: CacheSums) {
+        self.input_tokens += other.input_tokens;
+        self.cache_read_tokens += other.cache_read_tokens;
+        self.uncached_nano_usd += other.uncached_nano_usd;
+    }
 }
 
 /// Length of a history bucket. Every time zone's offset is a multiple of it, so period
@@ -176,9 +218,13 @@ async fn history(pool: &SqlitePool, since_ms: i64) -> Result<Vec<HistoryRow>, sq
         Option<String>,
         i64,
         i64,
+        i64,
+        i64,
+        i64,
     );
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT provider, alias, requested_alias, client, tenant, ts_ms / ?, SUM(nano_usd) \
+        "SELECT provider, alias, requested_alias, client, tenant, ts_ms / ?, SUM(nano_usd), \
+         SUM(input_tokens), SUM(cache_read_tokens), SUM(COALESCE(uncached_nano_usd, nano_usd)) \
          FROM spend WHERE ts_ms >= ? GROUP BY 1, 2, 3, 4, 5, 6",
     )
     .bind(BUCKET_MS)
@@ -188,7 +234,7 @@ async fn history(pool: &SqlitePool, since_ms: i64) -> Result<Vec<HistoryRow>, sq
     Ok(rows
         .into_iter()
         .map(
-            |(provider, alias, requested_alias, client, tenant, bucket, nano_usd)| HistoryRow {
+            |(
                 provider,
                 alias,
                 requested_alias,
@@ -196,6 +242,22 @@ async fn history(pool: &SqlitePool, since_ms: i64) -> Result<Vec<HistoryRow>, sq
                 tenant,
                 bucket,
                 nano_usd,
+                input_tokens,
+                cache_read_tokens,
+                uncached_nano_usd,
+            )| HistoryRow {
+                provider,
+                alias,
+                requested_alias,
+                client,
+                tenant,
+                bucket,
+                nano_usd,
+                cache: CacheSums {
+                    input_tokens,
+                    cache_read_tokens,
+                    uncached_nano_usd,
+                },
             },
         )
         .collect())
@@ -285,8 +347,9 @@ async fn insert(pool: &SqlitePool, rows: &[Pending]) -> Result<(), sqlx::Error> 
     for Pending { row, .. } in rows {
         sqlx::query(
             "INSERT INTO spend (ts_ms, correlation_id, provider, target, alias, requested_alias, \
-             client, tenant, input_tokens, output_tokens, nano_usd) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             client, tenant, input_tokens, output_tokens, nano_usd, cache_read_tokens, \
+             cache_write_tokens, cache_write_1h_tokens, reasoning_tokens, uncached_nano_usd) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(row.ts_ms)
         .bind(&row.correlation_id)
@@ -299,6 +362,11 @@ async fn insert(pool: &SqlitePool, rows: &[Pending]) -> Result<(), sqlx::Error> 
         .bind(row.input_tokens as i64)
         .bind(row.output_tokens as i64)
         .bind(row.nano_usd)
+        .bind(row.parts.cache_read_tokens as i64)
+        .bind(row.parts.cache_write_tokens as i64)
+        .bind(row.parts.cache_write_1h_tokens as i64)
+        .bind(row.parts.reasoning_tokens as i64)
+        .bind(row.parts.uncached_nano_usd)
         .execute(&mut *tx)
         .await?;
     }

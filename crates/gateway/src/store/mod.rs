@@ -4,6 +4,7 @@
 
 pub mod ledger;
 pub mod read;
+pub mod retention;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -51,6 +52,35 @@ pub struct LogRow {
     /// Bodies kept by `[database] capture_bodies`; stored in `request_bodies`, not in the row.
     #[serde(skip)]
     pub bodies: Option<Box<crate::capture::CapturedBodies>>,
+    /// Parts of `input_tokens` read from / written to a prompt cache, and of `output_tokens`
+    /// spent reasoning.
+    pub cache_read_tokens: Option<u64>,
+    pub cache_write_tokens: Option<u64>,
+    pub cache_write_1h_tokens: Option<u64>,
+    pub reasoning_tokens: Option<u64>,
+}
+
+impl LogRow {
+    /// `input_tokens` counts every input token, cached or not, on every path.
+    pub fn set_usage(&mut self, usage: &crate::provider::Usage) {
+        self.input_tokens = usage.input_tokens();
+        self.output_tokens = usage.output_tokens;
+        self.cache_read_tokens = usage.cache_read_tokens;
+        self.cache_write_tokens = usage.cache_write_tokens;
+        self.cache_write_1h_tokens = usage.cache_write_1h_tokens;
+        self.reasoning_tokens = usage.reasoning_tokens;
+    }
+
+    pub fn usage(&self) -> crate::provider::Usage {
+        crate::provider::Usage::from_openai_counts(
+            self.input_tokens,
+            self.cache_read_tokens,
+            self.cache_write_tokens,
+            self.cache_write_1h_tokens,
+            self.output_tokens,
+            self.reasoning_tokens,
+        )
+    }
 }
 
 /// How the log is doing, for readiness.
@@ -61,6 +91,9 @@ pub struct LogHealth {
     pub error: Option<String>,
     pub written: u64,
     pub dropped: u64,
+    /// Size, oldest row and bounds, as of the last pruning pass.
+    #[serde(flatten)]
+    pub stats: retention::LogStats,
 }
 
 struct Shared {
@@ -70,6 +103,10 @@ struct Shared {
     dropped: AtomicU64,
     /// The id of the last row committed, for live tails (`subscribe_written`).
     last_id: tokio::sync::watch::Sender<i64>,
+    retention: Mutex<retention::Retention>,
+    pruned: AtomicU64,
+    /// (bytes in use, oldest row's `ts_ms`) from the last pass.
+    stats: Mutex<(Option<u64>, Option<i64>)>,
 }
 
 /// The sending side of the request log. Cheap to clone.
@@ -82,7 +119,13 @@ pub struct LogWriter {
 impl LogWriter {
     /// Opens (or creates) the database and starts the writer task on `tracker`. Never fails:
     /// a database that cannot be opened is retried and reported through `health`.
-    pub async fn start(path: PathBuf, tracker: &TaskTracker, stop: CancellationToken) -> LogWriter {
+    /// A pruning task on `tracker` keeps the log within `retention` (`set_retention` changes it).
+    pub async fn start(
+        path: PathBuf,
+        retention: retention::Retention,
+        tracker: &TaskTracker,
+        stop: CancellationToken,
+    ) -> LogWriter {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
         let shared = Arc::new(Shared {
             path: path.clone(),
@@ -90,6 +133,9 @@ impl LogWriter {
             written: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             last_id: tokio::sync::watch::channel(0).0,
+            retention: Mutex::new(retention),
+            pruned: AtomicU64::new(0),
+            stats: Mutex::new((None, None)),
         });
         let pool = match open(&path).await {
             Ok(pool) => Some(pool),
@@ -99,8 +145,16 @@ impl LogWriter {
                 None
             }
         };
-        tracker.spawn(run(rx, pool, shared.clone(), stop));
+        tracker.spawn(run(rx, pool, shared.clone(), stop.clone()));
+        tracker.spawn(retention::run(path, shared.clone(), stop));
         LogWriter { tx, shared }
+    }
+
+    /// New bounds (a reload), used from the next pruning pass.
+    pub fn set_retention(&self, retention: retention::Retention) {
+        if let Ok(mut slot) = self.shared.retention.lock() {
+            *slot = retention;
+        }
     }
 
     /// Queues a row without waiting. A full queue drops the row and counts it.
@@ -127,6 +181,7 @@ impl LogWriter {
             error,
             written: self.shared.written.load(Ordering::Relaxed),
             dropped: self.shared.dropped.load(Ordering::Relaxed),
+            stats: self.shared.log_stats(),
         }
     }
 }
@@ -135,6 +190,34 @@ impl Shared {
     fn set_error(&self, error: Option<String>) {
         if let Ok(mut slot) = self.error.lock() {
             *slot = error;
+        }
+    }
+
+    fn retention(&self) -> retention::Retention {
+        self.retention
+            .lock()
+            .map(|r| *r)
+            .unwrap_or(retention::Retention::UNBOUNDED)
+    }
+
+    fn set_stats(&self, size_bytes: Option<u64>, oldest_ts_ms: Option<i64>) {
+        if let Ok(mut slot) = self.stats.lock() {
+            *slot = (size_bytes, oldest_ts_ms);
+        }
+    }
+
+    fn log_stats(&self) -> retention::LogStats {
+        let (size_bytes, oldest_ts_ms) = self.stats.lock().map(|s| *s).unwrap_or_default();
+        let retention = self.retention();
+        retention::LogStats {
+            size_bytes,
+            oldest_ts_ms,
+            oldest_at: oldest_ts_ms
+                .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+                .map(|t| t.to_string()),
+            pruned_rows: self.pruned.load(Ordering::Relaxed),
+            retain_days: retention.max_age.map(|a| a.as_secs_f64() / 86_400.0),
+            max_mb: retention.max_bytes.map(|b| b as f64 / (1024.0 * 1024.0)),
         }
     }
 }
@@ -257,7 +340,7 @@ async fn write_batch(
     batch.clear();
 }
 
-/// Rows per multi-row INSERT (18 parameters each, far below SQLite's limit of 32,766).
+/// Rows per multi-row INSERT (22 parameters each, far below SQLite's limit of 32,766).
 const ROWS_PER_STATEMENT: usize = 64;
 
 /// Inserts the batch in one transaction with multi-row statements: chunks of
@@ -292,7 +375,11 @@ async fn insert(pool: &SqlitePool, rows: &[LogRow]) -> Result<i64, sqlx::Error> 
                 .bind(&row.attempts)
                 .bind(&row.client)
                 .bind(&row.tenant)
-                .bind(row.cost_usd);
+                .bind(row.cost_usd)
+                .bind(row.cache_read_tokens.map(|t| t as i64))
+                .bind(row.cache_write_tokens.map(|t| t as i64))
+                .bind(row.cache_write_1h_tokens.map(|t| t as i64))
+                .bind(row.reasoning_tokens.map(|t| t as i64));
         }
         last_id = query.execute(&mut *tx).await?.last_insert_rowid();
         insert_bodies(&mut tx, last_id, chunk).await?;
@@ -329,13 +416,14 @@ async fn insert_bodies(
 fn insert_sql(rows: usize) -> &'static str {
     static SQL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     let all = SQL.get_or_init(|| {
-        let one = format!("({})", vec!["?"; 18].join(", "));
+        let one = format!("({})", vec!["?"; 22].join(", "));
         (0..=ROWS_PER_STATEMENT.ilog2())
             .map(|power| {
                 format!(
                     "INSERT INTO requests (ts_ms, correlation_id, endpoint, requested_model, alias, \
                      target, provider, status, error_type, latency_ms, ttft_ms, input_tokens, \
-                     output_tokens, streamed, attempts, client, tenant, cost_usd) VALUES {}",
+                     output_tokens, streamed, attempts, client, tenant, cost_usd, cache_read_tokens, \
+                     cache_write_tokens, cache_write_1h_tokens, reasoning_tokens) VALUES {}",
                     vec![one.as_str(); 1 << power].join(", ")
                 )
             })
@@ -354,7 +442,13 @@ mod tests {
         let path = dir.path().join("log.db");
         let tracker = TaskTracker::new();
         let stop = CancellationToken::new();
-        let writer = LogWriter::start(path.clone(), &tracker, stop.clone()).await;
+        let writer = LogWriter::start(
+            path.clone(),
+            retention::Retention::UNBOUNDED,
+            &tracker,
+            stop.clone(),
+        )
+        .await;
         for i in 0..1000 {
             writer.log(LogRow {
                 correlation_id: format!("c{i}"),
@@ -409,6 +503,10 @@ mod tests {
             tenant: Some("home".into()),
             cost_usd: Some(0.0125),
             bodies: None,
+            cache_read_tokens: Some(5),
+            cache_write_tokens: Some(3),
+            cache_write_1h_tokens: Some(1),
+            reasoning_tokens: Some(2),
         };
         insert(&pool, &[full.clone(), LogRow::default()]).await?;
         use sqlx::Row;
@@ -416,6 +514,10 @@ mod tests {
             .fetch_all(&pool)
             .await?;
         assert_eq!(rows.len(), 2);
+        let tokens =
+            |r: &sqlx::sqlite::SqliteRow, column: &str| -> Result<Option<u64>, sqlx::Error> {
+                Ok(r.try_get::<Option<i64>, _>(column)?.map(|t| t as u64))
+            };
         let read = |r: &sqlx::sqlite::SqliteRow| -> Result<LogRow, sqlx::Error> {
             let endpoint: String = r.try_get("endpoint")?;
             Ok(LogRow {
@@ -446,6 +548,10 @@ mod tests {
                 tenant: r.try_get("tenant")?,
                 cost_usd: r.try_get("cost_usd")?,
                 bodies: None,
+                cache_read_tokens: tokens(r, "cache_read_tokens")?,
+                cache_write_tokens: tokens(r, "cache_write_tokens")?,
+                cache_write_1h_tokens: tokens(r, "cache_write_1h_tokens")?,
+                reasoning_tokens: tokens(r, "reasoning_tokens")?,
             })
         };
         let (first, second) = (read(&rows[0])?, read(&rows[1])?);
@@ -478,7 +584,13 @@ mod tests {
         std::fs::write(&blocker, "x")?;
         let tracker = TaskTracker::new();
         let stop = CancellationToken::new();
-        let writer = LogWriter::start(blocker.join("log.db"), &tracker, stop.clone()).await;
+        let writer = LogWriter::start(
+            blocker.join("log.db"),
+            retention::Retention::UNBOUNDED,
+            &tracker,
+            stop.clone(),
+        )
+        .await;
         writer.log(LogRow::default());
         let health = writer.health();
         assert!(!health.ok);

@@ -19,7 +19,7 @@ use serde_json::{json, Map, Value};
 
 use super::openai as oa;
 use super::{parse_data_url, unix_now, StreamTranslator};
-use crate::provider::{sanitize_upstream_message, SseEvent, UpstreamError};
+use crate::provider::{sanitize_upstream_message, SseEvent, UpstreamError, Usage};
 
 pub const API_VERSION: &str = "2023-06-01";
 
@@ -229,6 +229,8 @@ fn assistant() -> String {
     "assistant".into()
 }
 
+/// Anthropic's usage: `input_tokens` excludes cache reads and writes, which are counted apart
+/// (writes split by lifetime in `cache_creation`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageUsage {
     #[serde(default)]
@@ -239,15 +241,69 @@ pub struct MessageUsage {
     pub cache_creation_input_tokens: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_read_input_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_creation: Option<CacheCreation>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CacheCreation {
+    #[serde(default)]
+    pub ephemeral_5m_input_tokens: u64,
+    #[serde(default)]
+    pub ephemeral_1h_input_tokens: u64,
 }
 
 impl MessageUsage {
-    /// Every input token, cached or not (OpenAI's `prompt_tokens` counts them all).
-    pub fn total_input(&self) -> u64 {
-        self.input_tokens
-            + self.cache_creation_input_tokens.unwrap_or(0)
-            + self.cache_read_input_tokens.unwrap_or(0)
+    pub fn to_usage(&self) -> Usage {
+        parts(
+            Some(self.input_tokens),
+            Some(self.output_tokens),
+            self.cache_read_input_tokens,
+            self.cache_creation_input_tokens,
+            self.cache_creation,
+        )
     }
+
+    /// Anthropic's usage for `usage`: fresh input apart from cache reads and writes.
+    pub fn from_usage(usage: &Usage) -> Self {
+        MessageUsage {
+            input_tokens: usage.fresh_input_tokens.unwrap_or(0),
+            output_tokens: usage.output_tokens.unwrap_or(0),
+            cache_creation_input_tokens: usage.cache_write_tokens,
+            cache_read_input_tokens: usage.cache_read_tokens,
+            cache_creation: cache_creation(usage),
+        }
+    }
+}
+
+fn parts(
+    input: Option<u64>,
+    output: Option<u64>,
+    read: Option<u64>,
+    write: Option<u64>,
+    creation: Option<CacheCreation>,
+) -> Usage {
+    let hour = creation.map(|c| c.ephemeral_1h_input_tokens);
+    Usage {
+        fresh_input_tokens: input,
+        cache_read_tokens: read,
+        cache_write_tokens: write.or_else(|| {
+            creation.map(|c| c.ephemeral_5m_input_tokens + c.ephemeral_1h_input_tokens)
+        }),
+        cache_write_1h_tokens: hour,
+        output_tokens: output,
+        reasoning_tokens: None,
+    }
+}
+
+fn cache_creation(usage: &Usage) -> Option<CacheCreation> {
+    usage
+        .cache_write_1h_tokens
+        .filter(|n| *n > 0)
+        .map(|hour| CacheCreation {
+            ephemeral_5m_input_tokens: usage.cache_write_5m_tokens(),
+            ephemeral_1h_input_tokens: hour,
+        })
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -332,12 +388,31 @@ pub struct MessageDeltaBody {
     pub stop_sequence: Option<String>,
 }
 
+/// `message_delta`'s usage: cumulative counts; older API versions send only `output_tokens`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeltaUsage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_tokens: Option<u64>,
     #[serde(default)]
     pub output_tokens: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_creation_input_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_read_input_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_creation: Option<CacheCreation>,
+}
+
+impl DeltaUsage {
+    pub fn to_usage(&self) -> Usage {
+        parts(
+            self.input_tokens,
+            Some(self.output_tokens),
+            self.cache_read_input_tokens,
+            self.cache_creation_input_tokens,
+            self.cache_creation,
+        )
+    }
 }
 
 /// `{"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}`
@@ -690,10 +765,7 @@ pub fn response_to_openai(response: MessagesResponse) -> oa::ChatCompletion {
             },
             finish_reason: finish,
         }],
-        usage: Some(oa::CompletionUsage::new(
-            response.usage.total_input(),
-            response.usage.output_tokens,
-        )),
+        usage: Some(oa::CompletionUsage::from_usage(&response.usage.to_usage())),
     }
 }
 
@@ -708,8 +780,7 @@ pub struct ToOpenAiStream {
     /// Content block index → OpenAI tool call index.
     tools: HashMap<u32, u32>,
     next_tool: u32,
-    input_tokens: u64,
-    output_tokens: u64,
+    usage: Usage,
     done: bool,
 }
 
@@ -722,8 +793,7 @@ impl ToOpenAiStream {
             include_usage,
             tools: HashMap::new(),
             next_tool: 0,
-            input_tokens: 0,
-            output_tokens: 0,
+            usage: Usage::default(),
             done: false,
         }
     }
@@ -756,8 +826,7 @@ impl StreamTranslator for ToOpenAiStream {
                 if !message.model.is_empty() {
                     self.model = message.model;
                 }
-                self.input_tokens = message.usage.total_input();
-                self.output_tokens = message.usage.output_tokens;
+                self.usage = message.usage.to_usage();
                 vec![self.chunk(
                     oa::Delta {
                         role: Some("assistant".into()),
@@ -831,10 +900,7 @@ impl StreamTranslator for ToOpenAiStream {
                 _ => Vec::new(),
             },
             StreamEvent::MessageDelta { delta, usage } => {
-                self.output_tokens = usage.output_tokens;
-                if let Some(input) = usage.input_tokens {
-                    self.input_tokens = self.input_tokens.max(input);
-                }
+                self.usage = self.usage.merge(usage.to_usage());
                 match delta.stop_reason {
                     Some(reason) => {
                         vec![self.chunk(oa::Delta::default(), Some(finish_reason(&reason)))]
@@ -852,10 +918,7 @@ impl StreamTranslator for ToOpenAiStream {
                         created: self.created,
                         model: self.model.clone(),
                         choices: Vec::new(),
-                        usage: Some(oa::CompletionUsage::new(
-                            self.input_tokens,
-                            self.output_tokens,
-                        )),
+                        usage: Some(oa::CompletionUsage::from_usage(&self.usage)),
                     };
                     out.push(SseEvent::data(
                         serde_json::to_string(&chunk).unwrap_or_default(),
@@ -1148,11 +1211,7 @@ pub fn response_from_openai(completion: oa::ChatCompletion, model: &str) -> Mess
         content,
         stop_reason: Some(stop_reason(stop.as_deref().unwrap_or("stop")).to_owned()),
         stop_sequence: None,
-        usage: MessageUsage {
-            input_tokens: usage.prompt_tokens,
-            output_tokens: usage.completion_tokens,
-            ..MessageUsage::default()
-        },
+        usage: MessageUsage::from_usage(&usage.to_usage()),
     }
 }
 
@@ -1249,7 +1308,7 @@ impl FromOpenAiStream {
         self.finished = true;
         self.start("", &mut out);
         self.close_block(&mut out);
-        let usage = self.usage.unwrap_or_default();
+        let usage = self.usage.map(|u| MessageUsage::from_usage(&u.to_usage()));
         out.push(
             StreamEvent::MessageDelta {
                 delta: MessageDeltaBody {
@@ -1259,8 +1318,11 @@ impl FromOpenAiStream {
                     stop_sequence: None,
                 },
                 usage: DeltaUsage {
-                    input_tokens: self.usage.map(|u| u.prompt_tokens),
-                    output_tokens: usage.completion_tokens,
+                    input_tokens: usage.map(|u| u.input_tokens),
+                    output_tokens: usage.map_or(0, |u| u.output_tokens),
+                    cache_creation_input_tokens: usage.and_then(|u| u.cache_creation_input_tokens),
+                    cache_read_input_tokens: usage.and_then(|u| u.cache_read_input_tokens),
+                    cache_creation: usage.and_then(|u| u.cache_creation),
                 },
             }
             .to_sse(),

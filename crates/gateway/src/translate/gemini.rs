@@ -203,14 +203,31 @@ pub struct UsageMetadata {
     pub total_token_count: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thoughts_token_count: Option<u64>,
+    /// The part of `prompt_token_count` served from a context cache (implicit or explicit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_content_token_count: Option<u64>,
 }
 
 impl UsageMetadata {
+    /// Thought tokens are billed as output, so they join `completion_tokens` (and are listed as
+    /// reasoning); cached content stays inside `prompt_tokens`, as in OpenAI's usage.
     fn to_openai(self) -> oa::CompletionUsage {
-        oa::CompletionUsage::new(
+        let mut usage = oa::CompletionUsage::new(
             self.prompt_token_count,
             self.candidates_token_count + self.thoughts_token_count.unwrap_or(0),
-        )
+        );
+        usage.prompt_tokens_details =
+            self.cached_content_token_count
+                .map(|cached| oa::PromptTokensDetails {
+                    cached_tokens: Some(cached),
+                    ..oa::PromptTokensDetails::default()
+                });
+        usage.completion_tokens_details =
+            self.thoughts_token_count
+                .map(|thoughts| oa::CompletionTokensDetails {
+                    reasoning_tokens: Some(thoughts),
+                });
+        usage
     }
 }
 

@@ -7,6 +7,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::provider::Usage;
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ChatRequest {
     #[serde(default)]
@@ -292,12 +294,37 @@ fn assistant_role() -> String {
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompletionUsage {
+    /// Every input token, cached or not.
     #[serde(default)]
     pub prompt_tokens: u64,
+    /// Output, reasoning included.
     #[serde(default)]
     pub completion_tokens: u64,
     #[serde(default)]
     pub total_tokens: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_tokens_details: Option<PromptTokensDetails>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_tokens_details: Option<CompletionTokensDetails>,
+}
+
+/// The parts of `prompt_tokens` a prompt cache served or stored. `cache_write_tokens` is
+/// OpenRouter's name for cache writes (OpenAI reports none); `cache_write_1h_tokens` is
+/// Switchboard's, for Anthropic's 1-hour writes, which cost more.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromptTokensDetails {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_write_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_write_1h_tokens: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompletionTokensDetails {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_tokens: Option<u64>,
 }
 
 impl CompletionUsage {
@@ -306,7 +333,42 @@ impl CompletionUsage {
             prompt_tokens,
             completion_tokens,
             total_tokens: prompt_tokens + completion_tokens,
+            prompt_tokens_details: None,
+            completion_tokens_details: None,
         }
+    }
+
+    /// OpenAI's usage object for `usage`: cache reads and writes are part of `prompt_tokens`
+    /// and listed in its details.
+    pub fn from_usage(usage: &Usage) -> Self {
+        let mut out = CompletionUsage::new(
+            usage.input_tokens().unwrap_or(0),
+            usage.output_tokens.unwrap_or(0),
+        );
+        let cached = PromptTokensDetails {
+            cached_tokens: usage.cache_read_tokens,
+            cache_write_tokens: usage.cache_write_tokens.filter(|n| *n > 0),
+            cache_write_1h_tokens: usage.cache_write_1h_tokens.filter(|n| *n > 0),
+        };
+        out.prompt_tokens_details = (cached != PromptTokensDetails::default()).then_some(cached);
+        out.completion_tokens_details = usage.reasoning_tokens.map(|n| CompletionTokensDetails {
+            reasoning_tokens: Some(n),
+        });
+        out
+    }
+
+    /// The parts, read the way `Usage::from_json` reads the same object.
+    pub fn to_usage(&self) -> Usage {
+        let details = self.prompt_tokens_details.unwrap_or_default();
+        Usage::from_openai_counts(
+            Some(self.prompt_tokens),
+            details.cached_tokens,
+            details.cache_write_tokens,
+            details.cache_write_1h_tokens,
+            Some(self.completion_tokens),
+            self.completion_tokens_details
+                .and_then(|d| d.reasoning_tokens),
+        )
     }
 }
 

@@ -165,7 +165,9 @@ fn messages_response_becomes_a_chat_completion() {
                 "role": "assistant", "content": "I'll check the weather.",
                 "tool_calls": [{"id": "toolu_01A09q90qw90lq917835lq9", "type": "function",
                     "function": {"name": "get_weather", "arguments": "{\"location\":\"San Francisco, CA\",\"unit\":\"celsius\"}"}}]}}],
-            "usage": {"prompt_tokens": 572, "completion_tokens": 89, "total_tokens": 661}
+            // prompt_tokens counts the cache reads too, and lists them as cached.
+            "usage": {"prompt_tokens": 572, "completion_tokens": 89, "total_tokens": 661,
+                "prompt_tokens_details": {"cached_tokens": 100}}
         })
     );
 }
@@ -619,4 +621,46 @@ async fn a_round_trip_through_both_stream_translators_keeps_the_content() {
     );
     assert_eq!(finish.as_deref(), Some("tool_calls"));
     assert_eq!(usage, Some(oa::CompletionUsage::new(30, 25)));
+}
+
+#[test]
+fn cache_usage_crosses_dialects_both_ways() {
+    // Anthropic → OpenAI: prompt_tokens counts reads and writes; the details name them.
+    let message: MessagesResponse = serde_json::from_value(json!({
+        "id": "msg_1", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
+        "content": [{"type": "text", "text": "hi"}], "stop_reason": "end_turn",
+        "usage": {"input_tokens": 100, "output_tokens": 50, "cache_read_input_tokens": 10000,
+            "cache_creation_input_tokens": 2000,
+            "cache_creation": {"ephemeral_5m_input_tokens": 1500, "ephemeral_1h_input_tokens": 500}}
+    }))
+    .unwrap_or_default();
+    let completion = response_to_openai(message);
+    assert_eq!(
+        serde_json::to_value(completion.usage).unwrap_or_default(),
+        json!({"prompt_tokens": 12100, "completion_tokens": 50, "total_tokens": 12150,
+            "prompt_tokens_details": {"cached_tokens": 10000, "cache_write_tokens": 2000,
+                "cache_write_1h_tokens": 500}})
+    );
+    // …and back: fresh input apart from the cache again, 1-hour writes kept.
+    let back = response_from_openai(completion, "claude-sonnet-4-5");
+    assert_eq!(
+        serde_json::to_value(back.usage).unwrap_or_default(),
+        json!({"input_tokens": 100, "output_tokens": 50, "cache_read_input_tokens": 10000,
+            "cache_creation_input_tokens": 2000,
+            "cache_creation": {"ephemeral_5m_input_tokens": 1500, "ephemeral_1h_input_tokens": 500}})
+    );
+    // OpenAI → Anthropic: cached tokens leave input_tokens.
+    let openai: oa::ChatCompletion = serde_json::from_value(json!({
+        "id": "c", "object": "chat.completion", "created": 0, "model": "gpt-4.1",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 10000, "completion_tokens": 500, "total_tokens": 10500,
+            "prompt_tokens_details": {"cached_tokens": 8000, "audio_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 100}}
+    }))
+    .unwrap_or_default();
+    let message = response_from_openai(openai, "gpt");
+    assert_eq!(
+        serde_json::to_value(message.usage).unwrap_or_default(),
+        json!({"input_tokens": 2000, "output_tokens": 500, "cache_read_input_tokens": 8000})
+    );
 }

@@ -106,11 +106,21 @@ fn generate_content_answers_become_chat_completions() {
             "docs: text",
             json!({"candidates": [{"content": {"role": "model", "parts": [{"text": "Hello"}, {"text": " there"}]},
                 "finishReason": "STOP", "index": 0}],
-                "usageMetadata": {"promptTokenCount": 4, "candidatesTokenCount": 2, "totalTokenCount": 6, "thoughtsTokenCount": 3},
+                "usageMetadata": {"promptTokenCount": 4, "candidatesTokenCount": 2, "totalTokenCount": 6, "thoughtsTokenCount": 3, "cachedContentTokenCount": 2},
                 "modelVersion": "gemini-2.5-flash", "responseId": "abc"}),
             json!({"role": "assistant", "content": "Hello there"}),
             "stop",
-            Some(oa::CompletionUsage::new(4, 5)),
+            // Thoughts are output (and reasoning); cached content stays inside prompt_tokens.
+            Some(oa::CompletionUsage {
+                prompt_tokens_details: Some(oa::PromptTokensDetails {
+                    cached_tokens: Some(2),
+                    ..oa::PromptTokensDetails::default()
+                }),
+                completion_tokens_details: Some(oa::CompletionTokensDetails {
+                    reasoning_tokens: Some(3),
+                }),
+                ..oa::CompletionUsage::new(4, 5)
+            }),
         ),
         (
             "docs: function calls",
