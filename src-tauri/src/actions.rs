@@ -133,7 +133,7 @@ pub async fn open_dashboard(app: &AppHandle) {
     let created = app.run_on_main_thread(move || {
         let built = WebviewWindowBuilder::new(&app2, DASHBOARD_LABEL, url)
             .title("Switchboard")
-            .inner_size(760.0, 560.0)
+            .inner_size(1180.0, 780.0)
             .min_inner_size(420.0, 320.0)
             .build();
         match built {
