@@ -12,8 +12,10 @@ mod support;
 
 mod budgets;
 mod cli;
+mod codex;
 mod correlation;
 mod errors;
+mod import;
 mod logging;
 mod proxy;
 mod sdk;

@@ -540,7 +540,8 @@ impl Served {
         Served::start_command(with_test_env(taskset, home), config, database).await
     }
 
-    async fn start_command(
+    /// `command` (e.g. `switchboard(home)` with more environment) `--config CONFIG serve ...`.
+    pub async fn start_command(
         mut command: tokio::process::Command,
         config: &Path,
         database: &Path,

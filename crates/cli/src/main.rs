@@ -154,11 +154,22 @@ enum TokensAction {
 
 #[derive(Subcommand)]
 enum ImportSource {
-    /// Convert a LiteLLM proxy `config.yaml` into Switchboard TOML, with a report of anything
-    /// that could not be translated.
+    /// Convert a LiteLLM proxy `config.yaml` (and/or the models of a running LiteLLM) into
+    /// Switchboard TOML, with a report of anything that could not be translated.
     Litellm {
-        /// The LiteLLM config.yaml.
-        path: PathBuf,
+        /// The LiteLLM config.yaml (optional with --from-url).
+        path: Option<PathBuf>,
+        /// A running LiteLLM (e.g. http://litellm:4000): its /model/info models are merged in.
+        #[arg(long, value_name = "URL", requires = "master_key")]
+        from_url: Option<String>,
+        /// Where LiteLLM's master key is, for --from-url: env:VAR, file:PATH or keychain:NAME
+        /// (never the key itself). It also becomes a client token, so clients keep it.
+        #[arg(long, value_name = "REF")]
+        master_key: Option<String>,
+        /// A LiteLLM virtual-key export (JSON or YAML list of LiteLLM_VerificationToken rows,
+        /// or a /key/list answer): each key becomes a client token.
+        #[arg(long, value_name = "FILE")]
+        keys: Option<PathBuf>,
         /// Write the TOML here instead of stdout.
         #[arg(short, long)]
         output: Option<PathBuf>,
@@ -208,10 +219,22 @@ fn main() -> ExitCode {
             source:
                 ImportSource::Litellm {
                     path,
+                    from_url,
+                    master_key,
+                    keys,
                     output,
                     force,
                 },
-        } => import_litellm(&path, output.as_deref(), force),
+        } => import_litellm(
+            LitellmSources {
+                path,
+                from_url,
+                master_key,
+                keys,
+            },
+            output.as_deref(),
+            force,
+        ),
         Command::Prices {
             action:
                 PricesAction::Import {
@@ -424,29 +447,94 @@ fn tokens(path: &std::path::Path, action: TokensAction) -> ExitCode {
     }
 }
 
+struct LitellmSources {
+    path: Option<PathBuf>,
+    from_url: Option<String>,
+    master_key: Option<String>,
+    keys: Option<PathBuf>,
+}
+
 fn import_litellm(
-    path: &std::path::Path,
+    sources: LitellmSources,
     output: Option<&std::path::Path>,
     force: bool,
 ) -> ExitCode {
-    use switchboard_gateway::config::import_litellm::{import_litellm_with, ImportOptions};
-    let yaml = match std::fs::read_to_string(path) {
-        Ok(yaml) => yaml,
-        Err(e) => {
-            eprintln!("error: cannot read {}: {e}", path.display());
-            return ExitCode::FAILURE;
+    use switchboard_gateway::config::import_litellm::{
+        import_litellm_sources, ImportOptions, KeysExport, MasterKey, RemoteModels,
+    };
+    let fail = |message: String| {
+        eprintln!("error: {message}");
+        ExitCode::FAILURE
+    };
+    if sources.path.is_none() && sources.from_url.is_none() {
+        return fail(
+            "name a LiteLLM config.yaml, or a running LiteLLM with --from-url URL --master-key REF"
+                .into(),
+        );
+    }
+    let yaml = match &sources.path {
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(yaml) => Some(yaml),
+            Err(e) => return fail(format!("cannot read {}: {e}", path.display())),
+        },
+        None => None,
+    };
+    let mut options = ImportOptions {
+        source: sources.path.as_ref().map(|p| p.display().to_string()),
+        ..ImportOptions::default()
+    };
+    if let Some(url) = &sources.from_url {
+        let Some(reference) = sources.master_key.as_deref() else {
+            return fail("--from-url needs --master-key REF".into());
+        };
+        // LiteLLM's own spelling of a variable reference is accepted too.
+        let reference = match reference.strip_prefix("os.environ/") {
+            Some(var) => format!("env:{var}"),
+            None => reference.to_owned(),
+        };
+        let key = match switchboard_gateway::secret::SecretRef::parse(&reference) {
+            Ok(r) => match r.resolve() {
+                Ok(key) => key,
+                Err(e) => return fail(format!("--master-key {reference}: {e}")),
+            },
+            Err(e) => {
+                return fail(format!(
+                    "--master-key: {}",
+                    e.replace("api_key", "the master key")
+                ))
+            }
+        };
+        let body = match fetch_model_info(url, key.expose()) {
+            Ok(body) => body,
+            Err(e) => return fail(e),
+        };
+        if options.source.is_none() {
+            options.source = Some(url.clone());
         }
-    };
-    let options = ImportOptions {
-        source: Some(path.display().to_string()),
-        date: None,
-    };
-    let outcome = match import_litellm_with(&yaml, &options) {
+        options.remote = Some(RemoteModels {
+            url: url.clone(),
+            body,
+        });
+        options.master_key = Some(MasterKey {
+            reference,
+            value: key,
+        });
+    }
+    if let Some(path) = &sources.keys {
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                options.keys = Some(KeysExport {
+                    source: path.display().to_string(),
+                    text,
+                })
+            }
+            Err(e) => return fail(format!("cannot read {}: {e}", path.display())),
+        }
+    }
+    let shown = options.source.clone().unwrap_or_default();
+    let outcome = match import_litellm_sources(yaml.as_deref(), &options) {
         Ok(outcome) => outcome,
-        Err(e) => {
-            eprintln!("error: {}: {e}", path.display());
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return fail(format!("{shown}: {e}")),
     };
     match output {
         Some(out) => {
@@ -482,6 +570,36 @@ fn import_litellm(
         }
     }
     ExitCode::SUCCESS
+}
+
+/// GET URL/model/info with LiteLLM's master key: the models LiteLLM serves, those added through
+/// its API (kept in its database) included. The key goes only to that URL, as a bearer token.
+fn fetch_model_info(url: &str, key: &str) -> Result<String, String> {
+    let base = url.trim_end_matches('/');
+    let endpoint = if base.ends_with("/model/info") {
+        base.to_owned()
+    } else {
+        format!("{base}/model/info")
+    };
+    let result = blocking(async {
+        let response = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()?
+            .get(&endpoint)
+            .bearer_auth(key)
+            .send()
+            .await?;
+        let status = response.status();
+        Ok::<_, reqwest::Error>((status, response.text().await?))
+    });
+    match result {
+        Ok((status, body)) if status.is_success() => Ok(body),
+        Ok((status, _)) if status.as_u16() == 401 || status.as_u16() == 403 => Err(format!(
+            "{endpoint} refused the master key ({status}); --master-key must name LiteLLM's master key (or an admin key)"
+        )),
+        Ok((status, _)) => Err(format!("{endpoint} answered {status}")),
+        Err(e) => Err(format!("cannot reach {endpoint}: {e}")),
+    }
 }
 
 /// `--url` or the address in the config's `listen`.

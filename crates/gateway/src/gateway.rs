@@ -88,6 +88,8 @@ pub(crate) struct Inner {
     pub(crate) limits: crate::limits::LimitsState,
     /// Spend per budget and period, from the ledger; survives reloads.
     pub(crate) budgets: Arc<Budgets>,
+    /// Stored Responses API answers (`previous_response_id`, `GET /v1/responses/{id}`).
+    pub(crate) responses: crate::store::responses::ResponseStore,
     pub(crate) tracker: TaskTracker,
     pub(crate) stop_background: CancellationToken,
     /// The dashboard's read side of the request log (its own read-only pool).
@@ -195,6 +197,12 @@ impl Gateway {
         };
         // Opened after the log, which creates the file and runs the migrations.
         let history_since = jiff::Timestamp::now().as_millisecond() - HISTORY_MS;
+        let responses = crate::store::responses::ResponseStore::start(
+            database_path.clone(),
+            &tracker,
+            stop_background.clone(),
+        )
+        .await;
         let (ledger, history) = Ledger::start(
             database_path,
             history_since,
@@ -223,6 +231,7 @@ impl Gateway {
                 events,
                 limits: Default::default(),
                 budgets,
+                responses,
                 tracker,
                 stop_background,
                 reader,
@@ -331,7 +340,15 @@ impl Gateway {
             return Err(self.reject(message, Vec::new()));
         }
         let revision = revision_of(&text);
-        if self.config_state().revision.as_deref() == Some(revision.as_str()) {
+        let price_file_changed = self
+            .snapshot()
+            .config
+            .spend
+            .price_file
+            .as_ref()
+            .is_some_and(|f| f.changed_on_disk());
+        if self.config_state().revision.as_deref() == Some(revision.as_str()) && !price_file_changed
+        {
             return Ok(ReloadOutcome {
                 revision,
                 changed: false,

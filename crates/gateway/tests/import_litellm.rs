@@ -11,7 +11,9 @@ use serde_yaml_ng::Value;
 use switchboard_gateway::config::import_litellm::{
     import_litellm, import_litellm_with, ImportError, ImportOptions, ImportOutcome,
 };
-use switchboard_gateway::config::{Config, LongContext, Pricing, Strategy};
+use switchboard_gateway::config::{
+    Config, LongContext, ParamPolicy, Pricing, ProviderKind, Strategy,
+};
 use switchboard_gateway::secret::SecretRef;
 
 const FIXTURES: [&str; 6] = [
@@ -159,7 +161,8 @@ fn local_vllm_ollama_and_llama_cpp_backends_become_openai_providers() {
         "model_list[1].litellm_params",
         "Ollama serves the OpenAI API under /v1",
     );
-    assert_note(&outcome, "model_list[0].litellm_params.rpm", "rpm = 60");
+    // Per-deployment rpm becomes the target's limit.
+    assert_eq!(config.aliases["local/chat"].targets[0].limits.rpm, Some(60));
     assert_note(
         &outcome,
         "model_list[1].litellm_params.max_tokens",
@@ -181,7 +184,21 @@ fn local_vllm_ollama_and_llama_cpp_backends_become_openai_providers() {
         config.aliases["local/chat"].strategy,
         Strategy::WeightedRoundRobin
     );
-    assert_note(&outcome, "litellm_settings.drop_params", "not translated");
+    // drop_params: true is Switchboard's `unsupported_params = "drop"`, written on every provider.
+    for provider in config.providers.values() {
+        assert_eq!(
+            provider.unsupported_params,
+            ParamPolicy::Drop,
+            "{}",
+            provider.name
+        );
+    }
+    assert!(outcome.toml.contains("unsupported_params = \"drop\""));
+    assert!(
+        !report(&outcome).contains("drop_params"),
+        "{}",
+        report(&outcome)
+    );
     assert_note(&outcome, "model_list[4].model_info.mode", "not imported");
 }
 
@@ -215,11 +232,44 @@ fn cloud_keys_become_env_references_and_unsupported_providers_stay_commented_out
     // An unprefixed OpenAI model name is inferred the way LiteLLM does.
     assert_eq!(targets(&config, "gpt-4o-mini"), ["openai/gpt-4o-mini"]);
 
-    // Anthropic, Gemini, Azure, Bedrock: no alias, no provider, but kept commented out.
-    for alias in ["claude-sonnet", "gemini-flash", "bedrock-claude"] {
-        assert!(!config.aliases.contains_key(alias), "{alias}");
-    }
-    assert_eq!(config.providers.len(), 3, "{:?}", config.providers.keys());
+    // Anthropic and Gemini become providers of their own kinds, keys from LiteLLM's variables.
+    let anthropic = &config.providers["anthropic"];
+    assert_eq!(anthropic.kind, ProviderKind::Anthropic);
+    assert_eq!(
+        anthropic.base_url.as_deref(),
+        Some("https://api.anthropic.com")
+    );
+    assert_eq!(
+        anthropic.api_key,
+        Some(SecretRef::Env("ANTHROPIC_API_KEY".into()))
+    );
+    assert_eq!(
+        targets(&config, "claude-sonnet"),
+        ["anthropic/claude-3-5-sonnet-20241022"]
+    );
+    // LiteLLM's max_tokens on an Anthropic deployment is the target's default max_tokens.
+    assert_eq!(
+        config.aliases["claude-sonnet"].targets[0].max_tokens,
+        Some(8192)
+    );
+    let gemini = &config.providers["gemini"];
+    assert_eq!(gemini.kind, ProviderKind::Gemini);
+    assert_eq!(
+        gemini.base_url.as_deref(),
+        Some("https://generativelanguage.googleapis.com/v1beta")
+    );
+    assert_eq!(
+        gemini.api_key,
+        Some(SecretRef::Env("GEMINI_API_KEY".into()))
+    );
+    assert_eq!(
+        targets(&config, "gemini-flash"),
+        ["gemini/gemini-1.5-flash"]
+    );
+
+    // Azure and Bedrock: no alias, no provider, but kept commented out.
+    assert!(!config.aliases.contains_key("bedrock-claude"));
+    assert_eq!(config.providers.len(), 5, "{:?}", config.providers.keys());
     let block_start = outcome
         .toml
         .find("# NOT TRANSLATED")
@@ -230,29 +280,29 @@ fn cloud_keys_become_env_references_and_unsupported_providers_stay_commented_out
         "uncommented line in:\n{block}"
     );
     for needle in [
-        "# [providers.anthropic]",
-        "# kind = \"anthropic\"",
-        "# api_key = \"env:ANTHROPIC_API_KEY\"",
-        "# [aliases.claude-sonnet]",
-        "# targets = [\"anthropic/claude-3-5-sonnet-20241022\"]",
-        "# [providers.gemini]",
         "# [providers.azure]",
         "# targets = [\"azure/gpt-4o-eu\"]",
+        "# [providers.bedrock]",
+        "# [aliases.bedrock-claude]",
     ] {
         assert!(block.contains(needle), "missing {needle:?} in:\n{block}");
     }
+    assert!(!block.contains("anthropic/"), "{block}");
     assert_note(
         &outcome,
-        "model_list[4].litellm_params.model",
-        "not translated: Switchboard has no `anthropic` provider kind yet",
+        "model_list[1].litellm_params.model",
+        "not translated: Switchboard has no `azure` provider kind",
     );
-    assert_note(
-        &outcome,
-        "model_list[5].litellm_params.model",
-        "no `gemini` provider kind yet",
+    assert!(
+        !report(&outcome).contains("provider kind yet"),
+        "{}",
+        report(&outcome)
     );
 
-    assert_note(&outcome, "model_list[0].litellm_params.tpm", "tpm = 300000");
+    // rpm/tpm become the target's limits.
+    let limits = config.aliases["gpt-4o"].targets[0].limits;
+    assert_eq!((limits.rpm, limits.tpm), (Some(500), Some(300000)));
+
     // usage-based routing has no equivalent: the default strategy stays, with a note.
     assert_note(
         &outcome,
@@ -328,31 +378,28 @@ fn duplicate_model_names_become_one_alias_with_several_targets() {
 #[test]
 fn fallbacks_and_context_window_fallbacks_become_alias_fallbacks() {
     let (outcome, config) = import("cloud");
-    // claude-sonnet was not imported, so it is dropped from gpt-4o's fallbacks.
-    assert_eq!(config.aliases["gpt-4o"].fallbacks, ["gpt-4o-mini"]);
+    assert_eq!(
+        config.aliases["gpt-4o"].fallbacks,
+        ["claude-sonnet", "gpt-4o-mini"]
+    );
+    // claude-sonnet → gpt-4o would close a cycle with gpt-4o → claude-sonnet.
+    assert!(config.aliases["claude-sonnet"].fallbacks.is_empty());
     // context_window_fallbacks append to the ordinary ones; gpt-4o would close a cycle.
-    assert_eq!(config.aliases["gpt-4o-mini"].fallbacks, ["groq-llama"]);
+    assert_eq!(
+        config.aliases["gpt-4o-mini"].fallbacks,
+        ["groq-llama", "gemini-flash"]
+    );
     assert!(config.aliases["groq-llama"].fallbacks.is_empty());
 
     assert_note(
         &outcome,
-        "router_settings.fallbacks[0]",
-        "fallback `claude-sonnet` of `gpt-4o` dropped",
-    );
-    assert_note(
-        &outcome,
         "router_settings.fallbacks[2]",
-        "fallbacks of `claude-sonnet` not imported",
+        "fallback `claude-sonnet` → `gpt-4o` dropped",
     );
     assert_note(
         &outcome,
         "router_settings.context_window_fallbacks[0]",
         "imported as ordinary fallbacks",
-    );
-    assert_note(
-        &outcome,
-        "router_settings.context_window_fallbacks[0]",
-        "fallback `gemini-flash` of `gpt-4o-mini` dropped",
     );
     assert_note(
         &outcome,
@@ -441,8 +488,12 @@ fn literal_secrets_never_reach_the_output_or_the_report() {
         );
         assert!(!text.contains(secret), "{secret} leaked into the report");
     }
-    // The literal key's deployment is imported without a key, on its own provider, and reported.
-    assert_eq!(config.providers["openai"].api_key, None);
+    // A literal key's deployment is on its own provider, which reads the key from a variable of
+    // its own (not OPENAI_API_KEY, which the other provider reads); the report says to export it.
+    assert_eq!(
+        config.providers["openai"].api_key,
+        Some(SecretRef::Env("OPENAI_2_API_KEY".into()))
+    );
     assert_eq!(
         config.providers["openai-2"].api_key,
         Some(SecretRef::Env("OPENAI_API_KEY".into()))
@@ -454,17 +505,27 @@ fn literal_secrets_never_reach_the_output_or_the_report() {
     assert_note(
         &outcome,
         "model_list[0].litellm_params.api_key",
-        "literal API key not imported",
+        "literal API key not copied",
     );
     assert_note(
         &outcome,
         "model_list[0].litellm_params.api_key",
-        "api_key = \"env:VAR\"",
+        "export OPENAI_2_API_KEY",
     );
     assert_note(
         &outcome,
         "model_list[3].litellm_params.api_key",
-        "literal API key not imported",
+        "api_key = \"env:ANTHROPIC_API_KEY\"",
+    );
+    assert_eq!(
+        config.providers["anthropic"].api_key,
+        Some(SecretRef::Env("ANTHROPIC_API_KEY".into()))
+    );
+    // The literal master key is a client token: its SHA-256 only.
+    let master = &config.tokens["litellm-master-key"];
+    assert_eq!(
+        master.hash,
+        switchboard_gateway::hash_token("sk-LITERALMASTERKEY-1234")
     );
     // Credentials and query in api_base are stripped, with a note.
     assert_eq!(
@@ -481,7 +542,7 @@ fn literal_secrets_never_reach_the_output_or_the_report() {
     assert_note(
         &outcome,
         "general_settings.master_key",
-        "master_key not imported",
+        "imported as client token `litellm-master-key`",
     );
     assert_note(&outcome, "general_settings.database_url", "not imported");
     assert_note(&outcome, "environment_variables", "LANGFUSE_SECRET_KEY");
@@ -591,7 +652,11 @@ fn edge_cases_are_translated_or_reported() {
 /// translation or a note at its path: nothing is dropped silently.
 #[test]
 fn nothing_is_dropped_silently() {
-    const TRANSLATED_PARAMS: [&str; 7] = [
+    const TRANSLATED_PARAMS: [&str; 11] = [
+        "rpm",
+        "tpm",
+        "max_parallel_requests",
+        "drop_params",
         "model",
         "api_base",
         "timeout",
@@ -622,8 +687,8 @@ fn nothing_is_dropped_silently() {
                 {
                     for (inner, _) in map {
                         let inner = inner.as_str().unwrap();
-                        // Fallbacks that translate cleanly need no note.
-                        if inner == "fallbacks" {
+                        // Fallbacks and drop_params translate cleanly and need no note.
+                        if inner == "fallbacks" || inner == "drop_params" {
                             continue;
                         }
                         let path = format!("{key}.{inner}");
@@ -645,8 +710,12 @@ fn nothing_is_dropped_silently() {
                         let param = param.as_str().unwrap();
                         let literal_key =
                             param == "api_key" && !v.as_str().unwrap().starts_with("os.environ/");
+                        let anthropic = value["model"]
+                            .as_str()
+                            .is_some_and(|m| m.starts_with("anthropic/"));
                         if TRANSLATED_PARAMS.contains(&param)
                             || (param == "api_key" && !literal_key)
+                            || (param == "max_tokens" && anthropic)
                         {
                             continue;
                         }
@@ -679,6 +748,7 @@ fn header_names_the_source_and_date() {
         &ImportOptions {
             source: Some("/etc/litellm/config.yaml".into()),
             date: Some(date),
+            ..ImportOptions::default()
         },
     )
     .unwrap();
@@ -698,8 +768,7 @@ fn a_config_with_only_unsupported_providers_still_imports() {
         "model_list:\n",
         "  - model_name: claude\n",
         "    litellm_params:\n",
-        "      model: anthropic/claude-3-5-haiku-latest\n",
-        "      api_key: os.environ/ANTHROPIC_API_KEY\n",
+        "      model: github_copilot/claude-sonnet-4\n",
         "  - model_name: gemini\n",
         "    litellm_params:\n",
         "      model: vertex_ai/gemini-1.5-pro\n",
@@ -711,6 +780,12 @@ fn a_config_with_only_unsupported_providers_still_imports() {
     let config = Config::parse(&outcome.toml, "imported.toml").unwrap();
     assert!(config.aliases.is_empty() && config.providers.is_empty());
     assert!(outcome.toml.contains("# [providers.vertex_ai]"));
+    assert!(outcome.toml.contains("# [providers.github_copilot]"));
+    assert_note(
+        &outcome,
+        "model_list[0].litellm_params.model",
+        "no `github_copilot` provider kind in this version",
+    );
     assert!(outcome.toml.contains("# [aliases.gemini]"));
     assert_note(
         &outcome,

@@ -355,14 +355,15 @@ fn a_flapping_backend_among_three_costs_no_client_errors_and_is_held_off() {
     // 60 s of traffic, one request every 50 ms (plus answer time).
     sim.sequential(240, 50 * MS, &mut backend);
     assert_eq!((sim.tally.ok, sim.tally.errors), (240, 0));
-    // Without the breaker `b` would get a third of 240 requests and fail about half of them;
-    // with it, a flap costs 3 refusals to open it, then only probes.
+    // Without the breaker `b` would get a third of 240 requests (80) and fail about half of
+    // them; with it, it opens on the first flap and then sees probes (14 attempts, 9 refused in
+    // this trace; bounds leave room for changes to the cooldown).
     let b = sim.tally.attempts["b/m"];
     assert!(
-        b < 60,
+        b <= 25,
         "b kept getting traffic while flapping: {b} attempts"
     );
-    assert!(refused_b <= 3 * 8 + 8, "b refused {refused_b} times");
+    assert!(refused_b <= 15, "b refused {refused_b} times");
 }
 
 #[test]

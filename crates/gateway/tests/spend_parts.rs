@@ -277,6 +277,22 @@ async fn imported_litellm_prices_price_targets_and_their_windows_route() {
         );
     }
 
+    // A new import applies on the next reload, though the config itself did not change.
+    std::fs::write(
+        &price_file,
+        imported
+            .toml
+            .replace("max_input_tokens = 200000", "max_input_tokens = 1000"),
+    )
+    .unwrap();
+    assert!(harness.gateway.reload().await.unwrap().changed);
+    let config = harness.gateway.snapshot().config.clone();
+    assert_eq!(
+        config.aliases["window"].targets[0].max_input_tokens,
+        Some(1000)
+    );
+    assert!(!harness.gateway.reload().await.unwrap().changed);
+
     let admin = harness.gateway.admin().budgets();
     let file = admin.price_file.unwrap();
     assert_eq!(

@@ -7,17 +7,20 @@
 //! `stall-stream` sends one chunk then goes silent, `break-stream` drops the connection
 //! mid-stream, `garbage-stream` sends an event that is not JSON, `per-token-<µs>` answers after
 //! `max_tokens` times `<µs>` (as an LLM's answer time grows with its length), `cached-...`
-//! reports prompt-cache usage in each dialect (`cache_usage`). Anything else answers normally; a
-//! chat request to `gpt-mock` with `tools` plays the tool-call round trip of `scenario`.
+//! reports prompt-cache usage in each dialect (`cache_usage`), `failed-stream` is a Responses
+//! stream that ends with `response.failed`. Anything else answers normally; a chat request to
+//! `gpt-mock` with `tools` plays the tool-call round trip of `scenario`.
 //!
 //! Streams are counted (`stream_stats`): started, sent to the end, or cancelled because the
 //! client (the gateway) went away before the end.
 //!
 //! The same server also speaks Anthropic's Messages API (`/v1/messages`, see `anthropic`) and
-//! Gemini's API (`/v1beta/models/...`, see `gemini`), for the provider translation tests.
+//! Gemini's API (`/v1beta/models/...`, see `gemini`), for the provider translation tests, and
+//! OpenAI's Responses API (`/v1/responses`, see `responses`) for the native passthrough.
 
 mod anthropic;
 mod gemini;
+mod responses;
 mod scenario;
 mod tools;
 
@@ -176,6 +179,7 @@ fn router(state: AppState) -> Router {
         .route("/v1/models", get(models))
         .merge(anthropic::routes())
         .merge(gemini::routes())
+        .merge(responses::routes())
         .with_state(state)
 }
 
@@ -214,7 +218,7 @@ pub fn cache_usage(model: &str, dialect: &str) -> Option<Value> {
 }
 
 /// Applies the model-id rules that are the same for every endpoint.
-async fn misbehave(model: &str) -> Option<Response> {
+pub(crate) async fn misbehave(model: &str) -> Option<Response> {
     if let Some(status) = model
         .strip_prefix("fail-")
         .and_then(|s| s.parse::<u16>().ok())
@@ -238,7 +242,7 @@ async fn misbehave(model: &str) -> Option<Response> {
     None
 }
 
-fn model_of(body: &Value) -> String {
+pub(crate) fn model_of(body: &Value) -> String {
     body.get("model")
         .and_then(Value::as_str)
         .unwrap_or("")

@@ -1,7 +1,9 @@
 //! The conversation every wire-format mock plays, so SDK tests can do a tool-call round trip
 //! against any of them: with tools and no tool results yet, call the first tool twice in
 //! parallel (Paris and Tokyo, arguments streamed in small pieces); with tool results, answer
-//! with text that quotes them; otherwise greet the last user text.
+//! with text that quotes them; otherwise greet the last user text. Offered Codex CLI's
+//! `exec_command` tool, the call is one harmless `echo` instead (the agent e2e tests); its
+//! output (`tool-ran-42`) differs from its arguments, so a test can tell the command ran.
 
 pub(crate) enum Reply {
     Text(String),
@@ -12,6 +14,12 @@ pub(crate) enum Reply {
 pub(crate) fn decide(who: &str, tools: &[String], results: &[String], last_user: &str) -> Reply {
     if !results.is_empty() {
         return Reply::Text(format!("{who} got tool results: {}", results.join(" | ")));
+    }
+    if tools.iter().any(|t| t == "exec_command") {
+        return Reply::ToolCalls(vec![(
+            "exec_command".to_owned(),
+            r#"{"cmd": "echo tool-ran-$((6*7))"}"#.to_owned(),
+        )]);
     }
     if let Some(tool) = tools.first() {
         return Reply::ToolCalls(vec![

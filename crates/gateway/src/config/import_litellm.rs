@@ -6,14 +6,16 @@
 //! - Nothing is dropped silently: every key that is not translated gets a report note.
 //! - Key values never leave the importer: a literal `api_key`, `master_key` or anything else that
 //!   may hold a secret is neither written to the output nor quoted in the report. Only references
-//!   (`os.environ/VAR` → `env:VAR`) and variable names are.
-//! - What Switchboard cannot speak yet (Anthropic, Gemini, Bedrock, ...) is kept as a commented-out
-//!   block at the end of the output, never as invalid TOML.
+//!   (`os.environ/VAR` → `env:VAR`), variable names and client keys' SHA-256 digests are.
+//! - What Switchboard cannot speak yet (Azure, Bedrock, GitHub Copilot, ...) is kept as a
+//!   commented-out block at the end of the output, never as invalid TOML.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use serde_yaml_ng::{Mapping, Value};
+
+mod sources;
 use toml_edit::{value, Array, DocumentMut, InlineTable, Item, Table};
 
 /// The translated config and what the user should know about it.
@@ -46,6 +48,36 @@ pub struct ImportOptions {
     pub source: Option<String>,
     /// The import date for the header comment; today (UTC) when `None`.
     pub date: Option<time::Date>,
+    /// Where `os.environ/VAR` master keys are looked up; `None` reads the process environment.
+    pub env: Option<std::collections::BTreeMap<String, String>>,
+    /// A running LiteLLM's `/model/info` answer, merged with the file's `model_list`.
+    pub remote: Option<RemoteModels>,
+    /// LiteLLM's master key as given for `--from-url`: a client token when the file sets none.
+    pub master_key: Option<MasterKey>,
+    /// A LiteLLM virtual-key export (JSON or YAML rows of `LiteLLM_VerificationToken`).
+    pub keys: Option<KeysExport>,
+}
+
+/// The body of `GET /model/info` from a running LiteLLM, and the URL it came from.
+#[derive(Debug, Clone)]
+pub struct RemoteModels {
+    pub url: String,
+    pub body: String,
+}
+
+/// LiteLLM's master key: the reference it was read from (`env:VAR`, `file:PATH`, ...) and its
+/// value, which only its SHA-256 leaves the importer as.
+#[derive(Debug, Clone)]
+pub struct MasterKey {
+    pub reference: String,
+    pub value: crate::secret::Secret<String>,
+}
+
+/// A virtual-key export file's text and name.
+#[derive(Debug, Clone)]
+pub struct KeysExport {
+    pub source: String,
+    pub text: String,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -67,6 +99,10 @@ pub enum ImportError {
     ModelListNotAList(&'static str),
     #[error("`model_list` is empty: nothing to import")]
     EmptyModelList,
+    #[error("the /model/info answer from {url} is not LiteLLM's (`{{\"data\": [{{\"model_name\": ..., \"litellm_params\": ...}}]}}`): {message}")]
+    ModelInfo { url: String, message: String },
+    #[error("{file}: not a LiteLLM virtual-key export (a JSON or YAML list of keys with `token`, `key_alias`, `models`, ...): {message}")]
+    Keys { file: String, message: String },
     /// A bug in the importer: it produced a config Switchboard rejects.
     #[error("the imported config did not pass Switchboard's validation (this is a bug in the importer; please report it):\n{0}")]
     Invalid(String),
@@ -90,23 +126,49 @@ pub fn import_litellm_with(
     yaml: &str,
     options: &ImportOptions,
 ) -> Result<ImportOutcome, ImportError> {
-    let root = parse_yaml(yaml)?;
-    let root = match root {
-        Value::Mapping(map) => map,
-        Value::Null => return Err(ImportError::Empty),
-        other => return Err(ImportError::NotAMapping(type_name(&other))),
+    import_litellm_sources(Some(yaml), options)
+}
+
+/// Imports a LiteLLM config file, a running LiteLLM's models (`options.remote`), or both, with
+/// the virtual keys of `options.keys`.
+pub fn import_litellm_sources(
+    yaml: Option<&str>,
+    options: &ImportOptions,
+) -> Result<ImportOutcome, ImportError> {
+    let root = match yaml.map(parse_yaml).transpose()? {
+        Some(Value::Mapping(map)) => map,
+        Some(Value::Null) if options.remote.is_none() => return Err(ImportError::Empty),
+        None | Some(Value::Null) => Mapping::new(),
+        Some(other) => return Err(ImportError::NotAMapping(type_name(&other))),
     };
-    let list = match root.get("model_list") {
+    let remote = options.remote.is_some();
+    let list: &[Value] = match root.get("model_list") {
+        None | Some(Value::Null) if remote => &[],
         None | Some(Value::Null) => return Err(ImportError::NoModelList),
-        Some(Value::Sequence(list)) if list.is_empty() => return Err(ImportError::EmptyModelList),
+        Some(Value::Sequence(list)) if list.is_empty() && !remote => {
+            return Err(ImportError::EmptyModelList)
+        }
         Some(Value::Sequence(list)) => list,
         Some(other) => return Err(ImportError::ModelListNotAList(type_name(other))),
     };
 
-    let mut importer = Importer::default();
-    for (i, entry) in list.iter().enumerate() {
-        importer.entry(i, entry);
+    let mut importer = Importer {
+        env: options.env.clone(),
+        ..Importer::default()
+    };
+    let mut entries: Vec<(String, Value)> = list
+        .iter()
+        .enumerate()
+        .map(|(i, entry)| (format!("model_list[{i}]"), entry.clone()))
+        .collect();
+    if let Some(remote) = &options.remote {
+        importer.remote_models(remote, &mut entries)?;
     }
+    for (path, entry) in &entries {
+        importer.remote_entry = path.starts_with(sources::REMOTE_PATH);
+        importer.entry(path, entry);
+    }
+    importer.remote_entry = false;
     importer.alias_notes();
     for (key, section) in &root {
         let name = key_text(key);
@@ -129,6 +191,14 @@ pub fn import_litellm_with(
     importer.resolve_fallbacks();
     importer.add_group_aliases();
     importer.routing_notes();
+    if let Some(master_key) = &options.master_key {
+        importer.given_master_key(master_key);
+    }
+    if let Some(keys) = &options.keys {
+        importer.virtual_keys(keys)?;
+    }
+    importer.assign_budgets();
+    importer.name_literal_keys();
 
     let toml = importer.render(options);
     if let Err(e) = super::Config::parse(&toml, "imported config") {
@@ -168,11 +238,14 @@ struct Compatible {
     prefix: &'static str,
     /// Provider name when the base URL is the default (or a loopback host for local servers).
     name: &'static str,
+    /// The Switchboard provider kind that speaks this API.
+    kind: &'static str,
     /// LiteLLM's base URL when `api_base` is not given.
     default_base: Option<&'static str>,
     /// Where LiteLLM reads `api_base` from when the config does not set it.
     base_env: Option<&'static str>,
-    /// LiteLLM's default key variable, used only with the default base URL.
+    /// LiteLLM's default key variable, used only with the default base URL (any base URL for
+    /// `anthropic`/`gemini`, whose providers need a key).
     key_env: Option<&'static str>,
     /// A server on the user's own machines (named after the server, not the host, on loopback).
     local: bool,
@@ -180,159 +253,255 @@ struct Compatible {
     ollama: bool,
 }
 
+/// A hosted OpenAI-compatible vendor: LiteLLM's default URL and key variable.
+const fn vendor(
+    prefix: &'static str,
+    name: &'static str,
+    base: &'static str,
+    key_env: &'static str,
+) -> Compatible {
+    Compatible {
+        prefix,
+        name,
+        kind: "openai",
+        default_base: Some(base),
+        base_env: None,
+        key_env: Some(key_env),
+        local: false,
+        ollama: false,
+    }
+}
+
+/// A server the user runs (vLLM, LM Studio, ...), OpenAI-compatible.
+const fn local(
+    prefix: &'static str,
+    name: &'static str,
+    base: Option<&'static str>,
+    base_env: Option<&'static str>,
+    ollama: bool,
+) -> Compatible {
+    Compatible {
+        prefix,
+        name,
+        kind: "openai",
+        default_base: base,
+        base_env,
+        key_env: None,
+        local: true,
+        ollama,
+    }
+}
+
+/// An OpenAI-compatible server with no default URL (api_base is required).
+const fn custom(
+    prefix: &'static str,
+    name: &'static str,
+    base_env: Option<&'static str>,
+) -> Compatible {
+    Compatible {
+        prefix,
+        name,
+        kind: "openai",
+        default_base: None,
+        base_env,
+        key_env: None,
+        local: false,
+        ollama: false,
+    }
+}
+
+/// Every LiteLLM provider prefix Switchboard serves. Default URLs and key variables are
+/// LiteLLM's own (`get_llm_provider_logic.py` and `litellm/llms/<provider>/`).
 const COMPATIBLE: &[Compatible] = &[
+    vendor("openai", "openai", OPENAI_BASE, "OPENAI_API_KEY"),
+    vendor(
+        "text-completion-openai",
+        "openai",
+        OPENAI_BASE,
+        "OPENAI_API_KEY",
+    ),
     Compatible {
-        prefix: "openai",
-        name: "openai",
-        default_base: Some(OPENAI_BASE),
+        prefix: "anthropic",
+        name: "anthropic",
+        kind: "anthropic",
+        default_base: Some("https://api.anthropic.com"),
         base_env: None,
-        key_env: Some("OPENAI_API_KEY"),
+        key_env: Some("ANTHROPIC_API_KEY"),
         local: false,
         ollama: false,
     },
     Compatible {
-        prefix: "text-completion-openai",
-        name: "openai",
-        default_base: Some(OPENAI_BASE),
+        prefix: "gemini",
+        name: "gemini",
+        kind: "gemini",
+        default_base: Some("https://generativelanguage.googleapis.com/v1beta"),
         base_env: None,
-        key_env: Some("OPENAI_API_KEY"),
+        key_env: Some("GEMINI_API_KEY"),
         local: false,
         ollama: false,
     },
-    Compatible {
-        prefix: "custom_openai",
-        name: "openai-compatible",
-        default_base: None,
-        base_env: None,
-        key_env: None,
-        local: false,
-        ollama: false,
-    },
-    Compatible {
-        prefix: "litellm_proxy",
-        name: "litellm",
-        default_base: None,
-        base_env: Some("LITELLM_PROXY_API_BASE"),
-        key_env: None,
-        local: false,
-        ollama: false,
-    },
-    Compatible {
-        prefix: "hosted_vllm",
-        name: "vllm",
-        default_base: None,
-        base_env: Some("HOSTED_VLLM_API_BASE"),
-        key_env: None,
-        local: true,
-        ollama: false,
-    },
-    Compatible {
-        prefix: "ollama",
-        name: "ollama",
-        default_base: Some("http://localhost:11434"),
-        base_env: None,
-        key_env: None,
-        local: true,
-        ollama: true,
-    },
-    Compatible {
-        prefix: "ollama_chat",
-        name: "ollama",
-        default_base: Some("http://localhost:11434"),
-        base_env: None,
-        key_env: None,
-        local: true,
-        ollama: true,
-    },
-    Compatible {
-        prefix: "lm_studio",
-        name: "lm-studio",
-        default_base: Some("http://localhost:1234/v1"),
-        base_env: None,
-        key_env: None,
-        local: true,
-        ollama: false,
-    },
-    Compatible {
-        prefix: "llamafile",
-        name: "llamafile",
-        default_base: Some("http://127.0.0.1:8080/v1"),
-        base_env: None,
-        key_env: None,
-        local: true,
-        ollama: false,
-    },
-    Compatible {
-        prefix: "groq",
-        name: "groq",
-        default_base: Some("https://api.groq.com/openai/v1"),
-        base_env: None,
-        key_env: Some("GROQ_API_KEY"),
-        local: false,
-        ollama: false,
-    },
-    Compatible {
-        prefix: "deepseek",
-        name: "deepseek",
-        default_base: Some("https://api.deepseek.com/v1"),
-        base_env: None,
-        key_env: Some("DEEPSEEK_API_KEY"),
-        local: false,
-        ollama: false,
-    },
-    Compatible {
-        prefix: "mistral",
-        name: "mistral",
-        default_base: Some("https://api.mistral.ai/v1"),
-        base_env: None,
-        key_env: Some("MISTRAL_API_KEY"),
-        local: false,
-        ollama: false,
-    },
-    Compatible {
-        prefix: "together_ai",
-        name: "together",
-        default_base: Some("https://api.together.xyz/v1"),
-        base_env: None,
-        key_env: Some("TOGETHERAI_API_KEY"),
-        local: false,
-        ollama: false,
-    },
-    Compatible {
-        prefix: "openrouter",
-        name: "openrouter",
-        default_base: Some("https://openrouter.ai/api/v1"),
-        base_env: None,
-        key_env: Some("OPENROUTER_API_KEY"),
-        local: false,
-        ollama: false,
-    },
-    Compatible {
-        prefix: "xai",
-        name: "xai",
-        default_base: Some("https://api.x.ai/v1"),
-        base_env: None,
-        key_env: Some("XAI_API_KEY"),
-        local: false,
-        ollama: false,
-    },
-    Compatible {
-        prefix: "deepinfra",
-        name: "deepinfra",
-        default_base: Some("https://api.deepinfra.com/v1/openai"),
-        base_env: None,
-        key_env: Some("DEEPINFRA_API_KEY"),
-        local: false,
-        ollama: false,
-    },
+    custom("custom_openai", "openai-compatible", None),
+    custom("openai_like", "openai-compatible", None),
+    custom("litellm_proxy", "litellm", Some("LITELLM_PROXY_API_BASE")),
+    local(
+        "hosted_vllm",
+        "vllm",
+        None,
+        Some("HOSTED_VLLM_API_BASE"),
+        false,
+    ),
+    local(
+        "ollama",
+        "ollama",
+        Some("http://localhost:11434"),
+        None,
+        true,
+    ),
+    local(
+        "ollama_chat",
+        "ollama",
+        Some("http://localhost:11434"),
+        None,
+        true,
+    ),
+    local(
+        "lm_studio",
+        "lm-studio",
+        Some("http://localhost:1234/v1"),
+        Some("LM_STUDIO_API_BASE"),
+        false,
+    ),
+    local(
+        "llamafile",
+        "llamafile",
+        Some("http://127.0.0.1:8080/v1"),
+        None,
+        false,
+    ),
+    vendor("zai", "zai", "https://api.z.ai/api/paas/v4", "ZAI_API_KEY"),
+    vendor(
+        "groq",
+        "groq",
+        "https://api.groq.com/openai/v1",
+        "GROQ_API_KEY",
+    ),
+    vendor(
+        "deepseek",
+        "deepseek",
+        "https://api.deepseek.com/v1",
+        "DEEPSEEK_API_KEY",
+    ),
+    vendor(
+        "mistral",
+        "mistral",
+        "https://api.mistral.ai/v1",
+        "MISTRAL_API_KEY",
+    ),
+    vendor(
+        "codestral",
+        "codestral",
+        "https://codestral.mistral.ai/v1",
+        "CODESTRAL_API_KEY",
+    ),
+    vendor(
+        "together_ai",
+        "together",
+        "https://api.together.xyz/v1",
+        "TOGETHERAI_API_KEY",
+    ),
+    vendor(
+        "openrouter",
+        "openrouter",
+        "https://openrouter.ai/api/v1",
+        "OPENROUTER_API_KEY",
+    ),
+    vendor(
+        "fireworks_ai",
+        "fireworks",
+        "https://api.fireworks.ai/inference/v1",
+        "FIREWORKS_API_KEY",
+    ),
+    vendor("xai", "xai", "https://api.x.ai/v1", "XAI_API_KEY"),
+    vendor(
+        "perplexity",
+        "perplexity",
+        "https://api.perplexity.ai",
+        "PERPLEXITYAI_API_KEY",
+    ),
+    vendor(
+        "cerebras",
+        "cerebras",
+        "https://api.cerebras.ai/v1",
+        "CEREBRAS_API_KEY",
+    ),
+    vendor(
+        "nvidia_nim",
+        "nvidia-nim",
+        "https://integrate.api.nvidia.com/v1",
+        "NVIDIA_NIM_API_KEY",
+    ),
+    vendor(
+        "sambanova",
+        "sambanova",
+        "https://api.sambanova.ai/v1",
+        "SAMBANOVA_API_KEY",
+    ),
+    vendor(
+        "deepinfra",
+        "deepinfra",
+        "https://api.deepinfra.com/v1/openai",
+        "DEEPINFRA_API_KEY",
+    ),
+    vendor(
+        "friendliai",
+        "friendliai",
+        "https://api.friendli.ai/serverless/v1",
+        "FRIENDLIAI_API_KEY",
+    ),
+    vendor(
+        "meta_llama",
+        "meta-llama",
+        "https://api.llama.com/compat/v1",
+        "LLAMA_API_KEY",
+    ),
+    vendor(
+        "volcengine",
+        "volcengine",
+        "https://ark.cn-beijing.volces.com/api/v3",
+        "VOLCENGINE_API_KEY",
+    ),
+    vendor(
+        "ai21_chat",
+        "ai21",
+        "https://api.ai21.com/studio/v1",
+        "AI21_API_KEY",
+    ),
+    vendor(
+        "github",
+        "github-models",
+        "https://models.inference.ai.azure.com",
+        "GITHUB_API_KEY",
+    ),
+    vendor(
+        "moonshot",
+        "moonshot",
+        "https://api.moonshot.ai/v1",
+        "MOONSHOT_API_KEY",
+    ),
+    vendor(
+        "dashscope",
+        "dashscope",
+        "https://dashscope.aliyuncs.com/compatible-mode/v1",
+        "DASHSCOPE_API_KEY",
+    ),
 ];
 
 const OPENAI_BASE: &str = "https://api.openai.com/v1";
 
-/// LiteLLM providers Switchboard has no provider kind for yet. A model string starting with one of
+/// LiteLLM providers Switchboard has no provider kind for. A model string starting with one of
 /// these is not translated; any other first segment is taken as part of the model id.
 const UNSUPPORTED: &[&str] = &[
-    "anthropic",
+    "github_copilot",
     "anthropic_text",
     "azure",
     "azure_ai",
@@ -342,7 +511,6 @@ const UNSUPPORTED: &[&str] = &[
     "sagemaker_chat",
     "vertex_ai",
     "vertex_ai_beta",
-    "gemini",
     "palm",
     "cohere",
     "cohere_chat",
@@ -353,7 +521,6 @@ const UNSUPPORTED: &[&str] = &[
     "databricks",
     "cloudflare",
     "ai21",
-    "ai21_chat",
     "nlp_cloud",
     "aleph_alpha",
     "petals",
@@ -361,27 +528,25 @@ const UNSUPPORTED: &[&str] = &[
     "clarifai",
     "voyage",
     "jina_ai",
-    "nvidia_nim",
-    "cerebras",
-    "sambanova",
-    "friendliai",
-    "github",
-    "perplexity",
-    "fireworks_ai",
     "anyscale",
-    "codestral",
     "text-completion-codestral",
     "triton",
     "vllm",
-    "dashscope",
-    "moonshot",
-    "volcengine",
     "nscale",
     "snowflake",
     "oci",
     "baseten",
-    "openai_like",
 ];
+
+/// Why a provider in `UNSUPPORTED` is not translated, for the report and the commented block.
+fn unsupported_reason(kind: &str) -> String {
+    match kind {
+        "github_copilot" => "Switchboard has no `github_copilot` provider kind in this version (it needs GitHub's device login and Copilot's token exchange, which a later Switchboard adds as `kind = \"github_copilot\"` with `switchboard login copilot`)".to_owned(),
+        "vertex_ai" | "vertex_ai_beta" => "Switchboard has no `vertex_ai` provider kind (Google Cloud service-account auth); for Gemini models with an AI Studio key use LiteLLM's `gemini/` prefix, which imports as `kind = \"gemini\"`".to_owned(),
+        "vllm" => "LiteLLM's `vllm/` runs the model in-process with the vllm library; Switchboard talks to servers only (serve it with `vllm serve` and use `hosted_vllm/`)".to_owned(),
+        other => format!("Switchboard has no `{other}` provider kind"),
+    }
+}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -405,6 +570,16 @@ struct Provider {
     name: String,
     key: ProviderKey,
     supported: bool,
+    /// For a literal key: the variable the output reads it from instead (`NAME_API_KEY`).
+    literal_env: Option<String>,
+    /// Where the literal key was written, for the report.
+    literal_paths: Vec<String>,
+    /// LiteLLM's `drop_params` for this provider's deployments, and where it was set.
+    drop_params: Option<(bool, String)>,
+    /// The `[budgets.NAME]` this provider counts against.
+    budget: Option<String>,
+    /// LiteLLM's provider name of its first deployment.
+    prefix: String,
 }
 
 #[derive(Clone)]
@@ -427,7 +602,80 @@ struct Target {
     costs: Costs,
     /// The weight written to the output; `None` for the default (1).
     weight_out: Option<u32>,
+    /// LiteLLM's `rpm`, `tpm` and `max_parallel_requests`: the target's limits.
+    limits: Limits,
+    /// `anthropic` targets: LiteLLM's `max_tokens`, sent when the request has none.
+    max_tokens: Option<u64>,
+    /// The deployment's `max_budget` (USD) and `budget_duration`, with where they were set.
+    budget: Option<BudgetSpec>,
     path: String,
+}
+
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+struct Limits {
+    rpm: Option<u32>,
+    tpm: Option<u64>,
+    concurrent: Option<u32>,
+}
+
+impl Limits {
+    fn is_empty(&self) -> bool {
+        *self == Limits::default()
+    }
+
+    fn table(&self) -> InlineTable {
+        let mut table = InlineTable::new();
+        if let Some(rpm) = self.rpm {
+            table.insert("rpm", i64::from(rpm).into());
+        }
+        if let Some(tpm) = self.tpm {
+            table.insert("tpm", i64::try_from(tpm).unwrap_or(i64::MAX).into());
+        }
+        if let Some(concurrent) = self.concurrent {
+            table.insert("concurrent", i64::from(concurrent).into());
+        }
+        table
+    }
+
+    /// Two deployments merged into one target: each cap is the sum, or none if either had none.
+    fn merged(self, other: Limits) -> Limits {
+        Limits {
+            rpm: self.rpm.zip(other.rpm).map(|(a, b)| a.saturating_add(b)),
+            tpm: self.tpm.zip(other.tpm).map(|(a, b)| a.saturating_add(b)),
+            concurrent: self
+                .concurrent
+                .zip(other.concurrent)
+                .map(|(a, b)| a.saturating_add(b)),
+        }
+    }
+}
+
+/// A LiteLLM `max_budget` with its `budget_duration`.
+#[derive(Clone)]
+struct BudgetSpec {
+    usd: f64,
+    duration: Option<String>,
+    path: String,
+}
+
+/// A `[budgets.NAME]` table of the output.
+struct BudgetOut {
+    name: String,
+    usd: f64,
+    period: &'static str,
+    description: String,
+}
+
+/// A `[tokens.NAME]` table of the output: a client key LiteLLM accepted.
+struct TokenOut {
+    name: String,
+    /// Lower-case hex SHA-256 of the key, as Switchboard's guard computes it.
+    hash: String,
+    description: String,
+    tenant: Option<String>,
+    aliases: Option<Vec<String>>,
+    limits: Limits,
+    budget: Option<String>,
 }
 
 struct Alias {
@@ -443,6 +691,8 @@ struct Alias {
     long_context: Option<(u64, String)>,
     /// For a `model_group_alias`: the alias it copies.
     copy_of: Option<String>,
+    /// The `[budgets.NAME]` this alias counts against.
+    budget: Option<String>,
 }
 
 /// A deployment's custom prices, USD per token as LiteLLM writes them.
@@ -534,6 +784,8 @@ struct Resolved {
     model: String,
     /// Notes to add only when this provider is first created (not once per deployment).
     provider_notes: Vec<String>,
+    /// LiteLLM's provider name (`openai`, `anthropic`, ...), as `provider_budget_config` keys it.
+    prefix: String,
 }
 
 #[derive(Default)]
@@ -567,6 +819,21 @@ struct Importer {
     /// From router_settings.allowed_fails and cooldown_time.
     breaker_failures: Option<u32>,
     breaker_cooldown: Option<f64>,
+    /// litellm_settings.drop_params and where it was set.
+    drop_params: Option<(bool, String)>,
+    /// litellm_settings.max_budget / budget_duration: the proxy-wide budget.
+    proxy_budget: Option<f64>,
+    proxy_budget_duration: Option<String>,
+    budgets: Vec<BudgetOut>,
+    /// router_settings.provider_budget_config: (LiteLLM provider, budget, where).
+    provider_budgets: Vec<(String, BudgetSpec)>,
+    tokens: Vec<TokenOut>,
+    /// `server.admin_token` (a reference) from an env-referenced master_key.
+    admin_token: Option<String>,
+    /// Variable lookups for `os.environ/` master keys; `None` reads the process environment.
+    env: Option<std::collections::BTreeMap<String, String>>,
+    /// Whether the deployment being read came from a running LiteLLM's /model/info.
+    remote_entry: bool,
 }
 
 impl Importer {
@@ -579,8 +846,8 @@ impl Importer {
 
     // --- model_list ----------------------------------------------------------------------------
 
-    fn entry(&mut self, i: usize, entry: &Value) {
-        let path = format!("model_list[{i}]");
+    fn entry(&mut self, path: &str, entry: &Value) {
+        let path = path.to_owned();
         let Some(map) = entry.as_mapping() else {
             self.note(
                 path,
@@ -676,6 +943,12 @@ impl Importer {
         let mut order = None;
         let mut weight = None;
         let mut rate_given = false;
+        let mut limits = Limits::default();
+        let mut max_tokens = None;
+        let mut drop_params = None;
+        let mut budget_usd = None;
+        let mut budget_duration = None;
+        let kind = resolved.key.kind.clone();
         for (key, v) in params {
             let key = key_text(key);
             let at = format!("{params_path}.{key}");
@@ -703,11 +976,33 @@ impl Importer {
                     None => self.note(at, "`order` is not an integer; ignored"),
                 },
                 "weight" => weight = self.weight(v, &at),
-                "rpm" | "tpm" => {
+                "rpm" => {
                     rate_given = true;
-                    let message = param_message(&key, v);
-                    self.note(at, message);
+                    limits.rpm = self.whole(v, &at, &key).and_then(|n| u32::try_from(n).ok());
                 }
+                "tpm" => {
+                    rate_given = true;
+                    limits.tpm = self.whole(v, &at, &key);
+                }
+                "max_parallel_requests" => {
+                    limits.concurrent =
+                        self.whole(v, &at, &key).and_then(|n| u32::try_from(n).ok());
+                }
+                "max_tokens" if kind == "anthropic" => {
+                    max_tokens = self.whole(v, &at, &key);
+                }
+                "drop_params" => match v.as_bool() {
+                    Some(b) => drop_params = Some((b, at)),
+                    None => self.note(at, "`drop_params` is not true or false; ignored"),
+                },
+                "max_budget" => budget_usd = self.usd(v, &at),
+                "budget_duration" => match scalar_text(v) {
+                    Some(d) => budget_duration = Some(d),
+                    None => self.note(
+                        at,
+                        "`budget_duration` is not a duration like \"30d\"; ignored",
+                    ),
+                },
                 k if costs.take(k, v, &params_path) => {}
                 _ => {
                     let message = param_message(&key, v);
@@ -718,11 +1013,7 @@ impl Importer {
 
         let provider = self.provider_for(resolved.key.clone(), &resolved, &params_path);
         if let Some(at) = literal_note {
-            let name = self.providers[provider].name.clone();
-            self.note(
-                at,
-                format!("literal API key not imported (Switchboard stores references, never key values): put it in an environment variable and set api_key = \"env:VAR\" on provider `{name}`"),
-            );
+            self.providers[provider].literal_paths.push(at);
         }
         let label = format!("{}/{}", self.providers[provider].name, resolved.model);
         let message = match costs.per_million() {
@@ -735,6 +1026,31 @@ impl Importer {
         for at in costs.paths.clone() {
             self.note(at, message.clone());
         }
+        if let Some((drop, at)) = drop_params {
+            match &self.providers[provider].drop_params {
+                Some((other, first)) if *other != drop => {
+                    let (name, first) = (self.providers[provider].name.clone(), first.clone());
+                    self.note(at, format!("drop_params = {drop} not imported: provider `{name}` already has drop_params = {other} from {first}, and Switchboard sets `unsupported_params` per provider"));
+                }
+                Some(_) => {}
+                None => self.providers[provider].drop_params = Some((drop, at)),
+            }
+        }
+        let budget = match (budget_usd, budget_duration) {
+            (Some(usd), duration) => Some(BudgetSpec {
+                usd,
+                duration,
+                path: format!("{params_path}.max_budget"),
+            }),
+            (None, Some(_)) => {
+                self.note(
+                    format!("{params_path}.budget_duration"),
+                    "budget_duration without max_budget: nothing to import",
+                );
+                None
+            }
+            (None, None) => None,
+        };
         let target = Target {
             provider,
             model: resolved.model,
@@ -747,6 +1063,9 @@ impl Importer {
             max_input_tokens,
             costs,
             weight_out: None,
+            limits,
+            max_tokens,
+            budget,
             path: path.clone(),
         };
         let supported = resolved.supported;
@@ -779,6 +1098,7 @@ impl Importer {
                     fallbacks: Vec::new(),
                     long_context: None,
                     copy_of: None,
+                    budget: None,
                 });
                 self.alias_index
                     .insert(name.to_owned(), self.aliases.len() - 1);
@@ -909,7 +1229,10 @@ impl Importer {
         let kind = sanitize_name(&prefix);
         self.note(
             model_path,
-            format!("not translated: Switchboard has no `{kind}` provider kind yet (kept commented out at the end of the output)"),
+            format!(
+                "not translated: {} (kept commented out at the end of the output)",
+                unsupported_reason(&kind)
+            ),
         );
         let base_url = api_base.and_then(|b| clean_url(&b).map(|(url, _)| url));
         Some(Resolved {
@@ -922,6 +1245,7 @@ impl Importer {
             name_hint: kind,
             model: model_id,
             provider_notes: Vec::new(),
+            prefix: prefix.clone(),
         })
     }
 
@@ -962,7 +1286,15 @@ impl Importer {
         let has_path = url::Url::parse(&base)
             .map(|u| !u.path().trim_matches('/').is_empty())
             .unwrap_or(false);
-        if compatible.ollama {
+        if compatible.kind == "anthropic" {
+            // LiteLLM appends /v1/messages unless api_base ends with it; Switchboard appends
+            // /v1/messages to base_url.
+            if let Some(stripped) = base.strip_suffix("/v1/messages") {
+                base = stripped.to_owned();
+            }
+        } else if compatible.kind == "gemini" {
+            // LiteLLM and Switchboard both append /models/MODEL:ACTION to a Gemini api_base.
+        } else if compatible.ollama {
             if !base.ends_with("/v1") {
                 let native = base.clone();
                 base.push_str("/v1");
@@ -971,7 +1303,7 @@ impl Importer {
                     compatible.prefix
                 ));
             }
-        } else if !has_path {
+        } else if !has_path && given {
             base.push_str("/v1");
             provider_notes.push(format!(
                 "api_base has no path; Switchboard's base_url includes /v1, so it is {base} (check that the server answers there)"
@@ -987,12 +1319,15 @@ impl Importer {
             .default_base
             .and_then(|d| clean_url(d).map(|(url, _)| url))
             .is_some_and(|d| d == base || format!("{d}/v1") == base);
-        if key == KeyRef::None && at_default {
+        let needs_key = matches!(compatible.kind, "anthropic" | "gemini");
+        if key == KeyRef::None && (at_default || needs_key) {
             if let Some(var) = compatible.key_env {
                 key = KeyRef::Env(var.to_owned());
-                provider_notes.push(format!(
-                    "no api_key: LiteLLM reads `{var}` by default, so api_key = \"env:{var}\""
-                ));
+                provider_notes.push(if self.remote_entry {
+                    format!("LiteLLM's /model/info never shows a deployment's key, so api_key = \"env:{var}\", the variable LiteLLM reads by default; point it at the key the deployment really uses if that differs")
+                } else {
+                    format!("no api_key: LiteLLM reads `{var}` by default, so api_key = \"env:{var}\"")
+                });
             }
         }
         if compatible.prefix == "text-completion-openai" {
@@ -1004,7 +1339,7 @@ impl Importer {
         let name_hint = provider_name_hint(compatible, &base, at_default);
         Some(Resolved {
             key: ProviderKey {
-                kind: "openai".to_owned(),
+                kind: compatible.kind.to_owned(),
                 base_url: Some(base),
                 key,
             },
@@ -1012,6 +1347,7 @@ impl Importer {
             name_hint,
             model: model_id,
             provider_notes,
+            prefix: compatible.prefix.to_owned(),
         })
     }
 
@@ -1065,10 +1401,19 @@ impl Importer {
             let message = format!("provider `{name}`: {message}");
             self.note(path, message);
         }
+        // /model/info never shows keys: say so where the import could not pick a default one.
+        if self.remote_entry && resolved.supported && key.key == KeyRef::None {
+            self.note(path, format!("provider `{name}`: LiteLLM's /model/info never shows a deployment's key, so this provider has no api_key; if the server needs one, set api_key = \"env:VAR\" (or \"keychain:NAME\") on it"));
+        }
         self.providers.push(Provider {
             name,
             key: key.clone(),
             supported: resolved.supported,
+            literal_env: None,
+            literal_paths: Vec::new(),
+            prefix: resolved.prefix.clone(),
+            drop_params: None,
+            budget: None,
         });
         self.provider_index.insert(key, self.providers.len() - 1);
         self.providers.len() - 1
@@ -1097,6 +1442,50 @@ impl Importer {
                 self.note(
                     path,
                     format!("`{key}` not imported: it must be a positive number of seconds"),
+                );
+                None
+            }
+        }
+    }
+
+    /// A whole number from 1 (a rate or token cap). `None` (with a note) otherwise.
+    fn whole(&mut self, v: &Value, path: &str, key: &str) -> Option<u64> {
+        let n = match v {
+            Value::Number(n) => n.as_u64(),
+            Value::String(s) => s.trim().parse::<u64>().ok(),
+            _ => None,
+        };
+        match n {
+            Some(n) if n >= 1 && n < u64::from(u32::MAX) * 1000 => Some(n),
+            _ => {
+                self.note(
+                    path,
+                    format!(
+                        "`{key}`{} not imported: it must be a whole number from 1",
+                        shown(v)
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// A positive amount of US dollars. `None` (with a note) otherwise.
+    fn usd(&mut self, v: &Value, path: &str) -> Option<f64> {
+        let usd = match v {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => s.trim().parse::<f64>().ok(),
+            _ => None,
+        };
+        match usd {
+            Some(usd) if usd.is_finite() && usd > 0.0 => Some(usd),
+            _ => {
+                self.note(
+                    path,
+                    format!(
+                        "max_budget{} not imported: it must be a positive amount of USD",
+                        shown(v)
+                    ),
                 );
                 None
             }
@@ -1206,6 +1595,11 @@ impl Importer {
                         first.weight_given |= target.weight_given;
                         first.rate_given |= target.rate_given;
                         first.max_input_tokens = first.max_input_tokens.or(target.max_input_tokens);
+                        first.limits = first.limits.merged(target.limits);
+                        first.max_tokens = first.max_tokens.or(target.max_tokens);
+                        if first.budget.is_none() {
+                            first.budget = target.budget.clone();
+                        }
                     }
                     None => kept.push(target),
                 }
@@ -1267,6 +1661,7 @@ impl Importer {
                     }
                 }
                 "model_group_alias" => self.model_group_alias(v, &path),
+                "provider_budget_config" => self.provider_budget_config(v, &path),
                 "routing_strategy" => {
                     self.routing_strategy = Some((v.as_str().map(str::to_owned), path));
                 }
@@ -1333,7 +1728,16 @@ impl Importer {
                         self.settings_num_retries = Some((n, path));
                     }
                 }
-                "drop_params" | "modify_params" => self.note(path, format!("`{key}` not translated: Switchboard forwards request bodies unchanged")),
+                "drop_params" => match v.as_bool() {
+                    Some(b) => self.drop_params = Some((b, path)),
+                    None => self.note(path, "`drop_params` is not true or false; ignored"),
+                },
+                "modify_params" => self.note(path, format!("modify_params{} not translated: Switchboard translates a request for Anthropic and Gemini by fixed rules and has no switch to rewrite it further", shown(v))),
+                "max_budget" => self.proxy_budget = self.usd(v, &path),
+                "budget_duration" => match scalar_text(v) {
+                    Some(d) => self.proxy_budget_duration = Some(d),
+                    None => self.note(path, "`budget_duration` is not a duration like \"30d\"; ignored"),
+                },
                 "callbacks" | "success_callback" | "failure_callback" | "service_callback"
                 | "callback_settings" => self.note(
                     path,
@@ -1363,14 +1767,11 @@ impl Importer {
             let key = key_text(key);
             let path = format!("general_settings.{key}");
             match key.as_str() {
-                "master_key" => {
-                    let source = v
-                        .as_str()
-                        .and_then(|s| s.strip_prefix("os.environ/"))
-                        .map(|var| format!(" (LiteLLM read it from `{}`)", one_line(var)))
-                        .unwrap_or_default();
-                    self.note(path, format!("master_key not imported{source}: Switchboard has no client authentication yet (it comes with a later release); its value is not copied anywhere"));
-                }
+                "master_key" => self.master_key(v, &path),
+                "store_model_in_db" => self.note(
+                    path,
+                    "store_model_in_db: the models LiteLLM keeps in its database are not in this file; import them from the running proxy with `switchboard import litellm --from-url URL --master-key REF`",
+                ),
                 "database_url" => self.note(
                     path,
                     "database_url not imported: Switchboard keeps its request log in its own SQLite file (`[database] path`)",
@@ -1385,6 +1786,53 @@ impl Importer {
                 ),
             }
         }
+    }
+
+    /// LiteLLM's master key becomes a client token with the key's SHA-256, so clients keep it; an
+    /// `os.environ/` key also becomes `server.admin_token`, as it opened LiteLLM's admin API.
+    fn master_key(&mut self, v: &Value, path: &str) {
+        let Some(text) = v.as_str().map(str::trim).filter(|t| !t.is_empty()) else {
+            self.note(path, "master_key not imported: it is not a string");
+            return;
+        };
+        const NAME: &str = "litellm-master-key";
+        let hint = format!("printf %s \"$KEY\" | sha256sum` gives the hash for a `[tokens.{NAME}]` table with hash = \"sha256:<hash>\"; or make a new key with `switchboard tokens create {NAME}` (clients then need the new key)");
+        let value = match text.strip_prefix("os.environ/") {
+            Some(var) => {
+                if var.is_empty() || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    self.note(path, "master_key not imported: `os.environ/` is not followed by a valid environment variable name");
+                    return;
+                }
+                self.admin_token = Some(format!("env:{var}"));
+                let value = match &self.env {
+                    Some(env) => env.get(var).cloned(),
+                    None => std::env::var(var).ok(),
+                };
+                match value.filter(|v| !v.is_empty()) {
+                    Some(value) => {
+                        self.note(path, format!("master_key (from `{var}`, read at import time) imported as client token `{NAME}` (its SHA-256; the key is not copied), so clients keep their key (with a client token configured, every model call needs one, as every LiteLLM call needed a key); and as server.admin_token = \"env:{var}\" for the admin API"));
+                        value
+                    }
+                    None => {
+                        self.note(path, format!("master_key is read from `{var}`, which is not set here, so no client token could be made from it (server.admin_token = \"env:{var}\" is set): set {var} and import again, or `{hint}", hint = hint.replace("$KEY", &format!("${var}"))));
+                        return;
+                    }
+                }
+            }
+            None => {
+                self.note(path, format!("master_key imported as client token `{NAME}` (its SHA-256; the key is not copied), so clients keep their key (with a client token configured, every model call needs one, as every LiteLLM call needed a key). The admin API takes only a reference: to keep using this key there, store it in a mode-600 file and set server.admin_token = \"file:PATH\""));
+                text.to_owned()
+            }
+        };
+        self.tokens.push(TokenOut {
+            name: NAME.to_owned(),
+            hash: crate::server::guard::hash_token(&value),
+            description: "LiteLLM master_key".to_owned(),
+            tenant: None,
+            aliases: None,
+            limits: Limits::default(),
+            budget: None,
+        });
     }
 
     /// A whole number from 0 (a count of retries or failures). `None` (with a note) otherwise.
@@ -1920,6 +2368,7 @@ impl Importer {
                 fallbacks: self.aliases[index].fallbacks.clone(),
                 long_context: self.aliases[index].long_context.clone(),
                 copy_of: Some(source.clone()),
+                budget: None,
             };
             self.note(
                 path,
@@ -1929,6 +2378,224 @@ impl Importer {
             self.aliases.push(copy);
             self.alias_index
                 .insert(name.clone(), self.aliases.len() - 1);
+        }
+    }
+
+    /// A provider with a literal key reads it from `env:NAME_API_KEY`, a variable no other
+    /// provider reads, which the report asks the user to export.
+    fn name_literal_keys(&mut self) {
+        let mut taken: HashSet<String> = self
+            .providers
+            .iter()
+            .filter_map(|p| match &p.key.key {
+                KeyRef::Env(var) => Some(var.clone()),
+                _ => None,
+            })
+            .collect();
+        let mut notes = Vec::new();
+        for provider in &mut self.providers {
+            if !matches!(provider.key.key, KeyRef::Literal(_)) {
+                continue;
+            }
+            let stem = provider.name.to_uppercase().replace('-', "_");
+            let mut var = format!("{stem}_API_KEY");
+            let mut n = 2;
+            while taken.contains(&var) {
+                var = format!("{stem}_{n}_API_KEY");
+                n += 1;
+            }
+            taken.insert(var.clone());
+            for path in &provider.literal_paths {
+                notes.push((path.clone(), format!("literal API key not copied (Switchboard stores references, never key values): provider `{}` reads it from api_key = \"env:{var}\"; export {var} with that key before starting Switchboard", provider.name)));
+            }
+            provider.literal_env = Some(var);
+        }
+        for (path, message) in notes {
+            self.note(path, message);
+        }
+    }
+
+    // --- budgets -------------------------------------------------------------------------------
+
+    /// A `[budgets.NAME]` from a LiteLLM max_budget/budget_duration; its name, or `None` (with a
+    /// note) when the duration has no Switchboard period.
+    fn add_budget(
+        &mut self,
+        hint: &str,
+        usd: f64,
+        duration: Option<&str>,
+        path: &str,
+        what: &str,
+    ) -> Option<String> {
+        let Some(duration) = duration else {
+            self.note(path, format!("max_budget = {} of {what} not imported: without budget_duration LiteLLM never resets it (a lifetime cap), and Switchboard's budgets are per day, week or month", show_number(usd)));
+            return None;
+        };
+        let Some((period, exact)) = budget_period(duration) else {
+            self.note(path, format!("max_budget = {} of {what} not imported: budget_duration {:?} is not a day, a week or a month, the periods Switchboard's budgets have", show_number(usd), one_line(duration)));
+            return None;
+        };
+        let mut name = sanitize_name(hint);
+        let base = name.clone();
+        let mut n = 2;
+        while self.budgets.iter().any(|b| b.name == name) {
+            name = format!("{base}-{n}");
+            n += 1;
+        }
+        let how = if exact {
+            ""
+        } else {
+            " (the nearest Switchboard period)"
+        };
+        self.note(path, format!("max_budget = {} every {} of {what} imported as budget `{name}` (usd = {}, period = \"{period}\"{how}); Switchboard's periods follow the calendar in [spend] timezone (a day from midnight, a week from Monday, a month from the 1st), where LiteLLM counted from the budget's creation", show_number(usd), one_line(duration), show_number(usd)));
+        self.budgets.push(BudgetOut {
+            name: name.clone(),
+            usd,
+            period,
+            description: format!("LiteLLM max_budget of {what}"),
+        });
+        Some(name)
+    }
+
+    /// `{openai: {budget_limit: 100, time_period: 1d}, ...}`: a budget per LiteLLM provider.
+    fn provider_budget_config(&mut self, v: &Value, path: &str) {
+        let Some(map) = v.as_mapping() else {
+            self.note(
+                path,
+                "not imported: expected a mapping of provider → { budget_limit, time_period }",
+            );
+            return;
+        };
+        for (provider, spec) in map {
+            let provider = key_text(provider);
+            let at = format!("{path}.{provider}");
+            let usd = match spec.get("budget_limit") {
+                Some(v) => self.usd(v, &format!("{at}.budget_limit")),
+                None => {
+                    self.note(&at, "not imported: no budget_limit");
+                    None
+                }
+            };
+            if let Some(usd) = usd {
+                let duration = spec.get("time_period").and_then(scalar_text);
+                self.provider_budgets.push((
+                    provider,
+                    BudgetSpec {
+                        usd,
+                        duration,
+                        path: at,
+                    },
+                ));
+            }
+        }
+    }
+
+    /// Deployment budgets go on the alias when it is the alias's only target, else on the
+    /// provider when it serves only this target; the proxy-wide budget goes on every provider.
+    fn assign_budgets(&mut self) {
+        let mut uses: HashMap<usize, usize> = HashMap::new();
+        for alias in self.aliases.iter().filter(|a| a.copy_of.is_none()) {
+            for target in &alias.targets {
+                *uses.entry(target.provider).or_default() += 1;
+            }
+        }
+        for a in 0..self.aliases.len() {
+            if self.aliases[a].copy_of.is_some() {
+                continue;
+            }
+            for t in 0..self.aliases[a].targets.len() {
+                let Some(spec) = self.aliases[a].targets[t].budget.clone() else {
+                    continue;
+                };
+                let provider = self.aliases[a].targets[t].provider;
+                let alias_name = self.aliases[a].name.clone();
+                let model = self.aliases[a].targets[t].model.clone();
+                let what = format!("deployment `{alias_name}` → `{model}`");
+                let single = self.aliases[a].targets.len() == 1;
+                let own_provider =
+                    uses.get(&provider) == Some(&1) && self.providers[provider].budget.is_none();
+                if !single && !own_provider {
+                    self.note(&spec.path, format!("max_budget = {} of {what} not imported: Switchboard's budgets apply to providers, aliases, client tokens and tenants, and this deployment shares both its alias and its provider with others; give it a provider of its own (its own api_base or key) or put a budget on the alias by hand", show_number(spec.usd)));
+                    continue;
+                }
+                let hint = if single {
+                    alias_name.clone()
+                } else {
+                    self.providers[provider].name.clone()
+                };
+                let Some(name) =
+                    self.add_budget(&hint, spec.usd, spec.duration.as_deref(), &spec.path, &what)
+                else {
+                    continue;
+                };
+                if single {
+                    self.aliases[a].budget = Some(name);
+                } else {
+                    self.providers[provider].budget = Some(name);
+                }
+            }
+        }
+        for (prefix, spec) in std::mem::take(&mut self.provider_budgets) {
+            let matching: Vec<usize> = (0..self.providers.len())
+                .filter(|&i| {
+                    let p = &self.providers[i];
+                    p.supported && p.prefix == prefix && uses.contains_key(&i)
+                })
+                .collect();
+            if matching.is_empty() {
+                self.note(&spec.path, format!("provider budget of `{}` not imported: no imported deployment uses that provider", one_line(&prefix)));
+                continue;
+            }
+            let what = format!("LiteLLM provider `{}`", one_line(&prefix));
+            let Some(name) = self.add_budget(
+                &prefix,
+                spec.usd,
+                spec.duration.as_deref(),
+                &spec.path,
+                &what,
+            ) else {
+                continue;
+            };
+            for i in matching {
+                match self.providers[i].budget.clone() {
+                    Some(own) => {
+                        let provider = self.providers[i].name.clone();
+                        self.note(&spec.path, format!("budget `{name}` not set on provider `{provider}`: it already counts against budget `{own}` (from its deployment), and a provider names one budget"));
+                    }
+                    None => self.providers[i].budget = Some(name.clone()),
+                }
+            }
+        }
+        if let Some(usd) = self.proxy_budget {
+            let duration = self.proxy_budget_duration.clone();
+            let path = "litellm_settings.max_budget";
+            let Some(name) = self.add_budget(
+                "litellm-proxy",
+                usd,
+                duration.as_deref(),
+                path,
+                "the whole proxy",
+            ) else {
+                return;
+            };
+            let mut kept = Vec::new();
+            for (index, provider) in self.providers.iter_mut().enumerate() {
+                if !provider.supported || !uses.contains_key(&index) {
+                    continue;
+                }
+                match &provider.budget {
+                    Some(own) => kept.push(format!("`{}` (budget `{own}`)", provider.name)),
+                    None => provider.budget = Some(name.clone()),
+                }
+            }
+            if !kept.is_empty() {
+                self.note(path, format!("budget `{name}` is set on every provider except {}: a Switchboard provider counts against one budget, and these have their own", kept.join(", ")));
+            }
+        } else if self.proxy_budget_duration.is_some() {
+            self.note(
+                "litellm_settings.budget_duration",
+                "budget_duration without max_budget: nothing to import",
+            );
         }
     }
 
@@ -2082,6 +2749,20 @@ impl Importer {
             if !breaker.is_empty() {
                 table.insert("breaker", value(breaker.clone()));
             }
+            let drop = provider
+                .drop_params
+                .as_ref()
+                .or(self.drop_params.as_ref())
+                .map(|(drop, _)| *drop);
+            if let Some(drop) = drop {
+                table.insert(
+                    "unsupported_params",
+                    value(if drop { "drop" } else { "refuse" }),
+                );
+            }
+            if let Some(budget) = &provider.budget {
+                table.insert("budget", value(budget.as_str()));
+            }
             table.decor_mut().set_prefix("\n");
             providers.insert(&provider.name, Item::Table(table));
         }
@@ -2120,6 +2801,9 @@ impl Importer {
             if !retries.is_empty() {
                 table.insert("retries", value(retries.clone()));
             }
+            if let Some(budget) = &alias.budget {
+                table.insert("budget", value(budget.as_str()));
+            }
             let mut prefix = String::from("\n");
             if alias.deployments > 1 {
                 let how = match (balanced, routing) {
@@ -2138,6 +2822,50 @@ impl Importer {
             aliases.insert(&alias.name, Item::Table(table));
         }
         doc.insert("aliases", Item::Table(aliases));
+        if let Some(admin) = &self.admin_token {
+            let mut server = Table::new();
+            server.insert("admin_token", value(admin.as_str()));
+            server.decor_mut().set_prefix("\n");
+            doc.insert("server", Item::Table(server));
+        }
+        if !self.tokens.is_empty() {
+            let mut tokens = Table::new();
+            tokens.set_implicit(true);
+            for token in &self.tokens {
+                let mut table = Table::new();
+                table.insert("hash", value(format!("sha256:{}", token.hash)));
+                table.insert("description", value(one_line(&token.description)));
+                if let Some(tenant) = &token.tenant {
+                    table.insert("tenant", value(tenant.as_str()));
+                }
+                if let Some(list) = &token.aliases {
+                    let list: Array = list.iter().map(String::as_str).collect();
+                    table.insert("aliases", value(list));
+                }
+                if !token.limits.is_empty() {
+                    table.insert("limits", value(token.limits.table()));
+                }
+                if let Some(budget) = &token.budget {
+                    table.insert("budget", value(budget.as_str()));
+                }
+                table.decor_mut().set_prefix("\n");
+                tokens.insert(&token.name, Item::Table(table));
+            }
+            doc.insert("tokens", Item::Table(tokens));
+        }
+        if !self.budgets.is_empty() {
+            let mut budgets = Table::new();
+            budgets.set_implicit(true);
+            for budget in &self.budgets {
+                let mut table = Table::new();
+                table.insert("usd", value(seconds_value(budget.usd)));
+                table.insert("period", value(budget.period));
+                table.insert("description", value(one_line(&budget.description)));
+                table.decor_mut().set_prefix("\n");
+                budgets.insert(&budget.name, Item::Table(table));
+            }
+            doc.insert("budgets", Item::Table(budgets));
+        }
 
         // Custom per-token prices become `[prices]` (USD per million tokens).
         let mut prices = Table::new();
@@ -2203,6 +2931,15 @@ impl Importer {
             if !timeouts.is_empty() {
                 table.insert("timeouts", timeouts.into());
             }
+            if !target.limits.is_empty() {
+                table.insert("limits", target.limits.table().into());
+            }
+            if let Some(max_tokens) = target.max_tokens {
+                table.insert(
+                    "max_tokens",
+                    i64::try_from(max_tokens).unwrap_or(i64::MAX).into(),
+                );
+            }
             if table.len() == 1 {
                 array.push(label);
             } else {
@@ -2230,8 +2967,8 @@ impl Importer {
             providers.insert(&provider.name, Item::Table(provider_table(provider)));
             doc.insert("providers", Item::Table(providers));
             blocks.push(format!(
-                "# Switchboard has no `{}` provider kind yet:\n{}",
-                one_line(&provider.key.kind),
+                "# {}:\n{}",
+                one_line(&unsupported_reason(&provider.key.kind)),
                 comment_out(&doc.to_string())
             ));
         }
@@ -2271,6 +3008,34 @@ impl Importer {
             out.push_str(&block);
         }
         out
+    }
+}
+
+/// LiteLLM's `budget_duration` (`30d`, `1mo`, `24h`, ...) as a Switchboard budget period, and
+/// whether it is the same length.
+fn budget_period(duration: &str) -> Option<(&'static str, bool)> {
+    let text: String = duration
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_lowercase();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().ok()?;
+    let seconds = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        "w" => n * 7 * 86_400,
+        "mo" => return (n == 1).then_some(("month", true)),
+        _ => return None,
+    };
+    match seconds {
+        86_400 => Some(("day", true)),
+        604_800 => Some(("week", true)),
+        s if (28 * 86_400..=31 * 86_400).contains(&s) => Some(("month", false)),
+        _ => None,
     }
 }
 
@@ -2357,11 +3122,18 @@ const CONTENT_POLICY: &str = "content_policy_fallbacks not imported: Switchboard
 fn provider_table(provider: &Provider) -> Table {
     let mut table = Table::new();
     table.insert("kind", value(provider.key.kind.as_str()));
+    let kind_default = super::ProviderKind::parse(&provider.key.kind)
+        .and_then(super::ProviderKind::default_base_url);
     if let Some(base) = &provider.key.base_url {
-        table.insert("base_url", value(base.as_str()));
+        if kind_default != Some(base.as_str()) {
+            table.insert("base_url", value(base.as_str()));
+        }
     }
-    if let KeyRef::Env(var) = &provider.key.key {
-        table.insert("api_key", value(format!("env:{var}")));
+    match (&provider.key.key, &provider.literal_env) {
+        (KeyRef::Env(var), _) | (KeyRef::Literal(_), Some(var)) => {
+            table.insert("api_key", value(format!("env:{var}")));
+        }
+        _ => {}
     }
     table
 }
@@ -2461,13 +3233,12 @@ fn normalize_alias_name(raw: &str) -> String {
 fn param_message(key: &str, v: &Value) -> String {
     let shown = shown(v);
     match key {
-        "rpm" => format!("rpm{shown} (requests per minute) not imported: Switchboard has no per-target rate limits yet"),
-        "tpm" => format!("tpm{shown} (tokens per minute) not imported: Switchboard has no per-target rate limits yet"),
-        "max_parallel_requests" => format!("max_parallel_requests{shown} not imported: Switchboard has no per-target concurrency limits yet"),
-        "max_tokens" | "max_completion_tokens" | "temperature" | "top_p" | "top_k" | "stop"
+        "rpm" | "tpm" | "max_parallel_requests" => format!("{key}{shown} not imported: LiteLLM reads a deployment's {key} only under litellm_params (set it there, or as the target's `limits` by hand)"),
+        "max_tokens" => format!("max_tokens{shown} not imported: Switchboard sets a default max_tokens per target only for `anthropic` targets (which require one); other backends get the client's"),
+        "max_completion_tokens" | "temperature" | "top_p" | "top_k" | "stop"
         | "seed" | "frequency_penalty" | "presence_penalty" | "n" | "response_format"
         | "reasoning_effort" | "extra_body" | "num_ctx" | "keep_alive" => format!(
-            "{key}{shown} not imported: Switchboard forwards request bodies unchanged and sets no per-target request parameters yet"
+            "{key}{shown} not imported: Switchboard sends the client's request parameters and has no per-target defaults for them"
         ),
         "weight" => format!("weight{shown} not imported: LiteLLM reads a deployment's weight only under litellm_params"),
         "extra_headers" | "headers" => format!("{key} not imported: add non-secret headers to the provider's `headers` table by hand"),

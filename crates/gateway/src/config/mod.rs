@@ -282,6 +282,8 @@ pub struct ProviderConfig {
     pub default_max_tokens: Option<u64>,
     pub unsupported_params: ParamPolicy,
     pub budget: Option<String>,
+    /// `openai` only: Responses API requests pass through to `/responses` untranslated.
+    pub responses: bool,
 }
 
 /// Bounds on the request log (never the spend ledger); `None` turns a bound off.

@@ -150,6 +150,9 @@ pub struct RawProvider {
     /// `drop` (default) or `refuse` request parameters the provider cannot take.
     pub unsupported_params: Option<String>,
     pub budget: Option<String>,
+    /// `openai` only: the backend speaks the Responses API (`/responses`), so Responses requests
+    /// pass through untranslated. Default: on for api.openai.com.
+    pub responses: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]

@@ -716,6 +716,7 @@ fn load_price_file(
         Ok(table) => Some(std::sync::Arc::new(crate::spend::prices::PriceFile {
             path: path.display().to_string(),
             table,
+            revision: super::file::revision_of(&text),
         })),
         Err(e) => {
             errors.push(loc.at(&at, format!("price file {}:{e}", path.display())));
@@ -908,6 +909,25 @@ fn build_provider(
         }
     };
 
+    let responses = match (kind, raw.responses) {
+        (ProviderKind::OpenAi, Some(on)) => on,
+        (ProviderKind::OpenAi, None) => base_url
+            .as_deref()
+            .and_then(|u| url::Url::parse(u).ok())
+            .is_some_and(|u| u.host_str() == Some("api.openai.com")),
+        (_, None) => false,
+        (other, Some(_)) => {
+            errors.push(loc.at_key(
+                &at("responses"),
+                format!(
+                    "`responses` only applies to `openai` providers; a `{}` backend gets Responses requests translated",
+                    other.as_str()
+                ),
+            ));
+            false
+        }
+    };
+
     let mut headers = Vec::new();
     for (header, value) in &raw.headers {
         let header_path = [path[0], path[1], Seg::Key("headers"), Seg::Key(header)];
@@ -963,6 +983,7 @@ fn build_provider(
         default_max_tokens,
         unsupported_params,
         budget: raw.budget.clone(),
+        responses,
     }
 }
 
@@ -1724,6 +1745,29 @@ fallbacks = [\"a\"]
         ] {
             assert!(joined.contains(needle), "missing {needle:?} in:\n{joined}");
         }
+    }
+
+    #[test]
+    fn responses_setting_defaults_on_for_openai_only() -> Result<(), String> {
+        let config = parse(concat!(
+            "[providers.o]\nkind = \"openai\"\nbase_url = \"https://api.openai.com/v1\"\napi_key = \"env:K\"\n",
+            "[providers.l]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:8000/v1\"\n",
+            "[providers.n]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9000/v1\"\nresponses = true\n",
+            "[aliases.x]\ntargets = [\"o/gpt\"]\n",
+        ))
+        .map_err(|e| format!("{e:?}"))?;
+        let on = |name: &str| config.providers.get(name).map(|p| p.responses);
+        assert_eq!(
+            (on("o"), on("l"), on("n")),
+            (Some(true), Some(false), Some(true))
+        );
+        let e = errors("[providers.a]\nkind = \"anthropic\"\napi_key = \"env:K\"\nresponses = true\n[aliases.x]\ntargets = [\"a/c\"]\n");
+        assert!(
+            e.join("\n")
+                .contains("`responses` only applies to `openai` providers"),
+            "{e:?}"
+        );
+        Ok(())
     }
 
     #[test]

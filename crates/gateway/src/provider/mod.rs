@@ -64,11 +64,13 @@ pub struct ProviderRequest {
     pub max_tokens: Option<u64>,
 }
 
-/// Which Anthropic endpoint a native (untranslated) request is for.
+/// Which non-chat endpoint a native (untranslated) request is for: Anthropic's Messages API,
+/// or OpenAI's Responses API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NativeEndpoint {
     Messages,
     CountTokens,
+    Responses,
 }
 
 impl NativeEndpoint {
@@ -76,12 +78,13 @@ impl NativeEndpoint {
         match self {
             NativeEndpoint::Messages => "messages",
             NativeEndpoint::CountTokens => "messages/count_tokens",
+            NativeEndpoint::Responses => "responses",
         }
     }
 }
 
-/// A request in Anthropic's own format, passed through to a backend that speaks it. `body`
-/// already carries the target's model id.
+/// A request in Anthropic's format (or OpenAI's Responses format), passed through to a backend
+/// that speaks it. `body` already carries the target's model id.
 #[derive(Debug, Clone)]
 pub struct NativeRequest {
     pub endpoint: NativeEndpoint,
@@ -312,6 +315,22 @@ pub trait Provider: Send + Sync {
     ) -> Result<ProviderResponse, UpstreamError> {
         Err(UpstreamError::Unsupported(
             "Anthropic's Messages API natively",
+        ))
+    }
+
+    /// Whether `send_native_responses` works: Responses API requests then pass through
+    /// untranslated.
+    fn speaks_responses(&self) -> bool {
+        false
+    }
+
+    /// Sends a request in OpenAI's Responses format. Streams come back as Responses events.
+    async fn send_native_responses(
+        &self,
+        _request: NativeRequest,
+    ) -> Result<ProviderResponse, UpstreamError> {
+        Err(UpstreamError::Unsupported(
+            "OpenAI's Responses API natively",
         ))
     }
 }

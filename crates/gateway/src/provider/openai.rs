@@ -6,10 +6,11 @@ use std::time::{Duration, Instant};
 use ::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use async_trait::async_trait;
 use axum::http::StatusCode;
+use futures::StreamExt;
 
 use super::{
-    http, sanitize_upstream_message, with_stream_timeouts, Endpoint, Provider, ProviderRequest,
-    ProviderResponse, UpstreamError, Usage,
+    http, sanitize_upstream_message, with_stream_timeouts, Endpoint, NativeRequest, Provider,
+    ProviderRequest, ProviderResponse, UpstreamError, Usage,
 };
 use crate::config::ProviderConfig;
 use crate::secret::SecretRef;
@@ -21,6 +22,8 @@ pub struct OpenAiProvider {
     /// parsed once instead of per request.
     endpoint_urls: [Option<::http::Uri>; 3],
     api_key: Option<SecretRef>,
+    /// The backend speaks the Responses API (`responses` in its config).
+    responses: bool,
     /// One pool per provider: connections are kept alive between requests.
     client: http::Client,
 }
@@ -43,6 +46,7 @@ impl OpenAiProvider {
             base_url,
             endpoint_urls,
             api_key: config.api_key.clone(),
+            responses: config.responses,
             client: http::Client::new(config)?,
         })
     }
@@ -106,16 +110,54 @@ impl Provider for OpenAiProvider {
         }
 
         let body = http::read_body(response, &request.timeouts, started).await?;
-        #[derive(serde::Deserialize)]
-        struct WithUsage {
-            usage: Option<serde_json::Value>,
+        complete(body)
+    }
+
+    fn speaks_responses(&self) -> bool {
+        self.responses
+    }
+
+    async fn send_native_responses(
+        &self,
+        request: NativeRequest,
+    ) -> Result<ProviderResponse, UpstreamError> {
+        let started = Instant::now();
+        let body = serde_json::to_vec(&request.body)
+            .map_err(|e| UpstreamError::Protocol(e.to_string()))?;
+        let builder = self
+            .client
+            .post(format!("{}/{}", self.base_url, request.endpoint.path()))
+            .header(CONTENT_TYPE, "application/json")
+            .header("x-correlation-id", &request.correlation_id)
+            .body(body);
+        let response = http::send(self.authorize(builder)?, &request.timeouts).await?;
+        if !response.status().is_success() {
+            return Err(status_error(&self.name, response).await);
         }
-        let usage = serde_json::from_slice::<WithUsage>(&body)
-            .map_err(|e| UpstreamError::Protocol(format!("body is not the expected JSON ({e})")))?
-            .usage
-            .as_ref()
-            .and_then(Usage::from_json);
-        Ok(ProviderResponse::Complete { body, usage })
+        if request.stream {
+            // Events pass through, except `error` and `response.failed`: they become an
+            // `UpstreamError`, so an error before anything was sent can go to the next target,
+            // and a later one ends the stream with Switchboard's own `response.failed` (the
+            // failure summary inside, and the request logged as failed).
+            let events = http::sse_events(response).map(|item| match item {
+                Ok(event) => match responses_stream_error(&event) {
+                    Some(message) => Err(UpstreamError::Status {
+                        status: StatusCode::BAD_GATEWAY,
+                        message: sanitize_upstream_message(&message),
+                        retry_after_ms: None,
+                    }),
+                    None => Ok(event),
+                },
+                other => other,
+            });
+            return Ok(ProviderResponse::Stream(with_stream_timeouts(
+                Box::pin(events),
+                request.timeouts,
+                started,
+            )));
+        }
+        let body = http::read_body(response, &request.timeouts, started).await?;
+        complete(body)
     }
 
     fn key_fingerprint(&self) -> Option<String> {
@@ -136,6 +178,20 @@ impl Provider for OpenAiProvider {
     }
 }
 
+/// A whole answer and the usage it reports (in any dialect `Usage::from_json` reads).
+fn complete(body: bytes::Bytes) -> Result<ProviderResponse, UpstreamError> {
+    #[derive(serde::Deserialize)]
+    struct WithUsage {
+        usage: Option<serde_json::Value>,
+    }
+    let usage = serde_json::from_slice::<WithUsage>(&body)
+        .map_err(|e| UpstreamError::Protocol(format!("body is not the expected JSON ({e})")))?
+        .usage
+        .as_ref()
+        .and_then(Usage::from_json);
+    Ok(ProviderResponse::Complete { body, usage })
+}
+
 async fn status_error(provider: &str, response: http::Response) -> UpstreamError {
     let (status, retry_after_ms, body) = http::error_parts(response).await;
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
@@ -148,6 +204,32 @@ async fn status_error(provider: &str, response: http::Response) -> UpstreamError
         message,
         retry_after_ms,
     }
+}
+
+/// The message of a Responses stream's `error` or `response.failed` event; `None` for others.
+fn responses_stream_error(event: &super::SseEvent) -> Option<String> {
+    let named = event.event.as_deref();
+    if !matches!(named, None | Some("error") | Some("response.failed")) {
+        return None;
+    }
+    if !event.data.contains("\"error") && !event.data.contains("response.failed") {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_str(&event.data).ok()?;
+    let kind = value.get("type").and_then(|t| t.as_str()).or(named)?;
+    let message = match kind {
+        "error" => value
+            .get("message")
+            .or_else(|| value.pointer("/error/message")),
+        "response.failed" => value.pointer("/response/error/message"),
+        _ => return None,
+    };
+    Some(
+        message
+            .and_then(|m| m.as_str())
+            .unwrap_or("the backend failed mid-stream")
+            .to_owned(),
+    )
 }
 
 /// The human message inside an OpenAI-style error body (`{"error": {"message": ...}}`), if any.

@@ -4,8 +4,10 @@
 mod admin;
 mod anthropic;
 mod dashboard;
+pub(crate) mod decompress;
 pub(crate) mod guard;
 mod proxy;
+mod responses;
 mod ui;
 
 use axum::extract::{Path, Request, State};
@@ -34,6 +36,11 @@ pub fn router(gateway: Gateway) -> Router {
         .route("/embeddings", post(embeddings))
         .route("/messages", post(anthropic::messages))
         .route("/messages/count_tokens", post(anthropic::count_tokens))
+        .route("/responses", post(responses::create))
+        .route(
+            "/responses/{id}",
+            get(responses::get).delete(responses::delete),
+        )
         .route("/models", get(list_models))
         .route("/models/{*id}", get(get_model));
     Router::new()
@@ -58,12 +65,19 @@ async fn front(State(gateway): State<Gateway>, mut request: Request, next: Next)
     let admitted = guard::check(&gateway.snapshot().config, &mut request, &id);
     let header = HeaderValue::from_str(&id);
     let mut response = match admitted {
-        Ok(admitted) => {
-            request.extensions_mut().insert(CorrelationId(id));
-            let mut response = next.run(request).await;
-            admitted.finish(&mut response);
-            response
-        }
+        Ok(admitted) => match decompress::decompress(request) {
+            Ok(mut request) => {
+                request.extensions_mut().insert(CorrelationId(id));
+                let mut response = next.run(request).await;
+                admitted.finish(&mut response);
+                response
+            }
+            Err(error) => {
+                let mut response = error.with_correlation_id(&id).into_response();
+                admitted.finish(&mut response);
+                response
+            }
+        },
         Err(answer) => *answer,
     };
     if let Ok(value) = header {

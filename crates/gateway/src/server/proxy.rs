@@ -76,6 +76,8 @@ fn to_anthropic(
 pub(super) enum Ingress {
     OpenAi,
     Anthropic(AnthropicIngress),
+    /// OpenAI's Responses API (`super::responses`): passed through to backends that speak it.
+    Responses(Box<super::responses::ResponsesIngress>),
 }
 
 pub(super) struct AnthropicIngress {
@@ -189,11 +191,73 @@ pub(super) async fn handle_anthropic(
     }
 }
 
+/// The Responses ingress: the client's body becomes the chat-shaped body routing works on
+/// (`super::responses::ingress`), plus what a native backend gets.
+pub(super) async fn handle_responses(
+    gateway: Gateway,
+    correlation_id: String,
+    request: Request,
+) -> Response {
+    let snapshot = gateway.snapshot();
+    let mut record = Record::new(
+        gateway.inner.log.clone(),
+        Endpoint::ChatCompletions,
+        &correlation_id,
+    );
+    record.row.endpoint = NativeEndpoint::Responses.path();
+    let identity = request.extensions().get::<ClientIdentity>().cloned();
+    if let Some(identity) = &identity {
+        record.row.client = Some(identity.token.clone());
+        record.row.tenant = identity.tenant.clone();
+    }
+    let context = RequestContext {
+        snapshot: &snapshot,
+        gateway: &gateway,
+        identity: identity.as_ref(),
+        correlation_id: &correlation_id,
+    };
+    let client = identity.as_ref().map(|i| i.token.as_str());
+    let result = match read_json_body(request, snapshot.config.server.max_body_bytes).await {
+        Ok(native) => match super::responses::ingress(&gateway, native, client).await {
+            Ok((body, responses)) => {
+                let ingress = Ingress::Responses(Box::new(responses));
+                route(
+                    &context,
+                    Endpoint::ChatCompletions,
+                    body,
+                    &ingress,
+                    &mut record,
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(response) => response,
+        Err(error) => {
+            let error = error.with_correlation_id(&correlation_id);
+            record.finish_error(&error);
+            error.into_response()
+        }
+    }
+}
+
 /// Reads a JSON object body of at most `limit` bytes.
 async fn read_json_body(request: Request, limit: usize) -> Result<Map<String, Value>, ApiError> {
     let body = axum::body::to_bytes(request.into_body(), limit)
         .await
-        .map_err(|_| ApiError::body_too_large(limit))?;
+        .map_err(|e| {
+            if super::decompress::is_over_limit(&e) {
+                ApiError::body_too_large(limit)
+            } else {
+                ApiError::invalid_request(
+                    "invalid_body_encoding",
+                    format!("the request body could not be read or decompressed: {e}"),
+                )
+            }
+        })?;
     match serde_json::from_slice::<Value>(&body) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(ApiError::invalid_request(
@@ -352,7 +416,11 @@ async fn route(
     let mut hide_usage_chunk = false;
     let anthropic = match ingress {
         Ingress::Anthropic(a) => Some(a),
-        Ingress::OpenAi => None,
+        _ => None,
+    };
+    let responses = match ingress {
+        Ingress::Responses(r) => Some(r.as_ref()),
+        _ => None,
     };
     if stream
         && body
@@ -365,7 +433,7 @@ async fn route(
             .or_insert_with(|| Value::Object(Map::new()));
         if let Value::Object(options) = options {
             options.insert("include_usage".into(), Value::Bool(true));
-            hide_usage_chunk = anthropic.is_none();
+            hide_usage_chunk = matches!(ingress, Ingress::OpenAi);
         }
     }
 
@@ -429,6 +497,7 @@ async fn route(
                 continue;
             };
             let native = anthropic.filter(|_| provider.speaks_anthropic());
+            let native_responses = responses.filter(|_| provider.speaks_responses());
             if let Some(a) = anthropic {
                 if a.endpoint == NativeEndpoint::CountTokens && native.is_none() {
                     // Only Anthropic counts Anthropic's tokens; elsewhere the estimate answers.
@@ -448,8 +517,13 @@ async fn route(
             let mut dropped: Vec<String> = anthropic
                 .filter(|_| native.is_none())
                 .map(|a| a.dropped.clone())
+                .or_else(|| {
+                    responses
+                        .filter(|_| native_responses.is_none())
+                        .map(|r| r.dropped.clone())
+                })
                 .unwrap_or_default();
-            if native.is_none() {
+            if native.is_none() && native_responses.is_none() {
                 let unsupported = provider.unsupported_params(endpoint, &target_body);
                 if !unsupported.is_empty() {
                     let policy = snapshot
@@ -564,6 +638,28 @@ async fn route(
             };
             let attempt_started = Instant::now();
             let sent = match (native, anthropic) {
+                _ if responses.is_some() => match (native_responses, responses) {
+                    (Some(r), _) => {
+                        let mut native_body = r.native.clone();
+                        native_body.insert("model".into(), Value::String(target.model.clone()));
+                        provider
+                            .send_native_responses(NativeRequest {
+                                endpoint: NativeEndpoint::Responses,
+                                body: native_body,
+                                stream,
+                                correlation_id: correlation_id.to_owned(),
+                                timeouts: target.timeouts,
+                                beta: None,
+                            })
+                            .await
+                            .map(|answer| r.native_answer(answer))
+                    }
+                    (None, Some(r)) => provider
+                        .send(request)
+                        .await
+                        .and_then(|answer| r.translate_answer(answer)),
+                    (None, None) => provider.send(request).await,
+                },
                 (Some(a), _) => {
                     let mut native_body = a.native.clone();
                     native_body.insert("model".into(), Value::String(target.model.clone()));
@@ -640,11 +736,19 @@ async fn route(
                                 breaker: target.breaker,
                                 first_byte,
                             };
+                            let errors = match (anthropic, responses) {
+                                (Some(_), _) => ErrorStyle::Anthropic,
+                                (_, Some(r)) => ErrorStyle::Responses {
+                                    id: r.context.id.clone(),
+                                    model: r.context.model.clone(),
+                                },
+                                _ => ErrorStyle::OpenAi,
+                            };
                             stream_response(
                                 first,
                                 rest,
                                 hide_usage_chunk,
-                                anthropic.is_some(),
+                                errors,
                                 record.take(),
                                 route,
                                 attempt,
@@ -914,7 +1018,7 @@ fn stream_response(
     first: Option<SseEvent>,
     rest: EventStream,
     hide_usage_chunk: bool,
-    anthropic_errors: bool,
+    errors: ErrorStyle,
     record: Record,
     route: RouteInfo,
     attempt: StreamAttempt,
@@ -924,7 +1028,8 @@ fn stream_response(
         pending_first: first,
         inner: rest,
         hide_usage_chunk,
-        anthropic_errors,
+        errors,
+        sent: 0,
         record,
         usage: None,
         done: false,
@@ -952,8 +1057,10 @@ struct ForwardStream {
     pending_first: Option<SseEvent>,
     inner: EventStream,
     hide_usage_chunk: bool,
-    /// Errors go out as Anthropic's `error` event (the Anthropic ingress).
-    anthropic_errors: bool,
+    /// How a mid-stream failure is told to the client.
+    errors: ErrorStyle,
+    /// Events sent so far (the next Responses `sequence_number`).
+    sent: u64,
     record: Record,
     usage: Option<Usage>,
     done: bool,
@@ -975,6 +1082,7 @@ impl ForwardStream {
                 let found = value
                     .get("usage")
                     .or_else(|| value.pointer("/message/usage"))
+                    .or_else(|| value.pointer("/response/usage"))
                     .and_then(Usage::from_json);
                 if let Some(usage) = found {
                     self.usage = Some(self.usage.unwrap_or_default().merge(usage));
@@ -988,12 +1096,34 @@ impl ForwardStream {
                 }
             }
         }
+        if let (ErrorStyle::Responses { id, .. }, 0) = (&mut self.errors, self.sent) {
+            // A native backend names the response itself (in `response.created`).
+            if let Some(own) = serde_json::from_str::<Value>(&event.data)
+                .ok()
+                .and_then(|v| v.pointer("/response/id")?.as_str().map(str::to_owned))
+            {
+                *id = own;
+            }
+        }
+        self.sent += 1;
         let bytes = event.to_bytes();
         if let Some(capture) = &mut self.record.capture {
             capture.response(&bytes);
         }
         Some(bytes)
     }
+}
+
+/// The error event that ends a stream that failed after it started, per the client's API.
+enum ErrorStyle {
+    OpenAi,
+    /// Anthropic's `error` event (the Anthropic ingress).
+    Anthropic,
+    /// `response.failed` for the Responses response `id`.
+    Responses {
+        id: String,
+        model: String,
+    },
 }
 
 impl Stream for ForwardStream {
@@ -1045,12 +1175,16 @@ impl Stream for ForwardStream {
                         attempt.guard.settle(outcome, &attempt.breaker);
                     }
                     self.record.finish_stream_error(&error);
-                    let event = if self.anthropic_errors {
-                        error.to_anthropic_sse_event()
-                    } else {
-                        error.to_sse_event()
+                    let event = match &self.errors {
+                        ErrorStyle::Anthropic => Bytes::from(error.to_anthropic_sse_event()),
+                        ErrorStyle::OpenAi => Bytes::from(error.to_sse_event()),
+                        ErrorStyle::Responses { id, model } => {
+                            let summary = serde_json::to_value(&error).unwrap_or_default();
+                            translate::responses::failed_event(id, model, self.sent, summary)
+                                .to_bytes()
+                        }
                     };
-                    return Poll::Ready(Some(Ok(Bytes::from(event))));
+                    return Poll::Ready(Some(Ok(event)));
                 }
                 Poll::Ready(None) => {
                     self.done = true;

@@ -113,6 +113,17 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 pub struct PriceFile {
     pub path: String,
     pub table: Table,
+    /// Content hash, so a reload of an unchanged config still picks up a new import.
+    pub revision: String,
+}
+
+impl PriceFile {
+    /// Whether the file on disk is no longer what was read (or cannot be read now).
+    pub fn changed_on_disk(&self) -> bool {
+        std::fs::read_to_string(&self.path)
+            .map(|text| crate::config::file::revision_of(&text) != self.revision)
+            .unwrap_or(true)
+    }
 }
 
 fn table() -> Option<&'static Table> {

@@ -4,6 +4,7 @@
 
 pub mod ledger;
 pub mod read;
+pub mod responses;
 pub mod retention;
 
 use std::path::{Path, PathBuf};

@@ -5,10 +5,12 @@
 //! - `openai`: the internal shape, typed.
 //! - `anthropic`: Anthropic's Messages API, both ways (provider and ingress).
 //! - `gemini`: Google's Gemini `generateContent` API.
+//! - `responses`: OpenAI's Responses API, for the `/v1/responses` ingress.
 
 pub mod anthropic;
 pub mod gemini;
 pub mod openai;
+pub mod responses;
 
 use std::collections::VecDeque;
 
