@@ -3,7 +3,7 @@
 CARGO_TARGET_DIR ?= $(HOME)/.cache/switchboard-target
 export CARGO_TARGET_DIR
 
-.PHONY: run test bench check build app bundle
+.PHONY: run test bench check build app bundle ui-dev
 
 # Bundle formats `make bundle` builds: .deb and .AppImage on Linux, .app and .dmg on macOS.
 # AppImage bundling downloads linuxdeploy from GitHub; offline, use `make bundle BUNDLES=deb`.
@@ -21,6 +21,11 @@ run:
 ## Run the whole test suite (fmt, clippy, unit, end-to-end, OpenAI SDK).
 test:
 	@scripts/test.sh
+
+## The dashboard with hot reload (http://localhost:5173/) against a running gateway
+## (SWITCHBOARD_URL, default http://127.0.0.1:4000).
+ui-dev:
+	@cd ui && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run dev
 
 ## Validate the config file.
 check:

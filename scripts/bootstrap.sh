@@ -55,6 +55,8 @@ case "$(uname -s)" in
                 # The tray app's end-to-end test: a virtual display, a private session bus,
                 # screenshots (ImageMagick), clicks and the clipboard.
                 apt_install xvfb xauth imagemagick xdotool xclip
+                # The dashboard's browser tests drive Debian's Chromium (no browser download).
+                apt_install chromium
             fi
         else
             say "not a Debian/Ubuntu system: install a C toolchain, pkg-config, curl and python3 yourself"
@@ -105,6 +107,12 @@ if [ "$purpose" = test ]; then
         python3 -m venv "$venv"
         "$venv/bin/pip" install -q --disable-pip-version-check $requirements
         echo "$requirements" > "$venv/.requirements"
+    fi
+    # The dashboard's toolchain (Vite, Svelte, Vitest, ESLint, playwright-core), pinned by its lock.
+    if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules ]; then
+        say "installing the dashboard's build and test tools (npm ci in ui/)"
+        npm ci --prefix ui --no-audit --no-fund --silent
+        touch ui/node_modules
     fi
     # The official OpenAI Node SDK, pinned by tests/node/package-lock.json.
     if [ ! -d tests/node/node_modules ] || [ tests/node/package-lock.json -nt tests/node/node_modules ]; then

@@ -342,7 +342,10 @@ impl Controller {
             .ok()?;
         let response = gateway.router().oneshot(request).await.ok()?;
         let status = response.status();
-        (status.is_success() || status.is_redirection()).then(|| format!("{origin}/ui"))
+        // A one-time login link: the window lands on /ui/ with its own session cookie, so
+        // nobody copies a secret into it.
+        (status.is_success() || status.is_redirection())
+            .then(|| format!("{origin}{}", gateway.admin().login_link().path))
     }
 
     /// Stops serving (without changing the remembered choice), flushes the request log and
@@ -876,14 +879,16 @@ mod tests {
         let mut controller = fixture.open().await;
         assert_eq!(controller.web_ui_url().await, None, "not running");
         controller.start().await.unwrap();
-        // The gateway does not serve /ui yet; when it does, this returns its URL.
-        let url = controller.web_ui_url().await;
-        let served = get(controller.local_addr().unwrap(), "/ui")
-            .await
-            .unwrap()
-            .0
-            == 200;
-        assert_eq!(url.is_some(), served);
+        // The dashboard is served: the window gets a one-time login link, which logs in once.
+        let url = controller.web_ui_url().await.unwrap();
+        let path = url
+            .split_once("/admin/login?code=")
+            .map(|(_, code)| code)
+            .unwrap();
+        let addr = controller.local_addr().unwrap();
+        let login = format!("/admin/login?code={path}");
+        assert_eq!(get(addr, &login).await.unwrap().0, 303, "the link logs in");
+        assert_eq!(get(addr, &login).await.unwrap().0, 401, "once");
         controller.shutdown().await;
     }
 

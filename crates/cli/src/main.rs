@@ -89,6 +89,23 @@ enum Command {
         #[arg(long)]
         admin_token_file: Option<PathBuf>,
     },
+    /// Open the web dashboard of a running gateway in your browser, logged in with a one-time
+    /// link (made with the admin secret; the link works once, for two minutes).
+    Dashboard {
+        #[arg(long)]
+        url: Option<String>,
+        /// Print the login link instead of opening a browser.
+        #[arg(long)]
+        print_url: bool,
+        /// The database the gateway was started with (`serve --database`); its folder holds
+        /// the admin secret.
+        #[arg(long)]
+        database: Option<PathBuf>,
+        /// File holding the admin token (default: $SWITCHBOARD_ADMIN_TOKEN, then the admin
+        /// secret).
+        #[arg(long)]
+        admin_token_file: Option<PathBuf>,
+    },
     /// Show every target's routing state (breaker, last error, retry time) of a running gateway.
     Targets {
         #[arg(long)]
@@ -236,7 +253,23 @@ fn main() -> ExitCode {
         Command::Budgets {
             url,
             admin_token_file,
-        } => show_budgets(&gateway_url(url, &path), admin_token_file.as_deref()),
+        } => show_budgets(
+            &gateway_url(url, &path),
+            &Credential::only_file(admin_token_file.as_deref(), &path),
+        ),
+        Command::Dashboard {
+            url,
+            print_url,
+            database,
+            admin_token_file,
+        } => {
+            let credential = Credential {
+                token_file: admin_token_file,
+                config: path.clone(),
+                database,
+            };
+            dashboard(&gateway_url(url, &path), &credential, print_url)
+        }
         Command::Targets { url, action } => {
             let url = gateway_url(url, &path);
             match action {
@@ -244,7 +277,11 @@ fn main() -> ExitCode {
                 Some(TargetsAction::Reset {
                     target,
                     admin_token_file,
-                }) => reset_targets(&url, target.as_deref(), admin_token_file.as_deref()),
+                }) => reset_targets(
+                    &url,
+                    target.as_deref(),
+                    &Credential::only_file(admin_token_file.as_deref(), &path),
+                ),
             }
         }
         Command::Serve { listen, database } => {
@@ -617,15 +654,44 @@ fn show_targets(url: &str) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// The admin token from `--admin-token-file` or `$SWITCHBOARD_ADMIN_TOKEN`.
-fn admin_token(token_file: Option<&std::path::Path>) -> Result<String, String> {
-    match token_file {
-        Some(path) => std::fs::read_to_string(path)
-            .map(|t| t.trim().to_owned())
-            .map_err(|e| format!("cannot read {}: {e}", path.display())),
-        None => std::env::var("SWITCHBOARD_ADMIN_TOKEN")
-            .map_err(|_| "pass --admin-token-file or set SWITCHBOARD_ADMIN_TOKEN".to_owned()),
+/// Where the admin credential comes from: `--admin-token-file`, `$SWITCHBOARD_ADMIN_TOKEN`, or
+/// the per-install admin secret beside the database.
+struct Credential {
+    token_file: Option<PathBuf>,
+    config: PathBuf,
+    database: Option<PathBuf>,
+}
+
+impl Credential {
+    fn only_file(token_file: Option<&std::path::Path>, config: &std::path::Path) -> Credential {
+        Credential {
+            token_file: token_file.map(std::path::Path::to_owned),
+            config: config.to_owned(),
+            database: None,
+        }
     }
+}
+
+fn admin_token(credential: &Credential) -> Result<String, String> {
+    if let Some(path) = &credential.token_file {
+        return std::fs::read_to_string(path)
+            .map(|t| t.trim().to_owned())
+            .map_err(|e| format!("cannot read {}: {e}", path.display()));
+    }
+    if let Ok(token) = std::env::var("SWITCHBOARD_ADMIN_TOKEN") {
+        return Ok(token);
+    }
+    let database = credential.database.clone().unwrap_or_else(|| {
+        config::load_file(&credential.config)
+            .ok()
+            .and_then(|c| c.database_path)
+            .unwrap_or_else(config::default_database_path)
+    });
+    let secret = switchboard_gateway::session::read_secret(
+        &switchboard_gateway::session::secret_path(&database),
+    )
+    .map_err(|e| format!("{e}; or pass --admin-token-file / set SWITCHBOARD_ADMIN_TOKEN"))?;
+    Ok(secret.expose().clone())
 }
 
 /// Calls the admin API of the gateway at `url` (GET without a body, POST with one) and returns
@@ -633,16 +699,18 @@ fn admin_token(token_file: Option<&std::path::Path>) -> Result<String, String> {
 fn admin_call(
     url: &str,
     path: &str,
-    token_file: Option<&std::path::Path>,
+    credential: &Credential,
     body: Option<serde_json::Value>,
 ) -> Result<serde_json::Value, ExitCode> {
-    let token = admin_token(token_file).map_err(|e| {
+    let token = admin_token(credential).map_err(|e| {
         eprintln!("error: {e}");
         ExitCode::FAILURE
     })?;
     let base = url.trim_end_matches('/').trim_end_matches("/v1");
     let result = blocking(async {
-        let client = reqwest::Client::new();
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()?;
         let request = match &body {
             Some(body) => client.post(format!("{base}{path}")).json(body),
             None => client.get(format!("{base}{path}")),
@@ -723,8 +791,8 @@ prices_file = {:?}",
     ExitCode::SUCCESS
 }
 
-fn show_budgets(url: &str, token_file: Option<&std::path::Path>) -> ExitCode {
-    let body = match admin_call(url, "/admin/budgets", token_file, None) {
+fn show_budgets(url: &str, credential: &Credential) -> ExitCode {
+    let body = match admin_call(url, "/admin/budgets", credential, None) {
         Ok(body) => body,
         Err(code) => return code,
     };
@@ -786,18 +854,64 @@ fn show_budgets(url: &str, token_file: Option<&std::path::Path>) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn reset_targets(
-    url: &str,
-    target: Option<&str>,
-    token_file: Option<&std::path::Path>,
-) -> ExitCode {
+fn reset_targets(url: &str, target: Option<&str>, credential: &Credential) -> ExitCode {
     let body = serde_json::json!({ "target": target });
-    match admin_call(url, "/admin/targets/reset", token_file, Some(body)) {
+    match admin_call(url, "/admin/targets/reset", credential, Some(body)) {
         Ok(body) => {
             println!("reset {} target(s)", body["reset"]);
             ExitCode::SUCCESS
         }
         Err(code) => code,
+    }
+}
+
+/// Asks the gateway for a one-time login link and opens it (or prints it).
+fn dashboard(url: &str, credential: &Credential, print_url: bool) -> ExitCode {
+    let body = match admin_call(
+        url,
+        "/admin/login-links",
+        credential,
+        Some(serde_json::json!({})),
+    ) {
+        Ok(body) => body,
+        Err(code) => return code,
+    };
+    let link: switchboard_gateway::api::LoginLink = match serde_json::from_value(body) {
+        Ok(link) => link,
+        Err(e) => {
+            eprintln!("error: unexpected answer to POST /admin/login-links: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let base = url.trim_end_matches('/').trim_end_matches("/v1");
+    let address = format!("{base}{}", link.path);
+    if print_url {
+        println!("{address}");
+        return ExitCode::SUCCESS;
+    }
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else if cfg!(windows) {
+        "explorer"
+    } else {
+        "xdg-open"
+    };
+    match std::process::Command::new(opener).arg(&address).status() {
+        Ok(status) if status.success() => {
+            eprintln!(
+                "opened the dashboard in your browser (the link works once, for {} s)",
+                link.expires_in_s
+            );
+            ExitCode::SUCCESS
+        }
+        _ => {
+            eprintln!(
+                "no browser could be opened ({opener}); open this link (it works once, for {} s):",
+                link.expires_in_s
+            );
+            println!("{address}");
+            ExitCode::SUCCESS
+        }
     }
 }
 
@@ -894,6 +1008,14 @@ async fn serve(path: PathBuf, listen: Option<SocketAddr>, database: Option<PathB
     }
     let bound = server.local_addr();
     tracing::info!(config = %path.display(), "Switchboard ready: base URL http://{bound}/v1");
+    // The login link is a credential: shown on a terminal, never written to the log.
+    if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        let link = gateway.admin().login_link();
+        println!(
+            "Dashboard: http://{bound}{}  (works once, for {} s; `switchboard dashboard` makes a new one)",
+            link.path, link.expires_in_s
+        );
+    }
     wait_for_shutdown(&gateway).await;
     tracing::info!("shutting down: finishing in-flight requests");
     server.stop(grace).await;

@@ -207,6 +207,16 @@ impl AdminService {
         }
     }
 
+    /// A one-time link that logs a browser into the dashboard (`/admin/login?code=...`, relative
+    /// to the gateway's base URL). For the CLI's `serve`/`dashboard` and the tray's window.
+    pub fn login_link(&self) -> crate::api::LoginLink {
+        let code = self.gateway.inner.sessions.new_link();
+        crate::api::LoginLink {
+            path: format!("/admin/login?code={code}"),
+            expires_in_s: crate::session::LINK_TTL.as_secs() as u32,
+        }
+    }
+
     pub fn aliases(&self) -> Vec<AliasInfo> {
         let snapshot = self.gateway.snapshot();
         snapshot

@@ -6,6 +6,7 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum GatewayEvent {
     ConfigReloaded {
@@ -18,6 +19,7 @@ pub enum GatewayEvent {
     BreakerOpened {
         target: String,
         reason: String,
+        #[cfg_attr(test, ts(type = "number"))]
         retry_in_ms: u64,
     },
     BreakerClosed {

@@ -92,6 +92,13 @@ pub(crate) struct Inner {
     pub(crate) responses: crate::store::responses::ResponseStore,
     pub(crate) tracker: TaskTracker,
     pub(crate) stop_background: CancellationToken,
+    /// The dashboard's read side of the request log (its own read-only pool).
+    pub(crate) reader: crate::store::read::LogReader,
+    /// Login links and dashboard sessions.
+    pub(crate) sessions: crate::session::Sessions,
+    /// The per-install admin secret (`admin.secret` beside the database); `None` if it could
+    /// not be read or made (then only `server.admin_token` opens the admin API).
+    pub(crate) admin_secret: Option<crate::secret::Secret<String>>,
 }
 
 /// What the gateway knows about its config file.
@@ -178,6 +185,16 @@ impl Gateway {
             stop_background.clone(),
         )
         .await;
+        let reader = crate::store::read::LogReader::new(database_path.clone());
+        let admin_secret = match crate::session::load_or_create_secret(
+            &crate::session::secret_path(&database_path),
+        ) {
+            Ok(secret) => Some(secret),
+            Err(e) => {
+                tracing::warn!(error = %e, "no admin secret: the admin API needs server.admin_token");
+                None
+            }
+        };
         // Opened after the log, which creates the file and runs the migrations.
         let history_since = jiff::Timestamp::now().as_millisecond() - HISTORY_MS;
         let responses = crate::store::responses::ResponseStore::start(
@@ -217,6 +234,9 @@ impl Gateway {
                 responses,
                 tracker,
                 stop_background,
+                reader,
+                sessions: Default::default(),
+                admin_secret,
             }),
         };
         gateway.spawn_health_checks();
@@ -457,7 +477,9 @@ impl Gateway {
             }
         });
         let stop = CancellationToken::new();
-        let app = self.router();
+        // Long-lived responses (the dashboard's event stream) end when this server stops,
+        // instead of holding the graceful shutdown for its whole grace period.
+        let app = self.router().layer(axum::Extension(Stopping(stop.clone())));
         let signal = stop.clone().cancelled_owned();
         let task = self.inner.tracker.spawn(async move {
             let server =
@@ -481,6 +503,10 @@ impl Gateway {
         self.inner.tracker.wait().await;
     }
 }
+
+/// Cancelled when the server a request came in on is stopping.
+#[derive(Clone)]
+pub(crate) struct Stopping(pub(crate) CancellationToken);
 
 /// A bound listener. Stopping closes it (freeing the port) and lets in-flight requests finish.
 pub struct ServerHandle {

@@ -3,6 +3,8 @@
 
 pub mod admin;
 pub mod affinity;
+pub mod api;
+pub mod capture;
 pub mod config;
 pub mod error;
 pub mod events;
@@ -13,6 +15,7 @@ pub mod provider;
 pub mod routing;
 pub mod secret;
 mod server;
+pub mod session;
 pub mod spend;
 pub use server::guard::hash_token;
 pub mod store;

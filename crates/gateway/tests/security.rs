@@ -413,3 +413,135 @@ fn listening_beyond_loopback_needs_client_tokens() {
     );
     assert!(config::Config::parse(&with_token, "c.toml").is_ok());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_sessions_need_a_one_time_link_and_csrf_for_writes() {
+    let h = Harness::start("").await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // The per-install secret (made on first start beside the database) works as a bearer.
+    let secret = std::fs::read_to_string(h.dir.path().join("admin.secret")).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(h.dir.path().join("admin.secret"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let link: Value = http
+        .post(format!("{}/admin/login-links", h.base))
+        .bearer_auth(secret.trim())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let path = link["path"].as_str().unwrap().to_owned();
+    assert!(path.starts_with("/admin/login?code="));
+
+    let login = http.get(format!("{}{path}", h.base)).send().await.unwrap();
+    assert_eq!(login.status(), 303);
+    assert_eq!(login.headers()["location"], "../ui/");
+    let set_cookie = login.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"));
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let again = http.get(format!("{}{path}", h.base)).send().await.unwrap();
+    assert_eq!(again.status(), 401, "a login code works once");
+
+    let read = http
+        .get(format!("{}/admin/requests", h.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200);
+    let session: Value = http
+        .get(format!("{}/admin/session", h.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(session["via"], "session");
+    let openapi: Value = http
+        .get(format!("{}/admin/openapi.json", h.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(openapi["paths"]["/admin/requests"]["get"].is_object());
+    assert!(openapi["components"]["schemas"]["RequestRow"].is_object());
+    let anonymous = http
+        .get(format!("{}/admin/openapi.json", h.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+
+    let reset = |headers: &[(&str, String)]| {
+        let mut request = http
+            .post(format!("{}/admin/targets/reset", h.base))
+            .header("cookie", &cookie);
+        for (k, v) in headers {
+            request = request.header(*k, v);
+        }
+        request.send()
+    };
+    let origin = h.base.clone();
+    let plain = reset(&[("origin", origin.clone())]).await.unwrap();
+    assert_eq!(code(plain).await, (403, "csrf_check_failed".to_owned()));
+    let no_origin = reset(&[("x-switchboard-csrf", "1".into())]).await.unwrap();
+    assert_eq!(code(no_origin).await, (403, "csrf_check_failed".to_owned()));
+    let foreign = reset(&[
+        ("x-switchboard-csrf", "1".into()),
+        ("origin", "http://localhost:3000".into()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(
+        code(foreign).await,
+        (403, "cross_origin_refused".to_owned())
+    );
+    let ok = reset(&[
+        ("x-switchboard-csrf", "1".into()),
+        ("origin", origin.clone()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(ok.status(), 200);
+
+    let logout = http
+        .post(format!("{}/admin/logout", h.base))
+        .header("cookie", &cookie)
+        .header("x-switchboard-csrf", "1")
+        .header("origin", &origin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), 204);
+    let after = http
+        .get(format!("{}/admin/requests", h.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code(after).await, (401, "invalid_admin_token".to_owned()));
+    let made_up = http
+        .get(format!("{}/admin/stats", h.base))
+        .header("cookie", "sb_session=0123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made_up.status(), 401);
+    h.stop().await;
+}

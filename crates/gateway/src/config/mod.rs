@@ -28,6 +28,8 @@ pub struct Config {
     pub server: ServerSettings,
     /// `None` means the platform data dir.
     pub database_path: Option<PathBuf>,
+    /// Which request and response bodies the log keeps (`[database] capture_bodies`).
+    pub capture: crate::capture::CaptureSettings,
     /// `[database] retain_days` and `max_mb`: how much request log is kept.
     pub log_retention: LogRetention,
     pub providers: BTreeMap<String, ProviderConfig>,

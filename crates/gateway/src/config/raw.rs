@@ -125,6 +125,10 @@ pub struct RawServer {
 #[serde(deny_unknown_fields)]
 pub struct RawDatabase {
     pub path: Option<String>,
+    /// `off` (default), `errors` or `all`: keep request and response bodies for the dashboard.
+    pub capture_bodies: Option<String>,
+    /// Size cap per captured body, in KB (default 64).
+    pub capture_max_kb: Option<u32>,
     /// Request log rows older than this go (0: kept forever).
     pub retain_days: Option<f64>,
     /// Oldest request log rows go while the database is larger (0: no cap).

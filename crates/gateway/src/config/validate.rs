@@ -414,6 +414,14 @@ fn build(raw: &RawConfig, loc: &Locator, errors: &mut Vec<Diagnostic>) -> Config
         .as_deref()
         .filter(|p| !p.is_empty())
         .map(expand_home);
+    let capture = crate::capture::CaptureSettings::from_raw(
+        raw.database.capture_bodies.as_deref(),
+        raw.database.capture_max_kb,
+    )
+    .unwrap_or_else(|message| {
+        errors.push(loc.at(&[Seg::Key("database"), Seg::Key("capture_bodies")], message));
+        Default::default()
+    });
     let log_retention = build_retention(&raw.database, loc, errors);
 
     let providers: BTreeMap<String, ProviderConfig> = raw
@@ -538,6 +546,7 @@ fn build(raw: &RawConfig, loc: &Locator, errors: &mut Vec<Diagnostic>) -> Config
         listen,
         server,
         database_path,
+        capture,
         log_retention,
         providers,
         aliases,

@@ -1,9 +1,10 @@
 //! HTTP adapter for the admin service under `/admin`. Every handler only translates: the logic
-//! lives in `crate::admin::AdminService`. All routes need `Authorization: Bearer <admin token>`
-//! (`server.admin_token`); `guard` has already refused foreign hosts and origins.
+//! lives in `crate::admin::AdminService`. All routes need `Authorization: Bearer <secret>` (the
+//! per-install admin secret or `server.admin_token`) or a dashboard session cookie (see
+//! `crate::session`); `guard` has already refused foreign hosts and origins.
 
 use axum::extract::{Path, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -16,6 +17,7 @@ use super::CorrelationId;
 use crate::admin::{AdminError, ConfigChange};
 use crate::error::ApiError;
 use crate::gateway::{Gateway, ReloadError};
+use crate::session;
 
 pub(super) fn routes(gateway: Gateway) -> Router<Gateway> {
     Router::new()
@@ -36,12 +38,16 @@ pub(super) fn routes(gateway: Gateway) -> Router<Gateway> {
             "/admin/config/{section}/{*name}",
             get(get_entry).put(put_entry).delete(delete_entry),
         )
+        .merge(super::dashboard::routes())
         .layer(axum::middleware::from_fn_with_state(gateway, guard))
+        // Guarded by its one-time code instead.
+        .route("/admin/login", get(super::dashboard::login))
 }
 
-/// Refuses requests without the admin token (Host and Origin are checked for every route by
-/// `guard`).
-async fn guard(State(gateway): State<Gateway>, request: Request, next: Next) -> Response {
+/// Admits a request with the admin secret or token as a bearer, or with a dashboard session
+/// cookie; a cookie's state-changing calls also need the CSRF header and a same-origin mark
+/// (Host and Origin are checked for every route by `guard`).
+async fn guard(State(gateway): State<Gateway>, mut request: Request, next: Next) -> Response {
     let id = request
         .extensions()
         .get::<CorrelationId>()
@@ -52,37 +58,95 @@ async fn guard(State(gateway): State<Gateway>, request: Request, next: Next) -> 
             .with_correlation_id(&id)
             .into_response()
     };
-    let headers = request.headers();
-    let snapshot = gateway.snapshot();
-    let Some(reference) = snapshot.config.server.admin_token.as_ref() else {
-        return deny(StatusCode::FORBIDDEN, "admin_disabled", "the admin API is off: set server.admin_token (e.g. \"file:~/.config/switchboard/admin.token\")");
-    };
-    let expected = match reference.resolve() {
-        Ok(secret) => secret,
-        Err(e) => {
+    let via = match authenticate(&gateway, request.headers()) {
+        Ok(via) => via,
+        Err(Refusal::TokenUnavailable(e)) => {
             return deny(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "admin_token_unavailable",
                 &format!("server.admin_token: {e}"),
             )
         }
+        Err(Refusal::Missing) => {
+            return deny(
+                StatusCode::UNAUTHORIZED,
+                "invalid_admin_token",
+                "send the admin token as `Authorization: Bearer <token>`, or open the dashboard with `switchboard dashboard`",
+            )
+        }
     };
-    let given = headers
+    let safe = matches!(request.method(), &Method::GET | &Method::HEAD);
+    if via == Via::Session && !safe && !same_origin_write(request.headers()) {
+        return deny(
+            StatusCode::FORBIDDEN,
+            "csrf_check_failed",
+            "state-changing calls with the dashboard's session need a same-origin request with the `x-switchboard-csrf` header",
+        );
+    }
+    request.extensions_mut().insert(via);
+    next.run(request).await
+}
+
+/// How an admin call authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Via {
+    Bearer,
+    Session,
+}
+
+enum Refusal {
+    Missing,
+    TokenUnavailable(String),
+}
+
+fn authenticate(gateway: &Gateway, headers: &HeaderMap) -> Result<Via, Refusal> {
+    if let Some(given) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if !super::guard::constant_time_eq(
-        &Sha256::digest(given.as_bytes()),
-        &Sha256::digest(expected.expose().as_bytes()),
-    ) {
-        return deny(
-            StatusCode::UNAUTHORIZED,
-            "invalid_admin_token",
-            "send the admin token as `Authorization: Bearer <token>`",
-        );
+    {
+        let given = Sha256::digest(given.trim().as_bytes());
+        let matches = |expected: &str| {
+            super::guard::constant_time_eq(&given, &Sha256::digest(expected.as_bytes()))
+        };
+        if gateway
+            .inner
+            .admin_secret
+            .as_ref()
+            .is_some_and(|s| matches(s.expose()))
+        {
+            return Ok(Via::Bearer);
+        }
+        if let Some(reference) = gateway.snapshot().config.server.admin_token.as_ref() {
+            match reference.resolve() {
+                Ok(expected) if matches(expected.expose()) => return Ok(Via::Bearer),
+                Ok(_) => {}
+                Err(e) => return Err(Refusal::TokenUnavailable(e.to_string())),
+            }
+        }
+        return Err(Refusal::Missing);
     }
-    next.run(request).await
+    let session = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| session::cookie(v, session::SESSION_COOKIE));
+    match session {
+        Some(session) if gateway.inner.sessions.is_valid(session) => Ok(Via::Session),
+        _ => Err(Refusal::Missing),
+    }
+}
+
+/// A browser's same-origin write: the CSRF header (a cross-origin page cannot add it without a
+/// preflight, which is refused) and an `Origin` (checked against `Host` by `guard`) or
+/// `Sec-Fetch-Site: same-origin`.
+fn same_origin_write(headers: &HeaderMap) -> bool {
+    let marked = headers.contains_key(session::CSRF_HEADER);
+    let same_origin = headers.contains_key(header::ORIGIN)
+        || headers
+            .get("sec-fetch-site")
+            .is_some_and(|v| v.as_bytes() == b"same-origin");
+    marked && same_origin
 }
 
 fn admin_error(error: AdminError, id: &str) -> Response {

@@ -3,10 +3,12 @@
 
 mod admin;
 mod anthropic;
+mod dashboard;
 pub(crate) mod decompress;
 pub(crate) mod guard;
 mod proxy;
 mod responses;
+mod ui;
 
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, StatusCode};
@@ -48,6 +50,7 @@ pub fn router(gateway: Gateway) -> Router {
         .route("/health/readiness", get(readiness))
         .route("/health", get(health))
         .merge(admin::routes(gateway.clone()))
+        .merge(ui::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(gateway.clone(), front))

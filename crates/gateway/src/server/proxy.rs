@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use super::guard::ClientIdentity;
 use crate::affinity::SessionKey;
+use crate::capture::Capture;
 use crate::config::Pricing;
 use crate::config::{AliasConfig, BreakerSettings, Limits, ParamPolicy, WhenSpent};
 use crate::error::ApiError;
@@ -116,7 +117,10 @@ pub(super) async fn handle(
         ),
     };
     let result = match read_json_body(request, snapshot.config.server.max_body_bytes).await {
-        Ok(body) => route(&context, endpoint, body, &Ingress::OpenAi, &mut record).await,
+        Ok(body) => {
+            record.capture = Capture::start(snapshot.config.capture, &body);
+            route(&context, endpoint, body, &Ingress::OpenAi, &mut record).await
+        }
         Err(e) => Err(e),
     };
     match result {
@@ -162,6 +166,7 @@ pub(super) async fn handle_anthropic(
     let beta = super::anthropic::beta_header(request.headers());
     let result = match read_json_body(request, snapshot.config.server.max_body_bytes).await {
         Ok(native) => {
+            record.capture = Capture::start(snapshot.config.capture, &native);
             let (body, anthropic) = super::anthropic::ingress(native, endpoint, beta);
             let ingress = Ingress::Anthropic(anthropic);
             route(
@@ -218,20 +223,23 @@ pub(super) async fn handle_responses(
     };
     let client = identity.as_ref().map(|i| i.token.as_str());
     let result = match read_json_body(request, snapshot.config.server.max_body_bytes).await {
-        Ok(native) => match super::responses::ingress(&gateway, native, client).await {
-            Ok((body, responses)) => {
-                let ingress = Ingress::Responses(Box::new(responses));
-                route(
-                    &context,
-                    Endpoint::ChatCompletions,
-                    body,
-                    &ingress,
-                    &mut record,
-                )
-                .await
+        Ok(native) => {
+            record.capture = Capture::start(snapshot.config.capture, &native);
+            match super::responses::ingress(&gateway, native, client).await {
+                Ok((body, responses)) => {
+                    let ingress = Ingress::Responses(Box::new(responses));
+                    route(
+                        &context,
+                        Endpoint::ChatCompletions,
+                        body,
+                        &ingress,
+                        &mut record,
+                    )
+                    .await
+                }
+                Err(e) => Err(e),
             }
-            Err(e) => Err(e),
-        },
+        }
         Err(e) => Err(e),
     };
     match result {
@@ -742,6 +750,9 @@ async fn route(
                                 },
                                 &target.breaker,
                             );
+                            if let Some(capture) = &mut record.capture {
+                                capture.response(&body);
+                            }
                             record.finish_ok(usage);
                             record.spend_committed().await;
                             json_response(body, &route)
@@ -1125,7 +1136,11 @@ impl ForwardStream {
             }
         }
         self.sent += 1;
-        Some(event.to_bytes())
+        let bytes = event.to_bytes();
+        if let Some(capture) = &mut self.record.capture {
+            capture.response(&bytes);
+        }
+        Some(bytes)
     }
 }
 
@@ -1275,6 +1290,8 @@ struct Record {
     row: LogRow,
     started: Instant,
     attempts: Vec<String>,
+    /// Bodies for the dashboard, when `[database] capture_bodies` asks for them.
+    capture: Option<Box<Capture>>,
 }
 
 impl Record {
@@ -1294,6 +1311,7 @@ impl Record {
             },
             started: Instant::now(),
             attempts: Vec::new(),
+            capture: None,
         }
     }
 
@@ -1308,6 +1326,7 @@ impl Record {
             row: std::mem::take(&mut self.row),
             started: self.started,
             attempts: std::mem::take(&mut self.attempts),
+            capture: self.capture.take(),
         }
     }
 
@@ -1351,6 +1370,11 @@ impl Record {
     }
 
     fn finish_error(&mut self, error: &ApiError) {
+        if let Some(capture) = &mut self.capture {
+            if let Ok(body) = serde_json::to_vec(&serde_json::json!({ "error": error })) {
+                capture.response(&body);
+            }
+        }
         self.row.status = error.status.as_u16();
         self.row.error_type = Some(error.code.to_owned());
         self.write();
@@ -1371,6 +1395,10 @@ impl Record {
         self.row.latency_ms = round_ms(self.started.elapsed().as_secs_f64() * 1000.0);
         if !self.attempts.is_empty() {
             self.row.attempts = Some(format!("[{}]", self.attempts.join(",")));
+        }
+        if let Some(capture) = self.capture.take() {
+            let failed = self.row.status >= 400 || self.row.error_type.is_some();
+            self.row.bodies = capture.finish(failed).map(Box::new);
         }
         log.log(std::mem::take(&mut self.row));
     }

@@ -3,6 +3,7 @@
 //! keep flowing: rows are dropped (and counted) and readiness reports the failure.
 
 pub mod ledger;
+pub mod read;
 pub mod responses;
 pub mod retention;
 
@@ -49,6 +50,9 @@ pub struct LogRow {
     pub tenant: Option<String>,
     /// `None`: no usage reported, or a cloud model without a known price.
     pub cost_usd: Option<f64>,
+    /// Bodies kept by `[database] capture_bodies`; stored in `request_bodies`, not in the row.
+    #[serde(skip)]
+    pub bodies: Option<Box<crate::capture::CapturedBodies>>,
     /// Parts of `input_tokens` read from / written to a prompt cache, and of `output_tokens`
     /// spent reasoning.
     pub cache_read_tokens: Option<u64>,
@@ -98,6 +102,8 @@ struct Shared {
     error: Mutex<Option<String>>,
     written: AtomicU64,
     dropped: AtomicU64,
+    /// The id of the last row committed, for live tails (`subscribe_written`).
+    last_id: tokio::sync::watch::Sender<i64>,
     retention: Mutex<retention::Retention>,
     pruned: AtomicU64,
     /// (bytes in use, oldest row's `ts_ms`) from the last pass.
@@ -127,6 +133,7 @@ impl LogWriter {
             error: Mutex::new(None),
             written: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
+            last_id: tokio::sync::watch::channel(0).0,
             retention: Mutex::new(retention),
             pruned: AtomicU64::new(0),
             stats: Mutex::new((None, None)),
@@ -156,6 +163,15 @@ impl LogWriter {
         if self.tx.try_send(row).is_err() {
             self.shared.dropped.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Changes to the id of the last committed row after every batch.
+    pub fn subscribe_written(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.shared.last_id.subscribe()
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.shared.path
     }
 
     pub fn health(&self) -> LogHealth {
@@ -311,7 +327,8 @@ async fn write_batch(
         return;
     };
     match insert(db, batch).await {
-        Ok(()) => {
+        Ok(last_id) => {
+            shared.last_id.send_replace(last_id);
             shared.written.fetch_add(count, Ordering::Relaxed);
             shared.set_error(None);
         }
@@ -331,8 +348,10 @@ const ROWS_PER_STATEMENT: usize = 64;
 /// `ROWS_PER_STATEMENT` rows, then the rest in power-of-two chunks, so a batch takes a handful
 /// of statements of at most seven distinct shapes (prepared once, then cached). Every statement
 /// is a round trip to sqlx's worker thread: one per row cost two thread switches per request.
-async fn insert(pool: &SqlitePool, rows: &[LogRow]) -> Result<(), sqlx::Error> {
+/// Returns the id of the last row inserted.
+async fn insert(pool: &SqlitePool, rows: &[LogRow]) -> Result<i64, sqlx::Error> {
     let mut tx = pool.begin().await?;
+    let mut last_id = 0;
     let mut rest = rows;
     while !rest.is_empty() {
         let n = ROWS_PER_STATEMENT.min(1 << rest.len().ilog2());
@@ -363,10 +382,35 @@ async fn insert(pool: &SqlitePool, rows: &[LogRow]) -> Result<(), sqlx::Error> {
                 .bind(row.cache_write_1h_tokens.map(|t| t as i64))
                 .bind(row.reasoning_tokens.map(|t| t as i64));
         }
-        query.execute(&mut *tx).await?;
+        last_id = query.execute(&mut *tx).await?.last_insert_rowid();
+        insert_bodies(&mut tx, last_id, chunk).await?;
         rest = tail;
     }
-    tx.commit().await
+    tx.commit().await?;
+    Ok(last_id)
+}
+
+/// Stores captured bodies for the rows of one multi-row INSERT whose last id is `last_id` (one
+/// statement's rows get consecutive ids).
+async fn insert_bodies(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    last_id: i64,
+    chunk: &[LogRow],
+) -> Result<(), sqlx::Error> {
+    let first_id = last_id - chunk.len() as i64 + 1;
+    for (offset, row) in chunk.iter().enumerate() {
+        let Some(bodies) = &row.bodies else { continue };
+        sqlx::query(
+            "INSERT INTO request_bodies (request_id, request, response, truncated) VALUES (?, ?, ?, ?)",
+        )
+        .bind(first_id + offset as i64)
+        .bind(&bodies.request)
+        .bind(&bodies.response)
+        .bind(bodies.truncated)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }
 
 /// `INSERT ... VALUES (?, ...), ...` for `rows` rows (a power of two up to `ROWS_PER_STATEMENT`).
@@ -459,6 +503,7 @@ mod tests {
             client: Some("obsidian".into()),
             tenant: Some("home".into()),
             cost_usd: Some(0.0125),
+            bodies: None,
             cache_read_tokens: Some(5),
             cache_write_tokens: Some(3),
             cache_write_1h_tokens: Some(1),
@@ -503,6 +548,7 @@ mod tests {
                 client: r.try_get("client")?,
                 tenant: r.try_get("tenant")?,
                 cost_usd: r.try_get("cost_usd")?,
+                bodies: None,
                 cache_read_tokens: tokens(r, "cache_read_tokens")?,
                 cache_write_tokens: tokens(r, "cache_write_tokens")?,
                 cache_write_1h_tokens: tokens(r, "cache_write_1h_tokens")?,

@@ -1,0 +1,354 @@
+//! Reading the request log for the dashboard and the admin API. A separate read-only pool: in
+//! WAL mode readers never block the writer (nor it them), and the writer keeps its one
+//! connection and page cache to itself.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteRow};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use tokio::sync::OnceCell;
+
+use crate::api::{
+    CapturedBodies, GroupBy, RequestDetail, RequestList, RequestQuery, RequestRow, Stats,
+    StatsBucket, StatsQuery,
+};
+
+const DEFAULT_LIMIT: u32 = 100;
+const MAX_LIMIT: u32 = 1000;
+const MAX_BUCKETS: i64 = 2000;
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+const COLUMNS: &str = "id, ts_ms, correlation_id, endpoint, requested_model, alias, target, \
+    provider, status, error_type, latency_ms, ttft_ms, input_tokens, output_tokens, streamed, \
+    client, tenant, cost_usd";
+
+/// Opens lazily: the writer creates the file and runs the migrations first.
+pub struct LogReader {
+    path: PathBuf,
+    pool: OnceCell<SqlitePool>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("{0}")]
+    BadQuery(String),
+    #[error("the request log cannot be read: {0}")]
+    Database(String),
+}
+
+impl From<sqlx::Error> for ReadError {
+    fn from(e: sqlx::Error) -> Self {
+        ReadError::Database(e.to_string())
+    }
+}
+
+impl LogReader {
+    pub fn new(path: PathBuf) -> Self {
+        LogReader {
+            path,
+            pool: OnceCell::new(),
+        }
+    }
+
+    async fn pool(&self) -> Result<&SqlitePool, ReadError> {
+        self.pool
+            .get_or_try_init(|| async {
+                let options = SqliteConnectOptions::new()
+                    .filename(&self.path)
+                    .read_only(true)
+                    .busy_timeout(Duration::from_secs(2));
+                SqlitePoolOptions::new()
+                    .max_connections(4)
+                    .connect_with(options)
+                    .await
+                    .map_err(|e| ReadError::Database(format!("{}: {e}", self.path.display())))
+            })
+            .await
+    }
+
+    /// One page of rows, newest first (by start time, then id).
+    pub async fn list(&self, query: &RequestQuery) -> Result<RequestList, ReadError> {
+        let limit = query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
+        let mut sql =
+            QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM requests WHERE 1"));
+        filters(&mut sql, query)?;
+        if let Some(cursor) = &query.cursor {
+            let (ts, id) = parse_cursor(cursor)?;
+            sql.push(" AND (ts_ms, id) < (")
+                .push_bind(ts)
+                .push(", ")
+                .push_bind(id)
+                .push(")");
+        }
+        sql.push(" ORDER BY ts_ms DESC, id DESC LIMIT ")
+            .push_bind(i64::from(limit) + 1);
+        let mut rows: Vec<RequestRow> = sql
+            .build()
+            .fetch_all(self.pool().await?)
+            .await?
+            .iter()
+            .map(row)
+            .collect::<Result<_, _>>()?;
+        let next_cursor = if rows.len() > limit as usize {
+            rows.truncate(limit as usize);
+            rows.last().map(|r| format!("{}:{}", r.ts_ms, r.id))
+        } else {
+            None
+        };
+        Ok(RequestList { rows, next_cursor })
+    }
+
+    pub async fn get(&self, id: i64) -> Result<Option<RequestDetail>, ReadError> {
+        let found = sqlx::query(&format!(
+            "SELECT {COLUMNS}, attempts FROM requests WHERE id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(self.pool().await?)
+        .await?;
+        let Some(found) = found else { return Ok(None) };
+        let attempts: Option<String> = found.try_get("attempts")?;
+        let bodies = sqlx::query_as::<_, (Option<String>, Option<String>, bool)>(
+            "SELECT request, response, truncated FROM request_bodies WHERE request_id = ?",
+        )
+        .bind(id)
+        .fetch_optional(self.pool().await?)
+        .await?
+        .map(|(request, response, truncated)| CapturedBodies {
+            request,
+            response,
+            truncated,
+        });
+        Ok(Some(RequestDetail {
+            row: row(&found)?,
+            attempts: attempts
+                .and_then(|a| serde_json::from_str(&a).ok())
+                .unwrap_or_default(),
+            bodies,
+        }))
+    }
+
+    /// Rows written after `id`, oldest first (the live tail and SSE resumption).
+    pub async fn after(&self, id: i64, limit: u32) -> Result<Vec<RequestRow>, ReadError> {
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM requests WHERE id > ? ORDER BY id LIMIT ?"
+        ))
+        .bind(id)
+        .bind(i64::from(limit))
+        .fetch_all(self.pool().await?)
+        .await?
+        .iter()
+        .map(row)
+        .collect()
+    }
+
+    pub async fn last_id(&self) -> Result<i64, ReadError> {
+        let (id,): (Option<i64>,) = sqlx::query_as("SELECT MAX(id) FROM requests")
+            .fetch_one(self.pool().await?)
+            .await?;
+        Ok(id.unwrap_or(0))
+    }
+
+    /// Counts, errors, latency/TTFT percentiles, tokens and cost per bucket (and group).
+    pub async fn stats(&self, query: &StatsQuery, now_ms: i64) -> Result<Stats, ReadError> {
+        let to_ms = query.to_ms.unwrap_or(now_ms);
+        let from_ms = query.from_ms.unwrap_or(to_ms - DAY_MS);
+        if from_ms >= to_ms {
+            return Err(ReadError::BadQuery("from_ms must be before to_ms".into()));
+        }
+        let span = to_ms - from_ms;
+        let step_ms = query.step_ms.unwrap_or_else(|| (span / 60).max(1000));
+        if step_ms <= 0 || span / step_ms > MAX_BUCKETS {
+            return Err(ReadError::BadQuery(format!(
+                "step_ms must be positive and give at most {MAX_BUCKETS} buckets over the range"
+            )));
+        }
+        let group = query.group_by.map(GroupBy::column).unwrap_or("NULL");
+        // The `ts_ms` index finds the range; the rest is summed here, where percentiles are easy
+        // (SQLite window functions ranking each bucket were slower). Decoded by position.
+        type Line = (
+            i64,
+            Option<String>,
+            bool,
+            f64,
+            Option<f64>,
+            Option<i64>,
+            Option<i64>,
+            Option<f64>,
+        );
+        let rows: Vec<Line> = sqlx::query_as(&format!(
+            "SELECT ts_ms, {group}, status >= 400 OR error_type IS NOT NULL, latency_ms, ttft_ms, \
+             input_tokens, output_tokens, cost_usd FROM requests WHERE ts_ms >= ? AND ts_ms < ?"
+        ))
+        .bind(from_ms)
+        .bind(to_ms)
+        .fetch_all(self.pool().await?)
+        .await?;
+        let mut buckets: BTreeMap<(i64, Option<String>), Acc> = BTreeMap::new();
+        let mut totals = Acc::default();
+        for (ts, group, failed, latency, ttft, input, output, cost) in rows {
+            let sample = Sample {
+                failed,
+                latency,
+                ttft,
+                input: input.unwrap_or(0),
+                output: output.unwrap_or(0),
+                cost: cost.unwrap_or(0.0),
+            };
+            let key = (from_ms + (ts - from_ms) / step_ms * step_ms, group);
+            buckets.entry(key).or_default().add(&sample);
+            totals.add(&sample);
+        }
+        Ok(Stats {
+            from_ms,
+            to_ms,
+            step_ms,
+            group_by: query.group_by,
+            buckets: buckets
+                .into_iter()
+                .map(|((t_ms, group), acc)| acc.finish(t_ms, group))
+                .collect(),
+            totals: totals.finish(from_ms, None),
+        })
+    }
+}
+
+struct Sample {
+    failed: bool,
+    latency: f64,
+    ttft: Option<f64>,
+    input: i64,
+    output: i64,
+    cost: f64,
+}
+
+#[derive(Default)]
+struct Acc {
+    count: u32,
+    errors: u32,
+    latencies: Vec<f64>,
+    ttfts: Vec<f64>,
+    input: i64,
+    output: i64,
+    cost: f64,
+}
+
+impl Acc {
+    fn add(&mut self, s: &Sample) {
+        self.count += 1;
+        self.errors += u32::from(s.failed);
+        self.latencies.push(s.latency);
+        if let Some(t) = s.ttft {
+            self.ttfts.push(t);
+        }
+        self.input += s.input;
+        self.output += s.output;
+        self.cost += s.cost;
+    }
+
+    fn finish(mut self, t_ms: i64, group: Option<String>) -> StatsBucket {
+        StatsBucket {
+            t_ms,
+            group,
+            count: self.count,
+            errors: self.errors,
+            latency_p50_ms: percentile(&mut self.latencies, 0.50),
+            latency_p95_ms: percentile(&mut self.latencies, 0.95),
+            ttft_p50_ms: percentile(&mut self.ttfts, 0.50),
+            ttft_p95_ms: percentile(&mut self.ttfts, 0.95),
+            input_tokens: self.input,
+            output_tokens: self.output,
+            cost_usd: self.cost,
+        }
+    }
+}
+
+/// Nearest-rank percentile (`q` in 0..=1); sorts `values` in place.
+pub(crate) fn percentile(values: &mut [f64], q: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_unstable_by(f64::total_cmp);
+    let rank = (q * values.len() as f64).ceil() as usize;
+    Some(values[rank.clamp(1, values.len()) - 1])
+}
+
+fn parse_cursor(cursor: &str) -> Result<(i64, i64), ReadError> {
+    cursor
+        .split_once(':')
+        .and_then(|(ts, id)| Some((ts.parse().ok()?, id.parse().ok()?)))
+        .ok_or_else(|| ReadError::BadQuery(format!("cursor {cursor:?} is not one this API gave")))
+}
+
+fn filters(sql: &mut QueryBuilder<'_, Sqlite>, q: &RequestQuery) -> Result<(), ReadError> {
+    let equal = [
+        ("alias", &q.alias),
+        ("target", &q.target),
+        ("error_type", &q.error_type),
+        ("client", &q.client),
+        ("correlation_id", &q.correlation_id),
+    ];
+    for (column, value) in equal {
+        if let Some(value) = value.as_ref().filter(|v| !v.is_empty()) {
+            sql.push(format!(" AND {column} = "))
+                .push_bind(value.clone());
+        }
+    }
+    // The failure classes repeat the partial index's condition word for word, so SQLite uses it.
+    const FAILED: &str = " AND (status >= 400 OR error_type IS NOT NULL)";
+    match q.status.as_deref().filter(|s| !s.is_empty()) {
+        None => {}
+        Some("2xx") => {
+            sql.push(" AND status >= 200 AND status < 300");
+        }
+        Some("4xx") => {
+            sql.push(FAILED).push(" AND status >= 400 AND status < 500");
+        }
+        Some("5xx") => {
+            sql.push(FAILED).push(" AND status >= 500");
+        }
+        Some("error") => {
+            sql.push(FAILED);
+        }
+        Some(other) => {
+            return Err(ReadError::BadQuery(format!(
+                "status {other:?}: use 2xx, 4xx, 5xx or error"
+            )))
+        }
+    }
+    if let Some(from) = q.from_ms {
+        sql.push(" AND ts_ms >= ").push_bind(from);
+    }
+    if let Some(to) = q.to_ms {
+        sql.push(" AND ts_ms < ").push_bind(to);
+    }
+    Ok(())
+}
+
+fn row(r: &SqliteRow) -> Result<RequestRow, ReadError> {
+    Ok(RequestRow {
+        id: r.try_get("id")?,
+        ts_ms: r.try_get("ts_ms")?,
+        correlation_id: r.try_get("correlation_id")?,
+        endpoint: r.try_get("endpoint")?,
+        requested_model: r.try_get("requested_model")?,
+        alias: r.try_get("alias")?,
+        target: r.try_get("target")?,
+        provider: r.try_get("provider")?,
+        status: r.try_get::<i64, _>("status")?.clamp(0, 999) as u16,
+        error_type: r.try_get("error_type")?,
+        latency_ms: r.try_get("latency_ms")?,
+        ttft_ms: r.try_get("ttft_ms")?,
+        input_tokens: r.try_get("input_tokens")?,
+        output_tokens: r.try_get("output_tokens")?,
+        streamed: r.try_get("streamed")?,
+        client: r.try_get("client")?,
+        tenant: r.try_get("tenant")?,
+        cost_usd: r.try_get("cost_usd")?,
+    })
+}
+
+#[cfg(test)]
+#[path = "read_tests.rs"]
+mod tests;

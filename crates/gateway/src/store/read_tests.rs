@@ -1,0 +1,377 @@
+// The benchmark prints its figures.
+#![allow(clippy::print_stdout)]
+
+use super::*;
+use crate::store::{insert, open, LogRow};
+
+fn row_at(ts_ms: i64, alias: &str, status: u16, latency_ms: f64) -> LogRow {
+    LogRow {
+        ts_ms,
+        correlation_id: format!("c-{ts_ms}-{alias}"),
+        endpoint: "chat/completions",
+        alias: Some(alias.into()),
+        target: Some(format!("p/{alias}")),
+        status,
+        error_type: (status >= 400).then(|| "backend_error".to_owned()),
+        latency_ms,
+        ttft_ms: Some(latency_ms / 2.0),
+        input_tokens: Some(10),
+        output_tokens: Some(5),
+        cost_usd: Some(0.001),
+        client: Some(if ts_ms % 2 == 0 { "even" } else { "odd" }.into()),
+        attempts: Some(format!(
+            r#"[{{"target":"p/{alias}","outcome":"ok","ms":{latency_ms}}}]"#
+        )),
+        ..LogRow::default()
+    }
+}
+
+async fn log_with(rows: &[LogRow]) -> anyhow::Result<(tempfile::TempDir, LogReader)> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("log.db");
+    let pool = open(&path).await.map_err(anyhow::Error::msg)?;
+    for chunk in rows.chunks(512) {
+        insert(&pool, chunk).await?;
+    }
+    pool.close().await;
+    Ok((dir, LogReader::new(path)))
+}
+
+#[test]
+fn percentiles_are_nearest_rank() {
+    let mut v: Vec<f64> = (1..=100).rev().map(f64::from).collect();
+    assert_eq!(percentile(&mut v, 0.5), Some(50.0));
+    assert_eq!(percentile(&mut v, 0.95), Some(95.0));
+    assert_eq!(percentile(&mut [7.0], 0.95), Some(7.0));
+    assert_eq!(percentile(&mut [], 0.5), None);
+}
+
+#[tokio::test]
+async fn filters_and_cursor_pages_walk_the_log_newest_first() -> anyhow::Result<()> {
+    let rows: Vec<LogRow> = (0..250)
+        .map(|i| {
+            let alias = if i % 5 == 0 { "cloud" } else { "local" };
+            let status = if i % 10 == 3 { 502 } else { 200 };
+            row_at(1_000 + i, alias, status, i as f64)
+        })
+        .collect();
+    let (_dir, reader) = log_with(&rows).await?;
+    // Pages of 100 without overlap or gaps, newest first.
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = reader
+            .list(&RequestQuery {
+                cursor: cursor.clone(),
+                ..RequestQuery::default()
+            })
+            .await?;
+        seen.extend(page.rows.iter().map(|r| r.ts_ms));
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    let expected: Vec<i64> = (1_000..1_250).rev().collect();
+    assert_eq!(seen, expected);
+
+    let cloud = reader
+        .list(&RequestQuery {
+            alias: Some("cloud".into()),
+            limit: Some(1000),
+            ..RequestQuery::default()
+        })
+        .await?;
+    assert_eq!(cloud.rows.len(), 50);
+    assert!(cloud
+        .rows
+        .iter()
+        .all(|r| r.alias.as_deref() == Some("cloud")));
+
+    let failed = reader
+        .list(&RequestQuery {
+            status: Some("5xx".into()),
+            from_ms: Some(1_100),
+            to_ms: Some(1_200),
+            limit: Some(1000),
+            ..RequestQuery::default()
+        })
+        .await?;
+    let ts: Vec<i64> = failed.rows.iter().map(|r| r.ts_ms).collect();
+    assert_eq!(
+        ts,
+        vec![1193, 1183, 1173, 1163, 1153, 1143, 1133, 1123, 1113, 1103]
+    );
+    for class in ["2xx", "4xx", "error"] {
+        let page = reader
+            .list(&RequestQuery {
+                status: Some(class.into()),
+                limit: Some(1000),
+                ..RequestQuery::default()
+            })
+            .await?;
+        let expected = match class {
+            "2xx" => 225,
+            "4xx" => 0,
+            _ => 25,
+        };
+        assert_eq!(page.rows.len(), expected, "{class}");
+    }
+    assert!(matches!(
+        reader
+            .list(&RequestQuery {
+                status: Some("bad".into()),
+                ..RequestQuery::default()
+            })
+            .await,
+        Err(ReadError::BadQuery(_))
+    ));
+    let one = reader
+        .list(&RequestQuery {
+            correlation_id: Some("c-1003-local".into()),
+            ..RequestQuery::default()
+        })
+        .await?;
+    assert_eq!(one.rows.len(), 1);
+    let detail = reader.get(one.rows[0].id).await?;
+    let detail = detail.ok_or_else(|| anyhow::anyhow!("row missing"))?;
+    assert_eq!(detail.row.status, 502);
+    assert_eq!(detail.attempts.len(), 1);
+    assert_eq!(detail.attempts[0].target.as_deref(), Some("p/local"));
+    assert!(reader.get(999_999).await?.is_none());
+    // The live tail's query: rows after an id, oldest first.
+    let after = reader.after(detail.row.id, 3).await?;
+    let ids: Vec<i64> = after.iter().map(|r| r.id).collect();
+    assert_eq!(
+        ids,
+        vec![detail.row.id + 1, detail.row.id + 2, detail.row.id + 3]
+    );
+    assert_eq!(reader.last_id().await?, 250);
+    Ok(())
+}
+
+#[tokio::test]
+async fn stats_bucket_and_group_with_percentiles() -> anyhow::Result<()> {
+    // Two minutes; in each, `a` has latencies 1..=10 and `b` one failed request.
+    let mut rows = Vec::new();
+    for minute in 0..2 {
+        for i in 1..=10 {
+            rows.push(row_at(minute * 60_000 + i, "a", 200, i as f64));
+        }
+        rows.push(row_at(minute * 60_000 + 30_000, "b", 503, 100.0));
+    }
+    let (_dir, reader) = log_with(&rows).await?;
+    let stats = reader
+        .stats(
+            &StatsQuery {
+                from_ms: Some(0),
+                to_ms: Some(120_000),
+                step_ms: Some(60_000),
+                group_by: Some(GroupBy::Alias),
+            },
+            0,
+        )
+        .await?;
+    assert_eq!(stats.buckets.len(), 4);
+    let a0 = &stats.buckets[0];
+    assert_eq!((a0.t_ms, a0.group.as_deref()), (0, Some("a")));
+    assert_eq!((a0.count, a0.errors), (10, 0));
+    assert_eq!(a0.latency_p50_ms, Some(5.0));
+    assert_eq!(a0.latency_p95_ms, Some(10.0));
+    assert_eq!(a0.ttft_p50_ms, Some(2.5));
+    assert_eq!(a0.input_tokens, 100);
+    let b1 = &stats.buckets[3];
+    assert_eq!((b1.t_ms, b1.group.as_deref()), (60_000, Some("b")));
+    assert_eq!((b1.count, b1.errors), (1, 1));
+    assert_eq!(stats.totals.count, 22);
+    assert_eq!(stats.totals.errors, 2);
+    assert!((stats.totals.cost_usd - 0.022).abs() < 1e-9);
+    let bad = reader
+        .stats(
+            &StatsQuery {
+                from_ms: Some(0),
+                to_ms: Some(10_000_000),
+                step_ms: Some(1),
+                group_by: None,
+            },
+            0,
+        )
+        .await;
+    assert!(matches!(bad, Err(ReadError::BadQuery(_))));
+    Ok(())
+}
+
+/// The dashboard's queries on a 1,000,000-row log (30 days, ~23 requests a minute, 3% failed):
+/// `cargo test -p switchboard-gateway --release --lib bench_million -- --ignored --nocapture`.
+/// A benchmark, not a timed test: it prints the figures.
+#[tokio::test]
+#[ignore = "benchmark: builds a 1,000,000-row log (about a minute)"]
+async fn bench_million_row_log() -> anyhow::Result<()> {
+    const ROWS: i64 = 1_000_000;
+    const SPAN: i64 = 30 * DAY_MS;
+    let now = 1_760_000_000_000_i64;
+    let aliases = ["local/chat", "cloud/smart", "cloud/fast", "embed", "code"];
+    let rows: Vec<LogRow> = (0..ROWS)
+        .map(|i| {
+            let ts = now - SPAN + i * (SPAN / ROWS);
+            let alias = aliases[(i % 5) as usize];
+            let status = if i % 33 == 0 { 502 } else { 200 };
+            let mut row = row_at(ts, alias, status, (i % 997) as f64);
+            row.client = Some(format!("client-{}", i % 7));
+            row
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    let (_dir, reader) = log_with(&rows).await?;
+    println!(
+        "built {ROWS} rows in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let queries: Vec<(&str, RequestQuery)> = vec![
+        ("latest page", RequestQuery::default()),
+        (
+            "alias filter",
+            RequestQuery {
+                alias: Some("cloud/fast".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "errors only",
+            RequestQuery {
+                status: Some("error".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "5xx of one target",
+            RequestQuery {
+                target: Some("p/code".into()),
+                status: Some("5xx".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "client + last hour",
+            RequestQuery {
+                client: Some("client-3".into()),
+                from_ms: Some(now - 3_600_000),
+                ..Default::default()
+            },
+        ),
+        (
+            "one day a week ago",
+            RequestQuery {
+                from_ms: Some(now - 8 * DAY_MS),
+                to_ms: Some(now - 7 * DAY_MS),
+                ..Default::default()
+            },
+        ),
+        (
+            "correlation id",
+            RequestQuery {
+                correlation_id: Some(format!("c-{}-code", now - SPAN + 4 * (SPAN / ROWS))),
+                ..Default::default()
+            },
+        ),
+    ];
+    let mut worst = 0.0_f64;
+    for (name, query) in &queries {
+        let _ = reader.list(query).await?; // warm the page cache once
+        let t = std::time::Instant::now();
+        let n = 5;
+        let mut rows = 0;
+        for _ in 0..n {
+            rows = reader.list(query).await?.rows.len();
+        }
+        let ms = t.elapsed().as_secs_f64() * 1000.0 / f64::from(n);
+        worst = worst.max(ms);
+        println!("list  {name:<22} {ms:>7.2} ms  ({rows} rows)");
+    }
+    let stats: Vec<(&str, StatsQuery)> = vec![
+        (
+            "last hour by alias",
+            StatsQuery {
+                from_ms: Some(now - 3_600_000),
+                to_ms: Some(now),
+                step_ms: None,
+                group_by: Some(GroupBy::Alias),
+            },
+        ),
+        (
+            "last 24 h",
+            StatsQuery {
+                from_ms: None,
+                to_ms: Some(now),
+                step_ms: None,
+                group_by: None,
+            },
+        ),
+        (
+            "last 24 h by target",
+            StatsQuery {
+                from_ms: None,
+                to_ms: Some(now),
+                step_ms: Some(3_600_000),
+                group_by: Some(GroupBy::Target),
+            },
+        ),
+        (
+            "last 7 days by alias",
+            StatsQuery {
+                from_ms: Some(now - 7 * DAY_MS),
+                to_ms: Some(now),
+                step_ms: Some(6 * 3_600_000),
+                group_by: Some(GroupBy::Alias),
+            },
+        ),
+    ];
+    for (name, query) in &stats {
+        let _ = reader.stats(query, now).await?;
+        let t = std::time::Instant::now();
+        let n = 3;
+        let mut count = 0;
+        for _ in 0..n {
+            count = reader.stats(query, now).await?.totals.count;
+        }
+        let ms = t.elapsed().as_secs_f64() * 1000.0 / f64::from(n);
+        println!("stats {name:<22} {ms:>7.2} ms  ({count} requests)");
+    }
+    println!("slowest list call: {worst:.2} ms");
+    Ok(())
+}
+
+#[tokio::test]
+async fn captured_bodies_are_read_with_their_row_and_deleted_with_it() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("log.db");
+    let pool = open(&path).await.map_err(anyhow::Error::msg)?;
+    let mut with = row_at(5, "a", 200, 1.0);
+    with.bodies = Some(Box::new(crate::capture::CapturedBodies {
+        request: Some(r#"{"model":"a"}"#.into()),
+        response: Some("data: {}\n\n".into()),
+        truncated: true,
+    }));
+    insert(
+        &pool,
+        &[row_at(4, "a", 200, 1.0), with, row_at(6, "a", 200, 1.0)],
+    )
+    .await?;
+    let reader = LogReader::new(path);
+    let detail = reader
+        .get(2)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("missing"))?;
+    let bodies = detail.bodies.ok_or_else(|| anyhow::anyhow!("no bodies"))?;
+    assert_eq!(bodies.request.as_deref(), Some(r#"{"model":"a"}"#));
+    assert!(bodies.truncated);
+    assert!(reader.get(1).await?.and_then(|d| d.bodies).is_none());
+    sqlx::query("DELETE FROM requests WHERE id = 2")
+        .execute(&pool)
+        .await?;
+    let (left,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM request_bodies")
+        .fetch_one(&pool)
+        .await?;
+    assert_eq!(left, 0, "bodies go with their row");
+    Ok(())
+}
