@@ -17,6 +17,7 @@ mod correlation;
 mod errors;
 mod import;
 mod logging;
+mod ops;
 mod proxy;
 mod sdk;
 mod streaming;
