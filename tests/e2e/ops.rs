@@ -154,3 +154,71 @@ targets = ["down/nothing"]
     );
     served.stop().await;
 }
+
+/// `service install --dry-run` renders the unit for this binary and config without touching the
+/// system; `systemd-analyze verify` accepts it where systemd is installed.
+#[tokio::test]
+async fn service_install_dry_run_renders_a_unit_systemd_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, render_config(BASE_CONFIG, "http://127.0.0.1:9/v1")).unwrap();
+    let out = run(
+        dir.path(),
+        &config,
+        &["service", "install", "--user", "--dry-run"],
+        None,
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    let unit_path = dir.path().join(".config/systemd/user/switchboard.service");
+    assert!(!unit_path.exists(), "--dry-run wrote nothing");
+    if !cfg!(target_os = "linux") {
+        return;
+    }
+    assert!(
+        printed.contains(&format!("# would write {}", unit_path.display())),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("# would run: systemctl --user enable --now switchboard.service"),
+        "{printed}"
+    );
+    let unit: String = printed
+        .lines()
+        .filter(|l| !l.starts_with("# would"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(
+        unit.contains(&format!("--config \"{}\" serve", config.display())),
+        "{unit}"
+    );
+    for directive in [
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "PrivateTmp=yes",
+        "Restart=on-failure",
+    ] {
+        assert!(unit.lines().any(|l| l == directive), "{directive}:\n{unit}");
+    }
+    let Ok(which) = std::process::Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+    else {
+        println!("skipped systemd-analyze verify: systemd-analyze is not installed");
+        return;
+    };
+    assert!(which.status.success());
+    let file = dir.path().join("switchboard.service");
+    std::fs::write(&file, &unit).unwrap();
+    let verify = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let complaints = text(&verify.stderr);
+    assert!(
+        verify.status.success() && !complaints.contains("switchboard.service:"),
+        "systemd-analyze verify:\n{complaints}\n{unit}"
+    );
+}

@@ -12,6 +12,7 @@ use switchboard_gateway::config::{self, LoadError};
 use switchboard_gateway::{Gateway, GatewayOptions};
 
 mod ask;
+mod service;
 
 /// mimalloc rather than the system allocator: proxying a request makes hundreds of small,
 /// short-lived allocations, and glibc's malloc spent about a fifth of the instructions on them.
@@ -93,6 +94,8 @@ enum Command {
     },
     /// Ask a model a question from the terminal (any OpenAI-compatible server); streams the answer.
     Ask(ask::AskArgs),
+    /// Run the gateway as a systemd (Linux) or launchd (macOS) service: install, uninstall, status.
+    Service(service::ServiceArgs),
     /// Show every target's routing state (breaker, last error, retry time) of a running gateway.
     Targets {
         #[arg(long)]
@@ -200,6 +203,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check => check(&path),
         Command::Ask(args) => ask::run(args, &path),
+        Command::Service(args) => service::run(args, &path),
         Command::Status { url } => status(&gateway_url(url, &path)),
         Command::Tokens { action } => tokens(&path, action),
         Command::Keys { action } => keys(&path, action),
