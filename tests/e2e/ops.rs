@@ -205,7 +205,7 @@ async fn service_install_dry_run_renders_a_unit_systemd_accepts() {
         .arg("--version")
         .output()
     else {
-        println!("skipped systemd-analyze verify: systemd-analyze is not installed");
+        eprintln!("skipped systemd-analyze verify: systemd-analyze is not installed");
         return;
     };
     assert!(which.status.success());
