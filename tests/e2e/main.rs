@@ -18,6 +18,7 @@ mod correlation;
 mod errors;
 mod import;
 mod logging;
+mod ops;
 mod proxy;
 mod sdk;
 mod streaming;

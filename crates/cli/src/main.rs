@@ -11,6 +11,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use switchboard_gateway::config::{self, LoadError};
 use switchboard_gateway::{Gateway, GatewayOptions};
 
+mod ask;
+mod service;
+
 /// mimalloc rather than the system allocator: proxying a request makes hundreds of small,
 /// short-lived allocations, and glibc's malloc spent about a fifth of the instructions on them.
 #[global_allocator]
@@ -106,6 +109,10 @@ enum Command {
         #[arg(long)]
         admin_token_file: Option<PathBuf>,
     },
+    /// Ask a model a question from the terminal (any OpenAI-compatible server); streams the answer.
+    Ask(ask::AskArgs),
+    /// Run the gateway as a systemd (Linux) or launchd (macOS) service: install, uninstall, status.
+    Service(service::ServiceArgs),
     /// Show every target's routing state (breaker, last error, retry time) of a running gateway.
     Targets {
         #[arg(long)]
@@ -212,6 +219,8 @@ fn main() -> ExitCode {
     let path = config::config_path(cli.config.as_deref());
     match cli.command {
         Command::Check => check(&path),
+        Command::Ask(args) => ask::run(args, &path),
+        Command::Service(args) => service::run(args, &path),
         Command::Status { url } => status(&gateway_url(url, &path)),
         Command::Tokens { action } => tokens(&path, action),
         Command::Keys { action } => keys(&path, action),
