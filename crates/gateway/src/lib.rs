@@ -15,6 +15,7 @@ mod server;
 pub mod spend;
 pub use server::guard::hash_token;
 pub mod store;
+pub mod telemetry;
 pub mod translate;
 mod watch;
 

@@ -5,6 +5,7 @@ mod admin;
 mod anthropic;
 pub(crate) mod decompress;
 pub(crate) mod guard;
+mod metrics;
 mod proxy;
 mod responses;
 
@@ -47,6 +48,7 @@ pub fn router(gateway: Gateway) -> Router {
         .route("/health/liveliness", get(liveliness))
         .route("/health/readiness", get(readiness))
         .route("/health", get(health))
+        .route("/metrics", get(metrics::metrics))
         .merge(admin::routes(gateway.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
