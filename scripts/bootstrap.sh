@@ -101,7 +101,7 @@ fi
 if [ "$purpose" = test ]; then
     venv="$cache/venv"
     # Pinned so SDK behaviour under test does not drift between runs.
-    requirements="openai==3.54.0 anthropic==2.12.0"
+    requirements="openai==3.54.0 anthropic==2.12.0 prometheus_client==0.21.1"
     if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.requirements" 2>/dev/null)" != "$requirements" ]; then
         say "creating the Python test environment in $venv ($requirements)"
         python3 -m venv "$venv"

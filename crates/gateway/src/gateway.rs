@@ -195,6 +195,7 @@ impl Gateway {
                 None
             }
         };
+        log.metrics().configure(&snapshot.config);
         // Opened after the log, which creates the file and runs the migrations.
         let history_since = jiff::Timestamp::now().as_millisecond() - HISTORY_MS;
         let responses = crate::store::responses::ResponseStore::start(
@@ -394,6 +395,8 @@ impl Gateway {
             .retain(&snapshot.config, &changed_providers);
         self.inner.budgets.configure(&snapshot.config);
         self.inner.log.set_retention(snapshot.config.log_retention);
+        self.inner.log.metrics().configure(&snapshot.config);
+        self.inner.log.metrics().reload(true);
         self.inner.snapshot.store(Arc::new(snapshot));
         if let Ok(mut state) = self.inner.config_state.lock() {
             *state = ConfigState {
@@ -420,6 +423,7 @@ impl Gateway {
 
     fn reject(&self, message: String, diagnostics: Vec<Diagnostic>) -> ReloadError {
         tracing::error!("config reload rejected; the previous config keeps serving:\n{message}");
+        self.inner.log.metrics().reload(false);
         self.inner.events.emit(GatewayEvent::ConfigRejected {
             message: message.clone(),
         });

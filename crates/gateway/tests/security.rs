@@ -543,5 +543,27 @@ async fn dashboard_sessions_need_a_one_time_link_and_csrf_for_writes() {
         .await
         .unwrap();
     assert_eq!(made_up.status(), 401);
+
+/// `/metrics` names aliases and targets: with client tokens configured it needs one, like `/v1`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_need_a_client_token_when_tokens_exist() {
+    let token = "sb-metrics-test-token";
+    let h = Harness::start(&format!(
+        "[tokens.scraper]\nhash = \"sha256:{}\"\n",
+        hash_token(token)
+    ))
+    .await;
+    let url = format!("{}/metrics", h.base);
+    assert_eq!(
+        code(h.http.get(&url).send().await.unwrap()).await,
+        (401, "invalid_client_token".to_owned())
+    );
+    let scraped = h.http.get(&url).bearer_auth(token).send().await.unwrap();
+    assert_eq!(scraped.status(), 200);
+    assert!(scraped
+        .text()
+        .await
+        .unwrap()
+        .contains("# TYPE switchboard_requests_total counter"));
     h.stop().await;
 }

@@ -6,6 +6,7 @@ mod anthropic;
 mod dashboard;
 pub(crate) mod decompress;
 pub(crate) mod guard;
+mod metrics;
 mod proxy;
 mod responses;
 mod ui;
@@ -49,6 +50,7 @@ pub fn router(gateway: Gateway) -> Router {
         .route("/health/liveliness", get(liveliness))
         .route("/health/readiness", get(readiness))
         .route("/health", get(health))
+        .route("/metrics", get(metrics::metrics))
         .merge(admin::routes(gateway.clone()))
         .merge(ui::routes())
         .fallback(not_found)

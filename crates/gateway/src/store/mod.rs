@@ -108,6 +108,8 @@ struct Shared {
     pruned: AtomicU64,
     /// (bytes in use, oldest row's `ts_ms`) from the last pass.
     stats: Mutex<(Option<u64>, Option<i64>)>,
+    /// Every row is counted here as it is queued (`/metrics`).
+    metrics: crate::telemetry::Metrics,
 }
 
 /// The sending side of the request log. Cheap to clone.
@@ -137,6 +139,7 @@ impl LogWriter {
             retention: Mutex::new(retention),
             pruned: AtomicU64::new(0),
             stats: Mutex::new((None, None)),
+            metrics: Default::default(),
         });
         let pool = match open(&path).await {
             Ok(pool) => Some(pool),
@@ -151,6 +154,11 @@ impl LogWriter {
         LogWriter { tx, shared }
     }
 
+    /// The metrics every logged row is counted in.
+    pub fn metrics(&self) -> &crate::telemetry::Metrics {
+        &self.shared.metrics
+    }
+
     /// New bounds (a reload), used from the next pruning pass.
     pub fn set_retention(&self, retention: retention::Retention) {
         if let Ok(mut slot) = self.shared.retention.lock() {
@@ -160,6 +168,7 @@ impl LogWriter {
 
     /// Queues a row without waiting. A full queue drops the row and counts it.
     pub fn log(&self, row: LogRow) {
+        self.shared.metrics.observe(&row);
         if self.tx.try_send(row).is_err() {
             self.shared.dropped.fetch_add(1, Ordering::Relaxed);
         }

@@ -16,7 +16,7 @@ pub struct Harness {
     pub dir: tempfile::TempDir,
     pub mock: MockUpstream,
     pub gateway: Gateway,
-    server: Option<ServerHandle>,
+    pub server: Option<ServerHandle>,
     pub base: String,
     pub http: reqwest::Client,
 }

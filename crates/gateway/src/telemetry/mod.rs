@@ -1,0 +1,5 @@
+//! Telemetry: Prometheus metrics (`metrics`, always on, served at `GET /metrics`).
+
+pub mod metrics;
+
+pub use metrics::Metrics;
