@@ -252,6 +252,19 @@ async fn run(
     loop {
         let received = tokio::select! {
             n = rx.recv_many(&mut batch, BATCH_SIZE) => n,
+            // Without a connection (a full disk, say), try again on a timer too, so the log
+            // recovers by itself and readiness turns green even when no request comes.
+            _ = tokio::time::sleep(REOPEN_EVERY), if pool.is_none() => {
+                last_open_attempt = Instant::now();
+                match open(&shared.path).await {
+                    Ok(p) => {
+                        pool = Some(p);
+                        shared.set_error(None);
+                    }
+                    Err(e) => shared.set_error(Some(e)),
+                }
+                continue;
+            }
             _ = stop.cancelled() => {
                 // Shutdown: take what is queued, write it, and end.
                 rx.close();
@@ -319,6 +332,12 @@ async fn write_batch(
             tracing::warn!(error = %e, rows = count, "request log write failed");
             shared.dropped.fetch_add(count, Ordering::Relaxed);
             shared.set_error(Some(format!("write failed: {e}")));
+            // A connection whose write failed (a full disk) can keep its lock and answer
+            // "database is locked" from then on: start over with a fresh one.
+            if let Some(db) = pool.take() {
+                db.close().await;
+            }
+            *last_open_attempt = Instant::now();
         }
     }
     batch.clear();
@@ -332,7 +351,10 @@ const ROWS_PER_STATEMENT: usize = 64;
 /// of statements of at most seven distinct shapes (prepared once, then cached). Every statement
 /// is a round trip to sqlx's worker thread: one per row cost two thread switches per request.
 async fn insert(pool: &SqlitePool, rows: &[LogRow]) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    // IMMEDIATE: take the write lock up front (waiting up to the busy timeout) rather than
+    // upgrading a read snapshot, which fails at once with "database is locked" when another
+    // connection (the ledger) committed meanwhile.
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let mut rest = rows;
     while !rest.is_empty() {
         let n = ROWS_PER_STATEMENT.min(1 << rest.len().ilog2());
