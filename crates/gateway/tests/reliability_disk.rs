@@ -232,3 +232,73 @@ async fn a_full_disk_is_reported_spend_waits_in_memory_and_the_log_recovers() {
     assert_eq!(count(&db, "requests").await, 40);
     eprintln!("disk full drill: sent {sent}, request log rows dropped while full {dropped}, spend rows lost 0");
 }
+
+/// A foreign SQLite database: someone else's tables at the log path.
+async fn foreign_db(path: &Path) {
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO notes (body) VALUES ('keep me')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_or_foreign_file_at_the_log_path_is_kept_aside_and_a_fresh_log_created() {
+    let mock = MockUpstream::start(MockConfig::default()).await.unwrap();
+    let mut header_then_garbage = b"SQLite format 3\0".to_vec();
+    header_then_garbage.extend((0..8192u32).map(|i| (i * 7919 % 251) as u8));
+    let cases: Vec<(&str, Option<Vec<u8>>)> = vec![
+        ("text", Some(b"this is not a database\n".repeat(100))),
+        ("torn header", Some(header_then_garbage)),
+        ("foreign", None),
+    ];
+    for (name, bytes) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("data").join("log.db");
+        std::fs::create_dir_all(db.parent().unwrap()).unwrap();
+        match &bytes {
+            Some(b) => std::fs::write(&db, b).unwrap(),
+            None => foreign_db(&db).await,
+        }
+        let original = std::fs::read(&db).unwrap();
+        let gw = start(dir.path(), db.clone(), &mock).await;
+        assert_eq!(gw.chat(0).await, 200, "{name}");
+        let ready = gw
+            .wait_readiness(Duration::from_secs(10), |s, b| {
+                s == 200 && b["database"]["written"] == 1
+            })
+            .await;
+        let note = ready["database"]["set_aside"].as_str().unwrap_or_default();
+        assert!(note.contains("kept as"), "{name}: a clear note: {ready}");
+        let reason_word = if name == "foreign" {
+            "another program"
+        } else {
+            "not"
+        };
+        assert!(note.contains(reason_word), "{name}: {note}");
+        gw.stop().await;
+        let aside: Vec<PathBuf> = std::fs::read_dir(db.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                let n = p.file_name().unwrap().to_string_lossy().into_owned();
+                n.starts_with("log.db.unusable-") && !n.ends_with("-wal") && !n.ends_with("-shm")
+            })
+            .collect();
+        assert_eq!(aside.len(), 1, "{name}: {aside:?}");
+        assert!(note.contains(&aside[0].display().to_string()), "{note}");
+        assert_eq!(
+            std::fs::read(&aside[0]).unwrap(),
+            original,
+            "{name}: kept unchanged"
+        );
+        assert_eq!(count(&db, "requests").await, 1, "{name}: a fresh log");
+        eprintln!("{name}: {note}");
+    }
+}

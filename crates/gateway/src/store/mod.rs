@@ -3,6 +3,7 @@
 //! keep flowing: rows are dropped (and counted) and readiness reports the failure.
 
 pub mod ledger;
+mod quarantine;
 pub mod responses;
 pub mod retention;
 
@@ -88,6 +89,9 @@ pub struct LogHealth {
     pub error: Option<String>,
     pub written: u64,
     pub dropped: u64,
+    /// At start the file at the path was not a usable log and was moved here (a fresh log
+    /// was created), with why.
+    pub set_aside: Option<String>,
     /// Size, oldest row and bounds, as of the last pruning pass.
     #[serde(flatten)]
     pub stats: retention::LogStats,
@@ -98,6 +102,7 @@ struct Shared {
     error: Mutex<Option<String>>,
     written: AtomicU64,
     dropped: AtomicU64,
+    set_aside: Option<String>,
     retention: Mutex<retention::Retention>,
     pruned: AtomicU64,
     /// (bytes in use, oldest row's `ts_ms`) from the last pass.
@@ -122,11 +127,26 @@ impl LogWriter {
         stop: CancellationToken,
     ) -> LogWriter {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+        let set_aside = match quarantine::unusable(&path).await {
+            None => None,
+            Some(why) => match quarantine::set_aside(&path) {
+                Ok(aside) => {
+                    let note = format!("{} {why}; kept as {}", path.display(), aside.display());
+                    tracing::error!("request log: {note}; a fresh log was created");
+                    Some(note)
+                }
+                Err(e) => {
+                    tracing::error!(path = %path.display(), error = %e, "request log {why} and cannot be moved aside");
+                    None
+                }
+            },
+        };
         let shared = Arc::new(Shared {
             path: path.clone(),
             error: Mutex::new(None),
             written: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
+            set_aside,
             retention: Mutex::new(retention),
             pruned: AtomicU64::new(0),
             stats: Mutex::new((None, None)),
@@ -166,6 +186,7 @@ impl LogWriter {
             error,
             written: self.shared.written.load(Ordering::Relaxed),
             dropped: self.shared.dropped.load(Ordering::Relaxed),
+            set_aside: self.shared.set_aside.clone(),
             stats: self.shared.log_stats(),
         }
     }
