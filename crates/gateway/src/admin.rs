@@ -49,6 +49,10 @@ pub struct HealthReport {
     pub backends: Vec<BackendHealth>,
     /// Routing state per target: breaker, last error, time until retry.
     pub targets: Vec<crate::routing::TargetStatus>,
+    /// The request log and the spend ledger, with the reason when a write fails (a full disk).
+    /// `healthy` is about the backends only; readiness turns on these.
+    pub database: LogHealth,
+    pub spend_ledger: crate::store::ledger::LedgerHealth,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -184,6 +188,8 @@ impl AdminService {
             healthy: backends.iter().all(|b| b.up),
             backends,
             targets,
+            database: self.gateway.inner.log.health(),
+            spend_ledger: self.gateway.inner.budgets.ledger_health(),
         }
     }
 

@@ -543,6 +543,8 @@ async fn dashboard_sessions_need_a_one_time_link_and_csrf_for_writes() {
         .await
         .unwrap();
     assert_eq!(made_up.status(), 401);
+    h.stop().await;
+}
 
 /// `/metrics` names aliases and targets: with client tokens configured it needs one, like `/v1`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

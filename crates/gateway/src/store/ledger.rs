@@ -316,6 +316,11 @@ async fn run(
             Err(e) => {
                 tracing::warn!(error = %e, rows = batch.len(), "spend ledger write failed; retrying");
                 shared.set_error(Some(format!("write failed: {e}")));
+                // As in the request log: a connection whose write failed may keep its lock;
+                // the retry starts from a fresh one.
+                if let Some(db) = pool.take() {
+                    db.close().await;
+                }
                 if stopping {
                     failures_while_stopping += 1;
                     if failures_while_stopping >= SHUTDOWN_RETRIES {

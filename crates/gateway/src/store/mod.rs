@@ -4,6 +4,7 @@
 
 pub mod ledger;
 pub mod read;
+mod quarantine;
 pub mod responses;
 pub mod retention;
 
@@ -92,6 +93,9 @@ pub struct LogHealth {
     pub error: Option<String>,
     pub written: u64,
     pub dropped: u64,
+    /// At start the file at the path was not a usable log and was moved here (a fresh log
+    /// was created), with why.
+    pub set_aside: Option<String>,
     /// Size, oldest row and bounds, as of the last pruning pass.
     #[serde(flatten)]
     pub stats: retention::LogStats,
@@ -104,6 +108,7 @@ struct Shared {
     dropped: AtomicU64,
     /// The id of the last row committed, for live tails (`subscribe_written`).
     last_id: tokio::sync::watch::Sender<i64>,
+    set_aside: Option<String>,
     retention: Mutex<retention::Retention>,
     pruned: AtomicU64,
     /// (bytes in use, oldest row's `ts_ms`) from the last pass.
@@ -130,12 +135,27 @@ impl LogWriter {
         stop: CancellationToken,
     ) -> LogWriter {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+        let set_aside = match quarantine::unusable(&path).await {
+            None => None,
+            Some(why) => match quarantine::set_aside(&path) {
+                Ok(aside) => {
+                    let note = format!("{} {why}; kept as {}", path.display(), aside.display());
+                    tracing::error!("request log: {note}; a fresh log was created");
+                    Some(note)
+                }
+                Err(e) => {
+                    tracing::error!(path = %path.display(), error = %e, "request log {why} and cannot be moved aside");
+                    None
+                }
+            },
+        };
         let shared = Arc::new(Shared {
             path: path.clone(),
             error: Mutex::new(None),
             written: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             last_id: tokio::sync::watch::channel(0).0,
+            set_aside,
             retention: Mutex::new(retention),
             pruned: AtomicU64::new(0),
             stats: Mutex::new((None, None)),
@@ -191,6 +211,7 @@ impl LogWriter {
             error,
             written: self.shared.written.load(Ordering::Relaxed),
             dropped: self.shared.dropped.load(Ordering::Relaxed),
+            set_aside: self.shared.set_aside.clone(),
             stats: self.shared.log_stats(),
         }
     }
@@ -277,6 +298,19 @@ async fn run(
     loop {
         let received = tokio::select! {
             n = rx.recv_many(&mut batch, BATCH_SIZE) => n,
+            // Without a connection (a full disk, say), try again on a timer too, so the log
+            // recovers by itself and readiness turns green even when no request comes.
+            _ = tokio::time::sleep(REOPEN_EVERY), if pool.is_none() => {
+                last_open_attempt = Instant::now();
+                match open(&shared.path).await {
+                    Ok(p) => {
+                        pool = Some(p);
+                        shared.set_error(None);
+                    }
+                    Err(e) => shared.set_error(Some(e)),
+                }
+                continue;
+            }
             _ = stop.cancelled() => {
                 // Shutdown: take what is queued, write it, and end.
                 rx.close();
@@ -345,6 +379,12 @@ async fn write_batch(
             tracing::warn!(error = %e, rows = count, "request log write failed");
             shared.dropped.fetch_add(count, Ordering::Relaxed);
             shared.set_error(Some(format!("write failed: {e}")));
+            // A connection whose write failed (a full disk) can keep its lock and answer
+            // "database is locked" from then on: start over with a fresh one.
+            if let Some(db) = pool.take() {
+                db.close().await;
+            }
+            *last_open_attempt = Instant::now();
         }
     }
     batch.clear();
@@ -359,7 +399,10 @@ const ROWS_PER_STATEMENT: usize = 64;
 /// is a round trip to sqlx's worker thread: one per row cost two thread switches per request.
 /// Returns the id of the last row inserted.
 async fn insert(pool: &SqlitePool, rows: &[LogRow]) -> Result<i64, sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    // IMMEDIATE: take the write lock up front (waiting up to the busy timeout) rather than
+    // upgrading a read snapshot, which fails at once with "database is locked" when another
+    // connection (the ledger) committed meanwhile.
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let mut last_id = 0;
     let mut rest = rows;
     while !rest.is_empty() {
