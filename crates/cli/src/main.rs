@@ -11,6 +11,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use switchboard_gateway::config::{self, LoadError};
 use switchboard_gateway::{Gateway, GatewayOptions};
 
+mod login;
+
 /// mimalloc rather than the system allocator: proxying a request makes hundreds of small,
 /// short-lived allocations, and glibc's malloc spent about a fifth of the instructions on them.
 #[global_allocator]
@@ -54,6 +56,11 @@ enum Command {
     },
     /// Validate the config file; print every error as file:line:col: message.
     Check,
+    /// Log in to an upstream that needs an interactive login (GitHub Copilot's device flow).
+    Login {
+        #[command(subcommand)]
+        service: LoginService,
+    },
     /// Ask a running Switchboard how it is: config revision, last rejected reload, request log.
     Status {
         /// Base URL of the running gateway (default: from the config's `listen`).
@@ -95,6 +102,17 @@ enum Command {
         url: Option<String>,
         #[command(subcommand)]
         action: Option<TargetsAction>,
+    },
+}
+
+#[derive(Subcommand)]
+enum LoginService {
+    /// GitHub's device flow for the config's `github_copilot` provider; stores the GitHub token
+    /// where its `api_key` points (default `keychain:github_copilot`).
+    Copilot {
+        /// The provider to log in, when the config has several `github_copilot` providers.
+        #[arg(long)]
+        provider: Option<String>,
     },
 }
 
@@ -195,6 +213,9 @@ fn main() -> ExitCode {
     let path = config::config_path(cli.config.as_deref());
     match cli.command {
         Command::Check => check(&path),
+        Command::Login {
+            service: LoginService::Copilot { provider },
+        } => login::copilot(&path, provider),
         Command::Status { url } => status(&gateway_url(url, &path)),
         Command::Tokens { action } => tokens(&path, action),
         Command::Keys { action } => keys(&path, action),
