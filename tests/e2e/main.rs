@@ -13,6 +13,7 @@ mod support;
 mod budgets;
 mod cli;
 mod codex;
+mod copilot;
 mod correlation;
 mod errors;
 mod import;

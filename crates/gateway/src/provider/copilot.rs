@@ -120,34 +120,41 @@ impl CopilotProvider {
         initiator: &'static str,
         vision: bool,
     ) -> Result<http::Response, UpstreamError> {
-        let token = self.token().await?;
-        let body = serde_json::to_vec(body).map_err(|e| UpstreamError::Protocol(e.to_string()))?;
-        let mut builder = self
-            .inner
-            .client
-            .post(format!("{}/{path}", token.api_base))
-            .header(CONTENT_TYPE, "application/json")
-            .header(AUTHORIZATION, token.bearer.clone())
-            .header("x-request-id", correlation_id)
-            .header("x-initiator", initiator)
-            .body(body);
-        builder = editor_headers(builder)
-            .header("copilot-integration-id", "vscode-chat")
-            .header("openai-intent", "conversation-panel");
-        if vision {
-            builder = builder.header("copilot-vision-request", "true");
+        let body = bytes::Bytes::from(
+            serde_json::to_vec(body).map_err(|e| UpstreamError::Protocol(e.to_string()))?,
+        );
+        let mut retried = false;
+        loop {
+            let token = self.token().await?;
+            let mut builder = self
+                .inner
+                .client
+                .post(format!("{}/{path}", token.api_base))
+                .header(CONTENT_TYPE, "application/json")
+                .header(AUTHORIZATION, token.bearer.clone())
+                .header("x-request-id", correlation_id)
+                .header("x-initiator", initiator)
+                .body(body.clone());
+            builder = editor_headers(builder)
+                .header("copilot-integration-id", "vscode-chat")
+                .header("openai-intent", "conversation-panel");
+            if vision {
+                builder = builder.header("copilot-vision-request", "true");
+            }
+            let response = http::send(builder, timeouts).await?;
+            if response.status().is_success() {
+                return Ok(response);
+            }
+            let status = response.status();
+            let error = status_error(&self.inner.name, response).await;
+            if status != StatusCode::UNAUTHORIZED || retried {
+                return Err(error);
+            }
+            // The Copilot token was revoked early: exchange again once (which reports a GitHub
+            // token that no longer works as such), then retry.
+            self.inner.forget(&token);
+            retried = true;
         }
-        let response = http::send(builder, timeouts).await?;
-        if response.status().is_success() {
-            return Ok(response);
-        }
-        let status = response.status();
-        let error = status_error(&self.inner.name, response).await;
-        if status == StatusCode::UNAUTHORIZED {
-            // The Copilot token was revoked early: the next request exchanges again.
-            self.inner.clear();
-        }
-        Err(error)
     }
 
     /// Copilot tokens obtained so far (one per exchange).
@@ -168,6 +175,15 @@ impl Inner {
     fn valid(&self) -> Option<Arc<CopilotToken>> {
         let current = self.current.read().ok()?.clone()?;
         (current.expires_at > Instant::now() + MIN_VALIDITY).then_some(current)
+    }
+
+    /// Drops `token` from the cache, unless a newer one replaced it already.
+    fn forget(&self, token: &Arc<CopilotToken>) {
+        if let Ok(mut current) = self.current.write() {
+            if current.as_ref().is_some_and(|c| Arc::ptr_eq(c, token)) {
+                *current = None;
+            }
+        }
     }
 
     fn clear(&self) {
