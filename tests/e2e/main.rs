@@ -13,6 +13,7 @@ mod support;
 mod budgets;
 mod cli;
 mod codex;
+mod coding_agents;
 mod copilot;
 mod correlation;
 mod errors;

@@ -2,6 +2,7 @@
 //! and the tray app are thin shells over `Gateway`; nothing here knows about a GUI.
 
 pub mod admin;
+pub mod affinity;
 pub mod config;
 pub mod error;
 pub mod events;

@@ -589,6 +589,8 @@ pub struct RoutingState {
     targets: RwLock<HashMap<String, Arc<TargetHealth>>>,
     /// Smooth weighted round-robin: the current weight of each target, per alias.
     round_robin: Mutex<HashMap<String, Vec<i64>>>,
+    /// Agent sessions pinned to targets (`crate::affinity`).
+    pub(crate) affinity: crate::affinity::Affinity,
 }
 
 impl Default for RoutingState {
@@ -610,6 +612,7 @@ impl RoutingState {
             clock,
             targets: RwLock::default(),
             round_robin: Mutex::default(),
+            affinity: crate::affinity::Affinity::default(),
         }
     }
 

@@ -437,6 +437,86 @@ async fn breaker_changes_and_config_reloads_are_announced() {
     h.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_sessions_stick_to_one_target_and_move_when_it_fails() {
+    let mocks = [
+        MockUpstream::start(MockConfig::default()).await.unwrap(),
+        MockUpstream::start(MockConfig::default()).await.unwrap(),
+    ];
+    let base = |i: usize| mocks[i].base_url();
+    let h = Harness::start(&format!(
+        // (The harness's body starts inside `[server]`.)
+        "affinity_header = \"X-My-Session\"\n\n\
+         [providers.p0]\nkind = \"openai\"\nbase_url = \"{}\"\nbreaker = {{ failures = 1, cooldown_s = 60 }}\n\
+         [providers.p1]\nkind = \"openai\"\nbase_url = \"{}\"\nbreaker = {{ failures = 1, cooldown_s = 60 }}\n\n\
+         [aliases.pair]\ntargets = [\"p0/m\", \"p1/m\"]\n\
+         [aliases.spread]\naffinity = false\ntargets = [\"p0/m\", \"p1/m\"]\n",
+        base(0),
+        base(1)
+    ))
+    .await;
+    let send = |alias: &'static str, header: Option<(&'static str, String)>| {
+        let mut request = h
+            .http
+            .post(format!("{}/v1/chat/completions", h.base))
+            .json(&json!({"model": alias, "messages": [{"role": "user", "content": "hi"}]}));
+        if let Some((name, value)) = header {
+            request = request.header(name, value);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            served_by(response.headers())
+        }
+    };
+
+    // Each agent's session header keeps its session on one target; new sessions still spread.
+    let mut first_targets = Vec::new();
+    for (n, name) in [
+        "x-claude-code-session-id",
+        "x-session-affinity",
+        "x-session-id",
+        "x-my-session",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let session = format!("session-{n}");
+        let first = send("pair", Some((name, session.clone()))).await;
+        for _ in 0..5 {
+            assert_eq!(
+                send("pair", Some((name, session.clone()))).await,
+                first,
+                "{name}"
+            );
+        }
+        first_targets.push(first);
+    }
+    first_targets.sort();
+    first_targets.dedup();
+    assert_eq!(first_targets.len(), 2, "new sessions follow the strategy");
+    // Without a session, or with affinity off, requests alternate.
+    let plain = [send("pair", None).await, send("pair", None).await];
+    assert_ne!(plain[0], plain[1]);
+    let session = || Some(("x-session-id", "session-2".to_owned()));
+    let off = [
+        send("spread", session()).await,
+        send("spread", session()).await,
+    ];
+    assert_ne!(off[0], off[1]);
+
+    // The pinned target goes down: the session moves to the other one and stays there.
+    let pinned = send("pair", session()).await;
+    let down = if pinned == "p0/m" { 0 } else { 1 };
+    mocks[down].set_down(true);
+    let moved = send("pair", session()).await;
+    assert_ne!(moved, pinned);
+    for _ in 0..3 {
+        assert_eq!(send("pair", session()).await, moved);
+    }
+    h.stop().await;
+}
+
 /// Issue 13, reproduction 1, with the default breaker: one backend whose answer time grows with
 /// `max_tokens` (4 ms a token); ten short answers, three long ones, then more. All must be 200.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

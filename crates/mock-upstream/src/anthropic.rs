@@ -141,15 +141,25 @@ async fn messages(
                 .collect()
         })
         .unwrap_or_default();
-    let last = body
+    let messages = body
         .get("messages")
         .and_then(Value::as_array)
-        .and_then(|m| m.last())
         .cloned()
-        .unwrap_or(Value::Null);
+        .unwrap_or_default();
+    let last = messages.last().cloned().unwrap_or(Value::Null);
+    // Tool results since the last assistant turn (a mid-conversation system turn may follow).
+    let since_assistant = messages
+        .iter()
+        .rposition(|m| m.get("role").and_then(Value::as_str) == Some("assistant"))
+        .map_or(0, |i| i + 1);
     let mut results = Vec::new();
-    if let Some(blocks) = last.get("content").and_then(Value::as_array) {
-        for block in blocks {
+    for message in &messages[since_assistant..] {
+        for block in message
+            .get("content")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             if block.get("type").and_then(Value::as_str) == Some("tool_result") {
                 results.push(text_of(block.get("content").unwrap_or(&Value::Null)));
             }

@@ -92,6 +92,8 @@ pub(crate) struct AppState {
     pub(crate) config: MockConfig,
     received: Arc<Mutex<Vec<Received>>>,
     streams: Arc<StreamCounters>,
+    /// Set by `MockUpstream::set_down`: chat requests answer 503.
+    down: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// A running mock. Dropping it stops the server.
@@ -99,6 +101,7 @@ pub struct MockUpstream {
     pub addr: SocketAddr,
     received: Arc<Mutex<Vec<Received>>>,
     streams: Arc<StreamCounters>,
+    down: Arc<std::sync::atomic::AtomicBool>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -114,10 +117,12 @@ impl MockUpstream {
     pub async fn start_on(addr: SocketAddr, config: MockConfig) -> std::io::Result<MockUpstream> {
         let received = Arc::new(Mutex::new(Vec::new()));
         let streams = Arc::new(StreamCounters::default());
+        let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let app = router(AppState {
             config,
             received: received.clone(),
             streams: streams.clone(),
+            down: down.clone(),
         });
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
@@ -133,8 +138,15 @@ impl MockUpstream {
             addr,
             received,
             streams,
+            down,
             task,
         })
+    }
+
+    /// While down, chat requests answer 503 (dropping the mock would not do: connections the
+    /// gateway keeps alive outlive the listener).
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::Relaxed);
     }
 
     /// `http://127.0.0.1:PORT/v1`
@@ -256,6 +268,10 @@ async fn chat(
     Json(body): Json<Value>,
 ) -> Response {
     record(&state, "/v1/chat/completions", &headers, &body);
+    if state.down.load(Ordering::Relaxed) {
+        let body = json!({"error": {"message": "mock is down", "type": "mock_error"}});
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+    }
     let model = model_of(&body);
     if let Some(response) = misbehave(&model).await {
         return response;

@@ -1,9 +1,10 @@
 //! The conversation every wire-format mock plays, so SDK tests can do a tool-call round trip
 //! against any of them: with tools and no tool results yet, call the first tool twice in
 //! parallel (Paris and Tokyo, arguments streamed in small pieces); with tool results, answer
-//! with text that quotes them; otherwise greet the last user text. Offered Codex CLI's
-//! `exec_command` tool, the call is one harmless `echo` instead (the agent e2e tests); its
-//! output (`tool-ran-42`) differs from its arguments, so a test can tell the command ran.
+//! with text that quotes them; otherwise greet the last user text. Coding agents get one
+//! harmless shell call instead (the agent e2e tests): Codex CLI's `exec_command` an `echo`
+//! whose output (`tool-ran-42`) differs from its arguments; a shell tool named `Bash` (Claude
+//! Code) or `bash` (opencode) `echo hi`.
 
 pub(crate) enum Reply {
     Text(String),
@@ -19,6 +20,12 @@ pub(crate) fn decide(who: &str, tools: &[String], results: &[String], last_user:
         return Reply::ToolCalls(vec![(
             "exec_command".to_owned(),
             r#"{"cmd": "echo tool-ran-$((6*7))"}"#.to_owned(),
+        )]);
+    }
+    if let Some(shell) = tools.iter().find(|t| *t == "Bash" || *t == "bash") {
+        return Reply::ToolCalls(vec![(
+            shell.clone(),
+            r#"{"command": "echo hi", "description": "Print hi"}"#.to_owned(),
         )]);
     }
     if let Some(tool) = tools.first() {

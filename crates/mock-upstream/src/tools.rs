@@ -29,18 +29,19 @@ pub(crate) fn chat(config: &MockConfig, model: &str, body: &Value) -> Response {
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    let results: Vec<String> = messages
+    // Tool results since the last assistant turn (agents may add user or system text after).
+    let since_assistant = messages
         .iter()
-        .rev()
-        .take_while(|m| m.get("role").and_then(Value::as_str) == Some("tool"))
+        .rposition(|m| m.get("role").and_then(Value::as_str) == Some("assistant"))
+        .map_or(0, |i| i + 1);
+    let results: Vec<String> = messages[since_assistant..]
+        .iter()
+        .filter(|m| m.get("role").and_then(Value::as_str) == Some("tool"))
         .map(|m| match m.get("content") {
             Some(Value::String(s)) => s.clone(),
             Some(other) => other.to_string(),
             None => String::new(),
         })
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
         .collect();
     let last_user = messages
         .last()

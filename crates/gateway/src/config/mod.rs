@@ -192,6 +192,8 @@ pub struct ServerSettings {
     /// Origins allowed to call `/v1` from a browser.
     pub cors_origins: Vec<String>,
     pub max_body_bytes: usize,
+    /// An extra, lower-cased header naming a session for affinity (`server.affinity_header`).
+    pub affinity_header: Option<axum::http::HeaderName>,
     pub shutdown_grace: Duration,
     pub health_timeout: Duration,
 }
@@ -449,6 +451,8 @@ pub struct AliasConfig {
     pub long_context: Option<LongContext>,
     pub limits: Limits,
     pub budget: Option<String>,
+    /// Requests of one agent session stick to the target that served it (`affinity`).
+    pub affinity: bool,
 }
 
 #[derive(Debug, Clone)]

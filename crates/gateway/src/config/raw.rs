@@ -115,6 +115,8 @@ pub struct RawServer {
     #[serde(default)]
     pub cors_origins: Vec<String>,
     pub max_body_mb: Option<f64>,
+    /// A client header that names a session, checked before the agents' own.
+    pub affinity_header: Option<String>,
     pub shutdown_grace_s: Option<f64>,
     pub health_timeout_s: Option<f64>,
 }
@@ -207,6 +209,8 @@ pub struct RawAlias {
     pub limits: Option<RawLimits>,
     pub long_context: Option<RawLongContext>,
     pub budget: Option<String>,
+    /// Keep an agent session on one target (default: on with more than one target).
+    pub affinity: Option<bool>,
 }
 
 /// A target is either `"provider/model"` or a table with per-target settings.

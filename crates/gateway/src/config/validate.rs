@@ -359,6 +359,19 @@ fn build(raw: &RawConfig, loc: &Locator, errors: &mut Vec<Diagnostic>) -> Config
             cors_origins.push(origin.clone());
         }
     }
+    let affinity_header =
+        raw.server.affinity_header.as_deref().and_then(
+            |name| match axum::http::HeaderName::try_from(name.trim()) {
+                Ok(header) => Some(header),
+                Err(_) => {
+                    errors.push(loc.at(
+                        &[Seg::Key("server"), Seg::Key("affinity_header")],
+                        format!("{name:?} is not a header name (e.g. \"x-session-id\")"),
+                    ));
+                    None
+                }
+            },
+        );
     let mut positive = |value: Option<f64>, default: f64, path: &[Seg], name: &str| -> f64 {
         match value {
             Some(v) if v.is_finite() && v > 0.0 => v,
@@ -373,6 +386,7 @@ fn build(raw: &RawConfig, loc: &Locator, errors: &mut Vec<Diagnostic>) -> Config
         admin_token,
         allowed_hosts,
         cors_origins,
+        affinity_header,
         max_body_bytes: (positive(
             raw.server.max_body_mb,
             32.0,
@@ -1491,6 +1505,8 @@ fn build_alias(
         }
     });
 
+    // On by default where there is a choice to keep: provider prompt caches stay warm.
+    let affinity = raw.affinity.unwrap_or(targets.len() > 1);
     AliasConfig {
         name: name.to_owned(),
         description: raw.description.clone(),
@@ -1506,6 +1522,7 @@ fn build_alias(
             errors,
         ),
         budget: raw.budget.clone(),
+        affinity,
     }
 }
 
@@ -1591,6 +1608,34 @@ mod tests {
     fn default_config_is_valid() {
         let config = parse(crate::config::DEFAULT_CONFIG);
         assert!(config.is_ok(), "{:?}", config.err());
+    }
+
+    #[test]
+    fn affinity_is_on_by_default_where_there_is_a_choice_and_its_header_is_checked() {
+        let config = parse(concat!(
+            "[server]\naffinity_header = \"X-Team-Session\"\n",
+            "[providers.p]\nkind = \"demo\"\n",
+            "[aliases.one]\ntargets = [\"p/a\"]\n",
+            "[aliases.two]\ntargets = [\"p/a\", \"p/b\"]\n",
+            "[aliases.off]\naffinity = false\ntargets = [\"p/a\", \"p/b\"]\n",
+        ))
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        let on = |name: &str| config.aliases.get(name).map(|a| a.affinity);
+        assert_eq!(
+            (on("one"), on("two"), on("off")),
+            (Some(false), Some(true), Some(false))
+        );
+        assert_eq!(
+            config.server.affinity_header.as_ref().map(|h| h.as_str()),
+            Some("x-team-session")
+        );
+        let e = errors("[server]\naffinity_header = \"x session\"\n");
+        assert!(
+            e.len() == 1 && e[0].starts_with("2:19:") && e[0].contains("not a header name"),
+            "{e:?}"
+        );
+        let e = errors("[providers.p]\nkind = \"demo\"\n[aliases.a]\naffinity = \"yes\"\ntargets = [\"p/a\"]\n");
+        assert!(e.len() == 1 && e[0].starts_with("4:12:"), "{e:?}");
     }
 
     #[test]

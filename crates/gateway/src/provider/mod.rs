@@ -395,7 +395,12 @@ pub fn sanitize_upstream_message(text: &str) -> String {
         }
         out.push_str(if looks_secret { "[redacted]" } else { word });
         if out.len() > 300 {
-            out.truncate(300);
+            // Cut on a character boundary (`truncate` panics inside a multi-byte character).
+            let cut = (0..=300)
+                .rev()
+                .find(|i| out.is_char_boundary(*i))
+                .unwrap_or(0);
+            out.truncate(cut);
             out.push('…');
             break;
         }
@@ -406,6 +411,13 @@ pub fn sanitize_upstream_message(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sanitize_truncates_multi_byte_text_without_panicking() {
+        let text = format!("a{}", "é".repeat(400));
+        let s = sanitize_upstream_message(&text);
+        assert!(s.ends_with('…') && s.len() <= 303, "{}", s.len());
+    }
 
     #[test]
     fn sanitize_redacts_keys_and_truncates() {

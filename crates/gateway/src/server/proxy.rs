@@ -21,6 +21,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use super::guard::ClientIdentity;
+use crate::affinity::SessionKey;
 use crate::config::Pricing;
 use crate::config::{AliasConfig, BreakerSettings, Limits, ParamPolicy, WhenSpent};
 use crate::error::ApiError;
@@ -87,6 +88,8 @@ pub(super) struct AnthropicIngress {
     pub beta: Option<String>,
     /// What the translation to OpenAI's shape could not carry over.
     pub dropped: Vec<String>,
+    /// Why the body cannot be translated to OpenAI's shape (only native backends can take it).
+    pub untranslatable: Option<String>,
 }
 
 pub(super) async fn handle(
@@ -107,6 +110,10 @@ pub(super) async fn handle(
         gateway: &gateway,
         identity: identity.as_ref(),
         correlation_id: &correlation_id,
+        session: SessionKey::from_headers(
+            request.headers(),
+            snapshot.config.server.affinity_header.as_ref(),
+        ),
     };
     let result = match read_json_body(request, snapshot.config.server.max_body_bytes).await {
         Ok(body) => route(&context, endpoint, body, &Ingress::OpenAi, &mut record).await,
@@ -147,27 +154,25 @@ pub(super) async fn handle_anthropic(
         gateway: &gateway,
         identity: identity.as_ref(),
         correlation_id: &correlation_id,
+        session: SessionKey::from_headers(
+            request.headers(),
+            snapshot.config.server.affinity_header.as_ref(),
+        ),
     };
-    let beta = request
-        .headers()
-        .get("anthropic-beta")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let beta = super::anthropic::beta_header(request.headers());
     let result = match read_json_body(request, snapshot.config.server.max_body_bytes).await {
-        Ok(native) => match super::anthropic::ingress(native, endpoint, beta) {
-            Ok((body, anthropic)) => {
-                let ingress = Ingress::Anthropic(anthropic);
-                route(
-                    &context,
-                    Endpoint::ChatCompletions,
-                    body,
-                    &ingress,
-                    &mut record,
-                )
-                .await
-            }
-            Err(message) => Err(ApiError::invalid_request("invalid_body", message)),
-        },
+        Ok(native) => {
+            let (body, anthropic) = super::anthropic::ingress(native, endpoint, beta);
+            let ingress = Ingress::Anthropic(anthropic);
+            route(
+                &context,
+                Endpoint::ChatCompletions,
+                body,
+                &ingress,
+                &mut record,
+            )
+            .await
+        }
         Err(e) => Err(e),
     };
     match result {
@@ -204,6 +209,12 @@ pub(super) async fn handle_responses(
         gateway: &gateway,
         identity: identity.as_ref(),
         correlation_id: &correlation_id,
+        // Headers only for now; `SessionKey::response(previous_response_id)` is the hook for
+        // keying a Responses conversation.
+        session: SessionKey::from_headers(
+            request.headers(),
+            snapshot.config.server.affinity_header.as_ref(),
+        ),
     };
     let client = identity.as_ref().map(|i| i.token.as_str());
     let result = match read_json_body(request, snapshot.config.server.max_body_bytes).await {
@@ -264,6 +275,8 @@ struct RequestContext<'a> {
     gateway: &'a Gateway,
     identity: Option<&'a ClientIdentity>,
     correlation_id: &'a str,
+    /// The agent session the request belongs to, for prompt-cache affinity.
+    session: Option<SessionKey>,
 }
 
 async fn route(
@@ -451,8 +464,11 @@ async fn route(
     let mut retry_after: Option<Duration> = None;
     let mut too_small: Vec<(String, u64)> = Vec::new();
     let mut rate_limited: Option<Duration> = None;
+    let mut untranslatable: Option<ApiError> = None;
     for candidate in chain {
-        let mut queue: VecDeque<usize> = routing.order(candidate).into();
+        let mut queue: VecDeque<usize> = routing
+            .order_for_session(candidate, context.session.as_ref())
+            .into();
         let mut attempts_left = candidate.retries.attempts;
         let mut backoff = candidate.retries.backoff;
         // The last-target rule: targets skipped for an open breaker, and the one let through.
@@ -500,6 +516,19 @@ async fn route(
                     let body = serde_json::json!({ "input_tokens": estimate }).to_string();
                     return Ok(json_response(Bytes::from(body), &route));
                 }
+            }
+            if let Some(reason) = anthropic
+                .filter(|_| native.is_none())
+                .and_then(|a| a.untranslatable.as_ref())
+            {
+                // Another target may speak Anthropic; if none does, this is the answer.
+                let mut error = ApiError::invalid_request("invalid_body", reason.clone())
+                    .with_route(&candidate.name);
+                error.target = Some(label.clone());
+                error.provider_family = Some(provider.family());
+                record.attempt(&label, "skipped_untranslatable", Instant::now());
+                untranslatable.get_or_insert(error);
+                continue;
             }
             let mut target_body = body.clone();
             target_body.insert("model".into(), Value::String(target.model.clone()));
@@ -688,6 +717,7 @@ async fn route(
                 Ok(served) => {
                     record.reservation = reservation;
                     record.attempt(&label, "ok", attempt_started);
+                    routing.served_session(candidate, context.session.as_ref(), &label);
                     record.row.alias = Some(candidate.name.clone());
                     record.row.target = Some(label.clone());
                     record.row.provider = Some(target.provider.clone());
@@ -791,6 +821,9 @@ async fn route(
                 }
             }
         }
+    }
+    if let (true, Some(error)) = (failures.is_empty(), untranslatable) {
+        return Err(error);
     }
     if failures.is_empty() && unavailable.is_empty() && !too_small.is_empty() {
         return Err(context_too_long(&alias.name, estimate, &too_small));

@@ -965,21 +965,28 @@ pub fn request_to_openai(req: MessagesRequest) -> Result<(oa::ChatRequest, Vec<S
     match req.system {
         None => {}
         Some(System::Text(text)) => messages.push(text_message("system", text)),
-        Some(System::Blocks(blocks)) => {
-            let text = blocks
-                .iter()
-                .filter_map(|b| match b {
-                    Block::Text { text } => Some(text.as_str()),
-                    _ => None,
-                })
-                .collect::<Vec<_>>()
-                .join("\n\n");
-            messages.push(text_message("system", text));
-        }
+        Some(System::Blocks(blocks)) => messages.push(text_message("system", joined_text(&blocks))),
     }
     for (i, message) in req.messages.into_iter().enumerate() {
         let blocks = message.content.into_blocks();
+        for block in &blocks {
+            match block {
+                Block::Thinking { .. } => note(&mut dropped, "messages[].thinking"),
+                Block::RedactedThinking { .. } => {
+                    note(&mut dropped, "messages[].redacted_thinking")
+                }
+                _ => {}
+            }
+        }
         match message.role.as_str() {
+            // Mid-conversation system turns (Claude Code's `mid-conversation-system` beta) stay
+            // where they are: OpenAI's format allows system messages anywhere.
+            "system" => {
+                let text = joined_text(&blocks);
+                if !text.is_empty() {
+                    messages.push(text_message("system", text));
+                }
+            }
             "user" => {
                 let mut parts = Vec::new();
                 let mut tool_images = Vec::new();
@@ -1076,7 +1083,9 @@ pub fn request_to_openai(req: MessagesRequest) -> Result<(oa::ChatRequest, Vec<S
     let mut tools = Vec::new();
     for tool in req.tools.into_iter().flatten() {
         let custom = tool.kind.as_deref().is_none_or(|k| k == "custom");
-        match (custom, tool.input_schema) {
+        // A deferred tool (Anthropic's tool search) is hidden from the model until searched for.
+        let deferred = tool.extra.get("defer_loading") == Some(&Value::Bool(true));
+        match (custom && !deferred, tool.input_schema) {
             (true, Some(schema)) => tools.push(oa::Tool {
                 kind: "function".into(),
                 function: oa::FunctionDef {
@@ -1140,6 +1149,15 @@ pub fn request_to_openai(req: MessagesRequest) -> Result<(oa::ChatRequest, Vec<S
             });
         }
     }
+    // OpenAI caps `user` at 64 characters (Claude Code's user_id is a longer JSON object).
+    let user = req.metadata.and_then(|m| m.user_id);
+    let user = match user {
+        Some(user) if user.chars().count() > 64 => {
+            dropped.push("metadata.user_id".into());
+            None
+        }
+        user => user,
+    };
     let has_tools = !tools.is_empty();
     Ok((
         oa::ChatRequest {
@@ -1154,11 +1172,29 @@ pub fn request_to_openai(req: MessagesRequest) -> Result<(oa::ChatRequest, Vec<S
             tool_choice: tool_choice.filter(|_| has_tools),
             parallel_tool_calls: parallel_tool_calls.filter(|_| has_tools),
             response_format,
-            user: req.metadata.and_then(|m| m.user_id),
+            user,
             ..oa::ChatRequest::default()
         },
         dropped,
     ))
+}
+
+/// The text blocks of a system prompt, joined; other blocks have no OpenAI equivalent.
+fn joined_text(blocks: &[Block]) -> String {
+    blocks
+        .iter()
+        .filter_map(|b| match b {
+            Block::Text { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
+fn note(dropped: &mut Vec<String>, name: &str) {
+    if !dropped.iter().any(|d| d == name) {
+        dropped.push(name.to_owned());
+    }
 }
 
 fn text_message(role: &str, text: String) -> oa::Message {

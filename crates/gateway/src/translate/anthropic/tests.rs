@@ -439,7 +439,15 @@ fn messages_request_becomes_an_openai_request() {
             ]
         })
     );
-    assert_eq!(dropped, vec!["thinking", "top_k", "tools.web_search"]);
+    assert_eq!(
+        dropped,
+        vec![
+            "thinking",
+            "top_k",
+            "messages[].thinking",
+            "tools.web_search"
+        ]
+    );
 }
 
 #[test]
@@ -621,6 +629,124 @@ async fn a_round_trip_through_both_stream_translators_keeps_the_content() {
     );
     assert_eq!(finish.as_deref(), Some("tool_calls"));
     assert_eq!(usage, Some(oa::CompletionUsage::new(30, 25)));
+}
+
+// ---- Claude Code's current protocol (requests captured from Claude Code 2.1.332) ----
+
+fn claude_code_fixture(name: &str) -> Value {
+    let text = match name {
+        "first" => include_str!("../../../tests/fixtures/claude-code-2.1.332-first.json"),
+        _ => include_str!("../../../tests/fixtures/claude-code-2.1.332-tool-result.json"),
+    };
+    let fixture: Value = serde_json::from_str(text).unwrap_or_default();
+    fixture["body"].clone()
+}
+
+#[test]
+fn claude_code_requests_translate_with_system_turns_in_place() {
+    let body = claude_code_fixture("first");
+    let native_messages = body["messages"].as_array().cloned().unwrap_or_default();
+    // The capture really has a mid-conversation system turn, with cache_control on its block.
+    assert_eq!(native_messages[1]["role"], "system");
+    assert!(native_messages[1]["content"][0]
+        .get("cache_control")
+        .is_some());
+
+    let request: MessagesRequest = serde_json::from_value(body).unwrap_or_default();
+    let (out, dropped) = request_to_openai(request).unwrap_or_default();
+    let out = to_json(&out);
+    let roles: Vec<&str> = out["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["role"].as_str())
+        .collect();
+    assert_eq!(roles, ["system", "user", "system"]);
+    let environment = out["messages"][2]["content"].as_str().unwrap_or_default();
+    assert!(environment.starts_with("# Environment"), "{environment}");
+    // The top-level system blocks are joined; cache_control is nowhere in the OpenAI body.
+    let system = out["messages"][0]["content"].as_str().unwrap_or_default();
+    assert!(system.contains("You are a Claude agent"), "{system}");
+    assert!(!out.to_string().contains("cache_control"));
+    // Every client tool but the deferred placeholder, as functions with their schemas.
+    let tools: Vec<&str> = out["tools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["function"]["name"].as_str())
+        .collect();
+    assert_eq!(tools.len(), 11);
+    assert!(tools.contains(&"Bash") && !tools.contains(&"DeferredToolPlaceholder"));
+    assert_eq!(out["max_tokens"], 128000);
+    assert_eq!(out["stream"], true);
+    assert!(
+        out.get("user").is_none(),
+        "Claude Code's user_id is longer than OpenAI takes"
+    );
+    assert_eq!(
+        dropped,
+        [
+            "context_management",
+            "thinking",
+            "tools.DeferredToolPlaceholder",
+            "output_config.effort",
+            "metadata.user_id"
+        ]
+    );
+}
+
+#[test]
+fn claude_code_history_drops_thinking_with_a_note_and_keeps_the_tool_turn() {
+    let request: MessagesRequest =
+        serde_json::from_value(claude_code_fixture("tool-result")).unwrap_or_default();
+    let (out, dropped) = request_to_openai(request).unwrap_or_default();
+    let messages = to_json(&out)["messages"].clone();
+    let assistant = &messages[3];
+    assert_eq!(assistant["role"], "assistant");
+    assert_eq!(assistant["tool_calls"][0]["function"]["name"], "Bash");
+    assert!(!assistant.to_string().contains("I should run echo."));
+    assert_eq!(messages[4]["role"], "tool");
+    assert_eq!(messages[4]["tool_call_id"], "toolu_01");
+    assert_eq!(messages[4]["content"], "hi");
+    assert!(dropped.iter().any(|d| d == "messages[].thinking"));
+}
+
+#[test]
+fn thinking_and_system_turns_in_any_shape_never_fail_the_translation() {
+    let request: MessagesRequest = serde_json::from_value(json!({
+        "model": "m", "max_tokens": 10,
+        "tools": [{"name": "Read", "input_schema": {"type": "object"}, "cache_control": {"type": "ephemeral"}}],
+        "messages": [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": [
+                {"type": "redacted_thinking", "data": "EmwKAhgBEgy"},
+                {"type": "thinking", "thinking": "", "signature": "s"},
+                {"type": "text", "text": "Hello"}
+            ]},
+            {"role": "system", "content": "Mode changed: be brief."},
+            {"role": "system", "content": [{"type": "text", "text": "", "cache_control": {"type": "ephemeral"}}]},
+            {"role": "user", "content": [{"type": "text", "text": "and?", "cache_control": {"type": "ephemeral", "ttl": "1h"}}]}
+        ]
+    }))
+    .unwrap_or_default();
+    let (out, dropped) = request_to_openai(request).unwrap_or_default();
+    assert_eq!(
+        to_json(&out)["messages"],
+        json!([
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": "Hello"},
+            {"role": "system", "content": "Mode changed: be brief."},
+            {"role": "user", "content": "and?"}
+        ])
+    );
+    assert_eq!(
+        to_json(&out)["tools"],
+        json!([{"type": "function", "function": {"name": "Read", "parameters": {"type": "object"}}}])
+    );
+    assert_eq!(
+        dropped,
+        ["messages[].redacted_thinking", "messages[].thinking"]
+    );
 }
 
 #[test]
