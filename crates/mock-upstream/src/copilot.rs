@@ -183,8 +183,8 @@ async fn exchange(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response 
     .into_response()
 }
 
-/// Records the request; `Err` with a 401 unless it carries an issued Copilot token.
-fn admit(s: &Shared, path: &str, headers: &HeaderMap, body: Value) -> Result<(), Response> {
+/// Records the request; whether it carries an issued Copilot token.
+fn admit(s: &Shared, path: &str, headers: &HeaderMap, body: Value) -> bool {
     if let Ok(mut received) = s.received.lock() {
         received.push(Received {
             path: path.to_owned(),
@@ -202,15 +202,15 @@ fn admit(s: &Shared, path: &str, headers: &HeaderMap, body: Value) -> Result<(),
         .lock()
         .map(|issued| issued.iter().any(|t| t == bearer))
         .unwrap_or(false);
-    if ok {
-        Ok(())
-    } else {
-        Err((
-            StatusCode::UNAUTHORIZED,
-            Json(json!({"error": {"message": "unauthorized: token expired", "type": "invalid_request_error"}})),
-        )
-            .into_response())
-    }
+    ok
+}
+
+fn unauthorized() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        Json(json!({"error": {"message": "unauthorized: token expired", "type": "invalid_request_error"}})),
+    )
+        .into_response()
 }
 
 async fn chat(
@@ -218,8 +218,8 @@ async fn chat(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    if let Err(response) = admit(&s, "/copilot/chat/completions", &headers, body.clone()) {
-        return response;
+    if !admit(&s, "/copilot/chat/completions", &headers, body.clone()) {
+        return unauthorized();
     }
     let model = body["model"].as_str().unwrap_or("gpt-4o").to_owned();
     if body["stream"] == true {
@@ -256,8 +256,8 @@ async fn embeddings(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    if let Err(response) = admit(&s, "/copilot/embeddings", &headers, body.clone()) {
-        return response;
+    if !admit(&s, "/copilot/embeddings", &headers, body.clone()) {
+        return unauthorized();
     }
     Json(json!({
         "object": "list", "model": body["model"],
@@ -268,8 +268,8 @@ async fn embeddings(
 }
 
 async fn models(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    if let Err(response) = admit(&s, "/copilot/models", &headers, Value::Null) {
-        return response;
+    if !admit(&s, "/copilot/models", &headers, Value::Null) {
+        return unauthorized();
     }
     Json(json!({"object": "list", "data": [
         {"id": "gpt-4o", "object": "model", "capabilities": {"type": "chat",
