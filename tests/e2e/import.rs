@@ -137,11 +137,8 @@ general_settings:
         toml.contains("kind = \"anthropic\"") && toml.contains("kind = \"gemini\""),
         "{toml}"
     );
-    assert!(toml.contains("# [providers.github_copilot]"), "{toml}");
-    assert!(
-        report.contains("no `github_copilot` provider kind"),
-        "{report}"
-    );
+    assert!(toml.contains("kind = \"github_copilot\""), "{toml}");
+    assert!(report.contains("switchboard login copilot"), "{report}");
 
     let check = run_check(home, &out).await;
     assert!(

@@ -14,6 +14,7 @@ mod budgets;
 mod cli;
 mod codex;
 mod coding_agents;
+mod copilot;
 mod correlation;
 mod errors;
 mod import;

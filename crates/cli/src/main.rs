@@ -12,6 +12,7 @@ use switchboard_gateway::config::{self, LoadError};
 use switchboard_gateway::{Gateway, GatewayOptions};
 
 mod ask;
+mod login;
 mod service;
 
 /// mimalloc rather than the system allocator: proxying a request makes hundreds of small,
@@ -57,6 +58,11 @@ enum Command {
     },
     /// Validate the config file; print every error as file:line:col: message.
     Check,
+    /// Log in to an upstream that needs an interactive login (GitHub Copilot's device flow).
+    Login {
+        #[command(subcommand)]
+        service: LoginService,
+    },
     /// Ask a running Switchboard how it is: config revision, last rejected reload, request log.
     Status {
         /// Base URL of the running gateway (default: from the config's `listen`).
@@ -119,6 +125,17 @@ enum Command {
         url: Option<String>,
         #[command(subcommand)]
         action: Option<TargetsAction>,
+    },
+}
+
+#[derive(Subcommand)]
+enum LoginService {
+    /// GitHub's device flow for the config's `github_copilot` provider; stores the GitHub token
+    /// where its `api_key` points (default `keychain:github_copilot`).
+    Copilot {
+        /// The provider to log in, when the config has several `github_copilot` providers.
+        #[arg(long)]
+        provider: Option<String>,
     },
 }
 
@@ -221,6 +238,9 @@ fn main() -> ExitCode {
         Command::Check => check(&path),
         Command::Ask(args) => ask::run(args, &path),
         Command::Service(args) => service::run(args, &path),
+        Command::Login {
+            service: LoginService::Copilot { provider },
+        } => login::copilot(&path, provider),
         Command::Status { url } => status(&gateway_url(url, &path)),
         Command::Tokens { action } => tokens(&path, action),
         Command::Keys { action } => keys(&path, action),

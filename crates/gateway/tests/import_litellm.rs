@@ -768,7 +768,7 @@ fn a_config_with_only_unsupported_providers_still_imports() {
         "model_list:\n",
         "  - model_name: claude\n",
         "    litellm_params:\n",
-        "      model: github_copilot/claude-sonnet-4\n",
+        "      model: bedrock/anthropic.claude-sonnet-4\n",
         "  - model_name: gemini\n",
         "    litellm_params:\n",
         "      model: vertex_ai/gemini-1.5-pro\n",
@@ -780,11 +780,11 @@ fn a_config_with_only_unsupported_providers_still_imports() {
     let config = Config::parse(&outcome.toml, "imported.toml").unwrap();
     assert!(config.aliases.is_empty() && config.providers.is_empty());
     assert!(outcome.toml.contains("# [providers.vertex_ai]"));
-    assert!(outcome.toml.contains("# [providers.github_copilot]"));
+    assert!(outcome.toml.contains("# [providers.bedrock]"));
     assert_note(
         &outcome,
         "model_list[0].litellm_params.model",
-        "no `github_copilot` provider kind in this version",
+        "no `bedrock` provider kind",
     );
     assert!(outcome.toml.contains("# [aliases.gemini]"));
     assert_note(

@@ -193,25 +193,29 @@ fn anthropic_gemini_and_local_servers_keep_their_api_bases() {
 }
 
 #[test]
-fn github_copilot_stays_commented_out_with_the_reason() {
+fn github_copilot_imports_as_its_own_kind_with_the_login_note() {
     let yaml = format!(
         "model_list:\n{}{}",
         deployment("gpt", "openai/gpt-4o"),
         deployment("copilot", "github_copilot/gpt-4.1")
     );
     let (outcome, config) = import(&yaml, &no_env());
-    assert!(!config.aliases.contains_key("copilot"));
-    let block = &outcome.toml[outcome.toml.find("# NOT TRANSLATED").unwrap()..];
-    assert!(block.contains("# [providers.github_copilot]"), "{block}");
-    assert!(
-        block.contains("# targets = [\"github_copilot/gpt-4.1\"]"),
-        "{block}"
+    let provider = &config.providers["github_copilot"];
+    assert_eq!(provider.kind, ProviderKind::GithubCopilot);
+    assert_eq!(
+        provider
+            .api_key
+            .as_ref()
+            .map(ToString::to_string)
+            .as_deref(),
+        Some("keychain:github_copilot")
     );
-    assert_note(
-        &outcome,
-        "model_list[1].litellm_params.model",
-        "no `github_copilot` provider kind in this version",
+    assert_eq!(
+        config.aliases["copilot"].targets[0].label(),
+        "github_copilot/gpt-4.1"
     );
+    assert!(!outcome.toml.contains("# [providers.github_copilot]"));
+    assert!(report(&outcome).contains("switchboard login copilot"));
     // Every "not ... yet" the report prints is about something Switchboard really lacks.
     let text = report(&outcome);
     for stale in [

@@ -19,6 +19,7 @@
 //! OpenAI's Responses API (`/v1/responses`, see `responses`) for the native passthrough.
 
 mod anthropic;
+pub mod copilot;
 mod gemini;
 mod responses;
 mod scenario;

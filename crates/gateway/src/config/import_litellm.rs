@@ -501,7 +501,6 @@ const OPENAI_BASE: &str = "https://api.openai.com/v1";
 /// LiteLLM providers Switchboard has no provider kind for. A model string starting with one of
 /// these is not translated; any other first segment is taken as part of the model id.
 const UNSUPPORTED: &[&str] = &[
-    "github_copilot",
     "anthropic_text",
     "azure",
     "azure_ai",
@@ -541,7 +540,6 @@ const UNSUPPORTED: &[&str] = &[
 /// Why a provider in `UNSUPPORTED` is not translated, for the report and the commented block.
 fn unsupported_reason(kind: &str) -> String {
     match kind {
-        "github_copilot" => "Switchboard has no `github_copilot` provider kind in this version (it needs GitHub's device login and Copilot's token exchange, which a later Switchboard adds as `kind = \"github_copilot\"` with `switchboard login copilot`)".to_owned(),
         "vertex_ai" | "vertex_ai_beta" => "Switchboard has no `vertex_ai` provider kind (Google Cloud service-account auth); for Gemini models with an AI Studio key use LiteLLM's `gemini/` prefix, which imports as `kind = \"gemini\"`".to_owned(),
         "vllm" => "LiteLLM's `vllm/` runs the model in-process with the vllm library; Switchboard talks to servers only (serve it with `vllm serve` and use `hosted_vllm/`)".to_owned(),
         other => format!("Switchboard has no `{other}` provider kind"),
@@ -1128,7 +1126,8 @@ impl Importer {
             None => match model.split_once('/') {
                 Some((first, rest))
                     if COMPATIBLE.iter().any(|c| c.prefix == first)
-                        || UNSUPPORTED.contains(&first) =>
+                        || UNSUPPORTED.contains(&first)
+                        || first == "github_copilot" =>
                 {
                     (Some(first.to_owned()), rest.to_owned())
                 }
@@ -1223,6 +1222,28 @@ impl Importer {
 
         if let Some(compatible) = COMPATIBLE.iter().find(|c| c.prefix == prefix) {
             return self.resolve_compatible(compatible, api_base, key, model_id, path);
+        }
+        if prefix == "github_copilot" {
+            // LiteLLM's Copilot provider logs in with GitHub's device flow and keeps its token
+            // in its own files: Switchboard logs in again with `switchboard login copilot`.
+            if api_base.is_some() {
+                self.note(
+                    api_base_path,
+                    "api_base not imported: a `github_copilot` provider gets its API base from Copilot's token exchange (set `api_url` to override it)",
+                );
+            }
+            return Some(Resolved {
+                key: ProviderKey {
+                    kind: "github_copilot".to_owned(),
+                    base_url: None,
+                    key: KeyRef::None,
+                },
+                supported: true,
+                name_hint: "github_copilot".to_owned(),
+                model: model_id,
+                provider_notes: vec!["GitHub Copilot needs a login: run `switchboard login copilot` once (it stores the GitHub token as `keychain:github_copilot`, the provider's default)".to_owned()],
+                prefix,
+            });
         }
 
         // A provider Switchboard cannot speak yet: kept for the commented-out block.

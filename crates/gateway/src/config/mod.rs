@@ -208,18 +208,23 @@ pub enum ProviderKind {
     Anthropic,
     /// Google's Gemini API (native `generateContent`, translated both ways).
     Gemini,
+    /// GitHub Copilot's API: a GitHub token (from `switchboard login copilot`) exchanged for
+    /// short-lived Copilot tokens; OpenAI's wire format.
+    GithubCopilot,
     /// The built-in demo: answers locally.
     Demo,
 }
 
 impl ProviderKind {
-    pub const NAMES: [&'static str; 4] = ["openai", "anthropic", "gemini", "demo"];
+    pub const NAMES: [&'static str; 5] =
+        ["openai", "anthropic", "gemini", "github_copilot", "demo"];
 
     pub fn parse(name: &str) -> Option<Self> {
         match name {
             "openai" => Some(ProviderKind::OpenAi),
             "anthropic" => Some(ProviderKind::Anthropic),
             "gemini" => Some(ProviderKind::Gemini),
+            "github_copilot" => Some(ProviderKind::GithubCopilot),
             "demo" => Some(ProviderKind::Demo),
             _ => None,
         }
@@ -230,6 +235,7 @@ impl ProviderKind {
             ProviderKind::OpenAi => "openai",
             ProviderKind::Anthropic => "anthropic",
             ProviderKind::Gemini => "gemini",
+            ProviderKind::GithubCopilot => "github_copilot",
             ProviderKind::Demo => "demo",
         }
     }
@@ -239,10 +245,14 @@ impl ProviderKind {
         match self {
             ProviderKind::Anthropic => Some("https://api.anthropic.com"),
             ProviderKind::Gemini => Some("https://generativelanguage.googleapis.com/v1beta"),
-            ProviderKind::OpenAi | ProviderKind::Demo => None,
+            // Copilot's API base comes from its token exchange (`api_url` overrides it).
+            ProviderKind::OpenAi | ProviderKind::GithubCopilot | ProviderKind::Demo => None,
         }
     }
 }
+
+/// GitHub's web URL for `github_copilot` providers when `github_url` is not set.
+pub const GITHUB_URL: &str = "https://github.com";
 
 /// What to do with request parameters a provider cannot take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -286,6 +296,9 @@ pub struct ProviderConfig {
     pub budget: Option<String>,
     /// `openai` only: Responses API requests pass through to `/responses` untranslated.
     pub responses: bool,
+    /// `github_copilot` only: GitHub's web URL (device login; the token exchange goes to its
+    /// API). `base_url` is then the `api_url` override, `None` meaning "from the exchange".
+    pub github_url: Option<String>,
 }
 
 /// Bounds on the request log (never the spend ledger); `None` turns a bound off.

@@ -155,6 +155,10 @@ pub struct RawProvider {
     /// `openai` only: the backend speaks the Responses API (`/responses`), so Responses requests
     /// pass through untranslated. Default: on for api.openai.com.
     pub responses: Option<bool>,
+    /// `github_copilot` only: GitHub's URL (GitHub Enterprise, tests). Default https://github.com.
+    pub github_url: Option<String>,
+    /// `github_copilot` only: the Copilot API base, instead of the one the token exchange names.
+    pub api_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]

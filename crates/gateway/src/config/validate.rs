@@ -839,6 +839,20 @@ fn build_provider(
             ));
             None
         }
+        (ProviderKind::GithubCopilot, Some(_)) => {
+            errors.push(loc.at(
+                &at("base_url"),
+                "a `github_copilot` provider takes `github_url` (GitHub Enterprise) and `api_url` (the Copilot API, normally named by the token exchange), not `base_url`",
+            ));
+            None
+        }
+        (ProviderKind::GithubCopilot, None) => http_url(
+            raw.api_url.as_deref(),
+            &at("api_url"),
+            "api_url",
+            loc,
+            errors,
+        ),
         (_, None) => kind.default_base_url().map(str::to_owned),
         (_, Some(url)) => match url::Url::parse(url) {
             Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.has_host() => {
@@ -854,6 +868,31 @@ fn build_provider(
         },
     };
 
+    let github_url = match kind {
+        ProviderKind::GithubCopilot => http_url(
+            raw.github_url.as_deref(),
+            &at("github_url"),
+            "github_url",
+            loc,
+            errors,
+        )
+        .or_else(|| Some(super::GITHUB_URL.to_owned())),
+        other => {
+            for (key, value) in [("github_url", &raw.github_url), ("api_url", &raw.api_url)] {
+                if value.is_some() {
+                    errors.push(loc.at_key(
+                        &[path[0], path[1], Seg::Key(key)],
+                        format!(
+                            "`{key}` only applies to `github_copilot` providers; a `{}` provider takes `base_url`",
+                            other.as_str()
+                        ),
+                    ));
+                }
+            }
+            None
+        }
+    };
+
     let api_key = raw.api_key.as_deref().and_then(|text| {
         if kind == ProviderKind::Demo {
             errors.push(loc.at(&at("api_key"), "the demo provider takes no `api_key`"));
@@ -863,11 +902,18 @@ fn build_provider(
             .map_err(|message| errors.push(loc.at(&at("api_key"), message)))
             .ok()
     });
+    // Where `switchboard login copilot` stores the GitHub token unless told otherwise.
+    let api_key = match (kind, api_key) {
+        (ProviderKind::GithubCopilot, None) if raw.api_key.is_none() => {
+            Some(SecretRef::Keychain("github_copilot".to_owned()))
+        }
+        (_, key) => key,
+    };
     if raw.api_key.is_none() {
         let example = match kind {
             ProviderKind::Anthropic => Some("env:ANTHROPIC_API_KEY"),
             ProviderKind::Gemini => Some("env:GEMINI_API_KEY"),
-            ProviderKind::OpenAi | ProviderKind::Demo => None,
+            ProviderKind::OpenAi | ProviderKind::GithubCopilot | ProviderKind::Demo => None,
         };
         if let Some(example) = example {
             errors.push(loc.at_key(
@@ -925,6 +971,8 @@ fn build_provider(
 
     let responses = match (kind, raw.responses) {
         (ProviderKind::OpenAi, Some(on)) => on,
+        // Copilot serves `/responses` for its newer models; the config says when a target's does.
+        (ProviderKind::GithubCopilot, on) => on.unwrap_or(false),
         (ProviderKind::OpenAi, None) => base_url
             .as_deref()
             .and_then(|u| url::Url::parse(u).ok())
@@ -934,7 +982,7 @@ fn build_provider(
             errors.push(loc.at_key(
                 &at("responses"),
                 format!(
-                    "`responses` only applies to `openai` providers; a `{}` backend gets Responses requests translated",
+                    "`responses` only applies to `openai` and `github_copilot` providers; a `{}` backend gets Responses requests translated",
                     other.as_str()
                 ),
             ));
@@ -998,6 +1046,30 @@ fn build_provider(
         unsupported_params,
         budget: raw.budget.clone(),
         responses,
+        github_url,
+    }
+}
+
+/// An optional http(s) URL setting, without its trailing slash.
+fn http_url(
+    value: Option<&str>,
+    path: &[Seg],
+    key: &str,
+    loc: &Locator,
+    errors: &mut Vec<Diagnostic>,
+) -> Option<String> {
+    let url = value?;
+    match url::Url::parse(url) {
+        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.has_host() => {
+            Some(url.trim_end_matches('/').to_owned())
+        }
+        _ => {
+            errors.push(loc.at(
+                path,
+                format!("`{key}` must be an http:// or https:// URL, not {url:?}"),
+            ));
+            None
+        }
     }
 }
 
@@ -1809,7 +1881,7 @@ fallbacks = [\"a\"]
         let e = errors("[providers.a]\nkind = \"anthropic\"\napi_key = \"env:K\"\nresponses = true\n[aliases.x]\ntargets = [\"a/c\"]\n");
         assert!(
             e.join("\n")
-                .contains("`responses` only applies to `openai` providers"),
+                .contains("`responses` only applies to `openai` and `github_copilot` providers"),
             "{e:?}"
         );
         Ok(())

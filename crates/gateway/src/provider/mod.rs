@@ -5,6 +5,7 @@
 //! (`send_native_anthropic`), for the `/v1/messages` ingress.
 
 mod anthropic;
+pub mod copilot;
 mod demo;
 mod gemini;
 mod http;
@@ -23,6 +24,7 @@ use crate::config::{ProviderConfig, ProviderKind, Timeouts};
 use crate::error::ApiError;
 
 pub use anthropic::AnthropicProvider;
+pub use copilot::CopilotProvider;
 pub use demo::DemoProvider;
 pub use gemini::GeminiProvider;
 pub use openai::OpenAiProvider;
@@ -341,6 +343,7 @@ pub fn build(config: &ProviderConfig) -> Result<std::sync::Arc<dyn Provider>, St
         ProviderKind::OpenAi => std::sync::Arc::new(OpenAiProvider::new(config)?),
         ProviderKind::Anthropic => std::sync::Arc::new(AnthropicProvider::new(config)?),
         ProviderKind::Gemini => std::sync::Arc::new(GeminiProvider::new(config)?),
+        ProviderKind::GithubCopilot => std::sync::Arc::new(CopilotProvider::new(config)?),
         ProviderKind::Demo => std::sync::Arc::new(DemoProvider),
     })
 }

@@ -179,7 +179,7 @@ impl Provider for OpenAiProvider {
 }
 
 /// A whole answer and the usage it reports (in any dialect `Usage::from_json` reads).
-fn complete(body: bytes::Bytes) -> Result<ProviderResponse, UpstreamError> {
+pub(super) fn complete(body: bytes::Bytes) -> Result<ProviderResponse, UpstreamError> {
     #[derive(serde::Deserialize)]
     struct WithUsage {
         usage: Option<serde_json::Value>,
@@ -192,7 +192,7 @@ fn complete(body: bytes::Bytes) -> Result<ProviderResponse, UpstreamError> {
     Ok(ProviderResponse::Complete { body, usage })
 }
 
-async fn status_error(provider: &str, response: http::Response) -> UpstreamError {
+pub(super) async fn status_error(provider: &str, response: http::Response) -> UpstreamError {
     let (status, retry_after_ms, body) = http::error_parts(response).await;
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
     let message = upstream_error_message(&body)
@@ -207,7 +207,7 @@ async fn status_error(provider: &str, response: http::Response) -> UpstreamError
 }
 
 /// The message of a Responses stream's `error` or `response.failed` event; `None` for others.
-fn responses_stream_error(event: &super::SseEvent) -> Option<String> {
+pub(super) fn responses_stream_error(event: &super::SseEvent) -> Option<String> {
     let named = event.event.as_deref();
     if !matches!(named, None | Some("error") | Some("response.failed")) {
         return None;

@@ -87,7 +87,7 @@ impl Table {
             ProviderKind::OpenAi => Some(&self.openai),
             ProviderKind::Anthropic => Some(&self.anthropic),
             ProviderKind::Gemini => Some(&self.gemini),
-            ProviderKind::Demo => None,
+            ProviderKind::GithubCopilot | ProviderKind::Demo => None,
         }
     }
 
@@ -156,7 +156,7 @@ pub fn with_defaults(
         ProviderKind::Anthropic => (0.1, 1.25, Some(2.0)),
         ProviderKind::OpenAi => (0.5, 1.0, None),
         ProviderKind::Gemini => (0.25, 1.0, None),
-        ProviderKind::Demo => (1.0, 1.0, None),
+        ProviderKind::GithubCopilot | ProviderKind::Demo => (1.0, 1.0, None),
     };
     // Rates are published to a few decimals: round away float noise (3 × 0.1 ≠ 0.3).
     let times = |m: f64| (input * m * 1e9).round() / 1e9;
@@ -231,7 +231,8 @@ fn cloud_family(provider: &ProviderConfig) -> Option<ProviderKind> {
             .and_then(|u| url::Url::parse(u).ok())
             .filter(|u| u.host_str() == Some("api.openai.com"))
             .map(|_| ProviderKind::OpenAi),
-        ProviderKind::Demo => None,
+        // Copilot is billed by subscription, not per token.
+        ProviderKind::GithubCopilot | ProviderKind::Demo => None,
     }
 }
 

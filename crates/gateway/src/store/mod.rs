@@ -3,8 +3,8 @@
 //! keep flowing: rows are dropped (and counted) and readiness reports the failure.
 
 pub mod ledger;
-pub mod read;
 mod quarantine;
+pub mod read;
 pub mod responses;
 pub mod retention;
 
