@@ -1063,6 +1063,7 @@ fn stream_response(
         record,
         usage: None,
         done: false,
+        terminal_sent: false,
         committing: None,
         family: route.family,
         target: route.target.clone(),
@@ -1094,6 +1095,9 @@ struct ForwardStream {
     record: Record,
     usage: Option<Usage>,
     done: bool,
+    /// The client got the dialect's last event (`[DONE]`, `message_stop`, `response.completed`):
+    /// if it hangs up before the upstream stream ends, the request still succeeded.
+    terminal_sent: bool,
     /// The end of the body waits for the stream's spend to be committed.
     committing: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
     family: &'static str,
@@ -1136,12 +1140,47 @@ impl ForwardStream {
             }
         }
         self.sent += 1;
+        self.terminal_sent |= is_terminal(&event);
         let bytes = event.to_bytes();
         if let Some(capture) = &mut self.record.capture {
             capture.response(&bytes);
         }
         Some(bytes)
     }
+}
+
+impl ForwardStream {
+    /// The stream ended well: log the row with its usage and settle the attempt as a success.
+    fn finish_ok(&mut self) {
+        self.done = true;
+        let usage = self.usage;
+        self.record.finish_ok(usage);
+        if let Some(attempt) = self.attempt.take() {
+            let outcome = Outcome::Success {
+                latency: attempt.first_byte,
+                first_token: Some(attempt.first_byte),
+            };
+            attempt.guard.settle(outcome, &attempt.breaker);
+        }
+    }
+}
+
+impl Drop for ForwardStream {
+    fn drop(&mut self) {
+        // Clients such as Codex close the connection as soon as they have the last event,
+        // before the upstream's end (or the spend commit) reaches us: that is not a 499.
+        if !self.done && self.terminal_sent {
+            self.finish_ok();
+        }
+    }
+}
+
+/// The last event of a successful stream in each dialect.
+fn is_terminal(event: &SseEvent) -> bool {
+    matches!(
+        event.event.as_deref(),
+        Some("message_stop" | "response.completed" | "response.incomplete")
+    ) || event.data.trim() == "[DONE]"
 }
 
 /// The error event that ends a stream that failed after it started, per the client's API.
@@ -1217,16 +1256,7 @@ impl Stream for ForwardStream {
                     return Poll::Ready(Some(Ok(event)));
                 }
                 Poll::Ready(None) => {
-                    self.done = true;
-                    let usage = self.usage;
-                    self.record.finish_ok(usage);
-                    if let Some(attempt) = self.attempt.take() {
-                        let outcome = Outcome::Success {
-                            latency: attempt.first_byte,
-                            first_token: Some(attempt.first_byte),
-                        };
-                        attempt.guard.settle(outcome, &attempt.breaker);
-                    }
+                    self.finish_ok();
                     if let Some(committed) = self.record.committed.take() {
                         let mut wait: Pin<Box<dyn Future<Output = ()> + Send>> =
                             Box::pin(async move {
