@@ -43,9 +43,8 @@ case "$(uname -s)" in
                 apt_install libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev \
                     libxdo-dev libssl-dev
             fi
-            if [ "$purpose" = bundle ]; then
-                command -v node >/dev/null || apt_install nodejs npm
-            fi
+            # Every build embeds the dashboard (ui/), which is built with Node.js and npm.
+            command -v node >/dev/null || apt_install nodejs npm
             if [ "$purpose" = bench ]; then
                 apt_install python3 python3-venv wrk nginx
             fi
@@ -68,7 +67,8 @@ case "$(uname -s)" in
             say "installing the Xcode command-line tools (a dialog may appear)"
             xcode-select --install || true
         fi
-        if { [ "$purpose" = test ] || [ "$purpose" = bundle ]; } && ! command -v node >/dev/null; then
+        # Every build embeds the dashboard (ui/), which is built with Node.js and npm.
+        if ! command -v node >/dev/null; then
             if command -v brew >/dev/null; then
                 say "installing Node.js with Homebrew"
                 brew install node
