@@ -100,21 +100,19 @@ pub(super) async fn handle(
     request: Request,
 ) -> Response {
     let snapshot = gateway.snapshot();
-    let mut record = Record::new(gateway.inner.log.clone(), endpoint, &correlation_id);
-    let identity = request.extensions().get::<ClientIdentity>().cloned();
-    if let Some(identity) = &identity {
-        record.row.client = Some(identity.token.clone());
-        record.row.tenant = identity.tenant.clone();
-    }
+    let (mut record, identity, session) = start(
+        &gateway,
+        &snapshot,
+        endpoint.path(),
+        &correlation_id,
+        &request,
+    );
     let context = RequestContext {
         snapshot: &snapshot,
         gateway: &gateway,
         identity: identity.as_ref(),
         correlation_id: &correlation_id,
-        session: SessionKey::from_headers(
-            request.headers(),
-            snapshot.config.server.affinity_header.as_ref(),
-        ),
+        session,
     };
     let result = match read_json_body(request, snapshot.config.server.max_body_bytes).await {
         Ok(body) => {
@@ -142,26 +140,19 @@ pub(super) async fn handle_anthropic(
     request: Request,
 ) -> Response {
     let snapshot = gateway.snapshot();
-    let mut record = Record::new(
-        gateway.inner.log.clone(),
-        Endpoint::ChatCompletions,
+    let (mut record, identity, session) = start(
+        &gateway,
+        &snapshot,
+        endpoint.path(),
         &correlation_id,
+        &request,
     );
-    record.row.endpoint = endpoint.path();
-    let identity = request.extensions().get::<ClientIdentity>().cloned();
-    if let Some(identity) = &identity {
-        record.row.client = Some(identity.token.clone());
-        record.row.tenant = identity.tenant.clone();
-    }
     let context = RequestContext {
         snapshot: &snapshot,
         gateway: &gateway,
         identity: identity.as_ref(),
         correlation_id: &correlation_id,
-        session: SessionKey::from_headers(
-            request.headers(),
-            snapshot.config.server.affinity_header.as_ref(),
-        ),
+        session,
     };
     let beta = super::anthropic::beta_header(request.headers());
     let result = match read_json_body(request, snapshot.config.server.max_body_bytes).await {
@@ -198,28 +189,21 @@ pub(super) async fn handle_responses(
     request: Request,
 ) -> Response {
     let snapshot = gateway.snapshot();
-    let mut record = Record::new(
-        gateway.inner.log.clone(),
-        Endpoint::ChatCompletions,
+    // Affinity by session headers only; `SessionKey::response(previous_response_id)` is the
+    // hook for keying a Responses conversation.
+    let (mut record, identity, session) = start(
+        &gateway,
+        &snapshot,
+        NativeEndpoint::Responses.path(),
         &correlation_id,
+        &request,
     );
-    record.row.endpoint = NativeEndpoint::Responses.path();
-    let identity = request.extensions().get::<ClientIdentity>().cloned();
-    if let Some(identity) = &identity {
-        record.row.client = Some(identity.token.clone());
-        record.row.tenant = identity.tenant.clone();
-    }
     let context = RequestContext {
         snapshot: &snapshot,
         gateway: &gateway,
         identity: identity.as_ref(),
         correlation_id: &correlation_id,
-        // Headers only for now; `SessionKey::response(previous_response_id)` is the hook for
-        // keying a Responses conversation.
-        session: SessionKey::from_headers(
-            request.headers(),
-            snapshot.config.server.affinity_header.as_ref(),
-        ),
+        session,
     };
     let client = identity.as_ref().map(|i| i.token.as_str());
     let result = match read_json_body(request, snapshot.config.server.max_body_bytes).await {
@@ -250,6 +234,28 @@ pub(super) async fn handle_responses(
             error.into_response()
         }
     }
+}
+
+/// What every ingress sets up before reading the body: the log row (naming the caller), the
+/// caller's identity and the agent session the request belongs to.
+fn start(
+    gateway: &Gateway,
+    snapshot: &Snapshot,
+    endpoint: &'static str,
+    correlation_id: &str,
+    request: &Request,
+) -> (Record, Option<ClientIdentity>, Option<SessionKey>) {
+    let mut record = Record::new(gateway.inner.log.clone(), endpoint, correlation_id);
+    let identity = request.extensions().get::<ClientIdentity>().cloned();
+    if let Some(identity) = &identity {
+        record.row.client = Some(identity.token.clone());
+        record.row.tenant = identity.tenant.clone();
+    }
+    let session = SessionKey::from_headers(
+        request.headers(),
+        snapshot.config.server.affinity_header.as_ref(),
+    );
+    (record, identity, session)
 }
 
 /// Reads a JSON object body of at most `limit` bytes.
@@ -1325,7 +1331,7 @@ struct Record {
 }
 
 impl Record {
-    fn new(log: LogWriter, endpoint: Endpoint, correlation_id: &str) -> Self {
+    fn new(log: LogWriter, endpoint: &'static str, correlation_id: &str) -> Self {
         let ts_ms = now_ms() as i64;
         Record {
             spend: None,
@@ -1336,7 +1342,7 @@ impl Record {
             row: LogRow {
                 ts_ms,
                 correlation_id: correlation_id.to_owned(),
-                endpoint: endpoint.path(),
+                endpoint,
                 ..LogRow::default()
             },
             started: Instant::now(),
