@@ -12,10 +12,9 @@ use ::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
 use ::http::HeaderValue;
 use async_trait::async_trait;
 use axum::http::StatusCode;
-use futures::StreamExt;
 use serde_json::Value;
 
-use super::openai::{complete, responses_stream_error, status_error};
+use super::openai::{complete, status_error};
 use super::{
     http, sanitize_upstream_message, with_stream_timeouts, Endpoint, NativeRequest, Provider,
     ProviderRequest, ProviderResponse, UpstreamError,
@@ -423,25 +422,7 @@ impl Provider for CopilotProvider {
                 has_image(&Value::Object(request.body.clone())),
             )
             .await?;
-        if request.stream {
-            let events = http::sse_events(response).map(|item| match item {
-                Ok(event) => match responses_stream_error(&event) {
-                    Some(message) => Err(UpstreamError::Status {
-                        status: StatusCode::BAD_GATEWAY,
-                        message: sanitize_upstream_message(&message),
-                        retry_after_ms: None,
-                    }),
-                    None => Ok(event),
-                },
-                other => other,
-            });
-            return Ok(ProviderResponse::Stream(with_stream_timeouts(
-                Box::pin(events),
-                request.timeouts,
-                started,
-            )));
-        }
-        complete(http::read_body(response, &request.timeouts, started).await?)
+        super::openai::responses_answer(response, &request, started).await
     }
 
     fn key_fingerprint(&self) -> Option<String> {

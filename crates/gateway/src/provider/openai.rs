@@ -134,30 +134,7 @@ impl Provider for OpenAiProvider {
         if !response.status().is_success() {
             return Err(status_error(&self.name, response).await);
         }
-        if request.stream {
-            // Events pass through, except `error` and `response.failed`: they become an
-            // `UpstreamError`, so an error before anything was sent can go to the next target,
-            // and a later one ends the stream with Switchboard's own `response.failed` (the
-            // failure summary inside, and the request logged as failed).
-            let events = http::sse_events(response).map(|item| match item {
-                Ok(event) => match responses_stream_error(&event) {
-                    Some(message) => Err(UpstreamError::Status {
-                        status: StatusCode::BAD_GATEWAY,
-                        message: sanitize_upstream_message(&message),
-                        retry_after_ms: None,
-                    }),
-                    None => Ok(event),
-                },
-                other => other,
-            });
-            return Ok(ProviderResponse::Stream(with_stream_timeouts(
-                Box::pin(events),
-                request.timeouts,
-                started,
-            )));
-        }
-        let body = http::read_body(response, &request.timeouts, started).await?;
-        complete(body)
+        responses_answer(response, &request, started).await
     }
 
     fn key_fingerprint(&self) -> Option<String> {
@@ -176,6 +153,36 @@ impl Provider for OpenAiProvider {
             Err(e) => Err(e.to_string()),
         }
     }
+}
+
+/// A native Responses answer, streamed or whole. Events pass through, except `error` and
+/// `response.failed`: they become an `UpstreamError`, so an error before anything was sent can
+/// go to the next target, and a later one ends the stream with Switchboard's own
+/// `response.failed` (the failure summary inside, and the request logged as failed).
+pub(super) async fn responses_answer(
+    response: http::Response,
+    request: &NativeRequest,
+    started: Instant,
+) -> Result<ProviderResponse, UpstreamError> {
+    if request.stream {
+        let events = http::sse_events(response).map(|item| match item {
+            Ok(event) => match responses_stream_error(&event) {
+                Some(message) => Err(UpstreamError::Status {
+                    status: StatusCode::BAD_GATEWAY,
+                    message: sanitize_upstream_message(&message),
+                    retry_after_ms: None,
+                }),
+                None => Ok(event),
+            },
+            other => other,
+        });
+        return Ok(ProviderResponse::Stream(with_stream_timeouts(
+            Box::pin(events),
+            request.timeouts,
+            started,
+        )));
+    }
+    complete(http::read_body(response, &request.timeouts, started).await?)
 }
 
 /// A whole answer and the usage it reports (in any dialect `Usage::from_json` reads).
@@ -207,7 +214,7 @@ pub(super) async fn status_error(provider: &str, response: http::Response) -> Up
 }
 
 /// The message of a Responses stream's `error` or `response.failed` event; `None` for others.
-pub(super) fn responses_stream_error(event: &super::SseEvent) -> Option<String> {
+fn responses_stream_error(event: &super::SseEvent) -> Option<String> {
     let named = event.event.as_deref();
     if !matches!(named, None | Some("error") | Some("response.failed")) {
         return None;
