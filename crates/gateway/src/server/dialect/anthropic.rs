@@ -15,12 +15,12 @@ use super::{ClientRequest, StreamDialect};
 use crate::error::ApiError;
 use crate::gateway::Gateway;
 use crate::provider::{
-    Dialect, Endpoint, NativeEndpoint, NativeRequest, ProviderRequest, ProviderResponse, SseEvent,
-    UpstreamError,
+    Dialect, Endpoint, NativeEndpoint, NativeRequest, ProviderRequest, ProviderResponse,
 };
 use crate::server::pipeline::{self, Ingress};
 use crate::translate;
 use crate::translate::anthropic::{request_to_openai, MessagesRequest};
+use crate::wire::{SseEvent, UpstreamError};
 
 pub(in crate::server) async fn messages(
     State(gateway): State<Gateway>,

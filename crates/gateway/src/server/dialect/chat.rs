@@ -9,8 +9,9 @@ use serde_json::{Map, Value};
 use super::{ClientRequest, StreamDialect};
 use crate::error::ApiError;
 use crate::gateway::Gateway;
-use crate::provider::{Dialect, Endpoint, SseEvent};
+use crate::provider::{Dialect, Endpoint};
 use crate::server::pipeline::{self, Ingress};
+use crate::wire::SseEvent;
 
 pub(in crate::server) async fn chat_completions(
     State(gateway): State<Gateway>,

@@ -12,9 +12,8 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
 use crate::error::ApiError;
-use crate::provider::{
-    Dialect, NativeRequest, Provider, ProviderRequest, ProviderResponse, SseEvent, UpstreamError,
-};
+use crate::provider::{Dialect, NativeRequest, Provider, ProviderRequest, ProviderResponse};
+use crate::wire::{SseEvent, UpstreamError};
 
 /// A parsed client request, as the pipeline sees it.
 pub(super) trait ClientRequest: Send + Sync {

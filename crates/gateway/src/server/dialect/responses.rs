@@ -19,8 +19,7 @@ use super::{ClientRequest, StreamDialect};
 use crate::error::ApiError;
 use crate::gateway::{now_ms, Gateway};
 use crate::provider::{
-    Dialect, Endpoint, EventStream, NativeEndpoint, NativeRequest, ProviderRequest,
-    ProviderResponse, SseEvent, UpstreamError,
+    Dialect, Endpoint, NativeEndpoint, NativeRequest, ProviderRequest, ProviderResponse,
 };
 use crate::server::guard::ClientIdentity;
 use crate::server::pipeline::{self, Ingress};
@@ -31,6 +30,7 @@ use crate::translate::responses::{
     ToResponsesStream,
 };
 use crate::translate::translate_stream;
+use crate::wire::{EventStream, SseEvent, UpstreamError};
 
 pub(in crate::server) async fn create(
     State(gateway): State<Gateway>,

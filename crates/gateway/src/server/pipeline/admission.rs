@@ -14,8 +14,8 @@ use crate::error::ApiError;
 use crate::gateway::Snapshot;
 use crate::limits::Scope;
 use crate::provider::Endpoint;
-use crate::routing::estimate_input_tokens;
 use crate::spend::{Budgets, Spent};
+use crate::wire::estimate_input_tokens;
 
 /// A request let in, with what routing decided about it so far.
 pub(super) struct Admitted<'a> {

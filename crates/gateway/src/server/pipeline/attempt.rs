@@ -20,11 +20,11 @@ use super::Run;
 use crate::config::{AliasConfig, TargetConfig};
 use crate::error::ApiError;
 use crate::limits::Scope;
-use crate::provider::{EventStream, Provider, ProviderRequest, ProviderResponse, SseEvent};
-use crate::provider::{UpstreamError, Usage};
+use crate::provider::{Provider, ProviderRequest, ProviderResponse};
 use crate::routing::{Admission, AttemptGuard, Outcome, TargetHealth};
 use crate::server::dialect;
 use crate::spend::reserve::{self, Reservation};
+use crate::wire::{EventStream, SseEvent, UpstreamError, Usage};
 
 /// How one attempt ended.
 pub(super) enum Attempted {

@@ -16,9 +16,9 @@ use serde_json::Value;
 
 use super::record::{Record, SPEND_COMMIT_WAIT};
 use crate::config::BreakerSettings;
-use crate::provider::{EventStream, SseEvent, UpstreamError, Usage};
 use crate::routing::{AttemptGuard, Outcome};
 use crate::server::dialect::StreamDialect;
+use crate::wire::{EventStream, SseEvent, UpstreamError, Usage};
 
 pub const ALIAS_HEADER: &str = "x-switchboard-alias";
 pub const TARGET_HEADER: &str = "x-switchboard-target";

@@ -7,16 +7,16 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::capture::Capture;
+use crate::config::prices;
 use crate::config::Pricing;
 use crate::error::ApiError;
 use crate::gateway::now_ms;
 use crate::limits::Charge;
-use crate::provider::Usage;
-use crate::spend::prices;
 use crate::spend::reserve::Reservation;
 use crate::spend::Budgets;
 use crate::store::ledger::{SpendParts, SpendRow};
 use crate::store::{LogRow, LogWriter};
+use crate::wire::Usage;
 use std::sync::Arc;
 
 #[derive(Serialize)]

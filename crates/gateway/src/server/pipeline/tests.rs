@@ -18,10 +18,10 @@ use super::{handle, Ingress};
 use crate::gateway::{Gateway, GatewayOptions, Snapshot};
 use crate::provider::{
     Dialect, Endpoint, NativeEndpoint, NativeRequest, Provider, ProviderRequest, ProviderResponse,
-    SseEvent, UpstreamError,
 };
 use crate::server::dialect::{self, chat, ClientRequest};
 use crate::server::{CorrelationId, RequestSnapshot};
+use crate::wire::{SseEvent, UpstreamError};
 use crate::Config;
 
 /// What a fake backend does with one call.
