@@ -174,7 +174,7 @@ impl ClientRequest for AnthropicRequest {
             .then(|| Bytes::from(serde_json::json!({ "input_tokens": estimate }).to_string()))
     }
 
-    fn from_chat(
+    fn render_chat_answer(
         &self,
         answer: ProviderResponse,
         estimate: u64,

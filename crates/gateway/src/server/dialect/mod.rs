@@ -42,7 +42,7 @@ pub(super) trait ClientRequest: Send + Sync {
     }
 
     /// A chat answer (whole or streamed) rendered in the dialect.
-    fn from_chat(
+    fn render_chat_answer(
         &self,
         answer: ProviderResponse,
         _estimate: u64,
@@ -51,7 +51,7 @@ pub(super) trait ClientRequest: Send + Sync {
     }
 
     /// A native backend's answer on its way back (passed through; the dialect may keep it).
-    fn from_native(&self, answer: ProviderResponse) -> ProviderResponse {
+    fn render_native_answer(&self, answer: ProviderResponse) -> ProviderResponse {
         answer
     }
 
@@ -104,9 +104,9 @@ pub(super) async fn send(
     if passthrough {
         if let Some(native) = client.native(&request) {
             let answer = provider.send_native(native).await?;
-            return Ok(client.from_native(answer));
+            return Ok(client.render_native_answer(answer));
         }
     }
     let answer = provider.send(request).await?;
-    client.from_chat(answer, estimate)
+    client.render_chat_answer(answer, estimate)
 }

@@ -279,7 +279,7 @@ impl ClientRequest for ResponsesIngress {
         &self.dropped
     }
 
-    fn from_chat(
+    fn render_chat_answer(
         &self,
         answer: ProviderResponse,
         _estimate: u64,
@@ -287,7 +287,7 @@ impl ClientRequest for ResponsesIngress {
         self.translate_answer(answer)
     }
 
-    fn from_native(&self, answer: ProviderResponse) -> ProviderResponse {
+    fn render_native_answer(&self, answer: ProviderResponse) -> ProviderResponse {
         self.native_answer(answer)
     }
 

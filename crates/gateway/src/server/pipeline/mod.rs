@@ -5,6 +5,10 @@
 //! went wrong into the one error the client gets. The client's API is a `dialect`; this module
 //! never names one. Every outcome, client disconnects included, ends up as one log row.
 
+// `ApiError` is the response (about 200 bytes) and errors are the cold path: boxing it in every
+// step's `Result` would cost an allocation on each refusal for nothing.
+#![allow(clippy::result_large_err)]
+
 mod admission;
 mod attempt;
 mod failure;
