@@ -168,13 +168,19 @@ struct Harness {
 }
 
 async fn harness(config: &str, fakes: &[(&str, Arc<FakeProvider>)]) -> Harness {
+    harness_on(config, config, fakes).await
+}
+
+/// Like `harness`, with the gateway itself running `serving` (what `gateway.snapshot()` gives).
+async fn harness_on(serving: &str, config: &str, fakes: &[(&str, Arc<FakeProvider>)]) -> Harness {
     let config = Config::parse(config, "test").unwrap_or_else(|e| panic!("{e}"));
+    let serving = Config::parse(serving, "test").unwrap_or_else(|e| panic!("{e}"));
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let options = GatewayOptions {
         config_path: None,
         database_path: Some(dir.path().join("log.db")),
     };
-    let gateway = Gateway::start(config.clone(), options)
+    let gateway = Gateway::start(serving, options)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let providers: BTreeMap<String, Arc<dyn Provider>> = fakes
@@ -286,6 +292,19 @@ async fn a_failing_target_falls_back_to_the_next_alias() {
         "two",
         "each target gets its own model id"
     );
+}
+
+#[tokio::test]
+async fn the_request_is_served_from_the_snapshot_it_carries() {
+    // The gateway serves a config without alias `x` (a reload may have swapped it in): the
+    // request still routes on the snapshot the front layer loaded for it.
+    let serving = "[providers.a]\nkind = \"openai\"\nbase_url = \"http://a.invalid/v1\"\n\
+                   [aliases.other]\ntargets = [\"a/z\"]\n";
+    let a = FakeProvider::new(&[], vec![Reply::Text("from the request's snapshot")]);
+    let h = harness_on(serving, &two_backends(""), &[("a", a.clone())]).await;
+    let response = h.chat(hello("x")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(a.calls().len(), 1);
 }
 
 #[tokio::test]
