@@ -18,9 +18,7 @@ const ALIASES: &str =
 
 /// The error types logged for `correlation_id`, waiting for the log writer (it batches).
 async fn logged_error(h: &Harness, correlation_id: &str) -> Option<String> {
-    let pool = switchboard_gateway::store::open(&h.db_path)
-        .await
-        .unwrap();
+    let pool = switchboard_gateway::store::open(&h.db_path).await.unwrap();
     let pool = &pool;
     let row = eventually_with(
         Duration::from_secs(3),
