@@ -75,6 +75,7 @@ async fn kill_9_under_load_loses_no_committed_spend_and_the_restart_enforces_the
             }
         }));
     }
+    // Part of the scenario: 1.5 s of load, then the crash.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     served.child.start_kill().unwrap();
     served.child.wait().await.unwrap();
