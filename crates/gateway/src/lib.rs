@@ -23,6 +23,7 @@ mod tasks;
 pub mod telemetry;
 pub mod translate;
 mod watch;
+pub mod wire;
 
 pub use admin::AdminService;
 pub use config::Config;
