@@ -419,9 +419,7 @@ pub fn switchboard(home: &Path) -> tokio::process::Command {
 
 fn with_test_env(mut command: tokio::process::Command, home: &Path) -> tokio::process::Command {
     command
-        .env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join(".config"))
-        .env("XDG_DATA_HOME", home.join(".local/share"))
+        .envs(switchboard_test_support::home_env(home))
         .env_remove("SWITCHBOARD_CONFIG")
         .env("SWITCHBOARD_LOG", "info")
         .env("NO_COLOR", "1")

@@ -18,7 +18,7 @@ impl TestDir {
     pub fn new() -> TestDir {
         let dir = tempfile::tempdir().expect("temp dir");
         let test = TestDir { dir };
-        for sub in [test.xdg_config_home(), test.xdg_data_home()] {
+        for (_, sub) in test.env() {
             std::fs::create_dir_all(sub).expect("create the temp HOME's XDG dirs");
         }
         test
@@ -38,14 +38,6 @@ impl TestDir {
         self.join("home")
     }
 
-    pub fn xdg_config_home(&self) -> PathBuf {
-        self.home().join(".config")
-    }
-
-    pub fn xdg_data_home(&self) -> PathBuf {
-        self.home().join(".local/share")
-    }
-
     /// Writes `<dir>/name` and returns its path.
     pub fn write(&self, name: &str, text: &str) -> PathBuf {
         let path = self.join(name);
@@ -61,12 +53,18 @@ impl TestDir {
 
     /// The environment variables that keep a child process inside this folder.
     pub fn env(&self) -> Vec<(&'static str, PathBuf)> {
-        vec![
-            ("HOME", self.home()),
-            ("XDG_CONFIG_HOME", self.xdg_config_home()),
-            ("XDG_DATA_HOME", self.xdg_data_home()),
-        ]
+        home_env(&self.home())
     }
+}
+
+/// HOME and the XDG config and data dirs inside `home`, for a child process that must never see
+/// the user's own config, data or keychain files.
+pub fn home_env(home: &Path) -> Vec<(&'static str, PathBuf)> {
+    vec![
+        ("HOME", home.to_path_buf()),
+        ("XDG_CONFIG_HOME", home.join(".config")),
+        ("XDG_DATA_HOME", home.join(".local/share")),
+    ]
 }
 
 /// Writes `dir/name` with `value`, mode 0600 on Unix (the gateway refuses wider secret files).
@@ -80,4 +78,26 @@ pub fn secret_file(dir: &Path, name: &str, value: &str) -> PathBuf {
             .expect("chmod 600 a secret file");
     }
     path
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_test_dir_keeps_home_and_secrets_inside_itself() {
+        let dir = TestDir::new();
+        for (_, path) in dir.env() {
+            assert!(path.starts_with(dir.path()) && path.is_dir(), "{path:?}");
+        }
+        let reference = dir.secret("k.key", "sk-123");
+        let path = PathBuf::from(reference.strip_prefix("file:").unwrap());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "sk-123");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
 }

@@ -250,3 +250,69 @@ impl TestGateway {
             .expect("gateway shutdown finishes within 10 s");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_filled_and_each_closed_port_is_its_own() {
+        let urls = [
+            "http://o/v1".to_owned(),
+            "http://a".into(),
+            "http://g/v1beta".into(),
+        ];
+        let text = render(
+            "{mock} {mock_anthropic} {mock_gemini} {dir} {closed} {closed} { x = 1 }",
+            Some(&urls),
+            Path::new("/t"),
+        );
+        let words: Vec<&str> = text.split(' ').collect();
+        assert_eq!(
+            &words[..4],
+            ["http://o/v1", "http://a", "http://g/v1beta", "/t"]
+        );
+        assert!(words[4].starts_with("http://127.0.0.1:") && words[4].ends_with("/v1"));
+        assert_ne!(words[4], words[5]);
+        assert!(text.ends_with("{ x = 1 }"), "other braces stay: {text}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_built_gateway_serves_its_config_and_flushes_on_stop() {
+        let builder = TestGateway::builder();
+        let key = builder.secret("k.key", "sk-test");
+        let mut gw = builder
+            .mock(MockConfig::default())
+            .config(format!(
+                "[providers.m]\nkind = \"openai\"\nbase_url = \"{{mock}}\"\napi_key = \"{key}\"\n\
+                 [aliases.a]\ntargets = [\"m/x\"]\n"
+            ))
+            .start()
+            .await;
+        let response = gw
+            .post("/v1/chat/completions")
+            .json(
+                &serde_json::json!({"model": "a", "messages": [{"role": "user", "content": "hi"}]}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let sent = gw.mock().received();
+        assert_eq!(sent[0].headers["authorization"], "Bearer sk-test");
+        gw.stop().await;
+        assert!(gw.db_path.starts_with(gw.dir()) && gw.db_path.exists());
+        assert!(gw.get("/health").send().await.is_err(), "stopped listening");
+    }
+
+    #[tokio::test]
+    async fn an_invalid_config_is_an_error_not_a_hang() {
+        let error = TestGateway::builder()
+            .config("listen = nope")
+            .try_start()
+            .await
+            .err()
+            .unwrap();
+        assert!(error.contains("config.toml"), "{error}");
+    }
+}

@@ -11,7 +11,7 @@ mod dir;
 mod gateway;
 mod wait;
 
-pub use dir::{secret_file, TestDir};
+pub use dir::{home_env, secret_file, TestDir};
 pub use gateway::{GatewayBuilder, TestGateway};
 pub use wait::{eventually, eventually_with};
 
