@@ -14,6 +14,7 @@ use switchboard_gateway::{Gateway, GatewayOptions};
 mod ask;
 mod login;
 mod service;
+mod smoke;
 
 /// mimalloc rather than the system allocator: proxying a request makes hundreds of small,
 /// short-lived allocations, and glibc's malloc spent about a fifth of the instructions on them.
@@ -119,6 +120,8 @@ enum Command {
     Ask(ask::AskArgs),
     /// Run the gateway as a systemd (Linux) or launchd (macOS) service: install, uninstall, status.
     Service(service::ServiceArgs),
+    /// A tiny request through every alias at once: what served it, latency, tokens, failures.
+    Smoke(smoke::SmokeArgs),
     /// Show every target's routing state (breaker, last error, retry time) of a running gateway.
     Targets {
         #[arg(long)]
@@ -238,6 +241,7 @@ fn main() -> ExitCode {
         Command::Check => check(&path),
         Command::Ask(args) => ask::run(args, &path),
         Command::Service(args) => service::run(args, &path),
+        Command::Smoke(args) => smoke::run(args, &path),
         Command::Login {
             service: LoginService::Copilot { provider },
         } => login::copilot(&path, provider),
