@@ -151,3 +151,246 @@ async fn smoke_probes_every_alias_and_reports_failures() {
     assert!(text(&out.stdout).contains("2 of 2 aliases ok"));
     served.stop().await;
 }
+
+/// A process that is not Switchboard holding a TCP port: (child, port).
+async fn hold_a_port() -> (tokio::process::Child, u16) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new("python3")
+        .args([
+            "-c",
+            "import socket,sys,time\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen()\nprint(s.getsockname()[1],flush=True)\ntime.sleep(120)",
+        ])
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("python3 runs");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let port = lines.next_line().await.unwrap().unwrap().parse().unwrap();
+    (child, port)
+}
+
+fn findings(out: &std::process::Output) -> Vec<Value> {
+    let body: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("--json prints JSON: {}", text(&out.stdout)));
+    body["findings"].as_array().unwrap().clone()
+}
+
+fn find<'f>(findings: &'f [Value], check: &str, severity: &str) -> &'f Value {
+    findings
+        .iter()
+        .find(|f| f["check"] == check && f["severity"] == severity)
+        .unwrap_or_else(|| panic!("no {severity} `{check}` finding in {findings:#?}"))
+}
+
+#[tokio::test]
+async fn doctor_names_the_port_holder_and_every_broken_backend() {
+    let mock = MockUpstream::start(MockConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (holder, port) = hold_a_port().await;
+    let holder_pid = holder.id().unwrap();
+    let config_text = format!(
+        r#"listen = "127.0.0.1:{port}"
+
+[providers.mock]
+kind = "openai"
+base_url = "{{mock}}"
+api_key = "env:SB_TEST_DOCTOR_KEY"
+
+[providers.down]
+kind = "openai"
+base_url = "{{closed}}"
+
+[providers.nokey]
+kind = "openai"
+base_url = "{{mock}}"
+api_key = "env:SB_TEST_DOCTOR_KEY_NOT_SET"
+
+[providers.nowhere]
+kind = "openai"
+base_url = "http://no-such-host.invalid/v1"
+
+[aliases."local/chat"]
+targets = ["mock/some-model"]
+"#
+    );
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, render_config(&config_text, &mock.base_url())).unwrap();
+    let secret = "sk-doctor-secret-value-123";
+    let out = run(
+        dir.path(),
+        &config,
+        &["doctor", "--json", "--timeout-s", "2"],
+        &[("SB_TEST_DOCTOR_KEY", secret)],
+    )
+    .await;
+    let printed = text(&out.stdout);
+    assert!(
+        !printed.contains(secret),
+        "doctor printed a key:\n{printed}"
+    );
+    assert_eq!(out.status.code(), Some(2), "errors exit 2:\n{printed}");
+    let all = findings(&out);
+    find(&all, "config", "ok");
+    let listen = find(&all, "listen", "error");
+    let summary = listen["summary"].as_str().unwrap();
+    if cfg!(target_os = "linux") {
+        assert!(
+            summary.contains(&format!("python3 (pid {holder_pid})")),
+            "{summary}"
+        );
+        assert!(listen["fix"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("kill {holder_pid}")));
+    }
+    let bind = find(&all, "bind", "ok");
+    assert!(
+        bind["summary"].as_str().unwrap().contains("loopback"),
+        "{bind}"
+    );
+    let missing = find(&all, "secret", "error");
+    assert!(missing["summary"]
+        .as_str()
+        .unwrap()
+        .contains("SB_TEST_DOCTOR_KEY_NOT_SET"));
+    assert!(missing["fix"]
+        .as_str()
+        .unwrap()
+        .contains("export SB_TEST_DOCTOR_KEY_NOT_SET"));
+    let present = find(&all, "secret", "ok");
+    assert!(present["summary"]
+        .as_str()
+        .unwrap()
+        .contains("env:SB_TEST_DOCTOR_KEY "));
+    find(&all, "backend mock dns", "ok");
+    find(&all, "backend mock tcp", "ok");
+    let http = find(&all, "backend mock http", "ok");
+    assert!(
+        http["summary"].as_str().unwrap().contains("200 OK"),
+        "{http}"
+    );
+    assert!(http["latency_ms"].is_u64());
+    // The mock got the key as a bearer, as the gateway would send it.
+    let down = find(&all, "backend down tcp", "error");
+    assert!(
+        down["summary"].as_str().unwrap().contains("cannot connect"),
+        "{down}"
+    );
+    let dns = find(&all, "backend nowhere dns", "error");
+    assert!(
+        dns["summary"]
+            .as_str()
+            .unwrap()
+            .contains("no-such-host.invalid"),
+        "{dns}"
+    );
+    find(&all, "clock", "ok");
+    find(&all, "gateway", "info");
+
+    // Human output: the same findings with their fixes.
+    let out = run(dir.path(), &config, &["doctor", "--timeout-s", "2"], &[]).await;
+    let human = text(&out.stdout);
+    assert!(human.contains("[ERROR] listen: "), "{human}");
+    assert!(human.contains("        fix: "), "{human}");
+    assert_eq!(out.status.code(), Some(2));
+    drop(holder);
+
+    // An invalid config: its line:col, exit 2.
+    std::fs::write(&config, "listn = \"127.0.0.1:4000\"\n").unwrap();
+    let out = run(dir.path(), &config, &["doctor", "--json"], &[]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let all = findings(&out);
+    let bad = find(&all, "config", "error");
+    assert!(
+        bad["summary"]
+            .as_str()
+            .unwrap()
+            .contains("config.toml:1:1: unknown key `listn`"),
+        "{bad}"
+    );
+}
+
+#[tokio::test]
+async fn doctor_reads_breakers_and_budgets_of_a_running_gateway() {
+    let mock = MockUpstream::start(MockConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let extra = r#"
+[providers.down]
+kind = "openai"
+base_url = "{closed}"
+timeouts = { connect_s = 1, first_byte_s = 2, idle_s = 2, total_s = 5 }
+
+[aliases."broken"]
+targets = ["down/nothing"]
+
+[prices."mock/some-model"]
+input = 100000
+output = 100000
+
+[budgets.team]
+usd = 2
+period = "month"
+alert_at = 0.8
+"#;
+    let text_config = render_config(&format!("{BASE_CONFIG}\n{extra}"), &mock.base_url()).replace(
+        "[providers.mock]\n",
+        "[providers.mock]\nbudget = \"team\"\n",
+    );
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, text_config).unwrap();
+    let served = Served::start(dir.path(), &config, &dir.path().join("log.db")).await;
+    let url = served.url("");
+    // 11 input + 7 output tokens at $0.10 each: $1.80 of $2, past the 80% alert.
+    let out = run(
+        dir.path(),
+        &config,
+        &[
+            "smoke",
+            "--url",
+            &url,
+            "--alias",
+            "local/chat",
+            "--alias",
+            "broken",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+
+    let out = run(
+        dir.path(),
+        &config,
+        &["doctor", "--json", "--url", &url],
+        &[],
+    )
+    .await;
+    let all = findings(&out);
+    let gateway = find(&all, "gateway", "info");
+    assert!(
+        gateway["summary"].as_str().unwrap().contains("is running"),
+        "{gateway}"
+    );
+    let breaker = find(&all, "breaker", "warning");
+    assert!(
+        breaker["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("down/nothing is open"),
+        "{breaker}"
+    );
+    assert!(breaker["fix"]
+        .as_str()
+        .unwrap()
+        .contains("switchboard targets reset down/nothing"));
+    let budget = find(&all, "budget", "warning");
+    assert!(
+        budget["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("team: $1.80 of $2.00 (90%)"),
+        "{budget}"
+    );
+    assert_eq!(out.status.code(), Some(2), "the down backend is an error");
+    served.stop().await;
+}

@@ -12,6 +12,7 @@ use switchboard_gateway::config::{self, LoadError};
 use switchboard_gateway::{Gateway, GatewayOptions};
 
 mod ask;
+mod doctor;
 mod login;
 mod service;
 mod smoke;
@@ -122,6 +123,8 @@ enum Command {
     Service(service::ServiceArgs),
     /// A tiny request through every alias at once: what served it, latency, tokens, failures.
     Smoke(smoke::SmokeArgs),
+    /// Check config, port, bind, keychain, secrets, backends, breakers, budgets and clock; say what to fix.
+    Doctor(doctor::DoctorArgs),
     /// Show every target's routing state (breaker, last error, retry time) of a running gateway.
     Targets {
         #[arg(long)]
@@ -242,6 +245,7 @@ fn main() -> ExitCode {
         Command::Ask(args) => ask::run(args, &path),
         Command::Service(args) => service::run(args, &path),
         Command::Smoke(args) => smoke::run(args, &path),
+        Command::Doctor(args) => doctor::run(args, &path),
         Command::Login {
             service: LoginService::Copilot { provider },
         } => login::copilot(&path, provider),
