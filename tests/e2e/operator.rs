@@ -394,3 +394,190 @@ alert_at = 0.8
     assert_eq!(out.status.code(), Some(2), "the down backend is an error");
     served.stop().await;
 }
+
+#[tokio::test]
+async fn discover_lists_local_servers_and_add_writes_aliases_a_running_gateway_serves() {
+    let ollama = MockUpstream::start(MockConfig::default()).await.unwrap();
+    let vllm = MockUpstream::start(MockConfig::default()).await.unwrap();
+    let configured = MockUpstream::start(MockConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    let original = render_config(BASE_CONFIG, &configured.base_url());
+    std::fs::write(&config, &original).unwrap();
+    let closed = crate::support::closed_port_url();
+    let closed_port = closed
+        .trim_end_matches("/v1")
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_owned();
+    let ports = format!(
+        "ollama={},vllm={},jan={closed_port},llamacpp={}",
+        ollama.addr.port(),
+        vllm.addr.port(),
+        configured.addr.port()
+    );
+    let served = Served::start(dir.path(), &config, &dir.path().join("log.db")).await;
+
+    let out = run(
+        dir.path(),
+        &config,
+        &["discover", "--json", "--ports", &ports],
+        &[],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let found: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let found = found.as_array().unwrap();
+    assert_eq!(found.len(), 3, "{found:?}");
+    let server = |name: &str| found.iter().find(|f| f["server"] == name).unwrap().clone();
+    assert_eq!(
+        server("ollama")["base_url"],
+        format!("http://127.0.0.1:{}/v1", ollama.addr.port())
+    );
+    assert_eq!(server("ollama")["label"], "Ollama");
+    assert_eq!(
+        server("ollama")["models"],
+        serde_json::json!(["mock-model"])
+    );
+    assert_eq!(server("vllm")["provider"], Value::Null);
+    assert_eq!(server("llamacpp")["provider"], "mock", "already configured");
+    assert_eq!(
+        std::fs::read_to_string(&config).unwrap(),
+        original,
+        "no --add: nothing written"
+    );
+
+    // The human listing, with the port list from the environment.
+    let out = run(
+        dir.path(),
+        &config,
+        &["discover"],
+        &[("SWITCHBOARD_DISCOVER_PORTS", &ports)],
+    )
+    .await;
+    let listing = text(&out.stdout);
+    assert!(
+        listing.contains(&format!(
+            "Ollama at http://127.0.0.1:{}/v1\n  mock-model",
+            ollama.addr.port()
+        )),
+        "{listing}"
+    );
+    assert!(
+        listing.contains("(provider `mock` in the config)"),
+        "{listing}"
+    );
+
+    let out = run(
+        dir.path(),
+        &config,
+        &["discover", "--add", "--ports", &ports],
+        &[],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let written = std::fs::read_to_string(&config).unwrap();
+    // The file's own lines (comments included) are all kept, in order.
+    let mut rest = written.lines();
+    for line in original.lines() {
+        assert!(rest.any(|l| l == line), "lost {line:?}:\n{written}");
+    }
+    let check = crate::support::run_check(dir.path(), &config).await;
+    assert!(check.status.success(), "{}", text(&check.stderr));
+    let parsed: toml::Table = toml::from_str(&written).unwrap();
+    assert_eq!(
+        parsed["providers"]["ollama"]["base_url"].as_str(),
+        Some(format!("http://127.0.0.1:{}/v1", ollama.addr.port()).as_str())
+    );
+    assert_eq!(
+        parsed["aliases"]["vllm/mock-model"]["targets"][0].as_str(),
+        Some("vllm/mock-model")
+    );
+    assert_eq!(
+        parsed["aliases"]["mock/mock-model"]["targets"][0].as_str(),
+        Some("mock/mock-model"),
+        "a configured server's new model goes through its provider"
+    );
+    assert!(parsed["providers"].get("llamacpp").is_none());
+
+    // The running gateway picked the file up: the new alias answers from that server.
+    let http = crate::support::http_client();
+    let mut served_by_ollama = false;
+    for _ in 0..50 {
+        let response = http
+            .post(served.url("/v1/chat/completions"))
+            .json(&crate::support::chat_body("ollama/mock-model"))
+            .send()
+            .await
+            .unwrap();
+        if response.status().is_success() {
+            served_by_ollama = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(served_by_ollama, "the new alias never answered");
+    assert!(ollama
+        .received()
+        .iter()
+        .any(|r| r.path == "/v1/chat/completions" && r.body["model"] == "mock-model"));
+
+    // Again: nothing new to add, nothing written.
+    let out = run(
+        dir.path(),
+        &config,
+        &["discover", "--add", "--ports", &ports],
+        &[],
+    )
+    .await;
+    assert!(out.status.success());
+    assert!(
+        text(&out.stderr).contains("nothing to add"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), written);
+    served.stop().await;
+}
+
+#[tokio::test]
+async fn first_run_default_config_mentions_the_servers_found() {
+    let ollama = MockUpstream::start(MockConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("fresh/config.toml");
+    let mut command = switchboard(dir.path());
+    command.env(
+        "SWITCHBOARD_DISCOVER_PORTS",
+        format!("ollama={}", ollama.addr.port()),
+    );
+    let served = Served::start_command(command, &config, &dir.path().join("log.db")).await;
+    let written = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        written.contains(&format!(
+            "#   Ollama at http://127.0.0.1:{}/v1: mock-model",
+            ollama.addr.port()
+        )),
+        "{written}"
+    );
+    assert!(
+        written.contains("`switchboard discover --add` adds them"),
+        "{written}"
+    );
+    assert!(
+        served.stderr().contains("found Ollama at"),
+        "{}",
+        served.stderr()
+    );
+    // The note is a comment: the default config serves as it always does.
+    let models: Value = crate::support::http_client()
+        .get(served.url("/v1/models"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(models["data"][0]["id"], "demo", "{models}");
+    served.stop().await;
+}

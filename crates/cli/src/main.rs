@@ -12,6 +12,7 @@ use switchboard_gateway::config::{self, LoadError};
 use switchboard_gateway::{Gateway, GatewayOptions};
 
 mod ask;
+mod discover;
 mod doctor;
 mod login;
 mod service;
@@ -125,6 +126,8 @@ enum Command {
     Smoke(smoke::SmokeArgs),
     /// Check config, port, bind, keychain, secrets, backends, breakers, budgets and clock; say what to fix.
     Doctor(doctor::DoctorArgs),
+    /// Find local model servers (Ollama, llama.cpp, vLLM, LM Studio, Jan) and their models; --add writes aliases.
+    Discover(discover::DiscoverArgs),
     /// Show every target's routing state (breaker, last error, retry time) of a running gateway.
     Targets {
         #[arg(long)]
@@ -246,6 +249,7 @@ fn main() -> ExitCode {
         Command::Service(args) => service::run(args, &path),
         Command::Smoke(args) => smoke::run(args, &path),
         Command::Doctor(args) => doctor::run(args, &path),
+        Command::Discover(args) => discover::run(args, &path),
         Command::Login {
             service: LoginService::Copilot { provider },
         } => login::copilot(&path, provider),
@@ -1011,6 +1015,14 @@ async fn serve(path: PathBuf, listen: Option<SocketAddr>, database: Option<PathB
         Ok((config, created)) => {
             if created {
                 tracing::info!(path = %path.display(), "no config file yet; wrote the commented default");
+                for f in switchboard_gateway::discover::note_in_new_config(&path).await {
+                    tracing::info!(
+                        "found {} at {} ({} models): `switchboard discover --add` adds it",
+                        f.label,
+                        f.base_url,
+                        f.models.len()
+                    );
+                }
             }
             config
         }
