@@ -581,3 +581,127 @@ async fn first_run_default_config_mentions_the_servers_found() {
     assert_eq!(models["data"][0]["id"], "demo", "{models}");
     served.stop().await;
 }
+
+#[tokio::test]
+async fn connect_writes_a_client_file_with_a_diff_and_a_backup_that_reaches_the_gateway() {
+    let mock = MockUpstream::start(MockConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, render_config(BASE_CONFIG, &mock.base_url())).unwrap();
+    let served = Served::start(dir.path(), &config, &dir.path().join("log.db")).await;
+    let url = served.url("");
+
+    // Printed: nothing written.
+    let out = run(
+        dir.path(),
+        &config,
+        &["connect", "codex", "--url", &url],
+        &[],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    let toml_text: String = printed
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let codex: toml::Table = toml::from_str(&toml_text).unwrap();
+    assert_eq!(
+        codex["model"].as_str(),
+        Some("local/chat"),
+        "the first alias"
+    );
+    assert_eq!(
+        codex["model_providers"]["switchboard"]["base_url"].as_str(),
+        Some(format!("{url}/v1").as_str())
+    );
+    assert!(!dir.path().join(".codex/config.toml").exists());
+
+    // Written over an existing file: a diff, a backup of the old file, the merged new one.
+    let opencode = dir.path().join(".config/opencode/opencode.json");
+    std::fs::create_dir_all(opencode.parent().unwrap()).unwrap();
+    let old = "{\n  \"theme\": \"dark\"\n}\n";
+    std::fs::write(&opencode, old).unwrap();
+    let out = run(
+        dir.path(),
+        &config,
+        &["connect", "opencode", "-m", "local/chat", "--write"],
+        &[
+            ("SWITCHBOARD_URL", &url),
+            ("SWITCHBOARD_TOKEN", "sb-test-token"),
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(shown.contains("+     \"switchboard\": {"), "{shown}");
+    assert!(shown.contains("  \"theme\": \"dark\""), "{shown}");
+    assert!(
+        shown.contains("export SWITCHBOARD_TOKEN=sb-test-token"),
+        "{shown}"
+    );
+    let backup = opencode.with_file_name("opencode.json.switchboard-backup");
+    assert_eq!(std::fs::read_to_string(&backup).unwrap(), old);
+    let written: Value =
+        serde_json::from_str(&std::fs::read_to_string(&opencode).unwrap()).unwrap();
+    assert_eq!(written["theme"], "dark");
+    assert_eq!(written["model"], "switchboard/local/chat");
+    assert_eq!(
+        written["provider"]["switchboard"]["options"]["apiKey"],
+        "{env:SWITCHBOARD_TOKEN}"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&opencode).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "mode {mode:o}");
+    }
+
+    // The base URL it wrote is the gateway's: its model list has the alias.
+    let base = written["provider"]["switchboard"]["options"]["baseURL"]
+        .as_str()
+        .unwrap();
+    let models: Value = crate::support::http_client()
+        .get(format!("{base}/models"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(models["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["id"] == "local/chat"));
+
+    // Again: nothing changes.
+    let out = run(
+        dir.path(),
+        &config,
+        &[
+            "connect",
+            "opencode",
+            "-m",
+            "local/chat",
+            "--write",
+            "--url",
+            &url,
+            "--token",
+            "sb-test-token",
+        ],
+        &[],
+    )
+    .await;
+    assert!(
+        text(&out.stdout).contains("already has this setup"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let out = run(dir.path(), &config, &["connect", "vim"], &[]).await;
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("one of: opencode, claude, codex, continue, zed, aider"));
+    served.stop().await;
+}

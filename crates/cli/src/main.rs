@@ -12,6 +12,7 @@ use switchboard_gateway::config::{self, LoadError};
 use switchboard_gateway::{Gateway, GatewayOptions};
 
 mod ask;
+mod connect;
 mod discover;
 mod doctor;
 mod login;
@@ -128,6 +129,8 @@ enum Command {
     Doctor(doctor::DoctorArgs),
     /// Find local model servers (Ollama, llama.cpp, vLLM, LM Studio, Jan) and their models; --add writes aliases.
     Discover(discover::DiscoverArgs),
+    /// Print (or --write, with a diff and a backup) a coding client's setup for an alias.
+    Connect(connect::ConnectArgs),
     /// Show every target's routing state (breaker, last error, retry time) of a running gateway.
     Targets {
         #[arg(long)]
@@ -250,6 +253,7 @@ fn main() -> ExitCode {
         Command::Smoke(args) => smoke::run(args, &path),
         Command::Doctor(args) => doctor::run(args, &path),
         Command::Discover(args) => discover::run(args, &path),
+        Command::Connect(args) => connect::run(args, &path),
         Command::Login {
             service: LoginService::Copilot { provider },
         } => login::copilot(&path, provider),
