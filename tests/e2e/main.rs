@@ -19,6 +19,7 @@ mod correlation;
 mod errors;
 mod import;
 mod logging;
+mod operator;
 mod ops;
 mod proxy;
 mod sdk;

@@ -12,8 +12,12 @@ use switchboard_gateway::config::{self, LoadError};
 use switchboard_gateway::{Gateway, GatewayOptions};
 
 mod ask;
+mod connect;
+mod discover;
+mod doctor;
 mod login;
 mod service;
+mod smoke;
 
 /// mimalloc rather than the system allocator: proxying a request makes hundreds of small,
 /// short-lived allocations, and glibc's malloc spent about a fifth of the instructions on them.
@@ -119,6 +123,14 @@ enum Command {
     Ask(ask::AskArgs),
     /// Run the gateway as a systemd (Linux) or launchd (macOS) service: install, uninstall, status.
     Service(service::ServiceArgs),
+    /// A tiny request through every alias at once: what served it, latency, tokens, failures.
+    Smoke(smoke::SmokeArgs),
+    /// Check config, port, bind, keychain, secrets, backends, breakers, budgets and clock; say what to fix.
+    Doctor(doctor::DoctorArgs),
+    /// Find local model servers (Ollama, llama.cpp, vLLM, LM Studio, Jan) and their models; --add writes aliases.
+    Discover(discover::DiscoverArgs),
+    /// Print (or --write, with a diff and a backup) a coding client's setup for an alias.
+    Connect(connect::ConnectArgs),
     /// Show every target's routing state (breaker, last error, retry time) of a running gateway.
     Targets {
         #[arg(long)]
@@ -238,6 +250,10 @@ fn main() -> ExitCode {
         Command::Check => check(&path),
         Command::Ask(args) => ask::run(args, &path),
         Command::Service(args) => service::run(args, &path),
+        Command::Smoke(args) => smoke::run(args, &path),
+        Command::Doctor(args) => doctor::run(args, &path),
+        Command::Discover(args) => discover::run(args, &path),
+        Command::Connect(args) => connect::run(args, &path),
         Command::Login {
             service: LoginService::Copilot { provider },
         } => login::copilot(&path, provider),
@@ -1003,6 +1019,14 @@ async fn serve(path: PathBuf, listen: Option<SocketAddr>, database: Option<PathB
         Ok((config, created)) => {
             if created {
                 tracing::info!(path = %path.display(), "no config file yet; wrote the commented default");
+                for f in switchboard_gateway::discover::note_in_new_config(&path).await {
+                    tracing::info!(
+                        "found {} at {} ({} models): `switchboard discover --add` adds it",
+                        f.label,
+                        f.base_url,
+                        f.models.len()
+                    );
+                }
             }
             config
         }

@@ -6,6 +6,8 @@ pub mod affinity;
 pub mod api;
 pub mod capture;
 pub mod config;
+pub mod connect;
+pub mod discover;
 pub mod error;
 pub mod events;
 pub mod gateway;
