@@ -18,8 +18,9 @@ use serde_json::{json, Map, Value};
 use super::guard::ClientIdentity;
 use super::proxy;
 use super::CorrelationId;
+use crate::clock::now_ms;
 use crate::error::ApiError;
-use crate::gateway::{now_ms, Gateway};
+use crate::gateway::Gateway;
 use crate::provider::ProviderResponse;
 use crate::store::responses::{ResponseStore, StoredResponse};
 use crate::translate::responses::{
