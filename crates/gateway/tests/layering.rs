@@ -535,7 +535,9 @@ fn src_dir() -> std::path::PathBuf {
 /// `print_module_graph` reads another tree when `LAYERING_SRC` names one (to compare a graph
 /// before and after a change); the check itself always reads this crate.
 fn print_dir() -> std::path::PathBuf {
-    std::env::var_os("LAYERING_SRC").map_or_else(src_dir, Into::into)
+    std::env::var_os("LAYERING_SRC")
+        .filter(|dir| !dir.is_empty())
+        .map_or_else(src_dir, Into::into)
 }
 
 #[test]
@@ -594,10 +596,44 @@ fn print_module_graph() {
             .collect();
         println!("  {module} -> {}", deps.join(", "));
     }
-    match find_cycle(&graph) {
-        Some(cycle) => println!("a cycle still present: {}", cycle.join(" → ")),
-        None => println!("no cycles"),
+    let tangles = tangles(&graph);
+    if tangles.is_empty() {
+        println!("no cycles");
     }
+    for group in tangles {
+        println!("modules in a cycle together: {}", group.join(", "));
+    }
+}
+
+/// The strongly connected groups of two or more modules (each group is one or more cycles).
+fn tangles(graph: &Graph) -> Vec<Vec<String>> {
+    let reach = |from: &str| {
+        let mut seen = BTreeSet::new();
+        let mut stack = vec![from.to_owned()];
+        while let Some(node) = stack.pop() {
+            for next in graph.get(&node).into_iter().flatten() {
+                if seen.insert(next.clone()) {
+                    stack.push(next.clone());
+                }
+            }
+        }
+        seen
+    };
+    let reaches: BTreeMap<&String, BTreeSet<String>> =
+        graph.keys().map(|node| (node, reach(node))).collect();
+    let mut groups: Vec<Vec<String>> = Vec::new();
+    for (node, reached) in &reaches {
+        if groups.iter().any(|g| g.contains(*node)) || !reached.contains(*node) {
+            continue;
+        }
+        let group: Vec<String> = reached
+            .iter()
+            .filter(|other| reaches.get(other).is_some_and(|r| r.contains(*node)))
+            .cloned()
+            .collect();
+        groups.push(group);
+    }
+    groups
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -729,5 +765,9 @@ fn finds_cycles_of_any_length() {
     assert_eq!(
         find_cycle(&graph),
         Some(vec!["b".into(), "c".into(), "d".into(), "b".into()])
+    );
+    assert_eq!(
+        tangles(&graph),
+        [vec!["b".to_string(), "c".into(), "d".into()]]
     );
 }
