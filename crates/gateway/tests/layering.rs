@@ -367,17 +367,38 @@ fn rust_files(dir: &Path) -> Vec<std::path::PathBuf> {
 
 /// The crate's top-level modules and every edge between them.
 fn read_crate(src: &Path) -> (BTreeSet<String>, Vec<Ref>) {
+    let files: Vec<(std::path::PathBuf, String)> = rust_files(src)
+        .into_iter()
+        .map(|relative| {
+            let path = src.join(&relative);
+            let text = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            (relative, text)
+        })
+        .collect();
+    // Files pulled in with `#[path = "…"] mod x;` belong to the declaring file's module, one
+    // level deeper (`supervisor.rs` → `supervisor_tests.rs`), wherever they sit.
+    let mut declared_by: BTreeMap<std::path::PathBuf, (String, usize)> = BTreeMap::new();
+    for (relative, text) in &files {
+        if let Some((module, depth)) = module_of(relative) {
+            let dir = relative.parent().unwrap_or(Path::new(""));
+            for target in path_attributes(text) {
+                declared_by.insert(dir.join(target), (module.clone(), depth + 1));
+            }
+        }
+    }
     let mut modules = BTreeSet::new();
     let mut refs = Vec::new();
-    for relative in rust_files(src) {
-        let Some((module, depth)) = module_of(&relative) else {
+    for (relative, text) in &files {
+        let Some((module, depth)) = declared_by
+            .get(relative)
+            .cloned()
+            .or_else(|| module_of(relative))
+        else {
             continue;
         };
         modules.insert(module.clone());
-        let path = src.join(&relative);
-        let text =
-            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        for (line, to) in module_refs(&text, depth) {
+        for (line, to) in module_refs(text, depth) {
             if to != module {
                 refs.push(Ref {
                     file: format!("src/{}", relative.display()),
@@ -389,6 +410,22 @@ fn read_crate(src: &Path) -> (BTreeSet<String>, Vec<Ref>) {
         }
     }
     (modules, refs)
+}
+
+/// The file names of a source's `#[path = "…"]` attributes.
+fn path_attributes(src: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = src;
+    while let Some(at) = rest.find("#[path") {
+        rest = &rest[at + "#[path".len()..];
+        let after_eq = rest.trim_start().strip_prefix('=').map(str::trim_start);
+        if let Some(quoted) = after_eq.and_then(|r| r.strip_prefix('"')) {
+            if let Some(end) = quoted.find('"') {
+                out.push(quoted[..end].to_owned());
+            }
+        }
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -699,6 +736,12 @@ fn maps_files_to_top_level_modules() {
     assert_eq!(module_of(Path::new("a/mod.rs")), Some(("a".into(), 1)));
     assert_eq!(module_of(Path::new("a/b.rs")), Some(("a".into(), 2)));
     assert_eq!(module_of(Path::new("a/b/mod.rs")), Some(("a".into(), 2)));
+    assert_eq!(
+        path_attributes(
+            "#[cfg(test)]\n#[path = \"a_tests.rs\"]\nmod tests;\n#[path=\"b.rs\"] mod b;"
+        ),
+        ["a_tests.rs", "b.rs"]
+    );
 }
 
 #[test]
