@@ -20,6 +20,7 @@ pub mod session;
 pub mod spend;
 pub use server::guard::hash_token;
 pub mod store;
+mod tasks;
 pub mod telemetry;
 pub mod translate;
 mod watch;
