@@ -15,6 +15,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     // Leaves: no `crate::` imports at all.
     ("wire", &[]),
     ("clock", &[]),
+    ("tasks", &[]),
     ("events", &[]),
     ("api", &["events"]),
     ("capture", &[]),
@@ -28,7 +29,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("config", &["capture", "secret", "wire"]),
     ("limits", &["config"]),
     ("routing", &["affinity", "config", "events"]),
-    ("provider", &["config", "secret", "translate", "wire"]),
+    (
+        "provider",
+        &["config", "secret", "tasks", "translate", "wire"],
+    ),
     ("telemetry", &["config", "wire"]),
     (
         "store",
