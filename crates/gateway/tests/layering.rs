@@ -65,6 +65,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "clock",
             "config",
             "error",
+            "events",
             "gateway",
             "limits",
             "provider",
