@@ -34,6 +34,8 @@ if cargo tree -p switchboard-gateway -e normal --prefix none | grep -Eq '^(tauri
     exit 1
 fi
 echo "ok: switchboard-gateway has no GUI dependency"
+# The module layering of ARCHITECTURE.md ("Layering"): no forbidden `crate::` edge, no cycle.
+cargo test --locked -p switchboard-gateway --test layering
 
 step "cargo test"
 cargo test --workspace --locked

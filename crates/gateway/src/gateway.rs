@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::admin::AdminService;
+use crate::clock::now_ms;
 use crate::config::file::revision_of;
 use crate::config::{default_database_path, Config, Diagnostic};
 use crate::events::{Events, GatewayEvent};
@@ -536,13 +537,6 @@ impl ServerHandle {
             abort.abort();
         }
     }
-}
-
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 /// Reads the file until two reads a moment apart agree, so a save still being written (editors

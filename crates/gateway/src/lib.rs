@@ -5,6 +5,7 @@ pub mod admin;
 pub mod affinity;
 pub mod api;
 pub mod capture;
+mod clock;
 pub mod config;
 pub mod connect;
 pub mod discover;

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::affinity::SessionKey;
 use crate::config::{AliasConfig, BreakerSettings, Config, Strategy, TargetConfig};
 use crate::events::{Events, GatewayEvent};
 
@@ -796,6 +797,44 @@ impl RoutingState {
             .unwrap_or(0);
         current[best] -= total;
         best
+    }
+}
+
+// Prompt-cache affinity (`crate::affinity`) on top of the strategy's order.
+impl RoutingState {
+    /// The alias's targets in strategy order, with the session's pinned target moved first
+    /// when the alias has affinity on.
+    pub fn order_for_session(
+        &self,
+        alias: &AliasConfig,
+        session: Option<&SessionKey>,
+    ) -> Vec<usize> {
+        let pinned = session
+            .filter(|_| alias.affinity && alias.targets.len() > 1)
+            .and_then(|session| self.affinity.pinned(&alias.name, session, self.now()))
+            .and_then(|label| alias.targets.iter().position(|t| t.label() == label));
+        let Some(pinned) = pinned else {
+            return self.order(alias);
+        };
+        let n = alias.targets.len();
+        let mut order: Vec<usize> = match alias.strategy {
+            // A pinned request takes no round-robin turn: new sessions are what gets spread
+            // (otherwise sessions of an even number of requests would all land on one target).
+            Strategy::WeightedRoundRobin => (0..n).map(|k| (pinned + k) % n).collect(),
+            Strategy::LeastInFlight | Strategy::LowestLatency => self.order(alias),
+        };
+        if let Some(at) = order.iter().position(|i| *i == pinned) {
+            order.remove(at);
+            order.insert(0, pinned);
+        }
+        order
+    }
+
+    /// After `target` served a request of `session` on `alias`.
+    pub fn served_session(&self, alias: &AliasConfig, session: Option<&SessionKey>, target: &str) {
+        if let Some(session) = session.filter(|_| alias.affinity && alias.targets.len() > 1) {
+            self.affinity.pin(&alias.name, session, target, self.now());
+        }
     }
 }
 

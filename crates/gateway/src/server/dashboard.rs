@@ -17,8 +17,9 @@ use tokio::sync::broadcast::error::RecvError;
 use super::admin::Via;
 use super::CorrelationId;
 use crate::api::{RequestQuery, SessionInfo, StatsQuery};
+use crate::clock::now_ms;
 use crate::error::ApiError;
-use crate::gateway::{now_ms, Gateway, Stopping};
+use crate::gateway::{Gateway, Stopping};
 use crate::session::{Sessions, CSRF_HEADER, SESSION_COOKIE};
 use crate::store::read::ReadError;
 

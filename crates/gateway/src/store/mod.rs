@@ -73,6 +73,21 @@ impl LogRow {
         self.reasoning_tokens = usage.reasoning_tokens;
     }
 
+    /// The row as the metrics count it.
+    pub fn finished(&self) -> crate::telemetry::Finished<'_> {
+        crate::telemetry::Finished {
+            alias: self.alias.as_deref(),
+            target: self.target.as_deref(),
+            provider: self.provider.as_deref(),
+            status: self.status,
+            error_type: self.error_type.as_deref(),
+            latency_ms: self.latency_ms,
+            ttft_ms: self.ttft_ms,
+            usage: self.usage(),
+            cost_usd: self.cost_usd,
+        }
+    }
+
     pub fn usage(&self) -> crate::wire::Usage {
         crate::wire::Usage::from_openai_counts(
             self.input_tokens,
@@ -188,7 +203,7 @@ impl LogWriter {
 
     /// Queues a row without waiting. A full queue drops the row and counts it.
     pub fn log(&self, row: LogRow) {
-        self.shared.metrics.observe(&row);
+        self.shared.metrics.observe(&row.finished());
         if self.tx.try_send(row).is_err() {
             self.shared.dropped.fetch_add(1, Ordering::Relaxed);
         }

@@ -130,7 +130,7 @@ impl ResponseStore {
 }
 
 fn oldest_kept_ms() -> i64 {
-    crate::gateway::now_ms() as i64 - RETENTION.as_millis() as i64
+    crate::clock::now_ms() as i64 - RETENTION.as_millis() as i64
 }
 
 async fn run(mut rx: mpsc::Receiver<Op>, store: ResponseStore, stop: CancellationToken) {
@@ -220,7 +220,7 @@ mod tests {
             response: json!({"id": id}),
             context: vec![json!({"role": "user", "content": "hi"})],
         };
-        let now = crate::gateway::now_ms() as i64;
+        let now = crate::clock::now_ms() as i64;
         store.put(row("resp_a", now));
         // Served at once, committed or not.
         assert_eq!(store.get("resp_a").await, Some(row("resp_a", now)));

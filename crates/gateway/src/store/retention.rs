@@ -109,7 +109,7 @@ pub(super) async fn run(path: PathBuf, shared: Arc<Shared>, stop: CancellationTo
         if let (Some(db), true) = (&pool, due) {
             last_pass = Some(tokio::time::Instant::now());
             let retention = shared.retention();
-            let now_ms = crate::gateway::now_ms() as i64;
+            let now_ms = crate::clock::now_ms() as i64;
             let pass = tokio::select! {
                 pass = prune(db, retention, now_ms) => pass,
                 _ = stop.cancelled() => break,
@@ -247,7 +247,7 @@ mod tests {
     ) -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("log.db");
-        let now = crate::gateway::now_ms() as i64;
+        let now = crate::clock::now_ms() as i64;
         {
             let pool = open(&path).await.map_err(anyhow::Error::msg)?;
             let old: Vec<LogRow> = (0..50).map(|i| row(now - 10 * DAY_MS, i)).collect();

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use arc_swap::ArcSwap;
 
 use crate::config::Config;
-use crate::store::LogRow;
+use crate::wire::Usage;
 
 /// Upper bounds (seconds) for latency and time-to-first-token histograms.
 const BUCKETS: [f64; 14] = [
@@ -90,14 +90,14 @@ impl Series {
         }
     }
 
-    fn observe(&self, row: &LogRow) {
+    fn observe(&self, row: &Finished) {
         let class = (row.status / 100).clamp(1, 5) as usize - 1;
         self.requests[class].fetch_add(1, Ordering::Relaxed);
         self.latency.observe_ms(row.latency_ms);
         if let Some(ttft) = row.ttft_ms {
             self.ttft.observe_ms(ttft);
         }
-        let usage = row.usage();
+        let usage = row.usage;
         let parts = [
             usage.fresh_input_tokens,
             usage.output_tokens,
@@ -116,6 +116,21 @@ impl Series {
                 .fetch_add((cost * 1e9).round() as u64, Ordering::Relaxed);
         }
     }
+}
+
+/// What one finished request adds to the metrics: a view of its log row (`store::LogRow::finished`),
+/// so the metrics need not know the log's types.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Finished<'a> {
+    pub alias: Option<&'a str>,
+    pub target: Option<&'a str>,
+    pub provider: Option<&'a str>,
+    pub status: u16,
+    pub error_type: Option<&'a str>,
+    pub latency_ms: f64,
+    pub ttft_ms: Option<f64>,
+    pub usage: Usage,
+    pub cost_usd: Option<f64>,
 }
 
 type ByTarget = HashMap<String, Arc<Series>>;
@@ -184,28 +199,28 @@ impl Metrics {
     }
 
     /// Counts one finished request. Called once per request log row.
-    pub fn observe(&self, row: &LogRow) {
-        let alias = row.alias.as_deref().unwrap_or("");
-        let target = row.target.as_deref().unwrap_or("");
+    pub fn observe(&self, row: &Finished) {
+        let alias = row.alias.unwrap_or("");
+        let target = row.target.unwrap_or("");
         let index = self.index.load();
         match index.by_alias.get(alias).and_then(|t| t.get(target)) {
             Some(series) => series.observe(row),
             None => self.observe_stray(row, alias, target),
         }
-        if let Some(kind) = &row.error_type {
+        if let Some(kind) = row.error_type {
             if let Ok(mut errors) = self.errors.lock() {
                 *errors
-                    .entry((alias.to_owned(), target.to_owned(), kind.clone()))
+                    .entry((alias.to_owned(), target.to_owned(), kind.to_owned()))
                     .or_insert(0) += 1;
             }
         }
     }
 
-    fn observe_stray(&self, row: &LogRow, alias: &str, target: &str) {
+    fn observe_stray(&self, row: &Finished, alias: &str, target: &str) {
         let Ok(mut stray) = self.stray.lock() else {
             return;
         };
-        let provider = row.provider.as_deref().unwrap_or("");
+        let provider = row.provider.unwrap_or("");
         stray
             .entry((alias.to_owned(), target.to_owned()))
             .or_insert_with(|| Arc::new(Series::new(alias, target, provider)))
@@ -422,14 +437,19 @@ fn escape(value: &str) -> std::borrow::Cow<'_, str> {
 mod tests {
     use super::*;
 
-    fn row(alias: Option<&str>, target: Option<&str>, status: u16, latency_ms: f64) -> LogRow {
-        LogRow {
-            alias: alias.map(str::to_owned),
-            target: target.map(str::to_owned),
-            provider: target.map(|t| t.split('/').next().unwrap_or("").to_owned()),
+    fn row<'a>(
+        alias: Option<&'a str>,
+        target: Option<&'a str>,
+        status: u16,
+        latency_ms: f64,
+    ) -> Finished<'a> {
+        Finished {
+            alias,
+            target,
+            provider: target.map(|t| t.split('/').next().unwrap_or("")),
             status,
             latency_ms,
-            ..LogRow::default()
+            ..Finished::default()
         }
     }
 
@@ -438,7 +458,7 @@ mod tests {
         let metrics = Metrics::default();
         metrics.observe(&row(None, None, 404, 3.0));
         let mut failed = row(Some("gone"), Some("p/m"), 502, 700.0);
-        failed.error_type = Some("upstream_error".into());
+        failed.error_type = Some("upstream_error");
         metrics.observe(&failed);
         let text = metrics.render(&Gauges {
             targets: vec![],

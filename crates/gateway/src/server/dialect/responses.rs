@@ -16,8 +16,9 @@ use futures::StreamExt;
 use serde_json::{json, Map, Value};
 
 use super::{ClientRequest, StreamDialect};
+use crate::clock::now_ms;
 use crate::error::ApiError;
-use crate::gateway::{now_ms, Gateway};
+use crate::gateway::Gateway;
 use crate::provider::{
     Dialect, Endpoint, NativeEndpoint, NativeRequest, ProviderRequest, ProviderResponse,
 };

@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::capture::Capture;
+use crate::clock::now_ms;
 use crate::config::prices;
 use crate::config::Pricing;
 use crate::error::ApiError;
-use crate::gateway::now_ms;
 use crate::limits::Charge;
 use crate::spend::reserve::Reservation;
 use crate::spend::Budgets;

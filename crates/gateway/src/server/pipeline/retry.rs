@@ -121,7 +121,7 @@ mod tests {
         }
         let list: Vec<String> = (0..targets).map(|p| format!("\"p{p}/m\"")).collect();
         text.push_str(&format!("[aliases.x]\ntargets = [{}]\n", list.join(", ")));
-        let config = crate::Config::parse(&text, "test").unwrap_or_else(|e| panic!("{e}"));
+        let config = crate::config::Config::parse(&text, "test").unwrap_or_else(|e| panic!("{e}"));
         config.aliases["x"].clone()
     }
 

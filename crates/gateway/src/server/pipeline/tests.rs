@@ -15,6 +15,7 @@ use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
 use super::{handle, Ingress};
+use crate::config::Config;
 use crate::gateway::{Gateway, GatewayOptions, Snapshot};
 use crate::provider::{
     Dialect, Endpoint, NativeEndpoint, NativeRequest, Provider, ProviderRequest, ProviderResponse,
@@ -22,7 +23,6 @@ use crate::provider::{
 use crate::server::dialect::{self, chat, ClientRequest};
 use crate::server::{CorrelationId, RequestSnapshot};
 use crate::wire::{SseEvent, UpstreamError};
-use crate::Config;
 
 /// What a fake backend does with one call.
 #[derive(Clone)]
