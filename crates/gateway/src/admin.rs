@@ -476,12 +476,9 @@ pub fn new_client_token(
     aliases: Option<&[String]>,
     description: Option<&str>,
 ) -> NewClientToken {
-    let token = format!(
-        "sb-{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    );
-    let mut entry = serde_json::json!({ "hash": format!("sha256:{}", crate::server::guard::hash_token(&token)) });
+    let token = crate::tokens::generate();
+    let mut entry =
+        serde_json::json!({ "hash": format!("sha256:{}", crate::tokens::hash_token(&token)) });
     if let Some(tenant) = tenant {
         entry["tenant"] = serde_json::json!(tenant);
     }

@@ -17,9 +17,10 @@ pub mod secret;
 mod server;
 pub mod session;
 pub mod spend;
-pub use server::guard::hash_token;
 pub mod store;
 pub mod telemetry;
+pub mod tokens;
+pub use tokens::hash_token;
 pub mod translate;
 mod watch;
 

@@ -11,7 +11,6 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 use super::CorrelationId;
 use crate::admin::{AdminError, ConfigChange};
@@ -105,10 +104,8 @@ fn authenticate(gateway: &Gateway, headers: &HeaderMap) -> Result<Via, Refusal> 
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
     {
-        let given = Sha256::digest(given.trim().as_bytes());
-        let matches = |expected: &str| {
-            super::guard::constant_time_eq(&given, &Sha256::digest(expected.as_bytes()))
-        };
+        let given = given.trim();
+        let matches = |expected: &str| crate::tokens::secret_matches(given, expected);
         if gateway
             .inner
             .admin_secret
