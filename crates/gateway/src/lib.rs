@@ -2,6 +2,7 @@
 //! and the tray app are thin shells over `Gateway`; nothing here knows about a GUI.
 
 pub mod admin;
+pub mod admin_client;
 pub mod affinity;
 pub mod api;
 pub mod capture;
@@ -18,6 +19,7 @@ mod server;
 pub mod session;
 pub mod spend;
 pub mod store;
+pub mod supervisor;
 pub mod telemetry;
 pub mod tokens;
 pub use tokens::hash_token;
@@ -29,7 +31,7 @@ pub use config::Config;
 pub use error::ApiError;
 pub use events::GatewayEvent;
 pub use gateway::{
-    ConfigState, Gateway, GatewayOptions, ReloadError, ReloadFailure, ReloadOutcome, ServeError,
-    ServerHandle, Snapshot,
+    ConfigState, Gateway, GatewayOptions, ReloadError, ReloadFailure, ReloadOutcome, Snapshot,
 };
+pub use server::listen::{ServeError, ServerHandle};
 pub use server::CORRELATION_HEADER;

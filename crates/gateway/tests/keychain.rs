@@ -61,7 +61,10 @@ async fn providers_send_the_keychain_value_and_pick_up_rotation_without_restart(
     .unwrap();
     let config = config::load_file(&path).unwrap();
     let listed = switchboard_gateway::admin::list_keys(&config);
-    assert_eq!((listed[0].location, listed[0].present), ("keychain", true));
+    assert_eq!(
+        (listed[0].location.as_str(), listed[0].present),
+        ("keychain", true)
+    );
     let options = GatewayOptions {
         config_path: Some(path.clone()),
         database_path: Some(dir.path().join("log.db")),

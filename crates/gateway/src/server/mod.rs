@@ -6,6 +6,7 @@ mod anthropic;
 mod dashboard;
 pub(crate) mod decompress;
 pub(crate) mod guard;
+pub(crate) mod listen;
 mod metrics;
 mod proxy;
 mod responses;
