@@ -312,6 +312,10 @@ impl Gateway {
             .is_some_and(|f| f.changed_on_disk());
         if self.config_state().revision.as_deref() == Some(revision.as_str()) && !price_file_changed
         {
+            // The file is back to what serves: an earlier rejection no longer describes it.
+            if let Ok(mut state) = self.inner.config_state.lock() {
+                state.last_error = None;
+            }
             return Ok(ReloadOutcome {
                 revision,
                 changed: false,
