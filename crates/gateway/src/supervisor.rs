@@ -43,12 +43,12 @@ pub enum Phase {
     Failed(LifecycleError),
 }
 
-/// Why the gateway is not serving, or why an action failed. Displays as words for a person.
+/// Why the gateway is not serving, or why an action failed (the CLI prints it as it is).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LifecycleError {
-    #[error("Port {} is in use by another program", .addr.port())]
+    #[error("port {} on {} is in use by another program", .addr.port(), .addr.ip())]
     PortInUse { addr: SocketAddr },
-    #[error("Cannot listen on {addr}: {reason}")]
+    #[error("cannot listen on {addr}: {reason}")]
     CannotListen { addr: SocketAddr, reason: String },
     /// The config file could not be loaded (first start) or a reload was rejected. `message`
     /// is every error as `file:line:col: message`.
@@ -57,7 +57,7 @@ pub enum LifecycleError {
         message: String,
         diagnostics: Vec<Diagnostic>,
     },
-    #[error("Cannot start the gateway: {reason}")]
+    #[error("cannot start the gateway: {reason}")]
     GatewayFailed { reason: String },
 }
 
