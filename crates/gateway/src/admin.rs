@@ -609,3 +609,85 @@ mod wire {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::TokenLimits;
+
+    const CONFIG: &str = "listen = \"127.0.0.1:0\"\n\n[providers.demo]\nkind = \"demo\"\n\n\
+        [aliases.demo]\ntargets = [\"demo/switchboard-demo\"]\n\n\
+        [budgets.team]\nusd = 10\nperiod = \"month\"\n";
+
+    fn config_file() -> anyhow::Result<(tempfile::TempDir, std::path::PathBuf)> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, CONFIG)?;
+        Ok((dir, path))
+    }
+
+    /// Everything `switchboard tokens create` offers lands in the entry: tenant, aliases,
+    /// description, budget and limits, with only the token's hash.
+    #[test]
+    fn a_created_token_carries_its_budget_and_limits() -> anyhow::Result<()> {
+        let (_dir, path) = config_file()?;
+        let request = CreateToken {
+            name: "ci".into(),
+            tenant: Some("build".into()),
+            aliases: Some(vec!["demo".into()]),
+            description: Some("the CI runner".into()),
+            budget: Some("team".into()),
+            limits: Some(TokenLimits {
+                rpm: Some(30),
+                tpm: Some(50_000),
+                concurrent: Some(2),
+            }),
+        };
+        let created = create_client_token_in_file(&path, &request, &revision_of(CONFIG))?;
+        let text = std::fs::read_to_string(&path)?;
+        assert_eq!(created.revision, revision_of(&text));
+        assert!(!text.contains(&created.token), "only the hash is stored");
+        let config = Config::parse(&text, "config.toml")?;
+        let token = &config.tokens["ci"];
+        assert_eq!(token.hash, crate::tokens::hash_token(&created.token));
+        assert_eq!(token.tenant.as_deref(), Some("build"));
+        assert_eq!(token.aliases.as_deref(), Some(&["demo".to_owned()][..]));
+        assert_eq!(token.description.as_deref(), Some("the CI runner"));
+        assert_eq!(token.budget.as_deref(), Some("team"));
+        assert_eq!(
+            (token.limits.rpm, token.limits.tpm, token.limits.concurrent),
+            (Some(30), Some(50_000), Some(2))
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_token_naming_an_unknown_budget_or_a_stale_revision_writes_nothing() -> anyhow::Result<()> {
+        let (_dir, path) = config_file()?;
+        let request = CreateToken {
+            name: "ci".into(),
+            budget: Some("nope".into()),
+            ..CreateToken::default()
+        };
+        let refused = create_client_token_in_file(&path, &request, &revision_of(CONFIG));
+        assert!(
+            matches!(refused, Err(AdminError::Invalid { .. })),
+            "{refused:?}"
+        );
+        let stale = create_client_token_in_file(
+            &path,
+            &CreateToken {
+                name: "ci".into(),
+                ..CreateToken::default()
+            },
+            "0000",
+        );
+        assert!(matches!(stale, Err(AdminError::StaleRevision { .. })));
+        assert!(matches!(
+            new_client_token(&CreateToken::default()),
+            Err(AdminError::BadRequest(_))
+        ));
+        assert_eq!(std::fs::read_to_string(&path)?, CONFIG);
+        Ok(())
+    }
+}

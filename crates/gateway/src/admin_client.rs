@@ -447,4 +447,91 @@ mod tests {
         let error = refusal(StatusCode::BAD_GATEWAY, b"nginx says no");
         assert!(error.to_string().contains("nginx says no"));
     }
+
+    /// The client against a real gateway on a socket: reads, a write with its revision, a
+    /// stale revision and a missing credential come back typed.
+    #[tokio::test]
+    async fn drives_a_running_gateway() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let config_path = dir.path().join("config.toml");
+        let text = "listen = \"127.0.0.1:0\"\n\n[providers.demo]\nkind = \"demo\"\n\n\
+                    [aliases.demo]\ntargets = [\"demo/switchboard-demo\"]\n";
+        std::fs::write(&config_path, text)?;
+        let database = dir.path().join("switchboard.db");
+        let config = crate::Config::parse(text, "config.toml")?;
+        let gateway = crate::Gateway::start(
+            config,
+            crate::GatewayOptions {
+                config_path: Some(config_path.clone()),
+                database_path: Some(database.clone()),
+            },
+        )
+        .await
+        .map_err(anyhow::Error::msg)?;
+        let server = gateway.serve("127.0.0.1:0".parse()?).await?;
+        let url = format!("http://{}/v1", server.local_addr());
+        let secret = crate::session::read_secret(&crate::session::secret_path(&database))
+            .map_err(anyhow::Error::msg)?;
+        let client = AdminClient::new(&url, Some(secret))?;
+
+        let readiness = client.readiness().await?;
+        assert!(readiness.ready);
+        let status = client.status().await?;
+        assert_eq!(
+            status.aliases.first().map(|a| a.name.as_str()),
+            Some("demo")
+        );
+        assert_eq!(client.session().await?.via, "bearer");
+        let targets = client.targets().await?;
+        assert_eq!(targets.targets.len(), 1);
+        assert_eq!(
+            client.reset_targets(&ResetTargets::default()).await?.reset,
+            1
+        );
+        assert!(client
+            .login_link()
+            .await?
+            .path
+            .starts_with("/admin/login?code="));
+
+        let revision = client.config_document().await?.revision;
+        let request = CreateToken {
+            name: "ci".into(),
+            limits: Some(crate::api::TokenLimits {
+                rpm: Some(5),
+                ..Default::default()
+            }),
+            ..CreateToken::default()
+        };
+        let created = client.create_token(&request, &revision).await?;
+        assert!(created.token.starts_with("sb-"));
+        assert_eq!(gateway.snapshot().config.tokens["ci"].limits.rpm, Some(5));
+        let stale = client.create_token(&request, &revision).await;
+        assert_eq!(
+            stale.err().as_ref().and_then(ClientError::code),
+            Some("stale_revision")
+        );
+        let entry = client.config_entry("tokens", "ci").await?;
+        assert_eq!(entry.value["limits"]["rpm"], 5);
+        let outcome = client
+            .config_change("tokens", "ci", EntryChange::Delete, &entry.revision)
+            .await?;
+        assert!(outcome.reload.changed);
+
+        let anonymous = AdminClient::new(&url, None)?;
+        let refused = anonymous.budgets().await;
+        assert_eq!(
+            refused.err().as_ref().and_then(ClientError::code),
+            Some("invalid_admin_token")
+        );
+        server.stop(Duration::from_secs(1)).await;
+        gateway.shutdown().await;
+
+        let gone = client.with_timeout(Duration::from_secs(2)).status().await;
+        assert!(
+            matches!(gone, Err(ClientError::Unreachable { .. })),
+            "{gone:?}"
+        );
+        Ok(())
+    }
 }
