@@ -25,6 +25,7 @@ pub mod tokens;
 pub use tokens::hash_token;
 pub mod translate;
 mod watch;
+pub mod wire;
 
 pub use admin::AdminService;
 pub use config::Config;
