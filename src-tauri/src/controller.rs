@@ -261,7 +261,6 @@ impl Controller {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use std::net::TcpListener;
     use std::path::Path;

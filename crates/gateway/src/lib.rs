@@ -20,6 +20,7 @@ pub mod session;
 pub mod spend;
 pub mod store;
 pub mod supervisor;
+mod tasks;
 pub mod telemetry;
 pub mod tokens;
 pub use tokens::hash_token;

@@ -284,7 +284,7 @@ impl Inner {
 /// Refreshes the token at `at`, off the request path. The task holds only a weak reference, so
 /// it ends when a config reload drops the provider.
 fn schedule_refresh(inner: Weak<Inner>, at: Instant) {
-    tokio::spawn(async move {
+    crate::tasks::spawn_detached("copilot token refresh", async move {
         tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await;
         let Some(inner) = inner.upgrade() else { return };
         let _one = inner.exchanging.lock().await;
