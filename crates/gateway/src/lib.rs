@@ -36,4 +36,5 @@ pub use gateway::{
     ConfigState, Gateway, GatewayOptions, ReloadError, ReloadFailure, ReloadOutcome, Snapshot,
 };
 pub use server::listen::{ServeError, ServerHandle};
+pub use server::pipeline::retry::TargetWalk;
 pub use server::CORRELATION_HEADER;
