@@ -11,7 +11,7 @@ use tauri_plugin_clipboard_manager::ClipboardExt as _;
 use tauri_plugin_notification::NotificationExt as _;
 use tauri_plugin_opener::OpenerExt as _;
 
-use crate::controller::{ProxyError, ReloadReport};
+use crate::controller::{ProxyError, ReloadReport, StatusExt};
 use crate::menu_model::{self, ids, MenuView, ToggleAction};
 use crate::notices::{self, Notice};
 use crate::remote::Remote;

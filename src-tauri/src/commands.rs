@@ -2,10 +2,12 @@
 //! the tray menu uses. Errors cross to JavaScript as `{code, message}`.
 
 use serde::Serialize;
-use switchboard_gateway::admin::{AliasInfo, HealthReport, Readiness};
+use switchboard_gateway::api::{AliasInfo, HealthReport, Readiness};
 use tauri::{AppHandle, Manager};
 
 use crate::actions;
+use switchboard_gateway::supervisor::LifecycleError;
+
 use crate::controller::{Phase, ProxyError};
 use crate::menu_model::MenuView;
 use crate::Shell;
@@ -61,7 +63,7 @@ fn admin(app: &AppHandle) -> Result<switchboard_gateway::AdminService> {
 pub fn status(app: AppHandle) -> StatusPage {
     let status = app.state::<Shell>().status.borrow().clone();
     let config_errors = match &status.phase {
-        Phase::Failed(ProxyError::ConfigInvalid { details, .. }) => Some(details.clone()),
+        Phase::Failed(LifecycleError::ConfigInvalid { message, .. }) => Some(message.clone()),
         _ => status
             .admin
             .as_ref()

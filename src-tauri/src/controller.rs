@@ -1,29 +1,22 @@
-//! The proxy controller: owns the `Gateway` and, while the proxy is on, its `ServerHandle`.
-//! Start binds the config's `listen`, stop frees the port (in-flight requests finish within
-//! `server.shutdown_grace_s`), restart follows a changed `listen`, and the user's start/stop
-//! choice is remembered across launches. No Tauri here: the tray, the Tauri commands and the
-//! tests all drive this one type, and everything it knows is published as a `Status`. The
-//! gateway's events (breakers, reloads) are passed on through `events()`, which outlives the
-//! gateway a broken config at start keeps from existing.
+//! The proxy controller: the gateway crate's `Supervisor` (load-or-init, start, stop, reload,
+//! follow `listen`, the "no valid config yet" state) plus what only the tray has: the user's
+//! start/stop choice remembered across launches, the menu's view of the state, and the web
+//! UI's login link. No Tauri here: the tray, the Tauri commands and the tests all drive this
+//! one type.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime};
 
 use axum::body::Body;
 use axum::http::{header, Request};
-use switchboard_gateway::config::{self, LoadError};
-use switchboard_gateway::{
-    AdminService, Gateway, GatewayEvent, GatewayOptions, ReloadError, ServeError, ServerHandle,
-};
+use switchboard_gateway::supervisor::{LifecycleError, Supervisor, SupervisorOptions};
+pub use switchboard_gateway::supervisor::{Phase, ReloadReport, State as Status};
+use switchboard_gateway::{AdminService, GatewayEvent};
 use tokio::sync::{broadcast, watch};
 use tower::ServiceExt;
 
 use crate::menu_model::{self, ConfigProblem, MenuInput, Period, ProxyState, Requests};
 use crate::remembered::Remembered;
-
-/// Used when no config is loaded to ask for the grace period.
-const DEFAULT_GRACE: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone)]
 pub struct ControllerOptions {
@@ -36,17 +29,8 @@ pub struct ControllerOptions {
     pub watch_config: bool,
 }
 
-/// Where the proxy is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Phase {
-    Starting,
-    Running { addr: SocketAddr },
-    Stopping,
-    Stopped,
-    Failed(ProxyError),
-}
-
-/// Why the proxy is not serving, or why an action failed. Displays as words for a person.
+/// Why the proxy is not serving, or why an action failed, in the tray's words (a config
+/// error as its first problem and a count).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProxyError {
     #[error("Port {} is in use by another program", .addr.port())]
@@ -64,20 +48,34 @@ pub enum ProxyError {
     GatewayFailed { reason: String },
 }
 
-/// A snapshot of what the controller knows, published on every change.
-#[derive(Clone)]
-pub struct Status {
-    pub phase: Phase,
-    /// `None` until a config has been loaded.
-    pub admin: Option<AdminService>,
-    pub configured_listen: Option<SocketAddr>,
-    pub config_path: PathBuf,
+impl From<LifecycleError> for ProxyError {
+    fn from(error: LifecycleError) -> Self {
+        match error {
+            LifecycleError::PortInUse { addr } => ProxyError::PortInUse { addr },
+            LifecycleError::CannotListen { addr, reason } => {
+                ProxyError::CannotListen { addr, reason }
+            }
+            LifecycleError::ConfigInvalid {
+                message,
+                diagnostics,
+            } => ProxyError::ConfigInvalid {
+                problem: ConfigProblem::from_diagnostics(&diagnostics, &message),
+                details: message,
+            },
+            LifecycleError::GatewayFailed { reason } => ProxyError::GatewayFailed { reason },
+        }
+    }
 }
 
-impl Status {
-    /// The tray's input: the phase plus what the admin service reports (request count, a
-    /// rejected reload). `autostart` comes from the shell.
-    pub fn menu_input(&self, autostart: Option<bool>) -> MenuInput {
+/// The tray's input from the supervisor's state.
+pub trait StatusExt {
+    /// The phase plus what the admin service reports (request count, a rejected reload).
+    /// `autostart` comes from the shell.
+    fn menu_input(&self, autostart: Option<bool>) -> MenuInput;
+}
+
+impl StatusExt for Status {
+    fn menu_input(&self, autostart: Option<bool>) -> MenuInput {
         let readiness = self.admin.as_ref().map(AdminService::readiness);
         let requests = Requests {
             // Rows the request log wrote since the gateway started. See README: a
@@ -93,18 +91,13 @@ impl Status {
             },
             Phase::Stopping => ProxyState::Stopping,
             Phase::Stopped => ProxyState::Stopped,
-            Phase::Failed(error) => match error {
-                ProxyError::PortInUse { addr } => ProxyState::PortInUse { addr: *addr },
-                ProxyError::CannotListen { addr, reason } => ProxyState::CannotListen {
-                    addr: *addr,
-                    reason: reason.clone(),
-                },
-                ProxyError::ConfigInvalid { problem, .. } => ProxyState::ConfigInvalid {
-                    problem: problem.clone(),
-                },
-                ProxyError::GatewayFailed { reason } => ProxyState::Failed {
-                    reason: reason.clone(),
-                },
+            Phase::Failed(error) => match ProxyError::from(error.clone()) {
+                ProxyError::PortInUse { addr } => ProxyState::PortInUse { addr },
+                ProxyError::CannotListen { addr, reason } => {
+                    ProxyState::CannotListen { addr, reason }
+                }
+                ProxyError::ConfigInvalid { problem, .. } => ProxyState::ConfigInvalid { problem },
+                ProxyError::GatewayFailed { reason } => ProxyState::Failed { reason },
             },
         };
         let rejected_reload = readiness
@@ -116,7 +109,7 @@ impl Status {
             .map(AdminService::target_statuses)
             .unwrap_or_default()
             .into_iter()
-            .filter(|t| matches!(t.state, "open" | "misconfigured"))
+            .filter(|t| t.is_down())
             .map(|t| t.target)
             .collect();
         backends_down.sort();
@@ -130,63 +123,10 @@ impl Status {
     }
 }
 
-/// What a successful reload did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ReloadReport {
-    /// The file's content was already serving.
-    Unchanged,
-    /// The new config is serving. `restarted`: the listener moved to a changed `listen`.
-    /// `needs_restart`: settings that only apply after relaunching the app.
-    Applied {
-        restarted: bool,
-        needs_restart: Vec<String>,
-    },
-    /// The config loaded after an earlier failure; the gateway started.
-    Loaded,
-}
-
-impl ReloadReport {
-    pub fn describe(&self) -> String {
-        match self {
-            ReloadReport::Unchanged => "The config file has not changed.".into(),
-            ReloadReport::Applied {
-                restarted,
-                needs_restart,
-            } => {
-                let mut text = String::from("Config reloaded.");
-                if *restarted {
-                    text.push_str(" The proxy moved to the new listen address.");
-                }
-                if !needs_restart.is_empty() {
-                    text.push_str(&format!(
-                        " Takes effect after relaunching the app: {}.",
-                        needs_restart.join(", ")
-                    ));
-                }
-                text
-            }
-            ReloadReport::Loaded => "Config loaded.".into(),
-        }
-    }
-}
-
-struct Server {
-    handle: ServerHandle,
-    /// The address asked for (the config's `listen`, maybe port 0), to notice when it changes.
-    requested: SocketAddr,
-}
-
 pub struct Controller {
-    options: ControllerOptions,
-    gateway: Option<Gateway>,
-    server: Option<Server>,
+    supervisor: Supervisor,
     remembered: Remembered,
-    status: watch::Sender<Status>,
-    /// The gateway's events, forwarded (see `events`).
-    events: broadcast::Sender<GatewayEvent>,
-    /// Why the config could not be loaded, and the file's mtime then (retried when it changes).
-    load_failure: Option<(ProxyError, Option<SystemTime>)>,
-    shut_down: bool,
+    state_path: PathBuf,
 }
 
 impl Controller {
@@ -194,47 +134,40 @@ impl Controller {
     /// without serving yet. Never fails: a broken config is a `Phase::Failed` to show.
     pub async fn open(options: ControllerOptions) -> Controller {
         let remembered = Remembered::load(&options.state_path);
-        let (status, _) = watch::channel(Status {
-            phase: Phase::Stopped,
-            admin: None,
-            configured_listen: None,
-            config_path: options.config_path.clone(),
-        });
-        let mut controller = Controller {
-            options,
-            gateway: None,
-            server: None,
+        let supervisor = Supervisor::open(SupervisorOptions {
+            config_path: options.config_path,
+            database_path: options.database_path,
+            watch_config: options.watch_config,
+            listen: None,
+        })
+        .await;
+        Controller {
+            supervisor,
             remembered,
-            status,
-            events: broadcast::channel(64).0,
-            load_failure: None,
-            shut_down: false,
-        };
-        // A failure is published as the phase; nothing else to do with it here.
-        let _ = controller.load_gateway().await;
-        controller
+            state_path: options.state_path,
+        }
     }
 
     pub fn subscribe(&self) -> watch::Receiver<Status> {
-        self.status.subscribe()
+        self.supervisor.subscribe()
     }
 
     /// The gateway's events (breaker opened/closed, config reloaded/rejected, ...). Subscribe
     /// once at start: a gateway loaded later (after a broken config is fixed) feeds it too.
     pub fn events(&self) -> broadcast::Receiver<GatewayEvent> {
-        self.events.subscribe()
+        self.supervisor.events()
     }
 
     pub fn status(&self) -> Status {
-        self.status.borrow().clone()
+        self.supervisor.state()
     }
 
     pub fn admin(&self) -> Option<AdminService> {
-        self.gateway.as_ref().map(Gateway::admin)
+        self.supervisor.admin()
     }
 
     pub fn config_path(&self) -> &std::path::Path {
-        &self.options.config_path
+        self.supervisor.config_path()
     }
 
     /// The user's last choice (default: on).
@@ -243,13 +176,13 @@ impl Controller {
     }
 
     pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.server.as_ref().map(|s| s.handle.local_addr())
+        self.supervisor.local_addr()
     }
 
     /// Serves if the user left the proxy on last time (or never chose).
     pub async fn resume(&mut self) -> Result<Option<SocketAddr>, ProxyError> {
-        if self.remembered.proxy_enabled && self.gateway.is_some() {
-            self.bind().await.map(Some)
+        if self.remembered.proxy_enabled && self.supervisor.gateway().is_some() {
+            Ok(Some(self.supervisor.start().await?))
         } else {
             Ok(None)
         }
@@ -258,81 +191,43 @@ impl Controller {
     /// Starts serving and remembers that the user wants it on.
     pub async fn start(&mut self) -> Result<SocketAddr, ProxyError> {
         self.remember(true);
-        self.bind().await
+        Ok(self.supervisor.start().await?)
     }
 
     /// Stops serving (frees the port; in-flight requests finish within the grace period) and
     /// remembers that the user wants it off.
     pub async fn stop(&mut self) {
         self.remember(false);
-        self.unbind().await;
+        self.supervisor.stop().await;
     }
 
     /// Stops and starts again, e.g. after `listen` changed.
     pub async fn restart(&mut self) -> Result<SocketAddr, ProxyError> {
-        self.unbind().await;
-        self.bind().await
+        Ok(self.supervisor.restart().await?)
     }
 
-    /// Re-reads the config file. A rejected file leaves the previous config serving and is
-    /// returned as `ConfigInvalid`. A changed `listen` moves the running listener. If no config
-    /// was loaded yet (it was broken at start), this loads it and serves if the user wants.
+    /// Re-reads the config file (see `Supervisor::reload`); a config loaded after an earlier
+    /// failure is served if the user wants.
     pub async fn reload(&mut self) -> Result<ReloadReport, ProxyError> {
-        let Some(gateway) = self.gateway.clone() else {
-            self.load_gateway().await?;
+        let report = self.supervisor.reload().await?;
+        if report == ReloadReport::Loaded {
             self.resume().await?;
-            return Ok(ReloadReport::Loaded);
-        };
-        let result = gateway.reload().await;
-        // The rejected error (or its clearing) is part of the status: tell subscribers.
-        self.republish();
-        match result {
-            Ok(outcome) if !outcome.changed => Ok(ReloadReport::Unchanged),
-            Ok(outcome) => {
-                let restarted = self.follow_listen().await?;
-                let needs_restart = outcome
-                    .needs_restart
-                    .into_iter()
-                    .filter(|s| !(restarted && s.starts_with("listen")))
-                    .collect();
-                Ok(ReloadReport::Applied {
-                    restarted,
-                    needs_restart,
-                })
-            }
-            Err(ReloadError::Rejected(failure)) => Err(ProxyError::ConfigInvalid {
-                problem: ConfigProblem::from_diagnostics(&failure.diagnostics, &failure.message),
-                details: failure.message,
-            }),
-            Err(error @ ReloadError::NoFile) => Err(ProxyError::ConfigInvalid {
-                problem: ConfigProblem::from_diagnostics(&[], &error.to_string()),
-                details: error.to_string(),
-            }),
         }
+        Ok(report)
     }
 
-    /// Called periodically: follows what the config watcher did (a changed `listen` moves the
-    /// listener) and, while the config is broken, retries loading it once the file changes.
+    /// Called periodically: follows the config watcher (see `Supervisor::tick`) and serves a
+    /// config that loaded after a fix, if the user wants.
     pub async fn tick(&mut self) -> Result<(), ProxyError> {
-        if self.shut_down {
-            return Ok(());
+        if self.supervisor.tick().await? == Some(ReloadReport::Loaded) {
+            self.resume().await?;
         }
-        if self.gateway.is_none() {
-            let changed = self
-                .load_failure
-                .as_ref()
-                .is_some_and(|(_, mtime)| *mtime != modified(&self.options.config_path));
-            if changed {
-                self.reload().await?;
-            }
-            return Ok(());
-        }
-        self.follow_listen().await.map(|_| ())
+        Ok(())
     }
 
     /// Whether the gateway serves the web UI at `/ui`; its URL if so.
     pub async fn web_ui_url(&self) -> Option<String> {
-        let gateway = self.gateway.as_ref()?;
+        let gateway = self.supervisor.gateway()?;
         let addr = self.local_addr()?;
         let origin = menu_model::origin(addr);
         let host = origin.trim_start_matches("http://").to_owned();
@@ -351,153 +246,7 @@ impl Controller {
     /// Stops serving (without changing the remembered choice), flushes the request log and
     /// waits for every background task. Idempotent.
     pub async fn shutdown(&mut self) {
-        if self.shut_down {
-            return;
-        }
-        self.unbind().await;
-        if let Some(gateway) = &self.gateway {
-            gateway.shutdown().await;
-        }
-        self.shut_down = true;
-        self.publish(Phase::Stopped);
-    }
-
-    async fn load_gateway(&mut self) -> Result<(), ProxyError> {
-        let path = self.options.config_path.clone();
-        let mtime = modified(&path);
-        match self.try_load_gateway().await {
-            Ok(gateway) => {
-                tokio::spawn(forward_events(gateway.subscribe(), self.events.clone()));
-                if self.options.watch_config {
-                    if let Err(e) = gateway.watch_config() {
-                        tracing::warn!(error = %e, "config changes will need Reload Config");
-                    }
-                }
-                self.gateway = Some(gateway);
-                self.load_failure = None;
-                self.publish(Phase::Stopped);
-                Ok(())
-            }
-            Err(error) => {
-                tracing::error!(config = %path.display(), "{error}");
-                self.load_failure = Some((error.clone(), mtime));
-                self.publish(Phase::Failed(error.clone()));
-                Err(error)
-            }
-        }
-    }
-
-    async fn try_load_gateway(&self) -> Result<Gateway, ProxyError> {
-        let path = &self.options.config_path;
-        let config = match config::load_or_init(path) {
-            Ok((config, created)) => {
-                if created {
-                    tracing::info!(path = %path.display(), "no config file yet; wrote the commented default");
-                }
-                config
-            }
-            Err(LoadError::Invalid(error)) => {
-                return Err(ProxyError::ConfigInvalid {
-                    problem: ConfigProblem::from_diagnostics(
-                        &error.diagnostics,
-                        &error.to_string(),
-                    ),
-                    details: error.to_string(),
-                })
-            }
-            Err(error) => {
-                return Err(ProxyError::ConfigInvalid {
-                    problem: ConfigProblem::from_diagnostics(&[], &error.to_string()),
-                    details: error.to_string(),
-                })
-            }
-        };
-        let options = GatewayOptions {
-            config_path: Some(path.clone()),
-            database_path: self.options.database_path.clone(),
-        };
-        Gateway::start(config, options)
-            .await
-            .map_err(|reason| ProxyError::GatewayFailed { reason })
-    }
-
-    async fn bind(&mut self) -> Result<SocketAddr, ProxyError> {
-        if let Some(addr) = self.local_addr() {
-            return Ok(addr);
-        }
-        let Some(gateway) = self.gateway.clone() else {
-            return Err(self.load_error());
-        };
-        let requested = gateway.snapshot().config.listen;
-        self.publish(Phase::Starting);
-        match gateway.serve(requested).await {
-            Ok(handle) => {
-                let addr = handle.local_addr();
-                self.server = Some(Server { handle, requested });
-                self.publish(Phase::Running { addr });
-                Ok(addr)
-            }
-            Err(error) => {
-                let error = match error {
-                    ServeError::AddrInUse { ip, port } => ProxyError::PortInUse {
-                        addr: SocketAddr::new(ip, port),
-                    },
-                    ServeError::Bind { addr, source } => ProxyError::CannotListen {
-                        addr,
-                        reason: source.to_string(),
-                    },
-                };
-                tracing::error!("{error}");
-                self.publish(Phase::Failed(error.clone()));
-                Err(error)
-            }
-        }
-    }
-
-    async fn unbind(&mut self) {
-        if let Some(server) = self.server.take() {
-            self.publish(Phase::Stopping);
-            server.handle.stop(self.grace()).await;
-        }
-        match self.load_failure.clone() {
-            Some((error, _)) => self.publish(Phase::Failed(error)),
-            None => self.publish(Phase::Stopped),
-        }
-    }
-
-    /// Restarts the listener when the serving config's `listen` differs from the bound one.
-    async fn follow_listen(&mut self) -> Result<bool, ProxyError> {
-        let Some(gateway) = &self.gateway else {
-            return Ok(false);
-        };
-        let wanted = gateway.snapshot().config.listen;
-        if self.status.borrow().configured_listen != Some(wanted) {
-            // Copy Base URL follows the config even while stopped.
-            self.republish();
-        }
-        let Some(server) = &self.server else {
-            return Ok(false);
-        };
-        if wanted == server.requested {
-            return Ok(false);
-        }
-        tracing::info!(from = %server.requested, to = %wanted, "listen changed; moving the listener");
-        self.restart().await.map(|_| true)
-    }
-
-    fn load_error(&self) -> ProxyError {
-        match &self.load_failure {
-            Some((error, _)) => error.clone(),
-            None => ProxyError::GatewayFailed {
-                reason: "the gateway is not running".into(),
-            },
-        }
-    }
-
-    fn grace(&self) -> Duration {
-        self.gateway
-            .as_ref()
-            .map_or(DEFAULT_GRACE, |g| g.snapshot().config.server.shutdown_grace)
+        self.supervisor.shutdown().await;
     }
 
     fn remember(&mut self, proxy_enabled: bool) {
@@ -505,54 +254,17 @@ impl Controller {
             return;
         }
         self.remembered.proxy_enabled = proxy_enabled;
-        if let Err(e) = self.remembered.save(&self.options.state_path) {
-            tracing::warn!(path = %self.options.state_path.display(), error = %e, "cannot remember the proxy choice");
+        if let Err(e) = self.remembered.save(&self.state_path) {
+            tracing::warn!(path = %self.state_path.display(), error = %e, "cannot remember the proxy choice");
         }
     }
-
-    fn publish(&self, phase: Phase) {
-        let status = Status {
-            phase,
-            admin: self.admin(),
-            configured_listen: self.gateway.as_ref().map(|g| g.snapshot().config.listen),
-            config_path: self.options.config_path.clone(),
-        };
-        self.status.send_replace(status);
-    }
-
-    /// Publishes the current phase again (the admin-side facts may have changed).
-    fn republish(&self) {
-        let phase = self.status.borrow().phase.clone();
-        self.publish(phase);
-    }
-}
-
-/// Passes a gateway's events on until the gateway is gone. A slow listener misses old events
-/// (broadcast), which is fine for notifications.
-async fn forward_events(
-    mut from: broadcast::Receiver<GatewayEvent>,
-    to: broadcast::Sender<GatewayEvent>,
-) {
-    loop {
-        match from.recv().await {
-            // No subscriber is fine: nobody is listening right now.
-            Ok(event) => drop(to.send(event)),
-            Err(broadcast::error::RecvError::Lagged(missed)) => {
-                tracing::debug!(missed, "gateway events skipped");
-            }
-            Err(broadcast::error::RecvError::Closed) => return,
-        }
-    }
-}
-
-fn modified(path: &std::path::Path) -> Option<SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 #[cfg(test)]
 mod tests {
     use std::net::TcpListener;
     use std::path::Path;
+    use std::time::{Duration, SystemTime};
 
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -672,7 +384,7 @@ mod tests {
             format!("Port {} is in use by another program", addr.port())
         );
         let status = controller.status();
-        assert_eq!(status.phase, Phase::Failed(error));
+        assert!(matches!(&status.phase, Phase::Failed(e) if ProxyError::from(e.clone()) == error));
         let view = menu_model::render(&status.menu_input(Some(false)));
         assert_eq!(view.look, menu_model::TrayLook::Error);
         assert_eq!(
@@ -717,8 +429,12 @@ mod tests {
         fixture.write_text("listen = \"127.0.0.1:0\"\nlisen = 1\n");
         let mut controller = fixture.open().await;
         let status = controller.status();
-        let Phase::Failed(ProxyError::ConfigInvalid { problem, details }) = &status.phase else {
+        let Phase::Failed(failure) = &status.phase else {
             panic!("expected a config error, got {:?}", status.phase);
+        };
+        let ProxyError::ConfigInvalid { problem, details } = ProxyError::from(failure.clone())
+        else {
+            panic!("expected a config error, got {failure:?}");
         };
         assert_eq!(problem.line, Some(2));
         assert!(details.contains("config.toml:2:"), "{details}");

@@ -22,7 +22,7 @@ use switchboard_gateway::config;
 use tauri::{AppHandle, Manager, RunEvent};
 use tokio::sync::watch;
 
-use controller::{Controller, ControllerOptions, Status};
+use controller::{Controller, ControllerOptions, Status, StatusExt};
 use menu_model::MenuInput;
 use notices::RateLimiter;
 use remote::Remote;

@@ -423,7 +423,7 @@ fn secret_checks(config: Option<&Config>) -> Vec<Finding> {
                 Severity::Error,
                 format!("{} ({who}) cannot be read: {problem}", key.reference),
             )
-            .fix(match key.location {
+            .fix(match key.location.as_str() {
                 "keychain" => format!("`switchboard keys set {}`", key.name),
                 "env" => format!("export {} in the gateway's environment (the service unit's Environment=, or your shell)", key.name),
                 _ => format!("write the key to {} with mode 600", key.name),

@@ -1,92 +1,27 @@
 //! The admin service: every operation the HTTP admin API, the CLI and the tray offer lives here
-//! once. Adapters (HTTP handlers, Tauri commands) only translate in and out.
+//! once. Adapters (HTTP handlers, Tauri commands) only translate in and out. Answers are the
+//! wire types of `crate::api`; this module converts the internal state into them.
 
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
+use crate::api::{
+    AliasInfo, BackendHealth, BudgetsReport, ConfigDocument, ConfigEntry, ConfigListing,
+    ConfigStatus, CreateToken, HealthReport, KeyInfo, PriceFileInfo, PriceTableInfo, Readiness,
+    TargetStatus, TokenCreated, WriteOutcome,
+};
 use crate::config::{self, file::revision_of, Config};
 use crate::gateway::Gateway;
-use crate::store::LogHealth;
 
 #[derive(Clone)]
 pub struct AdminService {
     gateway: Gateway,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Readiness {
-    pub ready: bool,
-    pub config: ConfigStatus,
-    /// Revision and the last rejected reload, if any (the previous config keeps serving).
-    pub config_file: crate::gateway::ConfigState,
-    pub database: LogHealth,
-    pub spend_ledger: crate::store::ledger::LedgerHealth,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ConfigStatus {
-    pub loaded: bool,
-    /// `None` when running on the embedded default.
-    pub path: Option<String>,
-    pub loaded_at_unix: u64,
-    pub providers: usize,
-    pub aliases: usize,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct BackendHealth {
-    pub provider: String,
-    pub kind: &'static str,
-    pub up: bool,
-    pub latency_ms: f64,
-    pub error: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct HealthReport {
-    pub healthy: bool,
-    pub backends: Vec<BackendHealth>,
-    /// Routing state per target: breaker, last error, time until retry.
-    pub targets: Vec<crate::routing::TargetStatus>,
-    /// The request log and the spend ledger, with the reason when a write fails (a full disk).
-    /// `healthy` is about the backends only; readiness turns on these.
-    pub database: LogHealth,
-    pub spend_ledger: crate::store::ledger::LedgerHealth,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct BudgetsReport {
-    pub budgets: Vec<crate::spend::BudgetStatus>,
-    /// Cloud targets without a known price: their spend is not counted until one is set in
-    /// `[prices]`.
-    pub unpriced_targets: Vec<String>,
-    pub price_table: PriceTableInfo,
-    /// The price file `[spend] prices_file` names, which wins over the built-in table.
-    pub price_file: Option<PriceFileInfo>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct PriceTableInfo {
-    pub source: String,
-    pub as_of: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct PriceFileInfo {
-    pub path: String,
-    pub source: String,
-    pub as_of: String,
-    /// Models it prices.
-    pub models: usize,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct AliasInfo {
-    pub name: String,
-    pub description: Option<String>,
-    pub targets: Vec<String>,
-    pub fallbacks: Vec<String>,
+impl Gateway {
+    /// The admin operations over this gateway.
+    pub fn admin(&self) -> AdminService {
+        AdminService::new(self.clone())
+    }
 }
 
 impl AdminService {
@@ -101,7 +36,7 @@ impl AdminService {
         let spend_ledger = self.gateway.inner.budgets.ledger_health();
         Readiness {
             ready: database.ok && spend_ledger.ok,
-            spend_ledger,
+            spend_ledger: wire::ledger_health(spend_ledger),
             config_file: self.gateway.config_state(),
             config: ConfigStatus {
                 loaded: true,
@@ -115,7 +50,7 @@ impl AdminService {
                 providers: snapshot.config.providers.len(),
                 aliases: snapshot.config.aliases.len(),
             },
-            database,
+            database: wire::log_health(database),
         }
     }
 
@@ -134,7 +69,7 @@ impl AdminService {
         unpriced.sort();
         unpriced.dedup();
         BudgetsReport {
-            budgets: self.gateway.inner.budgets.status(),
+            budgets: wire::budgets(self.gateway.inner.budgets.status()),
             unpriced_targets: unpriced,
             price_table: PriceTableInfo { source, as_of },
             price_file: snapshot
@@ -175,7 +110,7 @@ impl AdminService {
                 };
                 BackendHealth {
                     provider: name.clone(),
-                    kind,
+                    kind: kind.to_owned(),
                     up: result.is_ok(),
                     latency_ms: started.elapsed().as_secs_f64() * 1000.0,
                     error: result.err(),
@@ -183,22 +118,24 @@ impl AdminService {
             }
         });
         let backends = futures::future::join_all(probes).await;
-        let targets = self.gateway.inner.routing.statuses(&snapshot.config);
+        let targets = wire::targets(self.gateway.inner.routing.statuses(&snapshot.config));
         HealthReport {
             healthy: backends.iter().all(|b| b.up),
             backends,
             targets,
-            database: self.gateway.inner.log.health(),
-            spend_ledger: self.gateway.inner.budgets.ledger_health(),
+            database: wire::log_health(self.gateway.inner.log.health()),
+            spend_ledger: wire::ledger_health(self.gateway.inner.budgets.ledger_health()),
         }
     }
 
     /// Breaker and routing state of every target.
-    pub fn target_statuses(&self) -> Vec<crate::routing::TargetStatus> {
-        self.gateway
-            .inner
-            .routing
-            .statuses(&self.gateway.snapshot().config)
+    pub fn target_statuses(&self) -> Vec<TargetStatus> {
+        wire::targets(
+            self.gateway
+                .inner
+                .routing
+                .statuses(&self.gateway.snapshot().config),
+        )
     }
 
     /// Closes the breaker and clears `misconfigured` of one target (`provider/model`) or all.
@@ -255,37 +192,12 @@ pub enum AdminError {
     #[error("the change was not saved because the config would be invalid:\n{message}")]
     Invalid {
         message: String,
-        diagnostics: Vec<crate::config::Diagnostic>,
+        diagnostics: Vec<crate::api::Diagnostic>,
     },
     #[error("running on the embedded default config; start with --config to edit a file")]
     NoFile,
     #[error("{0}")]
     Io(String),
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ConfigDocument {
-    pub path: String,
-    pub revision: String,
-    pub text: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ConfigEntry {
-    pub name: String,
-    pub value: serde_json::Value,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ConfigListing {
-    pub revision: String,
-    pub entries: Vec<ConfigEntry>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct WriteOutcome {
-    pub revision: String,
-    pub reload: crate::gateway::ReloadOutcome,
 }
 
 /// A change to one named entry of the config file.
@@ -301,9 +213,7 @@ impl AdminService {
         self.gateway.config_state()
     }
 
-    pub async fn reload(
-        &self,
-    ) -> Result<crate::gateway::ReloadOutcome, crate::gateway::ReloadError> {
+    pub async fn reload(&self) -> Result<crate::api::ReloadOutcome, crate::gateway::ReloadError> {
         self.gateway.reload().await
     }
 
@@ -345,29 +255,33 @@ impl AdminService {
         Ok((listing.revision, entry))
     }
 
-    /// Applies one change to the file: checked against `expected_revision` (optimistic
-    /// concurrency), validated in full before anything is written, written atomically with
-    /// comments kept, and made live at once.
-    /// Creates `[tokens.NAME]` and returns the token, to be shown once.
+    /// Creates `[tokens.NAME]` (tenant, aliases, description, budget, limits) and returns the
+    /// token, to be shown once. Checked against `expected_revision` and validated like every
+    /// other change.
     pub async fn create_client_token(
         &self,
-        name: &str,
-        tenant: Option<&str>,
-        aliases: Option<&[String]>,
+        request: &CreateToken,
         expected_revision: &str,
-    ) -> Result<(crate::secret::Secret<String>, WriteOutcome), AdminError> {
-        let new = new_client_token(tenant, aliases, None);
+    ) -> Result<TokenCreated, AdminError> {
+        let new = new_client_token(request)?;
         let outcome = self
             .config_change(
                 "tokens",
-                name,
+                &request.name,
                 ConfigChange::Create(new.entry),
                 expected_revision,
             )
             .await?;
-        Ok((new.token, outcome))
+        Ok(TokenCreated {
+            name: request.name.clone(),
+            token: new.token.expose().clone(),
+            revision: outcome.revision,
+        })
     }
 
+    /// Applies one change to the file: checked against `expected_revision` (optimistic
+    /// concurrency), validated in full before anything is written, written atomically with
+    /// comments kept, and made live at once.
     pub async fn config_change(
         &self,
         section: &str,
@@ -470,46 +384,55 @@ pub struct NewClientToken {
     pub entry: serde_json::Value,
 }
 
-/// Makes a client token for `[tokens.NAME]`.
-pub fn new_client_token(
-    tenant: Option<&str>,
-    aliases: Option<&[String]>,
-    description: Option<&str>,
-) -> NewClientToken {
-    let token = format!(
-        "sb-{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    );
-    let mut entry = serde_json::json!({ "hash": format!("sha256:{}", crate::server::guard::hash_token(&token)) });
-    if let Some(tenant) = tenant {
+/// Makes a client token for `[tokens.NAME]` from everything `request` asks for.
+pub fn new_client_token(request: &CreateToken) -> Result<NewClientToken, AdminError> {
+    if request.name.trim().is_empty() {
+        return Err(AdminError::BadRequest("a client token needs a name".into()));
+    }
+    let token = crate::tokens::generate();
+    let mut entry =
+        serde_json::json!({ "hash": format!("sha256:{}", crate::tokens::hash_token(&token)) });
+    if let Some(tenant) = &request.tenant {
         entry["tenant"] = serde_json::json!(tenant);
     }
-    if let Some(aliases) = aliases {
+    if let Some(aliases) = &request.aliases {
         entry["aliases"] = serde_json::json!(aliases);
     }
-    if let Some(description) = description {
+    if let Some(description) = &request.description {
         entry["description"] = serde_json::json!(description);
     }
-    NewClientToken {
+    if let Some(budget) = &request.budget {
+        entry["budget"] = serde_json::json!(budget);
+    }
+    if let Some(limits) = request.limits.as_ref().filter(|l| !l.is_empty()) {
+        entry["limits"] = serde_json::json!(limits);
+    }
+    Ok(NewClientToken {
         token: crate::secret::Secret::new(token),
         entry,
-    }
+    })
 }
 
-/// One secret reference in the config and where it lives. Never carries the value.
-#[derive(Debug, Clone, Serialize)]
-pub struct KeyInfo {
-    /// The keychain name, variable or path.
-    pub name: String,
-    /// `keychain`, `env` or `file`.
-    pub location: &'static str,
-    pub reference: String,
-    /// Who uses it: `provider openai`, `server.admin_token`.
-    pub used_by: Vec<String>,
-    pub present: bool,
-    /// Why it cannot be read, when it cannot.
-    pub problem: Option<String>,
+/// `AdminService::create_client_token` for a config file with no gateway running (the CLI):
+/// the same entry, the same revision check and validation.
+pub fn create_client_token_in_file(
+    path: &std::path::Path,
+    request: &CreateToken,
+    expected_revision: &str,
+) -> Result<TokenCreated, AdminError> {
+    let new = new_client_token(request)?;
+    let (_, text) = apply_config_change(
+        path,
+        "tokens",
+        &request.name,
+        ConfigChange::Create(new.entry),
+        expected_revision,
+    )?;
+    Ok(TokenCreated {
+        name: request.name.clone(),
+        token: new.token.expose().clone(),
+        revision: revision_of(&text),
+    })
 }
 
 /// Every secret reference in `config`, with whether it can be read now.
@@ -551,7 +474,7 @@ pub fn list_keys(config: &Config) -> Vec<KeyInfo> {
         };
         out.push(KeyInfo {
             name,
-            location,
+            location: location.to_owned(),
             reference: shown,
             used_by: vec![user],
             present: problem.is_none(),
@@ -599,5 +522,172 @@ fn keychain_error(error: crate::keychain::KeychainError) -> AdminError {
         KeychainError::Missing(_) => AdminError::NotFound(error.to_string()),
         KeychainError::BadName(_) => AdminError::BadRequest(error.to_string()),
         KeychainError::Unavailable { .. } => AdminError::Io(error.to_string()),
+    }
+}
+
+/// Internal state → wire types. Field by field, so a change inside the core does not change
+/// the API without this file (and `api.rs`) saying so.
+mod wire {
+    use crate::api;
+
+    pub(super) fn log_health(h: crate::store::LogHealth) -> api::LogHealth {
+        api::LogHealth {
+            path: h.path,
+            ok: h.ok,
+            error: h.error,
+            written: h.written,
+            dropped: h.dropped,
+            set_aside: h.set_aside,
+            size_bytes: h.stats.size_bytes,
+            oldest_ts_ms: h.stats.oldest_ts_ms,
+            oldest_at: h.stats.oldest_at,
+            pruned_rows: h.stats.pruned_rows,
+            retain_days: h.stats.retain_days,
+            max_mb: h.stats.max_mb,
+        }
+    }
+
+    pub(super) fn ledger_health(h: crate::store::ledger::LedgerHealth) -> api::LedgerHealth {
+        api::LedgerHealth {
+            ok: h.ok,
+            error: h.error,
+            written: h.written,
+            pending: h.pending,
+        }
+    }
+
+    pub(super) fn targets(statuses: Vec<crate::routing::TargetStatus>) -> Vec<api::TargetStatus> {
+        use crate::routing::{BreakerPhase, OpenedFor};
+        statuses
+            .into_iter()
+            .map(|t| api::TargetStatus {
+                target: t.target,
+                state: t.state.to_owned(),
+                breaker: match t.breaker {
+                    BreakerPhase::Closed => api::BreakerPhase::Closed,
+                    BreakerPhase::Open => api::BreakerPhase::Open,
+                    BreakerPhase::HalfOpen => api::BreakerPhase::HalfOpen,
+                },
+                opened_for: t.opened_for.map(|o| match o {
+                    OpenedFor::Slowness => api::OpenedFor::Slowness,
+                    OpenedFor::Failures => api::OpenedFor::Failures,
+                }),
+                consecutive_failures: t.consecutive_failures,
+                retry_in_ms: t.retry_in_ms,
+                in_flight: t.in_flight,
+                latency_avg_ms: t.latency_avg_ms,
+                last_error: t.last_error,
+                misconfigured: t.misconfigured,
+            })
+            .collect()
+    }
+
+    pub(super) fn budgets(statuses: Vec<crate::spend::BudgetStatus>) -> Vec<api::BudgetStatus> {
+        statuses
+            .into_iter()
+            .map(|b| api::BudgetStatus {
+                name: b.name,
+                description: b.description,
+                period: b.period.to_owned(),
+                usd: b.usd,
+                spent_usd: b.spent_usd,
+                remaining_usd: b.remaining_usd,
+                alert_at: b.alert_at,
+                state: b.state.to_owned(),
+                when_spent: b.when_spent,
+                period_start: b.period_start,
+                resets_at: b.resets_at,
+                timezone: b.timezone,
+                charged_by: b.charged_by,
+                cache: api::CacheSavings {
+                    input_tokens: b.cache.input_tokens,
+                    cache_read_tokens: b.cache.cache_read_tokens,
+                    cache_share: b.cache.cache_share,
+                    uncached_usd: b.cache.uncached_usd,
+                },
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::TokenLimits;
+
+    const CONFIG: &str = "listen = \"127.0.0.1:0\"\n\n[providers.demo]\nkind = \"demo\"\n\n\
+        [aliases.demo]\ntargets = [\"demo/switchboard-demo\"]\n\n\
+        [budgets.team]\nusd = 10\nperiod = \"month\"\n";
+
+    fn config_file() -> anyhow::Result<(tempfile::TempDir, std::path::PathBuf)> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, CONFIG)?;
+        Ok((dir, path))
+    }
+
+    /// Everything `switchboard tokens create` offers lands in the entry: tenant, aliases,
+    /// description, budget and limits, with only the token's hash.
+    #[test]
+    fn a_created_token_carries_its_budget_and_limits() -> anyhow::Result<()> {
+        let (_dir, path) = config_file()?;
+        let request = CreateToken {
+            name: "ci".into(),
+            tenant: Some("build".into()),
+            aliases: Some(vec!["demo".into()]),
+            description: Some("the CI runner".into()),
+            budget: Some("team".into()),
+            limits: Some(TokenLimits {
+                rpm: Some(30),
+                tpm: Some(50_000),
+                concurrent: Some(2),
+            }),
+        };
+        let created = create_client_token_in_file(&path, &request, &revision_of(CONFIG))?;
+        let text = std::fs::read_to_string(&path)?;
+        assert_eq!(created.revision, revision_of(&text));
+        assert!(!text.contains(&created.token), "only the hash is stored");
+        let config = Config::parse(&text, "config.toml")?;
+        let token = &config.tokens["ci"];
+        assert_eq!(token.hash, crate::tokens::hash_token(&created.token));
+        assert_eq!(token.tenant.as_deref(), Some("build"));
+        assert_eq!(token.aliases.as_deref(), Some(&["demo".to_owned()][..]));
+        assert_eq!(token.description.as_deref(), Some("the CI runner"));
+        assert_eq!(token.budget.as_deref(), Some("team"));
+        assert_eq!(
+            (token.limits.rpm, token.limits.tpm, token.limits.concurrent),
+            (Some(30), Some(50_000), Some(2))
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_token_naming_an_unknown_budget_or_a_stale_revision_writes_nothing() -> anyhow::Result<()> {
+        let (_dir, path) = config_file()?;
+        let request = CreateToken {
+            name: "ci".into(),
+            budget: Some("nope".into()),
+            ..CreateToken::default()
+        };
+        let refused = create_client_token_in_file(&path, &request, &revision_of(CONFIG));
+        assert!(
+            matches!(refused, Err(AdminError::Invalid { .. })),
+            "{refused:?}"
+        );
+        let stale = create_client_token_in_file(
+            &path,
+            &CreateToken {
+                name: "ci".into(),
+                ..CreateToken::default()
+            },
+            "0000",
+        );
+        assert!(matches!(stale, Err(AdminError::StaleRevision { .. })));
+        assert!(matches!(
+            new_client_token(&CreateToken::default()),
+            Err(AdminError::BadRequest(_))
+        ));
+        assert_eq!(std::fs::read_to_string(&path)?, CONFIG);
+        Ok(())
     }
 }

@@ -1,8 +1,13 @@
-//! The admin API's wire types for watching the gateway (request log, stats, events, sessions):
-//! one definition used by the HTTP handlers, the CLI and (generated with ts-rs, see
-//! `ui/src/lib/api.gen.ts`) the dashboard. Change a type here and `cargo test` tells you to
+//! The admin API's wire contract: every request and answer body of `/admin/*` and `/health*`,
+//! one definition used by the HTTP handlers (`server::admin`, `server::dashboard`), the typed
+//! client (`admin_client`, used by the CLI) and, generated with ts-rs into
+//! `ui/src/lib/api.gen.ts`, the dashboard. Change a type here and `cargo test` tells you to
 //! regenerate the TypeScript (`UPDATE_TS=1 cargo test -p switchboard-gateway --lib api`).
-//! The same types describe these endpoints in the OpenAPI document (`GET /admin/openapi.json`).
+//! The same types describe the endpoints in the OpenAPI document (`GET /admin/openapi.json`).
+//!
+//! These are copies of the internal state's shape, not the internal types themselves
+//! (`admin` converts): the contract changes only when this file does. A leaf: no `crate::`
+//! imports.
 
 use serde::{Deserialize, Serialize};
 #[cfg(test)]
@@ -199,6 +204,468 @@ pub struct SessionInfo {
     pub version: String,
 }
 
+/// One problem in a config file, with a 1-based line and column.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[cfg_attr(test, derive(TS))]
+pub struct Diagnostic {
+    pub line: usize,
+    pub col: usize,
+    pub message: String,
+}
+
+/// A reload that was refused; the previous config keeps serving.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[cfg_attr(test, derive(TS))]
+pub struct ReloadFailure {
+    #[cfg_attr(test, ts(type = "number"))]
+    pub at_unix_ms: u64,
+    /// `file:line:col: message` lines (or one line for a read error).
+    pub message: String,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// What the gateway knows about its config file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[cfg_attr(test, derive(TS))]
+pub struct ConfigFileState {
+    /// Content hash of the text now serving; `None` on the embedded default.
+    pub revision: Option<String>,
+    #[cfg_attr(test, ts(type = "number"))]
+    pub loaded_at_unix_ms: u64,
+    /// The last rejected reload, cleared by the next successful one.
+    pub last_error: Option<ReloadFailure>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[cfg_attr(test, derive(TS))]
+pub struct ConfigStatus {
+    pub loaded: bool,
+    /// `None` when running on the embedded default.
+    pub path: Option<String>,
+    #[cfg_attr(test, ts(type = "number"))]
+    pub loaded_at_unix: u64,
+    pub providers: usize,
+    pub aliases: usize,
+}
+
+/// The request log: writes, drops, size and retention.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[cfg_attr(test, derive(TS))]
+pub struct LogHealth {
+    pub path: String,
+    pub ok: bool,
+    pub error: Option<String>,
+    #[cfg_attr(test, ts(type = "number"))]
+    pub written: u64,
+    #[cfg_attr(test, ts(type = "number"))]
+    pub dropped: u64,
+    /// At start the file at the path was not a usable log and was moved here, with why.
+    pub set_aside: Option<String>,
+    /// Bytes in use, as of the last pruning pass.
+    #[cfg_attr(test, ts(type = "number | null"))]
+    pub size_bytes: Option<u64>,
+    #[cfg_attr(test, ts(type = "number | null"))]
+    pub oldest_ts_ms: Option<i64>,
+    /// The oldest row's time, RFC 3339 in UTC.
+    pub oldest_at: Option<String>,
+    /// Rows pruned since start.
+    #[cfg_attr(test, ts(type = "number"))]
+    pub pruned_rows: u64,
+    pub retain_days: Option<f64>,
+    pub max_mb: Option<f64>,
+}
+
+/// The spend ledger (never drops rows: spills to memory and retries).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[cfg_attr(test, derive(TS))]
+pub struct LedgerHealth {
+    pub ok: bool,
+    pub error: Option<String>,
+    #[cfg_attr(test, ts(type = "number"))]
+    pub written: u64,
+    /// Rows waiting for the database (in the queue or spilled to memory).
+    #[cfg_attr(test, ts(type = "number"))]
+    pub pending: u64,
+}
+
+/// `GET /health/readiness` (503 when not ready) and part of `GET /admin/status`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[cfg_attr(test, derive(TS))]
+pub struct Readiness {
+    /// A config is loaded and the request log and the spend ledger are writable.
+    pub ready: bool,
+    pub config: ConfigStatus,
+    /// Revision and the last rejected reload, if any (the previous config keeps serving).
+    pub config_file: ConfigFileState,
+    pub database: LogHealth,
+    pub spend_ledger: LedgerHealth,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[cfg_attr(test, derive(TS))]
+pub struct AliasInfo {
+    pub name: String,
+    pub description: Option<String>,
+    /// `provider/model`, in the config's order.
+    pub targets: Vec<String>,
+    pub fallbacks: Vec<String>,
+}
+
+/// `GET /admin/status`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[cfg_attr(test, derive(TS))]
+pub struct StatusReport {
+    pub readiness: Readiness,
+    pub aliases: Vec<AliasInfo>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[cfg_attr(test, derive(TS))]
+#[serde(rename_all = "snake_case")]
+pub enum BreakerPhase {
+    #[default]
+    Closed,
+    Open,
+    HalfOpen,
+}
+
+/// Why a breaker opened. Only `slowness` leaves the target usable as an alias's last resort.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[cfg_attr(test, derive(TS))]
+#[serde(rename_all = "snake_case")]
+pub enum OpenedFor {
+    Slowness,
+    Failures,
+}
+
+/// Routing state of one target (`provider/model`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[cfg_attr(test, derive(TS))]
+pub struct TargetStatus {
+    pub target: String,
+    /// `healthy`, `open`, `half_open` or `misconfigured`.
+    pub state: String,
+    pub breaker: BreakerPhase,
+    /// While not closed: why it opened.
+    pub opened_for: Option<OpenedFor>,
+    pub consecutive_failures: u32,
+    #[cfg_attr(test, ts(type = "number | null"))]
+    pub retry_in_ms: Option<u64>,
+    pub in_flight: u32,
+    pub latency_avg_ms: Option<f64>,
+    pub last_error: Option<String>,
+    pub misconfigured: Option<String>,
+}
+
+impl TargetStatus {
+    /// Open or misconfigured: not taking requests.
+    pub fn is_down(&self) -> bool {
+        matches!(self.state.as_str(), "open" | "misconfigured")
+    }
+}
+
+/// `GET /admin/targets`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[cfg_attr(test, derive(TS))]
+pub struct TargetList {
+    pub targets: Vec<TargetStatus>,
+}
+
+/// `POST /admin/targets/reset` (an empty body resets every target).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[cfg_attr(test, derive(TS))]
+pub struct ResetTargets {
+    /// `provider/model`; absent resets every target.
+    #[serde(default)]
+    pub target: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[cfg_attr(test, derive(TS))]
+pub struct ResetOutcome {
+    /// How many targets were reset.
+    pub reset: usize,
+    pub targets: Vec<TargetStatus>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[cfg_attr(test, derive(TS))]
+pub struct BackendHealth {
+    pub provider: String,
+    pub kind: String,
+    pub up: bool,
+    pub latency_ms: f64,
+    pub error: Option<String>,
+}
+
+/// `GET /health` (503 when a backend is down).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[cfg_attr(test, derive(TS))]
+pub struct HealthReport {
+    /// Every backend answered its probe. The log and ledger are reported, not judged here.
+    pub healthy: bool,
+    pub backends: Vec<BackendHealth>,
+    pub targets: Vec<TargetStatus>,
+    pub database: LogHealth,
+    pub spend_ledger: LedgerHealth,
+}
+
+/// A budget's prompt-cache figures for its current period.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[cfg_attr(test, derive(TS))]
+pub struct CacheSavings {
+    #[cfg_attr(test, ts(type = "number"))]
+    pub input_tokens: u64,
+    #[cfg_attr(test, ts(type = "number"))]
+    pub cache_read_tokens: u64,
+    /// `cache_read_tokens / input_tokens` (0 without input).
+    pub cache_share: f64,
+    /// The period's spend with every input token at the input rate.
+    pub uncached_usd: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[cfg_attr(test, derive(TS))]
+pub struct BudgetStatus {
+    pub name: String,
+    pub description: Option<String>,
+    /// `day`, `week` or `month`.
+    pub period: String,
+    pub usd: f64,
+    pub spent_usd: f64,
+    pub remaining_usd: f64,
+    pub alert_at: f64,
+    /// `ok`, `alert` (past the alert threshold) or `spent`.
+    pub state: String,
+    /// `refuse`, or `reroute:ALIAS`.
+    pub when_spent: String,
+    pub period_start: String,
+    pub resets_at: String,
+    pub timezone: String,
+    /// Who counts against it: `provider:x`, `alias:y`, `token:z`, `tenant:w`.
+    pub charged_by: Vec<String>,
+    pub cache: CacheSavings,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[cfg_attr(test, derive(TS))]
+pub struct PriceTableInfo {
+    pub source: String,
+    pub as_of: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[cfg_attr(test, derive(TS))]
+pub struct PriceFileInfo {
+    pub path: String,
+    pub source: String,
+    pub as_of: String,
+    /// Models it prices.
+    pub models: usize,
+}
+
+/// `GET /admin/budgets`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[cfg_attr(test, derive(TS))]
+pub struct BudgetsReport {
+    pub budgets: Vec<BudgetStatus>,
+    /// Cloud targets without a known price: their spend is not counted until one is set.
+    pub unpriced_targets: Vec<String>,
+    pub price_table: PriceTableInfo,
+    /// The price file `[spend] prices_file` names, which wins over the built-in table.
+    pub price_file: Option<PriceFileInfo>,
+}
+
+/// One secret reference in the config and where it lives. Never carries the value.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[cfg_attr(test, derive(TS))]
+pub struct KeyInfo {
+    /// The keychain name, variable or path.
+    pub name: String,
+    /// `keychain`, `env` or `file`.
+    pub location: String,
+    pub reference: String,
+    /// Who uses it: `provider openai`, `server.admin_token`.
+    pub used_by: Vec<String>,
+    pub present: bool,
+    /// Why it cannot be read, when it cannot.
+    pub problem: Option<String>,
+}
+
+/// `GET /admin/keys`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[cfg_attr(test, derive(TS))]
+pub struct KeyList {
+    pub keys: Vec<KeyInfo>,
+}
+
+/// `PUT /admin/keys/{name}`: the value to store. Never logged or echoed.
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[cfg_attr(test, derive(TS))]
+pub struct KeyValue {
+    pub value: String,
+}
+
+impl std::fmt::Debug for KeyValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyValue { value: <redacted> }")
+    }
+}
+
+/// The answer to `PUT` (`stored`) and `DELETE /admin/keys/{name}` (`deleted`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[cfg_attr(test, derive(TS))]
+pub struct KeyChanged {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stored: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<bool>,
+}
+
+/// A token's own request limits (`[tokens.NAME.limits]`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[cfg_attr(test, derive(TS))]
+pub struct TokenLimits {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpm: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(type = "number | null"))]
+    pub tpm: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrent: Option<u32>,
+}
+
+impl TokenLimits {
+    pub fn is_empty(&self) -> bool {
+        self.rpm.is_none() && self.tpm.is_none() && self.concurrent.is_none()
+    }
+}
+
+/// `POST /admin/tokens` (with `If-Match`): a new client token. Only its hash is written.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[cfg_attr(test, derive(TS))]
+pub struct CreateToken {
+    pub name: String,
+    /// Tenant label for logs, limits and budgets.
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// Aliases the token may call; all when absent.
+    #[serde(default)]
+    pub aliases: Option<Vec<String>>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// A `[budgets.NAME]` this token's spend counts against.
+    #[serde(default)]
+    pub budget: Option<String>,
+    #[serde(default)]
+    pub limits: Option<TokenLimits>,
+}
+
+/// The only place a client token is ever shown.
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[cfg_attr(test, derive(TS))]
+pub struct TokenCreated {
+    pub name: String,
+    pub token: String,
+    /// The config file's revision after the write.
+    pub revision: String,
+}
+
+impl std::fmt::Debug for TokenCreated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenCreated")
+            .field("name", &self.name)
+            .field("token", &"<redacted>")
+            .field("revision", &self.revision)
+            .finish()
+    }
+}
+
+/// What a reload did.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[cfg_attr(test, derive(TS))]
+pub struct ReloadOutcome {
+    pub revision: String,
+    /// False when the file's content was already serving (nothing swapped).
+    pub changed: bool,
+    pub duration_ms: f64,
+    /// Settings that only take effect after a restart, when they changed.
+    pub needs_restart: Vec<String>,
+}
+
+/// The answer to a config write: the file's new revision and the reload it caused.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[cfg_attr(test, derive(TS))]
+pub struct WriteOutcome {
+    pub revision: String,
+    pub reload: ReloadOutcome,
+}
+
+/// `GET /admin/config`: the whole file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[cfg_attr(test, derive(TS))]
+pub struct ConfigDocument {
+    pub path: String,
+    pub revision: String,
+    pub text: String,
+}
+
+/// One named entry of a section (`providers.openai`), as JSON.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[cfg_attr(test, derive(TS))]
+pub struct ConfigEntry {
+    pub name: String,
+    #[schema(value_type = Object)]
+    #[cfg_attr(test, ts(type = "unknown"))]
+    pub value: serde_json::Value,
+}
+
+/// `GET /admin/config/{section}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[cfg_attr(test, derive(TS))]
+pub struct ConfigListing {
+    pub revision: String,
+    pub entries: Vec<ConfigEntry>,
+}
+
+/// `GET /admin/config/{section}/{name}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[cfg_attr(test, derive(TS))]
+pub struct ConfigEntryDocument {
+    pub revision: String,
+    pub name: String,
+    #[schema(value_type = Object)]
+    #[cfg_attr(test, ts(type = "unknown"))]
+    pub value: serde_json::Value,
+}
+
+/// Every refusal of the admin API: `{"error": {...}}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[cfg_attr(test, derive(TS))]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[cfg_attr(test, derive(TS))]
+pub struct ErrorDetail {
+    pub message: String,
+    /// `admin_error`, `permission_error`, `invalid_request_error`, ...
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The specific cause: `stale_revision`, `invalid_config`, `not_found`, ...
+    pub code: String,
+    #[serde(default)]
+    pub correlation_id: Option<String>,
+    /// With `stale_revision`: the revision to re-read from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_revision: Option<String>,
+    /// With `invalid_config`: every problem the change would cause.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub diagnostics: Vec<Diagnostic>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,6 +688,43 @@ mod tests {
             Stats::decl(),
             LoginLink::decl(),
             SessionInfo::decl(),
+            Diagnostic::decl(),
+            ReloadFailure::decl(),
+            ConfigFileState::decl(),
+            ConfigStatus::decl(),
+            LogHealth::decl(),
+            LedgerHealth::decl(),
+            Readiness::decl(),
+            AliasInfo::decl(),
+            StatusReport::decl(),
+            BreakerPhase::decl(),
+            OpenedFor::decl(),
+            TargetStatus::decl(),
+            TargetList::decl(),
+            ResetTargets::decl(),
+            ResetOutcome::decl(),
+            BackendHealth::decl(),
+            HealthReport::decl(),
+            CacheSavings::decl(),
+            BudgetStatus::decl(),
+            PriceTableInfo::decl(),
+            PriceFileInfo::decl(),
+            BudgetsReport::decl(),
+            KeyInfo::decl(),
+            KeyList::decl(),
+            KeyValue::decl(),
+            KeyChanged::decl(),
+            TokenLimits::decl(),
+            CreateToken::decl(),
+            TokenCreated::decl(),
+            ReloadOutcome::decl(),
+            WriteOutcome::decl(),
+            ConfigDocument::decl(),
+            ConfigEntry::decl(),
+            ConfigListing::decl(),
+            ConfigEntryDocument::decl(),
+            ErrorBody::decl(),
+            ErrorDetail::decl(),
             crate::events::GatewayEvent::decl(),
         ] {
             out.push_str("export ");

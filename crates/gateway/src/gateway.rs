@@ -3,7 +3,6 @@
 //! it; the tray's Start/Stop and the CLI's graceful shutdown are both built on that handle.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -12,11 +11,9 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use arc_swap::ArcSwap;
-use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::admin::AdminService;
 use crate::clock::now_ms;
 use crate::config::file::revision_of;
 use crate::config::{default_database_path, Config, Diagnostic};
@@ -102,33 +99,9 @@ pub(crate) struct Inner {
     pub(crate) admin_secret: Option<crate::secret::Secret<String>>,
 }
 
-/// What the gateway knows about its config file.
-#[derive(Debug, Clone, Serialize)]
-pub struct ConfigState {
-    /// Content hash of the text now serving; `None` on the embedded default.
-    pub revision: Option<String>,
-    pub loaded_at_unix_ms: u64,
-    /// The last rejected reload, cleared by the next successful one.
-    pub last_error: Option<ReloadFailure>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ReloadFailure {
-    pub at_unix_ms: u64,
-    /// `file:line:col: message` lines (or one line for a read error).
-    pub message: String,
-    pub diagnostics: Vec<Diagnostic>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ReloadOutcome {
-    pub revision: String,
-    /// False when the file's content was already serving (nothing swapped).
-    pub changed: bool,
-    pub duration_ms: f64,
-    /// Settings that only take effect after a restart, when they changed.
-    pub needs_restart: Vec<String>,
-}
+/// What the gateway knows about its config file, the last rejected reload and what a reload
+/// did: the admin API's wire types, used as they are.
+pub use crate::api::{ConfigFileState as ConfigState, ReloadFailure, ReloadOutcome};
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ReloadError {
@@ -148,17 +121,6 @@ impl std::fmt::Display for ReloadFailure {
 #[derive(Clone)]
 pub struct Gateway {
     pub(crate) inner: Arc<Inner>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ServeError {
-    #[error("port {port} on {ip} is in use by another program")]
-    AddrInUse { ip: std::net::IpAddr, port: u16 },
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
 }
 
 impl Gateway {
@@ -351,6 +313,10 @@ impl Gateway {
             .is_some_and(|f| f.changed_on_disk());
         if self.config_state().revision.as_deref() == Some(revision.as_str()) && !price_file_changed
         {
+            // The file is back to what serves: an earlier rejection no longer describes it.
+            if let Ok(mut state) = self.inner.config_state.lock() {
+                state.last_error = None;
+            }
             return Ok(ReloadOutcome {
                 revision,
                 changed: false,
@@ -439,66 +405,8 @@ impl Gateway {
         ReloadError::Rejected(failure)
     }
 
-    /// Watches the config file and reloads on every change (see `watch`).
-    pub fn watch_config(&self) -> Result<(), String> {
-        crate::watch::spawn(self)
-    }
-
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.inner.snapshot.load_full()
-    }
-
-    pub fn admin(&self) -> AdminService {
-        AdminService::new(self.clone())
-    }
-
-    /// The HTTP app, for serving or for driving in tests without a socket.
-    pub fn router(&self) -> axum::Router {
-        crate::server::router(self.clone())
-    }
-
-    /// Binds `addr` and serves until the returned handle is stopped.
-    pub async fn serve(&self, addr: SocketAddr) -> Result<ServerHandle, ServeError> {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|source| {
-                if source.kind() == std::io::ErrorKind::AddrInUse {
-                    ServeError::AddrInUse {
-                        ip: addr.ip(),
-                        port: addr.port(),
-                    }
-                } else {
-                    ServeError::Bind { addr, source }
-                }
-            })?;
-        let local_addr = listener
-            .local_addr()
-            .map_err(|source| ServeError::Bind { addr, source })?;
-        // Streams are many small writes: without TCP_NODELAY each waits for the client's
-        // (delayed) ACK of the one before (Nagle).
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-            }
-        });
-        let stop = CancellationToken::new();
-        // Long-lived responses (the dashboard's event stream) end when this server stops,
-        // instead of holding the graceful shutdown for its whole grace period.
-        let app = self.router().layer(axum::Extension(Stopping(stop.clone())));
-        let signal = stop.clone().cancelled_owned();
-        let task = self.inner.tracker.spawn(async move {
-            let server =
-                axum::serve(listener, app.into_make_service()).with_graceful_shutdown(signal);
-            if let Err(e) = server.await {
-                tracing::error!(error = %e, "server stopped with an error");
-            }
-        });
-        tracing::info!(addr = %local_addr, "listening");
-        Ok(ServerHandle {
-            local_addr,
-            stop,
-            task,
-        })
     }
 
     /// Flushes the request log and waits for every background task. Call after stopping servers.
@@ -506,36 +414,6 @@ impl Gateway {
         self.inner.stop_background.cancel();
         self.inner.tracker.close();
         self.inner.tracker.wait().await;
-    }
-}
-
-/// Cancelled when the server a request came in on is stopping.
-#[derive(Clone)]
-pub(crate) struct Stopping(pub(crate) CancellationToken);
-
-/// A bound listener. Stopping closes it (freeing the port) and lets in-flight requests finish.
-pub struct ServerHandle {
-    local_addr: SocketAddr,
-    stop: CancellationToken,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl ServerHandle {
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
-    }
-
-    /// Stops accepting at once; waits up to `grace` for in-flight requests, then cuts them off.
-    pub async fn stop(self, grace: Duration) {
-        self.stop.cancel();
-        let abort = self.task.abort_handle();
-        if tokio::time::timeout(grace, self.task).await.is_err() {
-            tracing::warn!(
-                grace_s = grace.as_secs_f64(),
-                "in-flight requests did not finish in time; closing them"
-            );
-            abort.abort();
-        }
     }
 }
 

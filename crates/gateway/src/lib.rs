@@ -2,6 +2,7 @@
 //! and the tray app are thin shells over `Gateway`; nothing here knows about a GUI.
 
 pub mod admin;
+pub mod admin_client;
 pub mod affinity;
 pub mod api;
 pub mod capture;
@@ -20,10 +21,12 @@ pub mod secret;
 mod server;
 pub mod session;
 pub mod spend;
-pub use server::guard::hash_token;
 pub mod store;
+pub mod supervisor;
 mod tasks;
 pub mod telemetry;
+pub mod tokens;
+pub use tokens::hash_token;
 pub mod translate;
 mod watch;
 pub mod wire;
@@ -33,8 +36,8 @@ pub use config::Config;
 pub use error::ApiError;
 pub use events::GatewayEvent;
 pub use gateway::{
-    ConfigState, Gateway, GatewayOptions, ReloadError, ReloadFailure, ReloadOutcome, ServeError,
-    ServerHandle, Snapshot,
+    ConfigState, Gateway, GatewayOptions, ReloadError, ReloadFailure, ReloadOutcome, Snapshot,
 };
+pub use server::listen::{ServeError, ServerHandle};
 pub use server::pipeline::retry::TargetWalk;
 pub use server::CORRELATION_HEADER;

@@ -15,7 +15,14 @@ use crate::gateway::Gateway;
 
 const DEBOUNCE: Duration = Duration::from_millis(120);
 
-pub(crate) fn spawn(gateway: &Gateway) -> Result<(), String> {
+impl Gateway {
+    /// Watches the config file and reloads on every change.
+    pub fn watch_config(&self) -> Result<(), String> {
+        spawn(self)
+    }
+}
+
+fn spawn(gateway: &Gateway) -> Result<(), String> {
     let Some(path) = gateway.config_path().map(Path::to_owned) else {
         return Ok(());
     };

@@ -54,7 +54,10 @@ async fn providers_send_the_keychain_value_and_pick_up_rotation_without_restart(
         .start()
         .await;
     let listed = switchboard_gateway::admin::list_keys(&h.gateway.snapshot().config);
-    assert_eq!((listed[0].location, listed[0].present), ("keychain", true));
+    assert_eq!(
+        (listed[0].location.as_str(), listed[0].present),
+        ("keychain", true)
+    );
     let (gateway, mock, url) = (&h.gateway, h.mock(), h.url("/v1/chat/completions"));
     let http = h.http.clone();
     let body = json!({"model": "a", "messages": [{"role": "user", "content": "hi"}]});

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use mock_upstream::{MockConfig, MockUpstream};
 use serde_json::{json, Value};
-use switchboard_test_support::{closed_addr, eventually, spawn, TestGateway};
+use switchboard_test_support::{closed_addr, eventually, reserve_port, spawn, TestGateway};
 
 const TOKEN: &str = "routing-admin-token";
 
@@ -142,7 +142,8 @@ async fn a_dead_target_is_retried_on_another_and_its_breaker_opens() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_open_breaker_answers_at_once_and_heals_when_the_backend_returns() {
-    let addr = closed_addr();
+    let port = reserve_port();
+    let addr = port.addr();
     let h = Harness::start(&format!(
         "[providers.solo]\nkind = \"openai\"\nbase_url = \"http://{addr}/v1\"\nbreaker = {{ failures = 2, cooldown_s = 0.4 }}\n\n\
          [aliases.solo]\ntargets = [\"solo/m\"]\nretries = {{ attempts = 1 }}\n"
@@ -167,6 +168,7 @@ async fn an_open_breaker_answers_at_once_and_heals_when_the_backend_returns() {
         .contains("`solo/m` is cooling down"));
 
     // The backend comes back on the same port: after the cooldown one probe closes the breaker.
+    port.release();
     let mock = MockUpstream::start_on(addr, MockConfig::default())
         .await
         .unwrap();
@@ -363,7 +365,8 @@ async fn breaker_state_survives_a_reload_and_removed_targets_are_forgotten() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn breaker_changes_and_config_reloads_are_announced() {
     use switchboard_gateway::GatewayEvent;
-    let addr = closed_addr();
+    let port = reserve_port();
+    let addr = port.addr();
     let h = Harness::start(&format!(
         "[providers.solo]\nkind = \"openai\"\nbase_url = \"http://{addr}/v1\"\nbreaker = {{ failures = 1, cooldown_s = 0.2 }}\n\n\
          [aliases.solo]\ntargets = [\"solo/m\"]\nretries = {{ attempts = 1 }}\n"
@@ -379,6 +382,7 @@ async fn breaker_changes_and_config_reloads_are_announced() {
         matches!(&opened, GatewayEvent::BreakerOpened { target, retry_in_ms: 200, .. } if target == "solo/m"),
         "{opened:?}"
     );
+    port.release();
     let _mock = MockUpstream::start_on(addr, MockConfig::default())
         .await
         .unwrap();

@@ -29,11 +29,28 @@ pub async fn mock(config: MockConfig) -> MockUpstream {
 
 /// The address of a port nothing listens on: bound, then freed.
 pub fn closed_addr() -> SocketAddr {
-    // Bound but never listening: a connect is refused, and the port stays taken until the test
-    // process exits, so no gateway or mock started later (in this process or a child) is handed
-    // the same port by `bind(0)` — a port merely released could be, and then "the closed
+    // Kept reserved until the test process exits: a port merely released could be handed to a
+    // gateway or mock started later (here or in a child) by `bind(0)`, and then "the closed
     // backend" answers.
-    static RESERVED: std::sync::Mutex<Vec<socket2::Socket>> = std::sync::Mutex::new(Vec::new());
+    static RESERVED: std::sync::Mutex<Vec<ReservedPort>> = std::sync::Mutex::new(Vec::new());
+    let port = reserve_port();
+    let addr = port.addr();
+    RESERVED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .push(port);
+    addr
+}
+
+/// A loopback port bound but not listening: connections to it are refused, and no `bind(0)`
+/// elsewhere gets it while this lives. For a backend that is down now and comes up later in
+/// the test: `release()` right before starting the server on the address.
+pub struct ReservedPort {
+    socket: socket2::Socket,
+    addr: SocketAddr,
+}
+
+pub fn reserve_port() -> ReservedPort {
     let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
         .expect("create a socket");
     socket
@@ -44,11 +61,19 @@ pub fn closed_addr() -> SocketAddr {
         .expect("local addr")
         .as_socket()
         .expect("an IP address");
-    RESERVED
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .push(socket);
-    addr
+    ReservedPort { socket, addr }
+}
+
+impl ReservedPort {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Frees the port for a server the test starts on it next.
+    pub fn release(self) -> SocketAddr {
+        drop(self.socket);
+        self.addr
+    }
 }
 
 /// `http://127.0.0.1:PORT/v1` on a port nothing listens on.
@@ -98,5 +123,13 @@ mod tests {
             std::net::TcpListener::bind(addr).is_err(),
             "the port stays reserved, so a server started later cannot take it"
         );
+    }
+
+    #[test]
+    fn a_released_port_can_be_listened_on() {
+        let port = reserve_port();
+        assert!(std::net::TcpStream::connect(port.addr()).is_err());
+        let addr = port.release();
+        assert!(std::net::TcpListener::bind(addr).is_ok());
     }
 }

@@ -112,4 +112,238 @@ csrf_header: string,
  */
 listen: string, version: string, };
 
+export type Diagnostic = { line: number, col: number, message: string, };
+
+export type ReloadFailure = { at_unix_ms: number, 
+/**
+ * `file:line:col: message` lines (or one line for a read error).
+ */
+message: string, diagnostics: Array<Diagnostic>, };
+
+export type ConfigFileState = { 
+/**
+ * Content hash of the text now serving; `None` on the embedded default.
+ */
+revision: string | null, loaded_at_unix_ms: number, 
+/**
+ * The last rejected reload, cleared by the next successful one.
+ */
+last_error: ReloadFailure | null, };
+
+export type ConfigStatus = { loaded: boolean, 
+/**
+ * `None` when running on the embedded default.
+ */
+path: string | null, loaded_at_unix: number, providers: number, aliases: number, };
+
+export type LogHealth = { path: string, ok: boolean, error: string | null, written: number, dropped: number, 
+/**
+ * At start the file at the path was not a usable log and was moved here, with why.
+ */
+set_aside: string | null, 
+/**
+ * Bytes in use, as of the last pruning pass.
+ */
+size_bytes: number | null, oldest_ts_ms: number | null, 
+/**
+ * The oldest row's time, RFC 3339 in UTC.
+ */
+oldest_at: string | null, 
+/**
+ * Rows pruned since start.
+ */
+pruned_rows: number, retain_days: number | null, max_mb: number | null, };
+
+export type LedgerHealth = { ok: boolean, error: string | null, written: number, 
+/**
+ * Rows waiting for the database (in the queue or spilled to memory).
+ */
+pending: number, };
+
+export type Readiness = { 
+/**
+ * A config is loaded and the request log and the spend ledger are writable.
+ */
+ready: boolean, config: ConfigStatus, 
+/**
+ * Revision and the last rejected reload, if any (the previous config keeps serving).
+ */
+config_file: ConfigFileState, database: LogHealth, spend_ledger: LedgerHealth, };
+
+export type AliasInfo = { name: string, description: string | null, 
+/**
+ * `provider/model`, in the config's order.
+ */
+targets: Array<string>, fallbacks: Array<string>, };
+
+export type StatusReport = { readiness: Readiness, aliases: Array<AliasInfo>, };
+
+export type BreakerPhase = "closed" | "open" | "half_open";
+
+export type OpenedFor = "slowness" | "failures";
+
+export type TargetStatus = { target: string, 
+/**
+ * `healthy`, `open`, `half_open` or `misconfigured`.
+ */
+state: string, breaker: BreakerPhase, 
+/**
+ * While not closed: why it opened.
+ */
+opened_for: OpenedFor | null, consecutive_failures: number, retry_in_ms: number | null, in_flight: number, latency_avg_ms: number | null, last_error: string | null, misconfigured: string | null, };
+
+export type TargetList = { targets: Array<TargetStatus>, };
+
+export type ResetTargets = { 
+/**
+ * `provider/model`; absent resets every target.
+ */
+target: string | null, };
+
+export type ResetOutcome = { 
+/**
+ * How many targets were reset.
+ */
+reset: number, targets: Array<TargetStatus>, };
+
+export type BackendHealth = { provider: string, kind: string, up: boolean, latency_ms: number, error: string | null, };
+
+export type HealthReport = { 
+/**
+ * Every backend answered its probe. The log and ledger are reported, not judged here.
+ */
+healthy: boolean, backends: Array<BackendHealth>, targets: Array<TargetStatus>, database: LogHealth, spend_ledger: LedgerHealth, };
+
+export type CacheSavings = { input_tokens: number, cache_read_tokens: number, 
+/**
+ * `cache_read_tokens / input_tokens` (0 without input).
+ */
+cache_share: number, 
+/**
+ * The period's spend with every input token at the input rate.
+ */
+uncached_usd: number, };
+
+export type BudgetStatus = { name: string, description: string | null, 
+/**
+ * `day`, `week` or `month`.
+ */
+period: string, usd: number, spent_usd: number, remaining_usd: number, alert_at: number, 
+/**
+ * `ok`, `alert` (past the alert threshold) or `spent`.
+ */
+state: string, 
+/**
+ * `refuse`, or `reroute:ALIAS`.
+ */
+when_spent: string, period_start: string, resets_at: string, timezone: string, 
+/**
+ * Who counts against it: `provider:x`, `alias:y`, `token:z`, `tenant:w`.
+ */
+charged_by: Array<string>, cache: CacheSavings, };
+
+export type PriceTableInfo = { source: string, as_of: string, };
+
+export type PriceFileInfo = { path: string, source: string, as_of: string, 
+/**
+ * Models it prices.
+ */
+models: number, };
+
+export type BudgetsReport = { budgets: Array<BudgetStatus>, 
+/**
+ * Cloud targets without a known price: their spend is not counted until one is set.
+ */
+unpriced_targets: Array<string>, price_table: PriceTableInfo, 
+/**
+ * The price file `[spend] prices_file` names, which wins over the built-in table.
+ */
+price_file: PriceFileInfo | null, };
+
+export type KeyInfo = { 
+/**
+ * The keychain name, variable or path.
+ */
+name: string, 
+/**
+ * `keychain`, `env` or `file`.
+ */
+location: string, reference: string, 
+/**
+ * Who uses it: `provider openai`, `server.admin_token`.
+ */
+used_by: Array<string>, present: boolean, 
+/**
+ * Why it cannot be read, when it cannot.
+ */
+problem: string | null, };
+
+export type KeyList = { keys: Array<KeyInfo>, };
+
+export type KeyValue = { value: string, };
+
+export type KeyChanged = { name: string, stored?: boolean | null, deleted?: boolean | null, };
+
+export type TokenLimits = { rpm?: number | null, tpm?: number | null, concurrent?: number | null, };
+
+export type CreateToken = { name: string, 
+/**
+ * Tenant label for logs, limits and budgets.
+ */
+tenant: string | null, 
+/**
+ * Aliases the token may call; all when absent.
+ */
+aliases: Array<string> | null, description: string | null, 
+/**
+ * A `[budgets.NAME]` this token's spend counts against.
+ */
+budget: string | null, limits: TokenLimits | null, };
+
+export type TokenCreated = { name: string, token: string, 
+/**
+ * The config file's revision after the write.
+ */
+revision: string, };
+
+export type ReloadOutcome = { revision: string, 
+/**
+ * False when the file's content was already serving (nothing swapped).
+ */
+changed: boolean, duration_ms: number, 
+/**
+ * Settings that only take effect after a restart, when they changed.
+ */
+needs_restart: Array<string>, };
+
+export type WriteOutcome = { revision: string, reload: ReloadOutcome, };
+
+export type ConfigDocument = { path: string, revision: string, text: string, };
+
+export type ConfigEntry = { name: string, value: unknown, };
+
+export type ConfigListing = { revision: string, entries: Array<ConfigEntry>, };
+
+export type ConfigEntryDocument = { revision: string, name: string, value: unknown, };
+
+export type ErrorBody = { error: ErrorDetail, };
+
+export type ErrorDetail = { message: string, 
+/**
+ * `admin_error`, `permission_error`, `invalid_request_error`, ...
+ */
+type: string, 
+/**
+ * The specific cause: `stale_revision`, `invalid_config`, `not_found`, ...
+ */
+code: string, correlation_id: string | null, 
+/**
+ * With `stale_revision`: the revision to re-read from.
+ */
+current_revision?: string | null, 
+/**
+ * With `invalid_config`: every problem the change would cause.
+ */
+diagnostics?: Array<Diagnostic>, };
+
 export type GatewayEvent = { "type": "config_reloaded", revision: string, } | { "type": "config_rejected", message: string, } | { "type": "breaker_opened", target: string, reason: string, retry_in_ms: number, } | { "type": "breaker_closed", target: string, } | { "type": "target_misconfigured", target: string, reason: string, } | { "type": "budget_alert", budget: string, spent_usd: number, limit_usd: number, alert_at: number, period: string, resets_at: string, } | { "type": "budget_spent", budget: string, spent_usd: number, limit_usd: number, period: string, resets_at: string, };

@@ -4,13 +4,9 @@ use std::fmt;
 
 use toml_edit::{ImDocument, Item, Key, Value};
 
-/// One problem in a config file, with a 1-based line and column.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Diagnostic {
-    pub line: usize,
-    pub col: usize,
-    pub message: String,
-}
+/// One problem in a config file, with a 1-based line and column (a wire type: the admin API
+/// returns these as they are).
+pub use crate::api::Diagnostic;
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -9,12 +9,16 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use serde::Deserialize;
-use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use super::CorrelationId;
 use crate::admin::{AdminError, ConfigChange};
+use crate::api::{
+    BudgetsReport, ConfigDocument, ConfigEntryDocument, ConfigListing, CreateToken, ErrorBody,
+    ErrorDetail, KeyChanged, KeyList, KeyValue, ReloadOutcome, ResetOutcome, ResetTargets,
+    StatusReport, TargetList, TokenCreated, WriteOutcome,
+};
 use crate::error::ApiError;
 use crate::gateway::{Gateway, ReloadError};
 use crate::session;
@@ -105,10 +109,8 @@ fn authenticate(gateway: &Gateway, headers: &HeaderMap) -> Result<Via, Refusal> 
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
     {
-        let given = Sha256::digest(given.trim().as_bytes());
-        let matches = |expected: &str| {
-            super::guard::constant_time_eq(&given, &Sha256::digest(expected.as_bytes()))
-        };
+        let given = given.trim();
+        let matches = |expected: &str| crate::tokens::secret_matches(given, expected);
         if gateway
             .inner
             .admin_secret
@@ -159,20 +161,29 @@ fn admin_error(error: AdminError, id: &str) -> Response {
         AdminError::NoFile => (StatusCode::CONFLICT, "no_config_file"),
         AdminError::Io(_) => (StatusCode::INTERNAL_SERVER_ERROR, "config_io_error"),
     };
-    let mut body = serde_json::to_value(
-        ApiError::new(status, "admin_error", code, error.to_string()).with_correlation_id(id),
-    )
-    .unwrap_or(Value::Null);
-    match &error {
-        AdminError::StaleRevision { current, .. } => body["current_revision"] = json!(current),
-        AdminError::Invalid { diagnostics, .. } => body["diagnostics"] = json!(diagnostics),
+    let mut detail = ErrorDetail {
+        message: error.to_string(),
+        kind: "admin_error".into(),
+        code: code.into(),
+        correlation_id: Some(id.to_owned()),
+        ..ErrorDetail::default()
+    };
+    match error {
+        AdminError::StaleRevision { current, .. } => detail.current_revision = Some(current),
+        AdminError::Invalid { diagnostics, .. } => detail.diagnostics = diagnostics,
         _ => {}
     }
-    (status, Json(json!({ "error": body }))).into_response()
+    (status, Json(ErrorBody { error: detail })).into_response()
 }
 
-fn with_etag(revision: &str, body: Value) -> Response {
-    let mut response = Json(body).into_response();
+/// A JSON body of type `T`, or the `invalid_value` refusal saying what was expected.
+fn parse_body<T: DeserializeOwned>(body: &[u8], shape: &str) -> Result<T, AdminError> {
+    serde_json::from_slice(body)
+        .map_err(|e| AdminError::BadRequest(format!("body must be {shape}: {e}")))
+}
+
+fn with_etag<T: Serialize>(revision: &str, status: StatusCode, body: &T) -> Response {
+    let mut response = (status, Json(body)).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("\"{revision}\"")) {
         response.headers_mut().insert(header::ETAG, v);
     }
@@ -204,60 +215,63 @@ fn revision_required(id: &str) -> Response {
     .into_response()
 }
 
-async fn status(State(gateway): State<Gateway>) -> Response {
+#[utoipa::path(get, path = "/admin/status", responses((status = 200, body = StatusReport)))]
+async fn status(State(gateway): State<Gateway>) -> Json<StatusReport> {
     let admin = gateway.admin();
-    Json(json!({"readiness": admin.readiness(), "aliases": admin.aliases()})).into_response()
+    Json(StatusReport {
+        readiness: admin.readiness(),
+        aliases: admin.aliases(),
+    })
 }
 
-async fn list_keys(State(gateway): State<Gateway>) -> Response {
-    Json(json!({"keys": gateway.admin().keys().await})).into_response()
+#[utoipa::path(get, path = "/admin/keys", responses((status = 200, description = "Every secret reference in the live config and whether it can be read; never values", body = KeyList)))]
+async fn list_keys(State(gateway): State<Gateway>) -> Json<KeyList> {
+    Json(KeyList {
+        keys: gateway.admin().keys().await,
+    })
 }
 
-#[derive(Deserialize)]
-struct KeyValue {
-    value: String,
-}
-
+#[utoipa::path(put, path = "/admin/keys/{name}", params(("name" = String, Path, description = "Keychain entry (`keychain:NAME`)")), request_body = KeyValue, responses((status = 200, body = KeyChanged), (status = 400, body = ErrorBody)))]
 async fn set_key(
     State(gateway): State<Gateway>,
     Extension(id): Extension<CorrelationId>,
     Path(name): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    let value = match serde_json::from_slice::<KeyValue>(&body) {
+    let value = match parse_body::<KeyValue>(&body, "{\"value\": \"...\"}") {
         Ok(v) => crate::secret::Secret::new(v.value),
-        Err(_) => {
-            return admin_error(
-                AdminError::BadRequest("body must be {\"value\": \"...\"}".into()),
-                &id.0,
-            )
-        }
+        Err(e) => return admin_error(e, &id.0),
     };
     match gateway.admin().set_key(&name, value).await {
-        Ok(()) => Json(json!({"name": name, "stored": true})).into_response(),
+        Ok(()) => Json(KeyChanged {
+            name,
+            stored: Some(true),
+            deleted: None,
+        })
+        .into_response(),
         Err(e) => admin_error(e, &id.0),
     }
 }
 
+#[utoipa::path(delete, path = "/admin/keys/{name}", params(("name" = String, Path, description = "Keychain entry")), responses((status = 200, body = KeyChanged), (status = 404, body = ErrorBody)))]
 async fn delete_key(
     State(gateway): State<Gateway>,
     Extension(id): Extension<CorrelationId>,
     Path(name): Path<String>,
 ) -> Response {
     match gateway.admin().delete_key(&name).await {
-        Ok(()) => Json(json!({"name": name, "deleted": true})).into_response(),
+        Ok(()) => Json(KeyChanged {
+            name,
+            stored: None,
+            deleted: Some(true),
+        })
+        .into_response(),
         Err(e) => admin_error(e, &id.0),
     }
 }
 
-#[derive(Deserialize)]
-struct NewToken {
-    name: String,
-    tenant: Option<String>,
-    aliases: Option<Vec<String>>,
-}
-
 /// Creates a client token; the response is the only place the token is ever shown.
+#[utoipa::path(post, path = "/admin/tokens", params(("If-Match" = String, Header, description = "The config revision the change is based on")), request_body = CreateToken, responses((status = 201, body = TokenCreated), (status = 409, description = "Stale revision or the name exists", body = ErrorBody), (status = 422, description = "The config would be invalid (e.g. an unknown budget)", body = ErrorBody), (status = 428, body = ErrorBody)))]
 async fn create_token(
     State(gateway): State<Gateway>,
     Extension(id): Extension<CorrelationId>,
@@ -267,60 +281,43 @@ async fn create_token(
     let Some(revision) = if_match(&headers) else {
         return revision_required(&id.0);
     };
-    let request: NewToken = match serde_json::from_slice(&body) {
+    let request: CreateToken = match parse_body(
+        &body,
+        "{\"name\": ..., \"tenant\": ..., \"aliases\": [...], \"budget\": ..., \"limits\": {...}}",
+    ) {
         Ok(r) => r,
-        Err(e) => {
-            return admin_error(
-                AdminError::BadRequest(format!(
-                    "body must be {{\"name\": ..., \"tenant\": ..., \"aliases\": [...]}}: {e}"
-                )),
-                &id.0,
-            )
-        }
+        Err(e) => return admin_error(e, &id.0),
     };
     match gateway
         .admin()
-        .create_client_token(
-            &request.name,
-            request.tenant.as_deref(),
-            request.aliases.as_deref(),
-            &revision,
-        )
+        .create_client_token(&request, &revision)
         .await
     {
-        Ok((token, outcome)) => {
-            let mut response = with_etag(
-                &outcome.revision.clone(),
-                json!({"name": request.name, "token": token.expose(), "revision": outcome.revision}),
-            );
-            *response.status_mut() = StatusCode::CREATED;
-            response
-        }
+        Ok(created) => with_etag(&created.revision.clone(), StatusCode::CREATED, &created),
         Err(e) => admin_error(e, &id.0),
     }
 }
 
-async fn budgets(State(gateway): State<Gateway>) -> Response {
-    Json(gateway.admin().budgets()).into_response()
+#[utoipa::path(get, path = "/admin/budgets", responses((status = 200, body = BudgetsReport)))]
+async fn budgets(State(gateway): State<Gateway>) -> Json<BudgetsReport> {
+    Json(gateway.admin().budgets())
 }
 
-async fn targets(State(gateway): State<Gateway>) -> Response {
-    Json(json!({"targets": gateway.admin().target_statuses()})).into_response()
+#[utoipa::path(get, path = "/admin/targets", responses((status = 200, body = TargetList)))]
+async fn targets(State(gateway): State<Gateway>) -> Json<TargetList> {
+    Json(TargetList {
+        targets: gateway.admin().target_statuses(),
+    })
 }
 
-#[derive(Deserialize, Default)]
-struct ResetRequest {
-    /// `provider/model`; absent resets every target.
-    target: Option<String>,
-}
-
+#[utoipa::path(post, path = "/admin/targets/reset", request_body(content = ResetTargets, description = "Empty resets every target"), responses((status = 200, body = ResetOutcome), (status = 404, body = ErrorBody)))]
 async fn reset_targets(
     State(gateway): State<Gateway>,
     Extension(id): Extension<CorrelationId>,
     body: axum::body::Bytes,
 ) -> Response {
-    let request: ResetRequest = if body.is_empty() {
-        ResetRequest::default()
+    let request: ResetTargets = if body.is_empty() {
+        ResetTargets::default()
     } else {
         match serde_json::from_slice(&body) {
             Ok(r) => r,
@@ -331,29 +328,35 @@ async fn reset_targets(
             }
         }
     };
-    match gateway.admin().reset_targets(request.target.as_deref()) {
-        Ok(count) => Json(json!({"reset": count, "targets": gateway.admin().target_statuses()}))
-            .into_response(),
+    let admin = gateway.admin();
+    match admin.reset_targets(request.target.as_deref()) {
+        Ok(reset) => Json(ResetOutcome {
+            reset,
+            targets: admin.target_statuses(),
+        })
+        .into_response(),
         Err(e) => admin_error(e, &id.0),
     }
 }
 
+#[utoipa::path(get, path = "/admin/config", responses((status = 200, description = "The whole file; `ETag` is its revision", body = ConfigDocument), (status = 409, description = "Running on the embedded default", body = ErrorBody)))]
 async fn document(
     State(gateway): State<Gateway>,
     Extension(id): Extension<CorrelationId>,
 ) -> Response {
     match gateway.admin().config_document() {
-        Ok(doc) => with_etag(&doc.revision.clone(), json!(doc)),
+        Ok(doc) => with_etag(&doc.revision.clone(), StatusCode::OK, &doc),
         Err(e) => admin_error(e, &id.0),
     }
 }
 
+#[utoipa::path(post, path = "/admin/config/reload", responses((status = 200, body = ReloadOutcome), (status = 422, description = "The file is invalid; the previous config keeps serving", body = ErrorBody)))]
 async fn reload(
     State(gateway): State<Gateway>,
     Extension(id): Extension<CorrelationId>,
 ) -> Response {
     match gateway.admin().reload().await {
-        Ok(outcome) => Json(json!(outcome)).into_response(),
+        Ok(outcome) => Json(outcome).into_response(),
         Err(ReloadError::NoFile) => admin_error(AdminError::NoFile, &id.0),
         Err(ReloadError::Rejected(failure)) => admin_error(
             AdminError::Invalid {
@@ -365,17 +368,19 @@ async fn reload(
     }
 }
 
+#[utoipa::path(get, path = "/admin/config/{section}", params(("section" = String, Path, description = "`providers`, `aliases`, `tokens`, `budgets`, ...")), responses((status = 200, body = ConfigListing), (status = 404, body = ErrorBody)))]
 async fn list(
     State(gateway): State<Gateway>,
     Extension(id): Extension<CorrelationId>,
     Path(section): Path<String>,
 ) -> Response {
     match gateway.admin().config_list(&section) {
-        Ok(listing) => with_etag(&listing.revision.clone(), json!(listing)),
+        Ok(listing) => with_etag(&listing.revision.clone(), StatusCode::OK, &listing),
         Err(e) => admin_error(e, &id.0),
     }
 }
 
+#[utoipa::path(get, path = "/admin/config/{section}/{name}", params(("section" = String, Path), ("name" = String, Path)), responses((status = 200, body = ConfigEntryDocument), (status = 404, body = ErrorBody)))]
 async fn get_entry(
     State(gateway): State<Gateway>,
     Extension(id): Extension<CorrelationId>,
@@ -384,18 +389,18 @@ async fn get_entry(
     match gateway.admin().config_get(&section, &name) {
         Ok((revision, entry)) => with_etag(
             &revision,
-            json!({"revision": revision, "name": entry.name, "value": entry.value}),
+            StatusCode::OK,
+            &ConfigEntryDocument {
+                revision: revision.clone(),
+                name: entry.name,
+                value: entry.value,
+            },
         ),
         Err(e) => admin_error(e, &id.0),
     }
 }
 
-#[derive(Deserialize)]
-struct NewEntry {
-    name: String,
-    value: Value,
-}
-
+#[utoipa::path(post, path = "/admin/config/{section}", params(("section" = String, Path), ("If-Match" = String, Header, description = "The revision the change is based on")), request_body = crate::api::ConfigEntry, responses((status = 201, body = WriteOutcome), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 428, body = ErrorBody)))]
 async fn create(
     State(gateway): State<Gateway>,
     Extension(id): Extension<CorrelationId>,
@@ -406,17 +411,11 @@ async fn create(
     let Some(revision) = if_match(&headers) else {
         return revision_required(&id.0);
     };
-    let entry: NewEntry = match serde_json::from_slice(&body) {
-        Ok(entry) => entry,
-        Err(e) => {
-            return admin_error(
-                AdminError::BadRequest(format!(
-                    "body must be {{\"name\": ..., \"value\": {{...}}}}: {e}"
-                )),
-                &id.0,
-            )
-        }
-    };
+    let entry: crate::api::ConfigEntry =
+        match parse_body(&body, "{\"name\": ..., \"value\": {...}}") {
+            Ok(entry) => entry,
+            Err(e) => return admin_error(e, &id.0),
+        };
     change(
         gateway,
         &id.0,
@@ -429,6 +428,7 @@ async fn create(
     .await
 }
 
+#[utoipa::path(put, path = "/admin/config/{section}/{name}", params(("section" = String, Path), ("name" = String, Path), ("If-Match" = String, Header)), request_body(content = Object, description = "The entry's new value"), responses((status = 200, body = WriteOutcome), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 428, body = ErrorBody)))]
 async fn put_entry(
     State(gateway): State<Gateway>,
     Extension(id): Extension<CorrelationId>,
@@ -439,7 +439,7 @@ async fn put_entry(
     let Some(revision) = if_match(&headers) else {
         return revision_required(&id.0);
     };
-    let value: Value = match serde_json::from_slice(&body) {
+    let value: serde_json::Value = match serde_json::from_slice(&body) {
         Ok(value) => value,
         Err(e) => {
             return ApiError::invalid_json(&e)
@@ -459,6 +459,7 @@ async fn put_entry(
     .await
 }
 
+#[utoipa::path(delete, path = "/admin/config/{section}/{name}", params(("section" = String, Path), ("name" = String, Path), ("If-Match" = String, Header)), responses((status = 200, body = WriteOutcome), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 428, body = ErrorBody)))]
 async fn delete_entry(
     State(gateway): State<Gateway>,
     Extension(id): Extension<CorrelationId>,
@@ -494,11 +495,94 @@ async fn change(
         .config_change(section, name, change, revision)
         .await
     {
-        Ok(outcome) => {
-            let mut response = with_etag(&outcome.revision.clone(), json!(outcome));
-            *response.status_mut() = success;
-            response
-        }
+        Ok(outcome) => with_etag(&outcome.revision.clone(), success, &outcome),
         Err(e) => admin_error(e, id),
+    }
+}
+
+/// The configuration and control half of the admin API; merged with the watching half
+/// (`dashboard::WatchApi`) into `GET /admin/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Switchboard admin API",
+        description = "Needs `Authorization: Bearer <admin secret>` or the dashboard's session cookie; with the cookie, writes also need the `x-switchboard-csrf` header. Config writes need `If-Match: <revision>`."
+    ),
+    paths(
+        status,
+        list_keys,
+        set_key,
+        delete_key,
+        create_token,
+        budgets,
+        targets,
+        reset_targets,
+        document,
+        reload,
+        list,
+        get_entry,
+        create,
+        put_entry,
+        delete_entry
+    ),
+    components(schemas(
+        StatusReport,
+        KeyList,
+        KeyValue,
+        KeyChanged,
+        CreateToken,
+        TokenCreated,
+        BudgetsReport,
+        TargetList,
+        ResetTargets,
+        ResetOutcome,
+        ConfigDocument,
+        ConfigListing,
+        ConfigEntryDocument,
+        crate::api::ConfigEntry,
+        ReloadOutcome,
+        WriteOutcome,
+        ErrorBody,
+        ErrorDetail
+    ))
+)]
+struct ControlApi;
+
+/// The whole admin API's OpenAPI document.
+pub(super) fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = <ControlApi as utoipa::OpenApi>::openapi();
+    doc.merge(<super::dashboard::WatchApi as utoipa::OpenApi>::openapi());
+    doc
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    /// Paths registered with `.route("...")` in a source file, in OpenAPI's spelling
+    /// (`{*name}` → `{name}`).
+    fn routes_in(source: &str) -> BTreeSet<String> {
+        source
+            .split(".route(")
+            .skip(1)
+            .filter_map(|rest| {
+                let rest = rest.trim_start().strip_prefix('"')?;
+                Some(rest[..rest.find('"')?].replace("{*", "{"))
+            })
+            .collect()
+    }
+
+    /// Every `/admin` route of the router is in `/admin/openapi.json`, and nothing else is.
+    #[test]
+    fn every_admin_route_is_in_the_openapi_document() {
+        let mut routed = routes_in(include_str!("admin.rs"));
+        routed.extend(routes_in(include_str!("dashboard.rs")));
+        routed.retain(|p| p.starts_with("/admin"));
+        // The one-time login link is a browser redirect, not an API call.
+        routed.remove("/admin/login");
+        assert!(routed.len() >= 19, "found only {routed:?}");
+        let doc = super::openapi();
+        let documented: BTreeSet<String> = doc.paths.paths.keys().cloned().collect();
+        assert_eq!(routed, documented);
     }
 }

@@ -15,11 +15,12 @@ use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::admin::Via;
+use super::listen::Stopping;
 use super::CorrelationId;
 use crate::api::{RequestQuery, SessionInfo, StatsQuery};
 use crate::clock::now_ms;
 use crate::error::ApiError;
-use crate::gateway::{Gateway, Stopping};
+use crate::gateway::Gateway;
 use crate::session::{Sessions, CSRF_HEADER, SESSION_COOKIE};
 use crate::store::read::ReadError;
 
@@ -43,7 +44,7 @@ pub(super) fn routes() -> Router<Gateway> {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(
-        title = "Switchboard admin API (watching)",
+        title = "Switchboard admin API: watching",
         description = "Needs `Authorization: Bearer <admin secret>` or the dashboard's session cookie; with the cookie, writes also need the `x-switchboard-csrf` header."
     ),
     paths(
@@ -53,7 +54,8 @@ pub(super) fn routes() -> Router<Gateway> {
         list_requests,
         get_request,
         stats,
-        events
+        events,
+        openapi
     ),
     components(schemas(
         crate::api::RequestRow,
@@ -70,8 +72,9 @@ pub(super) fn routes() -> Router<Gateway> {
 )]
 pub(crate) struct WatchApi;
 
+#[utoipa::path(get, path = "/admin/openapi.json", responses((status = 200, description = "This document (OpenAPI 3.1)")))]
 async fn openapi() -> Response {
-    Json(<WatchApi as utoipa::OpenApi>::openapi()).into_response()
+    Json(super::admin::openapi()).into_response()
 }
 
 fn read_error(error: ReadError, id: &str) -> Response {

@@ -8,7 +8,6 @@
 use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use sha2::{Digest, Sha256};
 
 use crate::config::{ClientToken, Config};
 use crate::error::ApiError;
@@ -229,20 +228,7 @@ fn identify(headers: &HeaderMap, config: &Config) -> Option<ClientIdentity> {
         .map(ClientIdentity::of)
 }
 
-/// Lower-case hex SHA-256 of a token, as stored in the config.
-pub fn hash_token(token: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut hex = String::with_capacity(64);
-    for byte in Sha256::digest(token.as_bytes()) {
-        hex.push(char::from(HEX[usize::from(byte >> 4)]));
-        hex.push(char::from(HEX[usize::from(byte & 0x0f)]));
-    }
-    hex
-}
-
-pub(super) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
+pub(crate) use crate::tokens::{constant_time_eq, hash_token};
 
 #[cfg(test)]
 mod tests {

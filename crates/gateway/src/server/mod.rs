@@ -7,6 +7,7 @@ mod dashboard;
 pub(crate) mod decompress;
 mod dialect;
 pub(crate) mod guard;
+pub(crate) mod listen;
 mod metrics;
 pub(crate) mod pipeline;
 mod ui;
