@@ -488,7 +488,7 @@ fn import_litellm(
     output: Option<&std::path::Path>,
     force: bool,
 ) -> ExitCode {
-    use switchboard_gateway::config::import_litellm::{
+    use switchboard_import_litellm::{
         import_litellm_sources, ImportOptions, KeysExport, MasterKey, RemoteModels,
     };
     let fail = |message: String| {

@@ -6,6 +6,7 @@ pub mod affinity;
 pub mod api;
 pub mod capture;
 pub mod config;
+pub mod credentials;
 pub mod error;
 pub mod events;
 pub mod gateway;

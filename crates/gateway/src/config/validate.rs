@@ -5,50 +5,30 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use serde::Deserialize;
-use serde_aux::serde_introspection::serde_introspect;
-use toml_edit::{Item, Value};
-
 use super::diagnostics::{closest, Diagnostic, Locator, Seg};
 use super::raw::{
-    RawAlias, RawBreaker, RawBudget, RawConfig, RawDatabase, RawLimits, RawLongContext, RawPrice,
-    RawProvider, RawRetries, RawServer, RawSpend, RawTarget, RawTargetTable, RawTenant,
-    RawTimeouts, RawToken, RawWhenSpent,
+    RawAlias, RawBreaker, RawConfig, RawDatabase, RawLimits, RawSpend, RawTarget, RawTimeouts,
+    RawWhenSpent,
 };
 use super::{
     AliasConfig, BreakerSettings, BudgetConfig, ClientToken, Config, LogRetention, LongContext,
-    ParamPolicy, Period, Price, ProviderConfig, ProviderKind, Retries, ServerSettings,
+    Period, Price, ProviderConfig, ProviderKind, ProviderSettings, Retries, ServerSettings,
     SlowFirstToken, SpendSettings, Strategy, TargetConfig, TenantConfig, Timeouts, WhenSpent,
 };
 use crate::secret::{expand_home, SecretRef};
 
+mod provider;
+use provider::build_provider;
+
 pub(super) fn parse(text: &str) -> Result<Config, Vec<Diagnostic>> {
     let locator = Locator::new(text);
     let mut errors = Vec::new();
-
-    // Unknown keys first, all of them, each with a suggestion; serde alone stops at the first.
-    let unknown = match locator.document() {
-        Some(doc) => check_unknown_keys(&locator, doc.as_item(), &mut errors),
-        None => Vec::new(),
+    // Every unknown key is reported; the rest of the file is still checked without them, so
+    // every other error shows up in the same run.
+    let Some(raw) = super::unknown_keys::read(text, &locator, &mut errors) else {
+        errors.sort_by_key(|d| (d.line, d.col));
+        return Err(errors);
     };
-
-    let raw: RawConfig = match toml::from_str(text) {
-        Ok(raw) => raw,
-        // Reported above; check the rest of the file as if those keys were not there, so every
-        // other error shows up in the same run.
-        Err(e) if !unknown.is_empty() && e.message().contains("unknown field") => {
-            match without_keys(text, &unknown) {
-                Some(raw) => raw,
-                None => return Err(errors),
-            }
-        }
-        Err(e) => {
-            let offset = e.span().map(|s| s.start).unwrap_or(0);
-            errors.push(locator.diagnostic_at(offset, first_line(e.message())));
-            return Err(errors);
-        }
-    };
-
     let config = build(&raw, &locator, &mut errors);
     if errors.is_empty() {
         Ok(config)
@@ -56,258 +36,6 @@ pub(super) fn parse(text: &str) -> Result<Config, Vec<Diagnostic>> {
         errors.sort_by_key(|d| (d.line, d.col));
         Err(errors)
     }
-}
-
-/// A step of a path to an unknown key, owned so it outlives the document walk.
-#[derive(Debug, Clone)]
-enum PathPart {
-    Key(String),
-    Index(usize),
-}
-
-/// The raw config with the given keys removed, if it then deserializes.
-fn without_keys(text: &str, paths: &[Vec<PathPart>]) -> Option<RawConfig> {
-    let mut root = toml::Value::Table(toml::from_str::<toml::Table>(text).ok()?);
-    for path in paths {
-        let Some((PathPart::Key(last), parents)) = path.split_last() else {
-            continue;
-        };
-        let mut node = &mut root;
-        for part in parents {
-            node = match (part, node) {
-                (PathPart::Key(k), toml::Value::Table(t)) => t.get_mut(k)?,
-                (PathPart::Index(i), toml::Value::Array(a)) => a.get_mut(*i)?,
-                _ => return None,
-            };
-        }
-        if let toml::Value::Table(t) = node {
-            t.remove(last);
-        }
-    }
-    RawConfig::deserialize(root).ok()
-}
-
-fn first_line(message: &str) -> String {
-    message.lines().next().unwrap_or(message).trim().to_owned()
-}
-
-/// Reports every unknown key and returns their paths.
-fn check_unknown_keys(
-    locator: &Locator,
-    root: &Item,
-    errors: &mut Vec<Diagnostic>,
-) -> Vec<Vec<PathPart>> {
-    let mut found: Vec<Vec<PathPart>> = Vec::new();
-    let mut check = |item: Option<&Item>, known: &[&str], path: &[Seg], section: &str| {
-        let Some(table) = item.and_then(Item::as_table_like) else {
-            return;
-        };
-        for (key, _) in table.iter() {
-            if known.contains(&key) {
-                continue;
-            }
-            let mut message = format!("unknown key `{key}` in {section}");
-            if let Some(suggestion) = closest(key, known.iter().copied()) {
-                message.push_str(&format!("; did you mean `{suggestion}`?"));
-            } else {
-                message.push_str(&format!("; expected one of: {}", known.join(", ")));
-            }
-            let mut full: Vec<Seg> = path.to_vec();
-            full.push(Seg::Key(key));
-            errors.push(locator.at_key(&full, message));
-            found.push(
-                full.iter()
-                    .map(|seg| match seg {
-                        Seg::Key(k) => PathPart::Key((*k).to_owned()),
-                        Seg::Index(i) => PathPart::Index(*i),
-                    })
-                    .collect(),
-            );
-        }
-    };
-
-    check(
-        Some(root),
-        serde_introspect::<RawConfig>(),
-        &[],
-        "the top level",
-    );
-    check(
-        root.get("server"),
-        serde_introspect::<RawServer>(),
-        &[Seg::Key("server")],
-        "[server]",
-    );
-    check(
-        root.get("database"),
-        serde_introspect::<RawDatabase>(),
-        &[Seg::Key("database")],
-        "[database]",
-    );
-
-    check(
-        root.get("spend"),
-        serde_introspect::<RawSpend>(),
-        &[Seg::Key("spend")],
-        "[spend]",
-    );
-    if let Some(budgets) = root.get("budgets").and_then(Item::as_table_like) {
-        for (name, budget) in budgets.iter() {
-            let section = format!("[budgets.{name}]");
-            check(
-                Some(budget),
-                serde_introspect::<RawBudget>(),
-                &[Seg::Key("budgets"), Seg::Key(name)],
-                &section,
-            );
-        }
-    }
-    if let Some(prices) = root.get("prices").and_then(Item::as_table_like) {
-        for (key, price) in prices.iter() {
-            let section = format!("[prices.\"{key}\"]");
-            check(
-                Some(price),
-                serde_introspect::<RawPrice>(),
-                &[Seg::Key("prices"), Seg::Key(key)],
-                &section,
-            );
-        }
-    }
-
-    if let Some(providers) = root.get("providers").and_then(Item::as_table_like) {
-        for (name, provider) in providers.iter() {
-            let path = [Seg::Key("providers"), Seg::Key(name)];
-            let section = format!("[providers.{name}]");
-            check(
-                Some(provider),
-                serde_introspect::<RawProvider>(),
-                &path,
-                &section,
-            );
-            let timeouts_path = [path[0], path[1], Seg::Key("timeouts")];
-            check(
-                provider.get("timeouts"),
-                serde_introspect::<RawTimeouts>(),
-                &timeouts_path,
-                &section,
-            );
-            let breaker_path = [path[0], path[1], Seg::Key("breaker")];
-            check(
-                provider.get("breaker"),
-                serde_introspect::<RawBreaker>(),
-                &breaker_path,
-                &section,
-            );
-        }
-    }
-
-    if let Some(tokens) = root.get("tokens").and_then(Item::as_table_like) {
-        for (name, token) in tokens.iter() {
-            let path = [Seg::Key("tokens"), Seg::Key(name)];
-            let section = format!("[tokens.{name}]");
-            check(Some(token), serde_introspect::<RawToken>(), &path, &section);
-            let limits_path = [path[0], path[1], Seg::Key("limits")];
-            check(
-                token.get("limits"),
-                serde_introspect::<RawLimits>(),
-                &limits_path,
-                &section,
-            );
-        }
-    }
-
-    if let Some(tenants) = root.get("tenants").and_then(Item::as_table_like) {
-        for (name, tenant) in tenants.iter() {
-            let path = [Seg::Key("tenants"), Seg::Key(name)];
-            let section = format!("[tenants.{name}]");
-            check(
-                Some(tenant),
-                serde_introspect::<RawTenant>(),
-                &path,
-                &section,
-            );
-            let limits_path = [path[0], path[1], Seg::Key("limits")];
-            check(
-                tenant.get("limits"),
-                serde_introspect::<RawLimits>(),
-                &limits_path,
-                &section,
-            );
-        }
-    }
-
-    if let Some(aliases) = root.get("aliases").and_then(Item::as_table_like) {
-        for (name, alias) in aliases.iter() {
-            let path = [Seg::Key("aliases"), Seg::Key(name)];
-            let section = format!("[aliases.\"{name}\"]");
-            check(Some(alias), serde_introspect::<RawAlias>(), &path, &section);
-            let retries_path = [path[0], path[1], Seg::Key("retries")];
-            check(
-                alias.get("retries"),
-                serde_introspect::<RawRetries>(),
-                &retries_path,
-                &section,
-            );
-            let limits_path = [path[0], path[1], Seg::Key("limits")];
-            check(
-                alias.get("limits"),
-                serde_introspect::<RawLimits>(),
-                &limits_path,
-                &section,
-            );
-            let long_path = [path[0], path[1], Seg::Key("long_context")];
-            check(
-                alias.get("long_context"),
-                serde_introspect::<RawLongContext>(),
-                &long_path,
-                &section,
-            );
-            let Some(Value::Array(targets)) = alias.get("targets").and_then(Item::as_value) else {
-                continue;
-            };
-            for (i, target) in targets.iter().enumerate() {
-                let Value::InlineTable(table) = target else {
-                    continue;
-                };
-                let item = Item::Value(Value::InlineTable(table.clone()));
-                let target_path = [path[0], path[1], Seg::Key("targets"), Seg::Index(i)];
-                let target_section = format!("target {} of {section}", i + 1);
-                check(
-                    Some(&item),
-                    serde_introspect::<RawTargetTable>(),
-                    &target_path,
-                    &target_section,
-                );
-                let timeouts_path = [
-                    path[0],
-                    path[1],
-                    Seg::Key("targets"),
-                    Seg::Index(i),
-                    Seg::Key("timeouts"),
-                ];
-                check(
-                    item.get("timeouts"),
-                    serde_introspect::<RawTimeouts>(),
-                    &timeouts_path,
-                    &target_section,
-                );
-                let limits_path = [
-                    path[0],
-                    path[1],
-                    Seg::Key("targets"),
-                    Seg::Index(i),
-                    Seg::Key("limits"),
-                ];
-                check(
-                    item.get("limits"),
-                    serde_introspect::<RawLimits>(),
-                    &limits_path,
-                    &target_section,
-                );
-            }
-        }
-    }
-    found
 }
 
 fn build(raw: &RawConfig, loc: &Locator, errors: &mut Vec<Diagnostic>) -> Config {
@@ -611,7 +339,7 @@ fn build_budgets(
             .and_then(|d| d.get("budgets"))
             .and_then(|b| b.get(name))
             .and_then(|b| b.get("when_spent"))
-            .and_then(Item::as_table_like)
+            .and_then(toml_edit::Item::as_table_like)
         {
             for (key, _) in table.iter().filter(|(k, _)| *k != "reroute") {
                 errors.push(loc.at(
@@ -751,7 +479,7 @@ fn build_prices(
         let mut kind = ProviderKind::OpenAi;
         match key.split_once('/') {
             Some((provider, model)) if !model.is_empty() && providers.contains_key(provider) => {
-                kind = providers[provider].kind;
+                kind = providers[provider].kind();
             }
             Some((provider, model)) if !model.is_empty() => {
                 let mut message =
@@ -797,257 +525,6 @@ fn build_prices(
         );
     }
     prices
-}
-
-fn build_provider(
-    name: &str,
-    raw: &RawProvider,
-    loc: &Locator,
-    errors: &mut Vec<Diagnostic>,
-) -> ProviderConfig {
-    let path = [Seg::Key("providers"), Seg::Key(name)];
-    let at = |key: &'static str| [path[0], path[1], Seg::Key(key)];
-    if name.contains('/') {
-        errors.push(loc.at_key(&path, format!("provider name `{name}` must not contain `/` (targets are written `provider/model`)")));
-    }
-    let kind = ProviderKind::parse(&raw.kind).unwrap_or_else(|| {
-        let mut message = format!("unknown provider kind `{}`", raw.kind);
-        match closest(&raw.kind, ProviderKind::NAMES) {
-            Some(s) => message.push_str(&format!("; did you mean `{s}`?")),
-            None => message.push_str(&format!(
-                "; expected one of: {}",
-                ProviderKind::NAMES.join(", ")
-            )),
-        }
-        errors.push(loc.at(&at("kind"), message));
-        ProviderKind::OpenAi
-    });
-
-    let base_url = match (kind, raw.base_url.as_deref()) {
-        (ProviderKind::Demo, Some(_)) => {
-            errors.push(loc.at(
-                &at("base_url"),
-                "the demo provider answers locally and takes no `base_url`",
-            ));
-            None
-        }
-        (ProviderKind::Demo, None) => None,
-        (ProviderKind::OpenAi, None) => {
-            errors.push(loc.at_key(
-                &path,
-                format!("provider `{name}` needs `base_url`, e.g. \"http://127.0.0.1:8000/v1\""),
-            ));
-            None
-        }
-        (ProviderKind::GithubCopilot, Some(_)) => {
-            errors.push(loc.at(
-                &at("base_url"),
-                "a `github_copilot` provider takes `github_url` (GitHub Enterprise) and `api_url` (the Copilot API, normally named by the token exchange), not `base_url`",
-            ));
-            None
-        }
-        (ProviderKind::GithubCopilot, None) => http_url(
-            raw.api_url.as_deref(),
-            &at("api_url"),
-            "api_url",
-            loc,
-            errors,
-        ),
-        (_, None) => kind.default_base_url().map(str::to_owned),
-        (_, Some(url)) => match url::Url::parse(url) {
-            Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.has_host() => {
-                Some(url.trim_end_matches('/').to_owned())
-            }
-            _ => {
-                errors.push(loc.at(
-                    &at("base_url"),
-                    format!("`base_url` must be an http:// or https:// URL, not {url:?}"),
-                ));
-                None
-            }
-        },
-    };
-
-    let github_url = match kind {
-        ProviderKind::GithubCopilot => http_url(
-            raw.github_url.as_deref(),
-            &at("github_url"),
-            "github_url",
-            loc,
-            errors,
-        )
-        .or_else(|| Some(super::GITHUB_URL.to_owned())),
-        other => {
-            for (key, value) in [("github_url", &raw.github_url), ("api_url", &raw.api_url)] {
-                if value.is_some() {
-                    errors.push(loc.at_key(
-                        &[path[0], path[1], Seg::Key(key)],
-                        format!(
-                            "`{key}` only applies to `github_copilot` providers; a `{}` provider takes `base_url`",
-                            other.as_str()
-                        ),
-                    ));
-                }
-            }
-            None
-        }
-    };
-
-    let api_key = raw.api_key.as_deref().and_then(|text| {
-        if kind == ProviderKind::Demo {
-            errors.push(loc.at(&at("api_key"), "the demo provider takes no `api_key`"));
-            return None;
-        }
-        SecretRef::parse(text)
-            .map_err(|message| errors.push(loc.at(&at("api_key"), message)))
-            .ok()
-    });
-    // Where `switchboard login copilot` stores the GitHub token unless told otherwise.
-    let api_key = match (kind, api_key) {
-        (ProviderKind::GithubCopilot, None) if raw.api_key.is_none() => {
-            Some(SecretRef::Keychain("github_copilot".to_owned()))
-        }
-        (_, key) => key,
-    };
-    if raw.api_key.is_none() {
-        let example = match kind {
-            ProviderKind::Anthropic => Some("env:ANTHROPIC_API_KEY"),
-            ProviderKind::Gemini => Some("env:GEMINI_API_KEY"),
-            ProviderKind::OpenAi | ProviderKind::GithubCopilot | ProviderKind::Demo => None,
-        };
-        if let Some(example) = example {
-            errors.push(loc.at_key(
-                &path,
-                format!(
-                    "provider `{name}` (kind `{}`) needs `api_key`, e.g. \"{example}\"",
-                    kind.as_str()
-                ),
-            ));
-        }
-    }
-
-    let default_max_tokens = match (kind, raw.default_max_tokens) {
-        (_, None) => None,
-        (ProviderKind::Anthropic, Some(0)) => {
-            errors.push(loc.at(
-                &at("default_max_tokens"),
-                "`default_max_tokens` must be at least 1",
-            ));
-            None
-        }
-        (ProviderKind::Anthropic, Some(n)) => Some(n),
-        (other, Some(_)) => {
-            errors.push(loc.at_key(
-                &at("default_max_tokens"),
-                format!(
-                    "`default_max_tokens` only applies to `anthropic` providers (Anthropic requires `max_tokens`); a `{}` backend uses the request's own",
-                    other.as_str()
-                ),
-            ));
-            None
-        }
-    };
-
-    let unsupported_params = match raw.unsupported_params.as_deref() {
-        None => ParamPolicy::Drop,
-        Some(text) => {
-            if kind == ProviderKind::Demo {
-                errors.push(loc.at_key(
-                    &at("unsupported_params"),
-                    "the demo provider takes no `unsupported_params`",
-                ));
-            }
-            ParamPolicy::parse(text).unwrap_or_else(|| {
-                let mut message = format!("unknown `unsupported_params` value `{text}`");
-                match closest(text, ParamPolicy::NAMES) {
-                    Some(s) => message.push_str(&format!("; did you mean `{s}`?")),
-                    None => message.push_str("; expected `drop` or `refuse`"),
-                }
-                errors.push(loc.at(&at("unsupported_params"), message));
-                ParamPolicy::Drop
-            })
-        }
-    };
-
-    let responses = match (kind, raw.responses) {
-        (ProviderKind::OpenAi, Some(on)) => on,
-        // Copilot serves `/responses` for its newer models; the config says when a target's does.
-        (ProviderKind::GithubCopilot, on) => on.unwrap_or(false),
-        (ProviderKind::OpenAi, None) => base_url
-            .as_deref()
-            .and_then(|u| url::Url::parse(u).ok())
-            .is_some_and(|u| u.host_str() == Some("api.openai.com")),
-        (_, None) => false,
-        (other, Some(_)) => {
-            errors.push(loc.at_key(
-                &at("responses"),
-                format!(
-                    "`responses` only applies to `openai` and `github_copilot` providers; a `{}` backend gets Responses requests translated",
-                    other.as_str()
-                ),
-            ));
-            false
-        }
-    };
-
-    let mut headers = Vec::new();
-    for (header, value) in &raw.headers {
-        let header_path = [path[0], path[1], Seg::Key("headers"), Seg::Key(header)];
-        let lower = header.to_ascii_lowercase();
-        if matches!(
-            lower.as_str(),
-            "authorization" | "x-api-key" | "api-key" | "proxy-authorization"
-        ) {
-            errors.push(loc.at_key(&header_path, format!("header `{header}` carries a secret; put it in `api_key` as a reference instead")));
-        } else if http::HeaderName::from_bytes(header.as_bytes()).is_err() {
-            errors.push(loc.at_key(
-                &header_path,
-                format!("`{header}` is not a valid HTTP header name"),
-            ));
-        } else if http::HeaderValue::from_str(value).is_err() {
-            errors.push(loc.at(
-                &header_path,
-                format!("the value of header `{header}` is not a valid HTTP header value"),
-            ));
-        } else {
-            headers.push((header.clone(), value.clone()));
-        }
-    }
-
-    let timeouts = apply_timeouts(
-        Timeouts::default(),
-        raw.timeouts.as_ref(),
-        &at("timeouts"),
-        true,
-        loc,
-        errors,
-    );
-    let breaker = build_breaker(raw.breaker.as_ref(), &at("breaker"), loc, errors);
-    let health_check = raw.health_check_s.and_then(|v| {
-        seconds(
-            Some(v),
-            &at("health_check_s"),
-            "health_check_s",
-            loc,
-            errors,
-        )
-        .map(Duration::from_secs_f64)
-    });
-    ProviderConfig {
-        name: name.to_owned(),
-        kind,
-        base_url,
-        api_key,
-        headers,
-        timeouts,
-        breaker,
-        health_check,
-        default_max_tokens,
-        unsupported_params,
-        budget: raw.budget.clone(),
-        responses,
-        github_url,
-    }
 }
 
 /// An optional http(s) URL setting, without its trailing slash.
@@ -1372,12 +849,12 @@ fn build_alias(
         if let Some(n) = max_tokens {
             let mut max_path = target_path.to_vec();
             max_path.push(Seg::Key("max_tokens"));
-            if provider.kind != ProviderKind::Anthropic {
+            if provider.kind() != ProviderKind::Anthropic {
                 errors.push(loc.at_key(
                     &max_path,
                     format!(
                         "`max_tokens` on a target only applies to `anthropic` providers; `{provider_name}` is `{}`",
-                        provider.kind.as_str()
+                        provider.kind().as_str()
                     ),
                 ));
             } else if n == 0 {
@@ -1404,8 +881,11 @@ fn build_alias(
             limits: target_limits,
             max_tokens: max_tokens
                 .filter(|n| *n > 0)
-                .or(provider.default_max_tokens)
-                .filter(|_| provider.kind == ProviderKind::Anthropic),
+                .or(match &provider.settings {
+                    ProviderSettings::Anthropic(s) => s.default_max_tokens,
+                    _ => None,
+                })
+                .filter(|_| provider.kind() == ProviderKind::Anthropic),
             pricing: crate::spend::prices::pricing(prices, price_file, provider, model),
         });
     }
@@ -1873,7 +1353,10 @@ fallbacks = [\"a\"]
             "[aliases.x]\ntargets = [\"o/gpt\"]\n",
         ))
         .map_err(|e| format!("{e:?}"))?;
-        let on = |name: &str| config.providers.get(name).map(|p| p.responses);
+        let on = |name: &str| match config.providers.get(name).map(|p| &p.settings) {
+            Some(ProviderSettings::OpenAi(s)) => Some(s.responses),
+            _ => None,
+        };
         assert_eq!(
             (on("o"), on("l"), on("n")),
             (Some(true), Some(false), Some(true))
@@ -1895,11 +1378,11 @@ fallbacks = [\"a\"]
         ))
         .map_err(|e| format!("{e:?}"))?;
         let provider = &config.providers["a"];
+        assert_eq!(provider.base_url(), Some("https://api.anthropic.com"));
         assert_eq!(
-            provider.base_url.as_deref(),
-            Some("https://api.anthropic.com")
+            provider.unsupported_params,
+            crate::config::ParamPolicy::Refuse
         );
-        assert_eq!(provider.unsupported_params, ParamPolicy::Refuse);
         let targets = &config.aliases["x"].targets;
         assert_eq!(targets[0].max_tokens, Some(1000));
         assert_eq!(targets[1].max_tokens, Some(9000));
@@ -1924,10 +1407,7 @@ fallbacks = [\"a\"]
         assert_eq!(target.model, "org/model");
         assert_eq!(target.timeouts.idle, Duration::from_secs(7));
         assert_eq!(target.timeouts.total, Duration::from_secs(5));
-        assert_eq!(
-            config.providers["p"].base_url.as_deref(),
-            Some("http://h/v1")
-        );
+        assert_eq!(config.providers["p"].base_url(), Some("http://h/v1"));
         Ok(())
     }
 }

@@ -508,13 +508,17 @@ async fn route(
             }
             let target = &candidate.targets[index];
             let label = target.label();
-            if let Some(window) = target.max_input_tokens.filter(|w| estimate > *w) {
-                too_small.push((label, window));
-                continue;
-            }
             let Some(provider) = snapshot.providers.get(&target.provider) else {
                 continue;
             };
+            // The config's window, else the one the backend reports (Copilot's `/models`).
+            let window = target
+                .max_input_tokens
+                .or_else(|| provider.max_input_tokens(&target.model));
+            if let Some(window) = window.filter(|w| estimate > *w) {
+                too_small.push((label, window));
+                continue;
+            }
             let native = anthropic.filter(|_| provider.speaks_anthropic());
             let native_responses = responses.filter(|_| provider.speaks_responses());
             if let Some(a) = anthropic {
