@@ -160,9 +160,23 @@ struct Registry {
     wake: Notify,
     /// Bumped after each refresh pass, for `refresh_now`.
     passes: watch::Sender<u64>,
+    /// Stands in for `SecretRef::resolve` in tests (a slow keychain).
+    resolver: Option<Resolver>,
 }
 
+type Resolver = Arc<dyn Fn(&SecretRef) -> Read + Send + Sync>;
+
 impl Credentials {
+    #[cfg(test)]
+    fn with_resolver(resolver: impl Fn(&SecretRef) -> Read + Send + Sync + 'static) -> Self {
+        Credentials {
+            inner: Arc::new(Registry {
+                resolver: Some(Arc::new(resolver)),
+                ..Registry::default()
+            }),
+        }
+    }
+
     /// The shared handle on `reference`. Environment variables and files are read here (a
     /// reload builds providers off the request path); keychain entries by the refresher.
     pub fn credential(&self, reference: &SecretRef) -> Credential {
@@ -211,14 +225,16 @@ impl Credentials {
                 if !live.is_empty() {
                     let references: Vec<SecretRef> =
                         live.iter().map(|s| s.reference.clone()).collect();
+                    let resolver = registry.resolver.clone();
                     // One blocking task per pass: file reads and keychain calls never run on
                     // the runtime's threads.
                     let reads = blocking
                         .spawn_blocking(move || {
-                            references
-                                .iter()
-                                .map(SecretRef::resolve)
-                                .collect::<Vec<_>>()
+                            let resolve = |r: &SecretRef| match &resolver {
+                                Some(resolver) => resolver(r),
+                                None => r.resolve(),
+                            };
+                            references.iter().map(resolve).collect::<Vec<_>>()
                         })
                         .await;
                     if let Ok(reads) = reads {
@@ -312,6 +328,53 @@ mod tests {
             a.current(),
             Some(Err(SecretError::FileUnreadable { .. }))
         ));
+        stop.cancel();
+        tracker.close();
+        tracker.wait().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_slow_keychain_never_delays_a_read_that_has_a_value() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let calls = Arc::new(AtomicU64::new(0));
+        let counter = calls.clone();
+        // Every keychain read takes 500 ms (a locked or busy Secret Service).
+        let credentials = Credentials::with_resolver(move |_| {
+            std::thread::sleep(Duration::from_millis(500));
+            let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+            Ok(Secret::new(format!("v{n}")))
+        });
+        let handle = credentials.credential(&SecretRef::Keychain("slow".into()));
+        assert!(
+            handle.current().is_none(),
+            "keychain entries are read in the background"
+        );
+        let (tracker, stop) = (TaskTracker::new(), CancellationToken::new());
+        credentials.spawn_refresher(&tracker, stop.clone());
+        // Only the very first read waits (asynchronously) for the refresher.
+        let first = handle.get().await.map(|s| s.expose().clone());
+        assert_eq!(first, Ok("v1".to_owned()));
+        // The next pass is reading (500 ms) while requests keep getting the last value at once.
+        credentials.inner.wake.notify_one();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let started = std::time::Instant::now();
+        for _ in 0..1000 {
+            assert!(handle.get().await.is_ok());
+        }
+        let took = started.elapsed();
+        assert!(
+            took < Duration::from_millis(100),
+            "1000 reads took {took:?}"
+        );
+        credentials.refresh_now().await;
+        assert!(calls.load(Ordering::SeqCst) >= 2);
+        assert_ne!(
+            handle
+                .current()
+                .and_then(Result::ok)
+                .map(|s| s.expose().clone()),
+            Some("v1".into())
+        );
         stop.cancel();
         tracker.close();
         tracker.wait().await;
