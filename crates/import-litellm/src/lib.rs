@@ -7,8 +7,8 @@
 //! - Key values never leave the importer: a literal `api_key`, `master_key` or anything else that
 //!   may hold a secret is neither written to the output nor quoted in the report. Only references
 //!   (`os.environ/VAR` → `env:VAR`), variable names and client keys' SHA-256 digests are.
-//! - What Switchboard cannot speak yet (Azure, Bedrock, GitHub Copilot, ...) is kept as a
-//!   commented-out block at the end of the output, never as invalid TOML.
+//! - What Switchboard cannot speak yet (Azure, Bedrock, ...) is kept as a commented-out block
+//!   at the end of the output, never as invalid TOML.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
