@@ -23,6 +23,7 @@ pub mod store;
 pub mod telemetry;
 pub mod translate;
 mod watch;
+pub mod wire;
 
 pub use admin::AdminService;
 pub use config::Config;

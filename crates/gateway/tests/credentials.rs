@@ -2,8 +2,7 @@
 //! restart; Copilot's `/models` windows stand in for `max_input_tokens`; the background tasks
 //! (credential refresher, Copilot token refresh) end with the gateway.
 
-// Tests may panic on setup failures; that is how they fail.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![cfg(test)] // clippy.toml's allow-unwrap-in-tests then covers the helpers too
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -12,17 +11,7 @@ use mock_upstream::copilot::{MockCopilot, GITHUB_TOKEN};
 use mock_upstream::{MockConfig, MockUpstream};
 use serde_json::{json, Value};
 use switchboard_gateway::{config, Gateway, GatewayOptions};
-
-async fn eventually<F: FnMut() -> bool>(within: Duration, mut check: F) -> bool {
-    let until = Instant::now() + within;
-    while Instant::now() < until {
-        if check() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    check()
-}
+use switchboard_test_support::eventually;
 
 fn write_key(path: &Path, value: &str) {
     // Written whole then renamed, as editors and secret managers do.
@@ -144,7 +133,10 @@ async fn copilot_model_windows_stand_in_for_max_input_tokens() {
             .and_then(|p| p.max_input_tokens("gpt-4o"))
     };
     assert!(
-        eventually(Duration::from_secs(5), || window() == Some(64_000)).await,
+        eventually(Duration::from_secs(5), || async {
+            window() == Some(64_000)
+        })
+        .await,
         "window: {:?}",
         window()
     );

@@ -20,11 +20,12 @@ use serde_json::Value;
 use super::openai::{complete, status_error};
 use super::BuildContext;
 use super::{
-    http, sanitize_upstream_message, with_stream_timeouts, Endpoint, NativeRequest, Provider,
-    ProviderRequest, ProviderResponse, UpstreamError,
+    http, with_stream_timeouts, Endpoint, NativeRequest, Provider, ProviderRequest,
+    ProviderResponse,
 };
 use crate::config::{CopilotSettings, ProviderConfig, Timeouts};
 use crate::credentials::Credential;
+use crate::wire::{sanitize_upstream_message, UpstreamError};
 
 /// The editor Copilot's API expects to talk to (as LiteLLM, opencode and copilot-api send).
 const EDITOR_VERSION: &str = "vscode/1.99.3";
