@@ -36,6 +36,12 @@ fi
 echo "ok: switchboard-gateway has no GUI dependency"
 # The module layering of ARCHITECTURE.md ("Layering"): no forbidden `crate::` edge, no cycle.
 cargo test --locked -p switchboard-gateway --test layering
+# The LiteLLM importer (and its YAML parser) is the CLI's alone: not in the core or the tray.
+if cargo tree -p switchboard-gateway -e normal --prefix none | grep -Eq '^(serde_yaml|serde_yaml_ng|yaml-rust2?|unsafe-libyaml) '; then
+    echo "switchboard-gateway must not depend on a YAML parser (the importer is crates/import-litellm)" >&2
+    exit 1
+fi
+echo "ok: switchboard-gateway has no YAML parser"
 
 step "cargo test"
 cargo test --workspace --locked

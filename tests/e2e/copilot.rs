@@ -10,6 +10,15 @@ use serde_json::{json, Value};
 
 use crate::support::{eventually, http_client, joined_content, read_sse, Served};
 
+/// The last chat completion Copilot got (the gateway also reads `/models` after each token).
+fn last_chat(mock: &MockCopilot) -> mock_upstream::Received {
+    mock.received()
+        .into_iter()
+        .rev()
+        .find(|r| r.path == "/copilot/chat/completions")
+        .unwrap()
+}
+
 fn header<'a>(r: &'a mock_upstream::Received, name: &str) -> &'a str {
     r.headers
         .get(name)
@@ -102,9 +111,18 @@ targets = ["copilot/gpt-4o"]
         "hello from copilot"
     );
     assert_eq!(mock.exchanges(), 1);
-    let first = mock.received().pop().unwrap();
+    let first = last_chat(&mock);
     assert_eq!(first.path, "/copilot/chat/completions");
     assert_eq!(header(&first, "authorization"), "Bearer tid=mock1;exp=x");
+    // The new token's `/models` (context windows) is read in the background, with that token.
+    assert!(
+        eventually(Duration::from_secs(5), || std::future::ready(
+            mock.received().iter().any(|r| r.path == "/copilot/models"
+                && header(r, "authorization") == "Bearer tid=mock1;exp=x")
+        ))
+        .await,
+        "/models read after the first exchange"
+    );
     assert_eq!(header(&first, "copilot-integration-id"), "vscode-chat");
     assert!(header(&first, "editor-version").starts_with("vscode/"));
     assert!(header(&first, "editor-plugin-version").starts_with("copilot-chat/"));
@@ -132,7 +150,7 @@ targets = ["copilot/gpt-4o"]
     assert_eq!(response.status(), 200);
     let (events, _) = read_sse(response).await;
     assert_eq!(joined_content(&events), "hello from copilot");
-    let second = mock.received().pop().unwrap();
+    let second = last_chat(&mock);
     assert_eq!(header(&second, "x-initiator"), "agent");
     assert_eq!(header(&second, "copilot-vision-request"), "true");
     assert_eq!(header(&second, "x-request-id"), "corr-two");
@@ -151,7 +169,7 @@ targets = ["copilot/gpt-4o"]
     )
     .await;
     assert_eq!(response.status(), 200);
-    let third = mock.received().pop().unwrap();
+    let third = last_chat(&mock);
     assert_ne!(header(&third, "authorization"), "Bearer tid=mock1;exp=x");
 
     // The GitHub token is revoked: misconfigured, with the way out, and no retry loop.

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use switchboard_gateway::connect::{self, Client};
+use crate::client_setup::{self as connect, Client};
 
 #[derive(clap::Args)]
 pub struct ConnectArgs {

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::Value;
-use switchboard_gateway::config::{self, Config, LoadError, ProviderConfig, ProviderKind};
+use switchboard_gateway::config::{
+    self, Config, LoadError, ProviderConfig, ProviderKind, ProviderSettings,
+};
 use switchboard_gateway::secret::SecretRef;
 
 use crate::ask::client;
@@ -383,7 +385,7 @@ fn secret_checks(config: Option<&Config>) -> Vec<Finding> {
     let uses_keychain = config.is_some_and(|c| {
         c.providers
             .values()
-            .filter_map(|p| p.api_key.as_ref())
+            .filter_map(|p| p.api_key())
             .chain(c.server.admin_token.as_ref())
             .any(|r| matches!(r, SecretRef::Keychain(_)))
     });
@@ -436,11 +438,11 @@ fn secret_checks(config: Option<&Config>) -> Vec<Finding> {
 /// The URL whose models list tells whether the backend takes our key.
 fn models_url(provider: &ProviderConfig) -> Option<String> {
     let base = provider
-        .base_url
-        .clone()
-        .or_else(|| provider.kind.default_base_url().map(str::to_owned))?;
+        .base_url()
+        .or_else(|| provider.kind().default_base_url())?
+        .to_owned();
     let base = base.trim_end_matches('/');
-    Some(match provider.kind {
+    Some(match provider.kind() {
         ProviderKind::Anthropic if !base.ends_with("/v1") => format!("{base}/v1/models"),
         _ => format!("{base}/models"),
     })
@@ -453,7 +455,7 @@ async fn backend_checks(
 ) -> (Vec<Finding>, Option<jiff::Timestamp>) {
     let name = &provider.name;
     let mut out = Vec::new();
-    if provider.kind == ProviderKind::Demo {
+    if provider.kind() == ProviderKind::Demo {
         return (
             vec![finding(
                 format!("backend {name}"),
@@ -463,16 +465,9 @@ async fn backend_checks(
             None,
         );
     }
-    let Some(url) = models_url(provider).or_else(|| {
-        (provider.kind == ProviderKind::GithubCopilot).then(|| {
-            format!(
-                "{}/models",
-                provider
-                    .github_url
-                    .clone()
-                    .unwrap_or_else(|| config::GITHUB_URL.to_owned())
-            )
-        })
+    let Some(url) = models_url(provider).or_else(|| match &provider.settings {
+        ProviderSettings::GithubCopilot(s) => Some(format!("{}/models", s.github_url)),
+        _ => None,
     }) else {
         return (
             vec![
@@ -591,9 +586,9 @@ async fn backend_checks(
     for (header, value) in &provider.headers {
         request = request.header(header, value);
     }
-    if provider.kind != ProviderKind::GithubCopilot {
-        if let Some(Ok(key)) = provider.api_key.as_ref().map(SecretRef::resolve) {
-            request = match provider.kind {
+    if provider.kind() != ProviderKind::GithubCopilot {
+        if let Some(Ok(key)) = provider.api_key().map(SecretRef::resolve) {
+            request = match provider.kind() {
                 ProviderKind::Anthropic => request
                     .header("x-api-key", key.expose())
                     .header("anthropic-version", "2023-06-01"),
@@ -641,15 +636,15 @@ async fn backend_checks(
             if status.as_u16() == 401 || status.as_u16() == 403 {
                 f.severity = Severity::Error;
                 f.summary.push_str(": the backend refuses the key");
-                f = f.fix(match &provider.api_key {
+                f = f.fix(match provider.api_key() {
                     Some(r) => format!("the key in `{r}` is wrong or lacks access: replace it (`switchboard keys set NAME` for keychain keys)"),
                     None => "the backend needs a key: set api_key (e.g. \"keychain:NAME\")".to_owned(),
                 });
-            } else if status.as_u16() == 404 && provider.kind == ProviderKind::OpenAi {
+            } else if status.as_u16() == 404 && provider.kind() == ProviderKind::OpenAi {
                 f.severity = Severity::Warning;
                 f.summary.push_str(": no models list there");
                 f = f.fix("base_url usually ends in /v1 for OpenAI-compatible servers");
-            } else if !status.is_success() && provider.kind != ProviderKind::GithubCopilot {
+            } else if !status.is_success() && provider.kind() != ProviderKind::GithubCopilot {
                 f.severity = if status.is_server_error() {
                     Severity::Error
                 } else {

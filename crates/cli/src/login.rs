@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use switchboard_gateway::config::{self, ProviderConfig, ProviderKind};
+use switchboard_gateway::config::{self, CopilotSettings, ProviderConfig, ProviderSettings};
 use switchboard_gateway::secret::{Secret, SecretRef};
 
 /// The OAuth app open-source Copilot clients use (LiteLLM, copilot-api).
@@ -20,17 +20,20 @@ pub fn copilot(path: &std::path::Path, provider: Option<String>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let candidates: Vec<&ProviderConfig> = config
+    let candidates: Vec<(&ProviderConfig, &CopilotSettings)> = config
         .providers
         .values()
-        .filter(|p| p.kind == ProviderKind::GithubCopilot)
+        .filter_map(|p| match &p.settings {
+            ProviderSettings::GithubCopilot(s) => Some((p, s)),
+            _ => None,
+        })
         .collect();
     let chosen = match (&provider, candidates.as_slice()) {
-        (Some(name), _) => candidates.iter().find(|p| &p.name == name).copied(),
+        (Some(name), _) => candidates.iter().find(|(p, _)| &p.name == name).copied(),
         (None, [only]) => Some(*only),
         (None, []) => None,
         (None, _) => {
-            let names: Vec<&str> = candidates.iter().map(|p| p.name.as_str()).collect();
+            let names: Vec<&str> = candidates.iter().map(|(p, _)| p.name.as_str()).collect();
             eprintln!(
                 "error: several github_copilot providers ({}); pick one with --provider NAME",
                 names.join(", ")
@@ -38,7 +41,7 @@ pub fn copilot(path: &std::path::Path, provider: Option<String>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let Some(provider) = chosen else {
+    let Some((provider, settings)) = chosen else {
         eprintln!(
             "error: {} has no {}github_copilot provider; add one:\n  [providers.copilot]\n  kind = \"github_copilot\"",
             path.display(),
@@ -46,18 +49,12 @@ pub fn copilot(path: &std::path::Path, provider: Option<String>) -> ExitCode {
         );
         return ExitCode::FAILURE;
     };
-    let reference = provider
-        .api_key
-        .clone()
-        .unwrap_or_else(|| SecretRef::Keychain("github_copilot".to_owned()));
+    let reference = settings.github_token.clone();
     if let SecretRef::Env(var) = &reference {
         eprintln!("error: provider `{}` reads its GitHub token from `env:{var}`; point `api_key` at `keychain:NAME` or `file:PATH` so the login can store it", provider.name);
         return ExitCode::FAILURE;
     }
-    let github_url = provider
-        .github_url
-        .clone()
-        .unwrap_or_else(|| config::GITHUB_URL.to_owned());
+    let github_url = settings.github_url.clone();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

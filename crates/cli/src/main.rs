@@ -13,6 +13,7 @@ use switchboard_gateway::supervisor::{Supervisor, SupervisorOptions};
 
 mod admin_cmds;
 mod ask;
+mod client_setup;
 mod connect;
 mod discover;
 mod doctor;
@@ -320,7 +321,7 @@ fn import_litellm(
     output: Option<&std::path::Path>,
     force: bool,
 ) -> ExitCode {
-    use switchboard_gateway::config::import_litellm::{
+    use switchboard_import_litellm::{
         import_litellm_sources, ImportOptions, KeysExport, MasterKey, RemoteModels,
     };
     let fail = |message: String| {

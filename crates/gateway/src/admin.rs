@@ -95,7 +95,7 @@ impl AdminService {
                 .config
                 .providers
                 .get(name)
-                .map(|p| p.kind.as_str())
+                .map(|p| p.kind().as_str())
                 .unwrap_or("unknown");
             async move {
                 let started = Instant::now();
@@ -442,8 +442,8 @@ pub fn list_keys(config: &Config) -> Vec<KeyInfo> {
         .providers
         .values()
         .filter_map(|p| {
-            p.api_key
-                .clone()
+            p.api_key()
+                .cloned()
                 .map(|r| (r, format!("provider {}", p.name)))
         })
         .collect();
@@ -504,7 +504,10 @@ impl AdminService {
         tokio::task::spawn_blocking(move || crate::keychain::set(&name, &value))
             .await
             .map_err(|e| AdminError::Io(e.to_string()))?
-            .map_err(keychain_error)
+            .map_err(keychain_error)?;
+        // Providers read keys in the background: have the new one read before answering.
+        self.gateway.inner.credentials.refresh_now().await;
+        Ok(())
     }
 
     pub async fn delete_key(&self, name: &str) -> Result<(), AdminError> {
@@ -512,7 +515,9 @@ impl AdminService {
         tokio::task::spawn_blocking(move || crate::keychain::delete(&name))
             .await
             .map_err(|e| AdminError::Io(e.to_string()))?
-            .map_err(keychain_error)
+            .map_err(keychain_error)?;
+        self.gateway.inner.credentials.refresh_now().await;
+        Ok(())
     }
 }
 

@@ -114,8 +114,8 @@ pub fn candidates(config: Option<&Config>, servers: &[KnownServer]) -> Vec<Candi
         let named: BTreeSet<String> = config
             .providers
             .values()
-            .filter(|p| p.kind == ProviderKind::OpenAi)
-            .filter_map(|p| p.base_url.as_deref().and_then(host_of))
+            .filter(|p| p.kind() == ProviderKind::OpenAi)
+            .filter_map(|p| p.base_url().and_then(host_of))
             .filter(|h| !is_loopback_host(h))
             .collect();
         hosts.extend(named);
@@ -188,11 +188,7 @@ pub async fn discover(
                 config
                     .providers
                     .values()
-                    .find(|p| {
-                        p.base_url
-                            .as_deref()
-                            .is_some_and(|u| same_url(u, &c.base_url))
-                    })
+                    .find(|p| p.base_url().is_some_and(|u| same_url(u, &c.base_url)))
                     .map(|p| p.name.clone())
             });
             Some(Found {

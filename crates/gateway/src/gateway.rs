@@ -35,7 +35,11 @@ pub struct Snapshot {
 impl Snapshot {
     /// Builds providers for `config`, reusing from `previous` every provider whose settings did
     /// not change (its connection pool survives the reload).
-    pub fn build(config: Config, previous: Option<&Snapshot>) -> Result<Snapshot, String> {
+    pub fn build(
+        config: Config,
+        previous: Option<&Snapshot>,
+        context: &provider::BuildContext,
+    ) -> Result<Snapshot, String> {
         let mut providers = BTreeMap::new();
         for (name, provider_config) in &config.providers {
             let reused = previous.and_then(|prev| {
@@ -46,7 +50,7 @@ impl Snapshot {
             });
             let provider = match reused {
                 Some(provider) => provider,
-                None => provider::build(provider_config)
+                None => provider::build(provider_config, context)
                     .map_err(|e| format!("provider `{name}`: {e}"))?,
             };
             providers.insert(name.clone(), provider);
@@ -90,6 +94,8 @@ pub(crate) struct Inner {
     pub(crate) responses: crate::store::responses::ResponseStore,
     pub(crate) tracker: TaskTracker,
     pub(crate) stop_background: CancellationToken,
+    /// Every secret reference the providers use, kept read by a background task.
+    pub(crate) credentials: crate::credentials::Credentials,
     /// The dashboard's read side of the request log (its own read-only pool).
     pub(crate) reader: crate::store::read::LogReader,
     /// Login links and dashboard sessions.
@@ -137,9 +143,16 @@ impl Gateway {
             .as_deref()
             .and_then(|path| std::fs::read_to_string(path).ok())
             .map(|text| revision_of(&text));
-        let snapshot = Snapshot::build(config, None)?;
         let tracker = TaskTracker::new();
         let stop_background = CancellationToken::new();
+        let credentials = crate::credentials::Credentials::default();
+        let context = provider::BuildContext {
+            credentials: credentials.clone(),
+            tracker: tracker.clone(),
+            stop: stop_background.clone(),
+        };
+        let snapshot = Snapshot::build(config, None, &context)?;
+        credentials.spawn_refresher(&tracker, stop_background.clone());
         let events = Events::default();
         let log = LogWriter::start(
             database_path.clone(),
@@ -198,6 +211,7 @@ impl Gateway {
                 responses,
                 tracker,
                 stop_background,
+                credentials,
                 reader,
                 sessions: Default::default(),
                 admin_secret,
@@ -348,8 +362,8 @@ impl Gateway {
         if config.database_path != previous.config.database_path {
             needs_restart.push("database.path".to_owned());
         }
-        let snapshot =
-            Snapshot::build(config, Some(&previous)).map_err(|e| self.reject(e, Vec::new()))?;
+        let snapshot = Snapshot::build(config, Some(&previous), &self.build_context())
+            .map_err(|e| self.reject(e, Vec::new()))?;
         let changed_providers: Vec<String> = snapshot
             .config
             .providers
@@ -403,6 +417,15 @@ impl Gateway {
             state.last_error = Some(failure.clone());
         }
         ReloadError::Rejected(failure)
+    }
+
+    /// What a reload builds its new providers with.
+    fn build_context(&self) -> provider::BuildContext {
+        provider::BuildContext {
+            credentials: self.inner.credentials.clone(),
+            tracker: self.inner.tracker.clone(),
+            stop: self.inner.stop_background.clone(),
+        }
     }
 
     pub fn snapshot(&self) -> Arc<Snapshot> {

@@ -1,18 +1,11 @@
 //! Provider keys in the OS keychain (macOS Keychain, Linux Secret Service), all under one
-//! service name. Values are read at use through a short cache, so a rotated key takes effect
-//! within seconds without a restart, and a D-Bus round trip is not paid on every request.
-
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+//! service name. Every call blocks (a D-Bus round trip on Linux): the request path never makes
+//! one; `credentials` reads the entries in use in the background.
 
 use crate::secret::Secret;
 
 /// The keychain service every Switchboard key is stored under.
 pub const SERVICE: &str = "switchboard";
-
-/// How long a value read from the keychain is reused.
-const CACHE_FOR: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum KeychainError {
@@ -23,11 +16,6 @@ pub enum KeychainError {
     #[error("`{0}` is not a valid key name: use letters, digits, `-`, `_` and `.`")]
     BadName(String),
 }
-
-/// Values read recently, with when they were read.
-type Cache = HashMap<String, (Instant, Secret<String>)>;
-
-static CACHE: Mutex<Option<Cache>> = Mutex::new(None);
 
 fn check_name(name: &str) -> Result<(), KeychainError> {
     let ok = !name.is_empty()
@@ -57,36 +45,15 @@ fn unavailable(name: &str, error: &keyring::Error) -> KeychainError {
     }
 }
 
-fn forget(name: &str) {
-    if let Ok(mut cache) = CACHE.lock() {
-        if let Some(map) = cache.as_mut() {
-            map.remove(name);
-        }
-    }
-}
-
-/// Reads a key, from the cache when it was read in the last few seconds.
+/// Reads a key.
 pub fn get(name: &str) -> Result<Secret<String>, KeychainError> {
-    if let Ok(cache) = CACHE.lock() {
-        if let Some((at, value)) = cache.as_ref().and_then(|m| m.get(name)) {
-            if at.elapsed() < CACHE_FOR {
-                return Ok(value.clone());
-            }
-        }
-    }
     let value = entry(name)?
         .get_password()
         .map_err(|e| unavailable(name, &e))?;
-    let secret = Secret::new(value);
-    if let Ok(mut cache) = CACHE.lock() {
-        cache
-            .get_or_insert_with(HashMap::new)
-            .insert(name.to_owned(), (Instant::now(), secret.clone()));
-    }
-    Ok(secret)
+    Ok(Secret::new(value))
 }
 
-/// Stores (or replaces) a key. The running gateway uses the new value at once.
+/// Stores (or replaces) a key. A running gateway reads it within `credentials::REFRESH_EVERY`.
 pub fn set(name: &str, value: &Secret<String>) -> Result<(), KeychainError> {
     let value = value.expose().trim();
     if value.is_empty() {
@@ -98,7 +65,6 @@ pub fn set(name: &str, value: &Secret<String>) -> Result<(), KeychainError> {
     entry(name)?
         .set_password(value)
         .map_err(|e| unavailable(name, &e))?;
-    forget(name);
     Ok(())
 }
 
@@ -107,11 +73,10 @@ pub fn delete(name: &str) -> Result<(), KeychainError> {
     entry(name)?
         .delete_credential()
         .map_err(|e| unavailable(name, &e))?;
-    forget(name);
     Ok(())
 }
 
-/// Whether a key is stored, without reading it into the cache.
+/// Whether a key is stored.
 pub fn exists(name: &str) -> Result<bool, KeychainError> {
     match entry(name)?.get_password() {
         Ok(_) => Ok(true),

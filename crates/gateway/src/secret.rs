@@ -1,5 +1,6 @@
-//! Secrets and references to them. The config holds only references (`env:VAR`, `file:PATH`);
-//! values are read at use and wrapped in `Secret` so they cannot be printed by accident.
+//! Secrets and references to them. The config holds only references (`keychain:NAME`,
+//! `env:VAR`, `file:PATH`); values are wrapped in `Secret` so they cannot be printed by accident.
+//! A leaf: reading a reference's value is `credentials`' job (which knows the keychain).
 
 use std::fmt;
 use std::path::PathBuf;
@@ -37,28 +38,12 @@ impl<T> serde::Serialize for Secret<T> {
 }
 
 /// Where a secret lives. Parsed from the config; never holds the value itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum SecretRef {
     Env(String),
     File(PathBuf),
     /// A key in the OS keychain (service `switchboard`).
     Keychain(String),
-}
-
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-pub enum SecretError {
-    #[error("environment variable `{0}` is not set (referenced as `env:{0}`)")]
-    EnvMissing(String),
-    #[error("cannot read key file `{path}`: {reason}")]
-    FileUnreadable { path: String, reason: String },
-    #[error(
-        "key file `{path}` is readable by group or others (mode {mode:o}); run `chmod 600 {path}`"
-    )]
-    FileTooOpen { path: String, mode: u32 },
-    #[error("key file `{0}` is empty")]
-    FileEmpty(String),
-    #[error("{0}")]
-    Keychain(#[from] crate::keychain::KeychainError),
 }
 
 impl SecretRef {
@@ -94,32 +79,6 @@ impl SecretRef {
         }
         Err("api_key must be a reference (`keychain:NAME`, `env:VAR` or `file:PATH`), never the key itself".into())
     }
-
-    /// Reads the value now. Called at use, so a rotated key takes effect without a restart.
-    pub fn resolve(&self) -> Result<Secret<String>, SecretError> {
-        match self {
-            SecretRef::Env(var) => std::env::var(var)
-                .ok()
-                .filter(|v| !v.is_empty())
-                .map(Secret::new)
-                .ok_or_else(|| SecretError::EnvMissing(var.clone())),
-            SecretRef::File(path) => {
-                let shown = path.display().to_string();
-                check_file_mode(path, &shown)?;
-                let text =
-                    std::fs::read_to_string(path).map_err(|e| SecretError::FileUnreadable {
-                        path: shown.clone(),
-                        reason: e.to_string(),
-                    })?;
-                let value = text.trim();
-                if value.is_empty() {
-                    return Err(SecretError::FileEmpty(shown));
-                }
-                Ok(Secret::new(value.to_owned()))
-            }
-            SecretRef::Keychain(name) => Ok(crate::keychain::get(name)?),
-        }
-    }
 }
 
 impl fmt::Display for SecretRef {
@@ -130,28 +89,6 @@ impl fmt::Display for SecretRef {
             SecretRef::Keychain(name) => write!(f, "keychain:{name}"),
         }
     }
-}
-
-#[cfg(unix)]
-fn check_file_mode(path: &std::path::Path, shown: &str) -> Result<(), SecretError> {
-    use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(path).map_err(|e| SecretError::FileUnreadable {
-        path: shown.to_owned(),
-        reason: e.to_string(),
-    })?;
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(SecretError::FileTooOpen {
-            path: shown.to_owned(),
-            mode,
-        });
-    }
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn check_file_mode(_path: &std::path::Path, _shown: &str) -> Result<(), SecretError> {
-    Ok(())
 }
 
 pub(crate) fn expand_home(path: &str) -> PathBuf {
@@ -186,20 +123,5 @@ mod tests {
         );
         assert!(SecretRef::parse("keychain:bad name").is_err_and(|e| e.contains("key name")));
         assert!(SecretRef::parse("env:bad name").is_err());
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn key_file_readable_by_others_is_refused() -> anyhow::Result<()> {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir()?;
-        let path = dir.path().join("k");
-        std::fs::write(&path, "secret\n")?;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))?;
-        let r = SecretRef::File(path.clone());
-        assert!(matches!(r.resolve(), Err(SecretError::FileTooOpen { .. })));
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
-        assert_eq!(r.resolve()?.expose(), "secret");
-        Ok(())
     }
 }

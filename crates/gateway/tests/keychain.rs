@@ -88,6 +88,38 @@ async fn providers_send_the_keychain_value_and_pick_up_rotation_without_restart(
     let keys = serde_json::to_string(&gateway.admin().keys().await).unwrap();
     assert!(keys.contains(&name) && !keys.contains("sk-from-keychain"));
 
+    // Changed outside the gateway (another process's `switchboard keys set`): the background
+    // refresher picks it up within seconds; no request waits on the keychain for it.
+    keychain::set(&name, &Secret::new("sk-from-keychain-3".into())).unwrap();
+    let changed = std::time::Instant::now();
+    let mut seen = None;
+    while changed.elapsed() < Duration::from_secs(8) {
+        let sent = std::time::Instant::now();
+        assert_eq!(
+            http.post(&url).json(&body).send().await.unwrap().status(),
+            200
+        );
+        assert!(
+            sent.elapsed() < Duration::from_secs(1),
+            "a request took {:?}",
+            sent.elapsed()
+        );
+        let last = mock.received().last().unwrap().headers["authorization"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        if last == "Bearer sk-from-keychain-3" {
+            seen = Some(changed.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let seen = seen.expect("the changed keychain value is used within 8 s");
+    assert!(
+        seen <= switchboard_gateway::credentials::REFRESH_EVERY + Duration::from_secs(1),
+        "picked up after {seen:?}"
+    );
+
     gateway.admin().delete_key(&name).await.unwrap();
     h.stop_within(Duration::from_secs(1)).await;
 }

@@ -5,9 +5,9 @@
 mod diagnostics;
 pub mod edit;
 pub mod file;
-pub mod import_litellm;
 pub mod prices;
 mod raw;
+mod unknown_keys;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -283,23 +283,101 @@ pub const DEFAULT_MAX_TOKENS: u64 = 4096;
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProviderConfig {
     pub name: String,
-    pub kind: ProviderKind,
-    /// Without a trailing slash; `None` only for the demo kind.
-    pub base_url: Option<String>,
-    pub api_key: Option<SecretRef>,
+    /// What only this provider's kind takes (its URLs and credentials).
+    pub settings: ProviderSettings,
     pub headers: Vec<(String, String)>,
     pub timeouts: Timeouts,
     pub breaker: BreakerSettings,
     pub health_check: Option<Duration>,
-    /// `anthropic` only: `max_tokens` when neither request nor target sets one.
-    pub default_max_tokens: Option<u64>,
     pub unsupported_params: ParamPolicy,
     pub budget: Option<String>,
-    /// `openai` only: Responses API requests pass through to `/responses` untranslated.
+}
+
+/// A provider's settings for its kind; each adapter takes its own variant.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProviderSettings {
+    OpenAi(OpenAiSettings),
+    Anthropic(AnthropicSettings),
+    Gemini(GeminiSettings),
+    GithubCopilot(CopilotSettings),
+    Demo,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenAiSettings {
+    /// Without a trailing slash.
+    pub base_url: String,
+    /// `None`: a local server that takes no key.
+    pub api_key: Option<SecretRef>,
+    /// Responses API requests pass through to `/responses` untranslated.
     pub responses: bool,
-    /// `github_copilot` only: GitHub's web URL (device login; the token exchange goes to its
-    /// API). `base_url` is then the `api_url` override, `None` meaning "from the exchange".
-    pub github_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnthropicSettings {
+    pub base_url: String,
+    pub api_key: Option<SecretRef>,
+    /// `max_tokens` when neither request nor target sets one.
+    pub default_max_tokens: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GeminiSettings {
+    pub base_url: String,
+    pub api_key: Option<SecretRef>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CopilotSettings {
+    /// GitHub's web URL (device login; the token exchange goes to its API).
+    pub github_url: String,
+    /// The Copilot API base; `None`: the one the token exchange names.
+    pub api_url: Option<String>,
+    /// The GitHub token `switchboard login copilot` stored (`keychain:github_copilot` unless set).
+    pub github_token: SecretRef,
+    /// The models served support `/responses`.
+    pub responses: bool,
+}
+
+impl ProviderConfig {
+    pub fn kind(&self) -> ProviderKind {
+        self.settings.kind()
+    }
+
+    /// The HTTP base requests go to (`None` for the demo, and for Copilot until its token
+    /// exchange names one).
+    pub fn base_url(&self) -> Option<&str> {
+        match &self.settings {
+            ProviderSettings::OpenAi(s) => Some(&s.base_url),
+            ProviderSettings::Anthropic(s) => Some(&s.base_url),
+            ProviderSettings::Gemini(s) => Some(&s.base_url),
+            ProviderSettings::GithubCopilot(s) => s.api_url.as_deref(),
+            ProviderSettings::Demo => None,
+        }
+    }
+
+    /// The credential the provider reads (for Copilot, the GitHub token).
+    pub fn api_key(&self) -> Option<&SecretRef> {
+        match &self.settings {
+            ProviderSettings::OpenAi(s) => s.api_key.as_ref(),
+            ProviderSettings::Anthropic(s) => s.api_key.as_ref(),
+            ProviderSettings::Gemini(s) => s.api_key.as_ref(),
+            ProviderSettings::GithubCopilot(s) => Some(&s.github_token),
+            ProviderSettings::Demo => None,
+        }
+    }
+}
+
+impl ProviderSettings {
+    pub fn kind(&self) -> ProviderKind {
+        match self {
+            ProviderSettings::OpenAi(_) => ProviderKind::OpenAi,
+            ProviderSettings::Anthropic(_) => ProviderKind::Anthropic,
+            ProviderSettings::Gemini(_) => ProviderKind::Gemini,
+            ProviderSettings::GithubCopilot(_) => ProviderKind::GithubCopilot,
+            ProviderSettings::Demo => ProviderKind::Demo,
+        }
+    }
 }
 
 /// Bounds on the request log (never the spend ledger); `None` turns a bound off.

@@ -223,11 +223,10 @@ pub fn context_window(
 
 /// The built-in table a provider is priced from; `None` for local and self-hosted backends.
 fn cloud_family(provider: &ProviderConfig) -> Option<ProviderKind> {
-    match provider.kind {
-        ProviderKind::Anthropic | ProviderKind::Gemini => Some(provider.kind),
+    match provider.kind() {
+        ProviderKind::Anthropic | ProviderKind::Gemini => Some(provider.kind()),
         ProviderKind::OpenAi => provider
-            .base_url
-            .as_deref()
+            .base_url()
             .and_then(|u| url::Url::parse(u).ok())
             .filter(|u| u.host_str() == Some("api.openai.com"))
             .map(|_| ProviderKind::OpenAi),

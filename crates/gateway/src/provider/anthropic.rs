@@ -13,15 +13,15 @@ use super::{
     http, with_stream_timeouts, Dialect, Endpoint, NativeEndpoint, NativeRequest, Provider,
     ProviderRequest, ProviderResponse,
 };
-use crate::config::{ProviderConfig, Timeouts, DEFAULT_MAX_TOKENS};
-use crate::secret::SecretRef;
+use crate::config::{AnthropicSettings, ProviderConfig, Timeouts, DEFAULT_MAX_TOKENS};
+use crate::credentials::{Credential, Credentials};
 use crate::translate::anthropic::{self as wire, API_VERSION};
 use crate::translate::{openai as oa, translate_stream};
 use crate::wire::{UpstreamError, Usage};
 
 pub struct AnthropicProvider {
     base_url: String,
-    api_key: Option<SecretRef>,
+    api_key: Option<Credential>,
     client: http::Client,
 }
 
@@ -45,26 +45,27 @@ const SUPPORTED: &[&str] = &[
 ];
 
 impl AnthropicProvider {
-    pub fn new(config: &ProviderConfig) -> Result<Self, String> {
+    pub fn new(
+        config: &ProviderConfig,
+        settings: &AnthropicSettings,
+        credentials: &Credentials,
+    ) -> Result<Self, String> {
         Ok(AnthropicProvider {
-            base_url: config
-                .base_url
-                .clone()
-                .unwrap_or_else(|| "https://api.anthropic.com".into()),
-            api_key: config.api_key.clone(),
+            base_url: settings.base_url.clone(),
+            api_key: settings.api_key.as_ref().map(|r| credentials.credential(r)),
             client: http::Client::new(config)?,
         })
     }
 
-    fn request<'a>(
+    async fn request<'a>(
         &self,
         builder: http::RequestBuilder<'a>,
     ) -> Result<http::RequestBuilder<'a>, UpstreamError> {
         let builder = builder.header("anthropic-version", API_VERSION);
         match &self.api_key {
             None => Ok(builder),
-            Some(reference) => {
-                Ok(builder.header("x-api-key", http::key_header(reference, str::to_owned)?))
+            Some(key) => {
+                Ok(builder.header("x-api-key", http::key_header(key, str::to_owned).await?))
             }
         }
     }
@@ -87,7 +88,7 @@ impl AnthropicProvider {
         if let Some(beta) = beta {
             builder = builder.header("anthropic-beta", beta);
         }
-        let response = http::send(self.request(builder)?, timeouts).await?;
+        let response = http::send(self.request(builder).await?, timeouts).await?;
         if response.status().is_success() {
             return Ok(response);
         }
@@ -234,7 +235,7 @@ impl Provider for AnthropicProvider {
             .client
             .get(format!("{}/v1/models", self.base_url))
             .timeout(timeout);
-        let builder = self.request(builder).map_err(|e| e.to_string())?;
+        let builder = self.request(builder).await.map_err(|e| e.to_string())?;
         match builder.send().await {
             Ok(response) if response.status().is_success() => Ok(()),
             Ok(response) => {

@@ -1,9 +1,12 @@
 //! GitHub Copilot's API: OpenAI's wire format behind a short-lived Copilot token. The GitHub
 //! token (stored by `switchboard login copilot`) is exchanged at GitHub for a Copilot token,
-//! which is cached and refreshed ahead of its expiry by a background task; a request waits on
-//! the exchange only when no valid token exists. The GitHub token goes only to GitHub's API,
+//! which is cached and refreshed ahead of its expiry by one task per provider on the gateway's
+//! tracker; a request waits on the exchange only when no valid token exists. After each new
+//! token the same task reads Copilot's `/models`: their prompt limits are the targets' windows
+//! where the config sets no `max_input_tokens`. The GitHub token goes only to GitHub's API,
 //! the Copilot token only to the API base the exchange names (or `api_url`).
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, Instant};
@@ -15,12 +18,13 @@ use axum::http::StatusCode;
 use serde_json::Value;
 
 use super::openai::{complete, status_error};
+use super::BuildContext;
 use super::{
     http, with_stream_timeouts, Dialect, Endpoint, NativeRequest, Provider, ProviderRequest,
     ProviderResponse,
 };
-use crate::config::{ProviderConfig, Timeouts};
-use crate::secret::SecretRef;
+use crate::config::{CopilotSettings, ProviderConfig, Timeouts};
+use crate::credentials::Credential;
 use crate::wire::{sanitize_upstream_message, UpstreamError};
 
 /// The editor Copilot's API expects to talk to (as LiteLLM, opencode and copilot-api send).
@@ -58,7 +62,7 @@ struct CopilotToken {
 
 struct Inner {
     name: String,
-    github_token: SecretRef,
+    github_token: Credential,
     exchange_url: String,
     api_override: Option<String>,
     client: http::Client,
@@ -67,6 +71,18 @@ struct Inner {
     exchanging: tokio::sync::Mutex<()>,
     /// Exchanges done (tests and diagnostics).
     exchanges: AtomicU64,
+    /// Wakes the refresh task: a new token to schedule, or the provider dropped.
+    wake: Arc<tokio::sync::Notify>,
+    /// Prompt limits by model id, from `/models`.
+    windows: RwLock<HashMap<String, u64>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The refresh task holds only a weak reference: let it see that now, not at its next
+        // refresh time.
+        self.wake.notify_one();
+    }
 }
 
 pub struct CopilotProvider {
@@ -75,27 +91,32 @@ pub struct CopilotProvider {
 }
 
 impl CopilotProvider {
-    pub fn new(config: &ProviderConfig) -> Result<Self, String> {
-        let github_url = config
-            .github_url
-            .clone()
-            .unwrap_or_else(|| crate::config::GITHUB_URL.to_owned());
-        let github_token = config
-            .api_key
-            .clone()
-            .unwrap_or_else(|| SecretRef::Keychain("github_copilot".to_owned()));
+    pub fn new(
+        config: &ProviderConfig,
+        settings: &CopilotSettings,
+        context: &BuildContext,
+    ) -> Result<Self, String> {
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let inner = Arc::new(Inner {
+            name: config.name.clone(),
+            github_token: context.credentials.credential(&settings.github_token),
+            exchange_url: format!(
+                "{}/copilot_internal/v2/token",
+                github_api_url(&settings.github_url)
+            ),
+            api_override: settings.api_url.clone(),
+            client: http::Client::new(config)?,
+            current: RwLock::new(None),
+            exchanging: tokio::sync::Mutex::new(()),
+            exchanges: AtomicU64::new(0),
+            wake: wake.clone(),
+            windows: RwLock::new(HashMap::new()),
+        });
+        let task = refresh_task(Arc::downgrade(&inner), wake, context.stop.clone());
+        context.tracker.spawn(task);
         Ok(CopilotProvider {
-            inner: Arc::new(Inner {
-                name: config.name.clone(),
-                github_token,
-                exchange_url: format!("{}/copilot_internal/v2/token", github_api_url(&github_url)),
-                api_override: config.base_url.clone(),
-                client: http::Client::new(config)?,
-                current: RwLock::new(None),
-                exchanging: tokio::sync::Mutex::new(()),
-                exchanges: AtomicU64::new(0),
-            }),
-            responses: config.responses,
+            inner,
+            responses: settings.responses,
         })
     }
 
@@ -195,12 +216,11 @@ impl Inner {
     /// Exchanges the GitHub token for a Copilot token, caches it and schedules its refresh.
     /// The caller holds `exchanging`.
     async fn exchange(this: &Arc<Inner>) -> Result<Arc<CopilotToken>, UpstreamError> {
-        let reference = this.github_token.clone();
-        // The keychain is a blocking call: never on the runtime's threads.
-        let github = tokio::task::spawn_blocking(move || reference.resolve())
-            .await
-            .map_err(|e| UpstreamError::Secret(e.to_string()))?
-            .map_err(|e| UpstreamError::Secret(format!("no GitHub token ({e}); {LOGIN_HINT}")))?;
+        // Read in the background by the gateway's credential refresher: no keychain call here.
+        let github =
+            this.github_token.get().await.map_err(|e| {
+                UpstreamError::Secret(format!("no GitHub token ({e}); {LOGIN_HINT}"))
+            })?;
         let mut auth =
             HeaderValue::from_str(&format!("token {}", github.expose())).map_err(|_| {
                 UpstreamError::Secret(format!("the GitHub token is malformed; {LOGIN_HINT}"))
@@ -276,38 +296,136 @@ impl Inner {
         }
         this.exchanges.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(provider = %this.name, lifetime_s = lifetime.as_secs(), "got a Copilot token");
-        schedule_refresh(Arc::downgrade(this), refresh_at);
+        this.wake.notify_one();
         Ok(token)
+    }
+
+    /// Reads `/models` with `token` and keeps each model's prompt limit.
+    async fn read_models(&self, token: &CopilotToken, timeout: Duration) -> Result<(), String> {
+        let builder = editor_headers(
+            self.client
+                .get(format!("{}/models", token.api_base))
+                .header(AUTHORIZATION, token.bearer.clone())
+                .header("copilot-integration-id", "vscode-chat"),
+        )
+        .timeout(timeout);
+        let response = match builder.send().await {
+            Ok(response) if response.status().is_success() => response,
+            Ok(response) => return Err(status_error(&self.name, response).await.to_string()),
+            Err(e) => return Err(e.to_string()),
+        };
+        let timeouts = Timeouts {
+            total: timeout,
+            ..Timeouts::default()
+        };
+        let body = http::read_body(response, &timeouts, Instant::now())
+            .await
+            .map_err(|e| e.to_string())?;
+        let windows = model_windows(&body);
+        if let Ok(mut known) = self.windows.write() {
+            *known = windows;
+        }
+        Ok(())
+    }
+
+    fn current_token(&self) -> Option<Arc<CopilotToken>> {
+        self.current.read().ok()?.clone()
     }
 }
 
-/// Refreshes the token at `at`, off the request path. The task holds only a weak reference, so
-/// it ends when a config reload drops the provider.
-fn schedule_refresh(inner: Weak<Inner>, at: Instant) {
-    crate::tasks::spawn_detached("copilot token refresh", async move {
-        tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await;
+/// Refreshes the token ahead of its expiry and reads `/models` after each new token, off the
+/// request path. It holds only a weak reference, so it ends when a reload drops the provider
+/// (or with the gateway, through `stop`).
+async fn refresh_task(
+    inner: Weak<Inner>,
+    wake: Arc<tokio::sync::Notify>,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    // After a failed refresh while the token still works: when to try again.
+    let mut retry_at: Option<Instant> = None;
+    let mut models_for: Option<Weak<CopilotToken>> = None;
+    loop {
+        let (due, fresh) = {
+            let Some(inner) = inner.upgrade() else { return };
+            let token = inner.current_token();
+            // A new token (from here or from a request): read `/models` with it.
+            let fresh = token
+                .as_ref()
+                .filter(|t| {
+                    models_for
+                        .as_ref()
+                        .and_then(Weak::upgrade)
+                        .is_none_or(|seen| !Arc::ptr_eq(&seen, t))
+                })
+                .cloned();
+            if let Some(token) = &fresh {
+                models_for = Some(Arc::downgrade(token));
+                if let Err(e) = inner.read_models(token, EXCHANGE_TIMEOUT).await {
+                    tracing::warn!(provider = %inner.name, error = %e, "reading Copilot's models failed");
+                }
+            }
+            (
+                token.map(|t| retry_at.unwrap_or(t.refresh_at)),
+                fresh.is_some(),
+            )
+        };
+        if fresh {
+            continue;
+        }
+        // No token (none yet, or GitHub refused the last exchange): nothing is due until a
+        // request exchanges one.
+        let due = async {
+            match due {
+                Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = wake.notified() => continue,
+            _ = due => {}
+        }
         let Some(inner) = inner.upgrade() else { return };
         let _one = inner.exchanging.lock().await;
-        // Another exchange may have happened meanwhile (and scheduled its own refresh).
-        let due = inner
-            .current
-            .read()
-            .ok()
-            .and_then(|c| c.clone())
-            .is_none_or(|c| c.refresh_at <= Instant::now());
-        if !due {
-            return;
+        // A request may have exchanged meanwhile.
+        let still_due = inner
+            .current_token()
+            .is_some_and(|c| retry_at.unwrap_or(c.refresh_at) <= Instant::now());
+        if !still_due {
+            continue;
         }
+        retry_at = None;
         if let Err(e) = Inner::exchange(&inner).await {
             tracing::warn!(provider = %inner.name, error = %e, "refreshing the Copilot token failed");
             if !matches!(e, UpstreamError::Secret(_)) {
-                if let Some(token) = inner.valid() {
-                    let again = (Instant::now() + RETRY_AFTER_FAILURE).min(token.expires_at);
-                    schedule_refresh(Arc::downgrade(&inner), again);
-                }
+                retry_at = inner
+                    .valid()
+                    .map(|token| (Instant::now() + RETRY_AFTER_FAILURE).min(token.expires_at));
             }
         }
-    });
+    }
+}
+
+/// Each model's prompt limit from a `/models` answer: `capabilities.limits.max_prompt_tokens`,
+/// else its whole context window.
+fn model_windows(body: &[u8]) -> HashMap<String, u64> {
+    let Ok(answer) = serde_json::from_slice::<Value>(body) else {
+        return HashMap::new();
+    };
+    let models = answer.get("data").and_then(Value::as_array);
+    models
+        .into_iter()
+        .flatten()
+        .filter_map(|model| {
+            let id = model.get("id").and_then(Value::as_str)?;
+            let limits = model.pointer("/capabilities/limits")?;
+            let window = limits
+                .get("max_prompt_tokens")
+                .or_else(|| limits.get("max_context_window_tokens"))
+                .and_then(Value::as_u64)?;
+            Some((id.to_owned(), window))
+        })
+        .collect()
 }
 
 #[derive(serde::Deserialize)]
@@ -436,25 +554,18 @@ impl Provider for CopilotProvider {
         http::key_fingerprint(Some(&self.inner.github_token))
     }
 
-    /// Lists Copilot's models (which also proves the GitHub token and the exchange work).
+    fn max_input_tokens(&self, model: &str) -> Option<u64> {
+        self.inner.windows.read().ok()?.get(model).copied()
+    }
+
+    /// Lists Copilot's models (which also proves the GitHub token and the exchange work, and
+    /// refreshes their windows).
     async fn probe(&self, timeout: Duration) -> Result<(), String> {
         let token = tokio::time::timeout(timeout, self.token())
             .await
             .map_err(|_| "the Copilot token exchange timed out".to_owned())?
             .map_err(|e| e.to_string())?;
-        let builder = editor_headers(
-            self.inner
-                .client
-                .get(format!("{}/models", token.api_base))
-                .header(AUTHORIZATION, token.bearer.clone())
-                .header("copilot-integration-id", "vscode-chat"),
-        )
-        .timeout(timeout);
-        match builder.send().await {
-            Ok(response) if response.status().is_success() => Ok(()),
-            Ok(response) => Err(status_error(&self.inner.name, response).await.to_string()),
-            Err(e) => Err(e.to_string()),
-        }
+        self.inner.read_models(&token, timeout).await
     }
 }
 
@@ -496,6 +607,21 @@ mod tests {
         assert!(!has_image(
             &json!({"messages": [{"role": "user", "content": "image_url"}]})
         ));
+    }
+
+    #[test]
+    fn model_windows_are_the_prompt_limits() {
+        let body = json!({"data": [
+            {"id": "gpt-4o", "capabilities": {"limits": {"max_context_window_tokens": 128000, "max_prompt_tokens": 64000}}},
+            {"id": "o3", "capabilities": {"limits": {"max_context_window_tokens": 200000}}},
+            {"id": "embed", "capabilities": {"type": "embeddings"}}
+        ]})
+        .to_string();
+        let windows = model_windows(body.as_bytes());
+        assert_eq!(windows.get("gpt-4o"), Some(&64000));
+        assert_eq!(windows.get("o3"), Some(&200000));
+        assert_eq!(windows.len(), 2);
+        assert!(model_windows(b"not json").is_empty());
     }
 
     #[test]

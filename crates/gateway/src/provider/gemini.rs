@@ -10,15 +10,15 @@ use bytes::Bytes;
 use serde_json::{Map, Value};
 
 use super::{http, with_stream_timeouts, Endpoint, Provider, ProviderRequest, ProviderResponse};
-use crate::config::{ProviderConfig, Timeouts};
-use crate::secret::SecretRef;
+use crate::config::{GeminiSettings, ProviderConfig, Timeouts};
+use crate::credentials::{Credential, Credentials};
 use crate::translate::gemini as wire;
 use crate::translate::{openai as oa, translate_stream};
 use crate::wire::{UpstreamError, Usage};
 
 pub struct GeminiProvider {
     base_url: String,
-    api_key: Option<SecretRef>,
+    api_key: Option<Credential>,
     client: http::Client,
 }
 
@@ -45,26 +45,27 @@ const SUPPORTED_CHAT: &[&str] = &[
 const SUPPORTED_EMBEDDINGS: &[&str] = &["model", "input", "dimensions", "encoding_format"];
 
 impl GeminiProvider {
-    pub fn new(config: &ProviderConfig) -> Result<Self, String> {
+    pub fn new(
+        config: &ProviderConfig,
+        settings: &GeminiSettings,
+        credentials: &Credentials,
+    ) -> Result<Self, String> {
         Ok(GeminiProvider {
-            base_url: config
-                .base_url
-                .clone()
-                .unwrap_or_else(|| "https://generativelanguage.googleapis.com/v1beta".into()),
-            api_key: config.api_key.clone(),
+            base_url: settings.base_url.clone(),
+            api_key: settings.api_key.as_ref().map(|r| credentials.credential(r)),
             client: http::Client::new(config)?,
         })
     }
 
-    fn authorize<'a>(
+    async fn authorize<'a>(
         &self,
         builder: http::RequestBuilder<'a>,
     ) -> Result<http::RequestBuilder<'a>, UpstreamError> {
         match &self.api_key {
             None => Ok(builder),
-            Some(reference) => Ok(builder.header(
+            Some(key) => Ok(builder.header(
                 "x-goog-api-key",
-                http::key_header(reference, str::to_owned)?,
+                http::key_header(key, str::to_owned).await?,
             )),
         }
     }
@@ -82,7 +83,7 @@ impl GeminiProvider {
             .header(CONTENT_TYPE, "application/json")
             .header("x-correlation-id", correlation_id)
             .body(body);
-        let response = http::send(self.authorize(builder)?, timeouts).await?;
+        let response = http::send(self.authorize(builder).await?, timeouts).await?;
         if response.status().is_success() {
             return Ok(response);
         }
@@ -223,7 +224,7 @@ impl Provider for GeminiProvider {
             .client
             .get(format!("{}/models", self.base_url))
             .timeout(timeout);
-        let builder = self.authorize(builder).map_err(|e| e.to_string())?;
+        let builder = self.authorize(builder).await.map_err(|e| e.to_string())?;
         match builder.send().await {
             Ok(response) if response.status().is_success() => Ok(()),
             Ok(response) => {

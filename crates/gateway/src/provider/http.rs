@@ -17,7 +17,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::config::{ProviderConfig, Timeouts};
-use crate::secret::SecretRef;
+use crate::credentials::Credential;
 use crate::wire::{EventStream, TimeoutPhase, UpstreamError};
 
 /// A backend's answer; its body arrives as it is read.
@@ -162,24 +162,27 @@ impl RequestBuilder<'_> {
 }
 
 /// The provider's key as a sensitive header value, formatted by `format` (e.g. `Bearer {key}`).
-pub(super) fn key_header(
-    reference: &SecretRef,
+/// The value comes from the credential's last background read: no file or keychain call here.
+pub(super) async fn key_header(
+    credential: &Credential,
     format: impl Fn(&str) -> String,
 ) -> Result<HeaderValue, UpstreamError> {
-    let key = reference
-        .resolve()
+    let key = credential
+        .get()
+        .await
         .map_err(|e| UpstreamError::Secret(e.to_string()))?;
     let mut value = HeaderValue::from_str(&format(key.expose())).map_err(|_| {
         UpstreamError::Secret(format!(
-            "the key in `{reference}` contains characters not allowed in a header"
+            "the key in `{}` contains characters not allowed in a header",
+            credential.reference()
         ))
     })?;
     value.set_sensitive(true);
     Ok(value)
 }
 
-pub(super) fn key_fingerprint(reference: Option<&SecretRef>) -> Option<String> {
-    let key = reference?.resolve().ok()?;
+pub(super) fn key_fingerprint(credential: Option<&Credential>) -> Option<String> {
+    let key = credential?.current()?.ok()?;
     Some(crate::config::file::revision_of(key.expose()))
 }
 

@@ -5,6 +5,7 @@
 //! Messages, OpenAI's Responses) declare it in `native_dialects` and take it in `send_native`.
 
 mod anthropic;
+mod context;
 pub mod copilot;
 mod demo;
 mod gemini;
@@ -17,10 +18,11 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt;
 
-use crate::config::{ProviderConfig, ProviderKind, Timeouts};
+use crate::config::{ProviderConfig, ProviderSettings, Timeouts};
 use crate::wire::{EventStream, TimeoutPhase, UpstreamError, Usage};
 
 pub use anthropic::AnthropicProvider;
+pub use context::BuildContext;
 pub use copilot::CopilotProvider;
 pub use demo::DemoProvider;
 pub use gemini::GeminiProvider;
@@ -144,6 +146,12 @@ pub trait Provider: Send + Sync {
         None
     }
 
+    /// The context window the backend reports for `model` (Copilot's `/models`), used where the
+    /// target sets no `max_input_tokens`.
+    fn max_input_tokens(&self, _model: &str) -> Option<u64> {
+        None
+    }
+
     /// The request parameters (top-level body keys) this provider cannot take for `endpoint`.
     /// The proxy drops them with a note, or refuses the request, per the provider's
     /// `unsupported_params`; they are never forwarded to fail obscurely.
@@ -171,14 +179,26 @@ pub trait Provider: Send + Sync {
     }
 }
 
-/// Builds the adapter for a provider's kind.
-pub fn build(config: &ProviderConfig) -> Result<std::sync::Arc<dyn Provider>, String> {
-    Ok(match config.kind {
-        ProviderKind::OpenAi => std::sync::Arc::new(OpenAiProvider::new(config)?),
-        ProviderKind::Anthropic => std::sync::Arc::new(AnthropicProvider::new(config)?),
-        ProviderKind::Gemini => std::sync::Arc::new(GeminiProvider::new(config)?),
-        ProviderKind::GithubCopilot => std::sync::Arc::new(CopilotProvider::new(config)?),
-        ProviderKind::Demo => std::sync::Arc::new(DemoProvider),
+/// Builds the adapter for a provider's kind; each takes its own settings.
+pub fn build(
+    config: &ProviderConfig,
+    context: &BuildContext,
+) -> Result<std::sync::Arc<dyn Provider>, String> {
+    let credentials = &context.credentials;
+    Ok(match &config.settings {
+        ProviderSettings::OpenAi(s) => {
+            std::sync::Arc::new(OpenAiProvider::new(config, s, credentials)?)
+        }
+        ProviderSettings::Anthropic(s) => {
+            std::sync::Arc::new(AnthropicProvider::new(config, s, credentials)?)
+        }
+        ProviderSettings::Gemini(s) => {
+            std::sync::Arc::new(GeminiProvider::new(config, s, credentials)?)
+        }
+        ProviderSettings::GithubCopilot(s) => {
+            std::sync::Arc::new(CopilotProvider::new(config, s, context)?)
+        }
+        ProviderSettings::Demo => std::sync::Arc::new(DemoProvider),
     })
 }
 

@@ -12,8 +12,8 @@ use super::{
     http, with_stream_timeouts, Dialect, Endpoint, NativeRequest, Provider, ProviderRequest,
     ProviderResponse,
 };
-use crate::config::ProviderConfig;
-use crate::secret::SecretRef;
+use crate::config::{OpenAiSettings, ProviderConfig};
+use crate::credentials::{Credential, Credentials};
 use crate::wire::{sanitize_upstream_message, SseEvent, UpstreamError, Usage};
 
 pub struct OpenAiProvider {
@@ -22,7 +22,7 @@ pub struct OpenAiProvider {
     /// `base_url` joined with each endpoint's path (chat completions, completions, embeddings),
     /// parsed once instead of per request.
     endpoint_urls: [Option<::http::Uri>; 3],
-    api_key: Option<SecretRef>,
+    api_key: Option<Credential>,
     /// The backend speaks the Responses API (`responses` in its config).
     responses: bool,
     /// One pool per provider: connections are kept alive between requests.
@@ -30,8 +30,12 @@ pub struct OpenAiProvider {
 }
 
 impl OpenAiProvider {
-    pub fn new(config: &ProviderConfig) -> Result<Self, String> {
-        let base_url = config.base_url.clone().unwrap_or_default();
+    pub fn new(
+        config: &ProviderConfig,
+        settings: &OpenAiSettings,
+        credentials: &Credentials,
+    ) -> Result<Self, String> {
+        let base_url = settings.base_url.clone();
         let endpoint_urls = [
             Endpoint::ChatCompletions,
             Endpoint::Completions,
@@ -46,21 +50,21 @@ impl OpenAiProvider {
             name: config.name.clone(),
             base_url,
             endpoint_urls,
-            api_key: config.api_key.clone(),
-            responses: config.responses,
+            api_key: settings.api_key.as_ref().map(|r| credentials.credential(r)),
+            responses: settings.responses,
             client: http::Client::new(config)?,
         })
     }
 
-    fn authorize<'a>(
+    async fn authorize<'a>(
         &self,
         builder: http::RequestBuilder<'a>,
     ) -> Result<http::RequestBuilder<'a>, UpstreamError> {
         match &self.api_key {
             None => Ok(builder),
-            Some(reference) => Ok(builder.header(
+            Some(key) => Ok(builder.header(
                 AUTHORIZATION,
-                http::key_header(reference, |key| format!("Bearer {key}"))?,
+                http::key_header(key, |key| format!("Bearer {key}")).await?,
             )),
         }
     }
@@ -92,7 +96,7 @@ impl Provider for OpenAiProvider {
             .header(CONTENT_TYPE, "application/json")
             .header("x-correlation-id", &request.correlation_id)
             .body(body);
-        let builder = self.authorize(builder)?;
+        let builder = self.authorize(builder).await?;
 
         let response = http::send(builder, &request.timeouts).await?;
 
@@ -137,7 +141,7 @@ impl Provider for OpenAiProvider {
             .header(CONTENT_TYPE, "application/json")
             .header("x-correlation-id", &request.correlation_id)
             .body(body);
-        let response = http::send(self.authorize(builder)?, &request.timeouts).await?;
+        let response = http::send(self.authorize(builder).await?, &request.timeouts).await?;
         if !response.status().is_success() {
             return Err(status_error(&self.name, response).await);
         }
@@ -153,7 +157,7 @@ impl Provider for OpenAiProvider {
             .client
             .get(format!("{}/models", self.base_url))
             .timeout(timeout);
-        let builder = self.authorize(builder).map_err(|e| e.to_string())?;
+        let builder = self.authorize(builder).await.map_err(|e| e.to_string())?;
         match builder.send().await {
             Ok(response) if response.status().is_success() => Ok(()),
             Ok(response) => Err(status_error(&self.name, response).await.to_string()),

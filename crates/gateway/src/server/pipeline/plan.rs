@@ -88,10 +88,15 @@ pub(super) fn plan_target(
     request: &PlanRequest<'_>,
     target: &TargetConfig,
 ) -> TargetPlan {
-    if let Some(window) = target.max_input_tokens.filter(|w| request.estimate > *w) {
+    let provider = providers.get(&target.provider);
+    // The config's window, else the one the backend reports (Copilot's `/models`).
+    let window = target
+        .max_input_tokens
+        .or_else(|| provider.and_then(|p| p.max_input_tokens(&target.model)));
+    if let Some(window) = window.filter(|w| request.estimate > *w) {
         return TargetPlan::TooSmall { window };
     }
-    let Some(provider) = providers.get(&target.provider) else {
+    let Some(provider) = provider else {
         return TargetPlan::NoProvider;
     };
     if dialect::passthrough(provider.as_ref(), request.dialect) {

@@ -8,13 +8,13 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_yaml_ng::Value;
-use switchboard_gateway::config::import_litellm::{
-    import_litellm, import_litellm_with, ImportError, ImportOptions, ImportOutcome,
-};
 use switchboard_gateway::config::{
     Config, LongContext, ParamPolicy, Pricing, ProviderKind, Strategy,
 };
 use switchboard_gateway::secret::SecretRef;
+use switchboard_import_litellm::{
+    import_litellm, import_litellm_with, ImportError, ImportOptions, ImportOutcome,
+};
 
 const FIXTURES: [&str; 6] = [
     "local_backends",
@@ -107,26 +107,23 @@ fn local_vllm_ollama_and_llama_cpp_backends_become_openai_providers() {
     let (outcome, config) = import("local_backends");
 
     let armitage = &config.providers["armitage-8000"];
-    assert_eq!(
-        armitage.base_url.as_deref(),
-        Some("http://armitage:8000/v1")
-    );
-    assert_eq!(armitage.api_key, None);
+    assert_eq!(armitage.base_url(), Some("http://armitage:8000/v1"));
+    assert_eq!(armitage.api_key().cloned(), None);
     // Ollama's native api_base gets /v1, where Ollama serves the OpenAI API.
     assert_eq!(
-        config.providers["ollama"].base_url.as_deref(),
+        config.providers["ollama"].base_url(),
         Some("http://127.0.0.1:11434/v1")
     );
     assert_eq!(
-        config.providers["armitage-11434"].base_url.as_deref(),
+        config.providers["armitage-11434"].base_url(),
         Some("http://armitage:11434/v1")
     );
     assert_eq!(
-        config.providers["gpu-box-8080"].api_key,
+        config.providers["gpu-box-8080"].api_key().cloned(),
         Some(SecretRef::Env("LLAMA_CPP_KEY".into()))
     );
     assert_eq!(
-        config.providers["lm-studio"].base_url.as_deref(),
+        config.providers["lm-studio"].base_url(),
         Some("http://localhost:1234/v1")
     );
 
@@ -207,20 +204,17 @@ fn cloud_keys_become_env_references_and_unsupported_providers_stay_commented_out
     let (outcome, config) = import("cloud");
 
     let openai = &config.providers["openai"];
+    assert_eq!(openai.base_url(), Some("https://api.openai.com/v1"));
     assert_eq!(
-        openai.base_url.as_deref(),
-        Some("https://api.openai.com/v1")
-    );
-    assert_eq!(
-        openai.api_key,
+        openai.api_key().cloned(),
         Some(SecretRef::Env("OPENAI_API_KEY".into()))
     );
     assert_eq!(
-        config.providers["openai-2"].api_key,
+        config.providers["openai-2"].api_key().cloned(),
         Some(SecretRef::Env("OPENAI_API_KEY_BACKUP".into()))
     );
     assert_eq!(
-        config.providers["groq"].base_url.as_deref(),
+        config.providers["groq"].base_url(),
         Some("https://api.groq.com/openai/v1")
     );
     // router_settings.timeout → every provider's default total_s; the deployment's own wins.
@@ -234,13 +228,10 @@ fn cloud_keys_become_env_references_and_unsupported_providers_stay_commented_out
 
     // Anthropic and Gemini become providers of their own kinds, keys from LiteLLM's variables.
     let anthropic = &config.providers["anthropic"];
-    assert_eq!(anthropic.kind, ProviderKind::Anthropic);
+    assert_eq!(anthropic.kind(), ProviderKind::Anthropic);
+    assert_eq!(anthropic.base_url(), Some("https://api.anthropic.com"));
     assert_eq!(
-        anthropic.base_url.as_deref(),
-        Some("https://api.anthropic.com")
-    );
-    assert_eq!(
-        anthropic.api_key,
+        anthropic.api_key().cloned(),
         Some(SecretRef::Env("ANTHROPIC_API_KEY".into()))
     );
     assert_eq!(
@@ -253,13 +244,13 @@ fn cloud_keys_become_env_references_and_unsupported_providers_stay_commented_out
         Some(8192)
     );
     let gemini = &config.providers["gemini"];
-    assert_eq!(gemini.kind, ProviderKind::Gemini);
+    assert_eq!(gemini.kind(), ProviderKind::Gemini);
     assert_eq!(
-        gemini.base_url.as_deref(),
+        gemini.base_url(),
         Some("https://generativelanguage.googleapis.com/v1beta")
     );
     assert_eq!(
-        gemini.api_key,
+        gemini.api_key().cloned(),
         Some(SecretRef::Env("GEMINI_API_KEY".into()))
     );
     assert_eq!(
@@ -491,11 +482,11 @@ fn literal_secrets_never_reach_the_output_or_the_report() {
     // A literal key's deployment is on its own provider, which reads the key from a variable of
     // its own (not OPENAI_API_KEY, which the other provider reads); the report says to export it.
     assert_eq!(
-        config.providers["openai"].api_key,
+        config.providers["openai"].api_key().cloned(),
         Some(SecretRef::Env("OPENAI_2_API_KEY".into()))
     );
     assert_eq!(
-        config.providers["openai-2"].api_key,
+        config.providers["openai-2"].api_key().cloned(),
         Some(SecretRef::Env("OPENAI_API_KEY".into()))
     );
     assert_eq!(
@@ -518,7 +509,7 @@ fn literal_secrets_never_reach_the_output_or_the_report() {
         "api_key = \"env:ANTHROPIC_API_KEY\"",
     );
     assert_eq!(
-        config.providers["anthropic"].api_key,
+        config.providers["anthropic"].api_key().cloned(),
         Some(SecretRef::Env("ANTHROPIC_API_KEY".into()))
     );
     // The literal master key is a client token: its SHA-256 only.
@@ -529,9 +520,7 @@ fn literal_secrets_never_reach_the_output_or_the_report() {
     );
     // Credentials and query in api_base are stripped, with a note.
     assert_eq!(
-        config.providers["vllm-internal-example"]
-            .base_url
-            .as_deref(),
+        config.providers["vllm-internal-example"].base_url(),
         Some("https://vllm.internal.example.com/v1")
     );
     assert_note(
@@ -554,7 +543,7 @@ fn edge_cases_are_translated_or_reported() {
     // Spaces are not allowed in alias names.
     assert_eq!(targets(&config, "My-Model"), ["10-0-0-5-9000/my-model"]);
     assert_eq!(
-        config.providers["10-0-0-5-9000"].base_url.as_deref(),
+        config.providers["10-0-0-5-9000"].base_url(),
         Some("http://10.0.0.5:9000/v1")
     );
     assert_note(
@@ -607,12 +596,9 @@ fn edge_cases_are_translated_or_reported() {
     );
     // Known OpenAI-compatible clouds get their default URL and key variable.
     let together = &config.providers["together"];
+    assert_eq!(together.base_url(), Some("https://api.together.xyz/v1"));
     assert_eq!(
-        together.base_url.as_deref(),
-        Some("https://api.together.xyz/v1")
-    );
-    assert_eq!(
-        together.api_key,
+        together.api_key().cloned(),
         Some(SecretRef::Env("TOGETHERAI_API_KEY".into()))
     );
     assert_eq!(

@@ -7,8 +7,8 @@
 //! - Key values never leave the importer: a literal `api_key`, `master_key` or anything else that
 //!   may hold a secret is neither written to the output nor quoted in the report. Only references
 //!   (`os.environ/VAR` → `env:VAR`), variable names and client keys' SHA-256 digests are.
-//! - What Switchboard cannot speak yet (Azure, Bedrock, GitHub Copilot, ...) is kept as a
-//!   commented-out block at the end of the output, never as invalid TOML.
+//! - What Switchboard cannot speak yet (Azure, Bedrock, ...) is kept as a commented-out block
+//!   at the end of the output, never as invalid TOML.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -70,7 +70,7 @@ pub struct RemoteModels {
 #[derive(Debug, Clone)]
 pub struct MasterKey {
     pub reference: String,
-    pub value: crate::secret::Secret<String>,
+    pub value: switchboard_gateway::secret::Secret<String>,
 }
 
 /// A virtual-key export file's text and name.
@@ -201,7 +201,7 @@ pub fn import_litellm_sources(
     importer.name_literal_keys();
 
     let toml = importer.render(options);
-    if let Err(e) = super::Config::parse(&toml, "imported config") {
+    if let Err(e) = switchboard_gateway::config::Config::parse(&toml, "imported config") {
         return Err(ImportError::Invalid(e.to_string()));
     }
     Ok(ImportOutcome {
@@ -1847,7 +1847,7 @@ impl Importer {
         };
         self.tokens.push(TokenOut {
             name: NAME.to_owned(),
-            hash: crate::server::guard::hash_token(&value),
+            hash: switchboard_gateway::hash_token(&value),
             description: "LiteLLM master_key".to_owned(),
             tenant: None,
             aliases: None,
@@ -1899,7 +1899,9 @@ impl Importer {
         let Some(s) = self.breaker_cooldown else {
             return;
         };
-        let default_max = super::BreakerSettings::default().max_cooldown.as_secs_f64();
+        let default_max = switchboard_gateway::config::BreakerSettings::default()
+            .max_cooldown
+            .as_secs_f64();
         let max = if s > default_max {
             format!(
                 " and `breaker.max_cooldown_s = {}` (it may not be below cooldown_s)",
@@ -2736,7 +2738,11 @@ impl Importer {
         }
         if let Some(cooldown) = self.breaker_cooldown {
             breaker.insert("cooldown_s", seconds_value(cooldown));
-            if cooldown > super::BreakerSettings::default().max_cooldown.as_secs_f64() {
+            if cooldown
+                > switchboard_gateway::config::BreakerSettings::default()
+                    .max_cooldown
+                    .as_secs_f64()
+            {
                 breaker.insert("max_cooldown_s", seconds_value(cooldown));
             }
         }
@@ -3143,8 +3149,8 @@ const CONTENT_POLICY: &str = "content_policy_fallbacks not imported: Switchboard
 fn provider_table(provider: &Provider) -> Table {
     let mut table = Table::new();
     table.insert("kind", value(provider.key.kind.as_str()));
-    let kind_default = super::ProviderKind::parse(&provider.key.kind)
-        .and_then(super::ProviderKind::default_base_url);
+    let kind_default = switchboard_gateway::config::ProviderKind::parse(&provider.key.kind)
+        .and_then(switchboard_gateway::config::ProviderKind::default_base_url);
     if let Some(base) = &provider.key.base_url {
         if kind_default != Some(base.as_str()) {
             table.insert("base_url", value(base.as_str()));

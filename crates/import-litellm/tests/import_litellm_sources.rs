@@ -6,13 +6,13 @@
 
 use std::collections::BTreeMap;
 
-use switchboard_gateway::config::import_litellm::{
-    import_litellm_sources, import_litellm_with, ImportError, ImportOptions, ImportOutcome,
-    KeysExport, MasterKey, RemoteModels,
-};
 use switchboard_gateway::config::{Config, ParamPolicy, Period, ProviderKind};
 use switchboard_gateway::hash_token;
 use switchboard_gateway::secret::{Secret, SecretRef};
+use switchboard_import_litellm::{
+    import_litellm_sources, import_litellm_with, ImportError, ImportOptions, ImportOutcome,
+    KeysExport, MasterKey, RemoteModels,
+};
 
 fn parse(outcome: &ImportOutcome) -> Config {
     Config::parse(&outcome.toml, "imported.toml")
@@ -135,9 +135,13 @@ fn every_vendor_prefix_gets_litellm_default_url_and_key_variable() {
     let (outcome, config) = import(&yaml, &no_env());
     for (i, (model, provider, base, key)) in cases.iter().enumerate() {
         let p = &config.providers[*provider];
-        assert_eq!(p.kind, ProviderKind::OpenAi, "{model}");
-        assert_eq!(p.base_url.as_deref(), Some(*base), "{model}");
-        assert_eq!(p.api_key, Some(SecretRef::Env((*key).into())), "{model}");
+        assert_eq!(p.kind(), ProviderKind::OpenAi, "{model}");
+        assert_eq!(p.base_url(), Some(*base), "{model}");
+        assert_eq!(
+            p.api_key().cloned(),
+            Some(SecretRef::Env((*key).into())),
+            "{model}"
+        );
         let id = model.split_once('/').unwrap().1;
         assert_eq!(
             config.aliases[&format!("m{i}")].targets[0].label(),
@@ -157,32 +161,35 @@ fn anthropic_gemini_and_local_servers_keep_their_api_bases() {
         - model_name: ol\n  litellm_params:\n    model: ollama_chat/qwen3\n";
     let (outcome, config) = import(yaml, &no_env());
     let claude = &config.providers["10-1-1-1-8080"];
-    assert_eq!(claude.kind, ProviderKind::Anthropic);
+    assert_eq!(claude.kind(), ProviderKind::Anthropic);
     // Switchboard appends /v1/messages itself.
-    assert_eq!(claude.base_url.as_deref(), Some("http://10.1.1.1:8080"));
+    assert_eq!(claude.base_url(), Some("http://10.1.1.1:8080"));
     // Anthropic providers need a key: LiteLLM's default variable, said in the report.
     assert_eq!(
-        claude.api_key,
+        claude.api_key().cloned(),
         Some(SecretRef::Env("ANTHROPIC_API_KEY".into()))
     );
     assert_eq!(config.aliases["claude"].targets[0].max_tokens, Some(2000));
     let gem = &config.providers["proxy-example"];
-    assert_eq!(gem.kind, ProviderKind::Gemini);
+    assert_eq!(gem.kind(), ProviderKind::Gemini);
     assert_eq!(
-        gem.base_url.as_deref(),
+        gem.base_url(),
         Some("https://proxy.example.com/gemini/v1beta")
     );
-    assert_eq!(gem.api_key, Some(SecretRef::Env("MY_GEMINI".into())));
     assert_eq!(
-        config.providers["gpu-8000"].base_url.as_deref(),
+        gem.api_key().cloned(),
+        Some(SecretRef::Env("MY_GEMINI".into()))
+    );
+    assert_eq!(
+        config.providers["gpu-8000"].base_url(),
         Some("http://gpu:8000/v1")
     );
     assert_eq!(
-        config.providers["lm-studio"].base_url.as_deref(),
+        config.providers["lm-studio"].base_url(),
         Some("http://localhost:1234/v1")
     );
     assert_eq!(
-        config.providers["ollama"].base_url.as_deref(),
+        config.providers["ollama"].base_url(),
         Some("http://localhost:11434/v1")
     );
     assert_note(
@@ -201,13 +208,9 @@ fn github_copilot_imports_as_its_own_kind_with_the_login_note() {
     );
     let (outcome, config) = import(&yaml, &no_env());
     let provider = &config.providers["github_copilot"];
-    assert_eq!(provider.kind, ProviderKind::GithubCopilot);
+    assert_eq!(provider.kind(), ProviderKind::GithubCopilot);
     assert_eq!(
-        provider
-            .api_key
-            .as_ref()
-            .map(ToString::to_string)
-            .as_deref(),
+        provider.api_key().map(ToString::to_string).as_deref(),
         Some("keychain:github_copilot")
     );
     assert_eq!(
@@ -364,10 +367,10 @@ fn models_from_a_running_litellm_merge_with_the_file_once_each() {
         (Some(50000), Some(200000))
     );
     assert_eq!(
-        config.providers["zai"].api_key,
+        config.providers["zai"].api_key().cloned(),
         Some(SecretRef::Env("ZAI_API_KEY".into()))
     );
-    assert_eq!(config.providers["gpu-8000"].api_key, None);
+    assert_eq!(config.providers["gpu-8000"].api_key().cloned(), None);
     assert_note(
         &outcome,
         "http://litellm:4000 /model/info",

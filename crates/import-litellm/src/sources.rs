@@ -149,7 +149,7 @@ impl Importer {
     /// The master key given for `--from-url` is LiteLLM's: a client token (unless the file's
     /// master_key already made one) and, as a reference, the admin token.
     pub(super) fn given_master_key(&mut self, master_key: &MasterKey) {
-        let hash = crate::server::guard::hash_token(master_key.value.expose());
+        let hash = switchboard_gateway::hash_token(master_key.value.expose());
         let reference = one_line(&master_key.reference);
         let path = "--master-key";
         if self.tokens.iter().any(|t| t.hash == hash) {
@@ -161,7 +161,9 @@ impl Importer {
         }
         let name = self.unique_token_name("litellm-master-key");
         self.note(path, format!("the master key from `{reference}` imported as client token `{name}` (its SHA-256; the key is not copied), so clients keep their key"));
-        if self.admin_token.is_none() && crate::secret::SecretRef::parse(&reference).is_ok() {
+        if self.admin_token.is_none()
+            && switchboard_gateway::secret::SecretRef::parse(&reference).is_ok()
+        {
             self.admin_token = Some(reference.clone());
             self.note(
                 path,
@@ -249,7 +251,7 @@ impl Importer {
             Some(s) if s.len() == 64 && s.chars().all(|c| c.is_ascii_hexdigit()) => {
                 s.to_ascii_lowercase()
             }
-            Some(s) if s.starts_with("sk-") && s.len() > 3 => crate::server::guard::hash_token(s),
+            Some(s) if s.starts_with("sk-") && s.len() > 3 => switchboard_gateway::hash_token(s),
             _ => {
                 self.note(path, format!("{label} skipped: it has no `token` (LiteLLM's SHA-256 of the key) or `sk-` key"));
                 return;
