@@ -28,6 +28,8 @@ export type BudgetStatus = {
   resets_at: string;
   timezone: string;
   charged_by: string[];
+  /** prompt caching over the current period (spend/cache.rs) */
+  cache: { input_tokens: number; cache_read_tokens: number; cache_share: number; uncached_usd: number };
 };
 
 export type BudgetsReport = {

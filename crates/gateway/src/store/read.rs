@@ -161,6 +161,24 @@ impl LogReader {
         self.stats_with(query, now_ms, true).await
     }
 
+    /// Requests since `from_ms` (the tray's "today"): one bucket, from the rollups when
+    /// `from_ms` is on a whole minute or hour.
+    pub async fn count_since(&self, from_ms: i64, now_ms: i64) -> Result<u64, ReadError> {
+        let to_ms = now_ms.max(from_ms) + 1;
+        let unit = [rollup::HOUR_MS, rollup::MINUTE_MS, 1]
+            .into_iter()
+            .find(|u| from_ms % u == 0)
+            .unwrap_or(1);
+        let step_ms = (to_ms - from_ms + unit - 1) / unit * unit;
+        let query = StatsQuery {
+            from_ms: Some(from_ms),
+            to_ms: Some(to_ms),
+            step_ms: Some(step_ms),
+            group_by: None,
+        };
+        Ok(u64::from(self.stats(&query, now_ms).await?.totals.count))
+    }
+
     /// `rollups: false` reads every row (the benchmark's "before").
     async fn stats_with(
         &self,

@@ -392,6 +392,12 @@ async fn rows_logged_before_the_rollup_are_backfilled_and_old_periods_pruned() -
     assert_eq!(oldest_minute, oldest_row / 60_000 * 60_000);
     assert_eq!(oldest_hour, oldest_row / 3_600_000 * 3_600_000);
     assert_eq!(crate::store::rollup::prune(&pool, 0).await?, 0);
+    // The tray's "requests today": from a whole hour, a whole minute, or any instant.
+    let last = rows.last().map_or(0, |r| r.ts_ms);
+    for from in [oldest_hour + 3_600_000, oldest_minute + 120_000, cut + 777] {
+        let want = rows.iter().filter(|r| r.ts_ms >= from.max(oldest_row)).count() as u64;
+        assert_eq!(reader.count_since(from, last).await?, want, "from {from}");
+    }
     Ok(())
 }
 
