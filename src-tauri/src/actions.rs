@@ -12,7 +12,9 @@ use tauri_plugin_notification::NotificationExt as _;
 use tauri_plugin_opener::OpenerExt as _;
 
 use crate::controller::{ProxyError, ReloadReport};
-use crate::menu_model::{self, ids, MenuInput, MenuView, Period, ProxyState, Requests, ToggleAction};
+use crate::menu_model::{
+    self, ids, MenuInput, MenuView, Period, ProxyState, Requests, ToggleAction,
+};
 use crate::notices::{self, Notice};
 use crate::remote::Remote;
 use crate::Shell;

@@ -4,7 +4,7 @@
 //! a few rollup rows per period instead of every request. Rows logged before the migration are
 //! rolled up in the background (`backfill_step`); pruning drops periods older than the log.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
@@ -37,9 +37,22 @@ const PER_DOUBLING: f64 = 8.0;
 /// Bucket 0 holds everything below this; 255 buckets reach about 100 hours.
 const FLOOR_MS: f64 = 0.1;
 
-/// A sparse log-scale histogram of milliseconds (bucket index → count).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct Hist(BTreeMap<u8, u64>);
+/// A log-scale histogram of milliseconds: counts by bucket index (dense, grown as needed;
+/// stored sparse, see `encode`). Dense so that merging thousands of them is array additions.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Hist(Vec<u64>);
+
+impl PartialEq for Hist {
+    /// Equal counts, whatever the trailing empty buckets.
+    fn eq(&self, other: &Hist) -> bool {
+        let (short, long) = if self.0.len() <= other.0.len() {
+            (&self.0, &other.0)
+        } else {
+            (&other.0, &self.0)
+        };
+        long[..short.len()] == short[..] && long[short.len()..].iter().all(|n| *n == 0)
+    }
+}
 
 impl Hist {
     fn index(ms: f64) -> u8 {
@@ -51,26 +64,37 @@ impl Hist {
     }
 
     /// The bucket's geometric middle.
-    fn value(index: u8) -> f64 {
+    fn value(index: usize) -> f64 {
         if index == 0 {
             0.0
         } else {
-            FLOOR_MS * ((f64::from(index) - 0.5) / PER_DOUBLING).exp2()
+            FLOOR_MS * ((index as f64 - 0.5) / PER_DOUBLING).exp2()
         }
     }
 
+    fn bump(&mut self, index: u8, n: u64) {
+        let i = usize::from(index);
+        if i >= self.0.len() {
+            self.0.resize(i + 1, 0);
+        }
+        self.0[i] += n;
+    }
+
     pub fn add(&mut self, ms: f64) {
-        *self.0.entry(Self::index(ms)).or_default() += 1;
+        self.bump(Self::index(ms), 1);
     }
 
     pub fn merge(&mut self, other: &Hist) {
-        for (&i, &n) in &other.0 {
-            *self.0.entry(i).or_default() += n;
+        if other.0.len() > self.0.len() {
+            self.0.resize(other.0.len(), 0);
+        }
+        for (mine, theirs) in self.0.iter_mut().zip(&other.0) {
+            *mine += theirs;
         }
     }
 
     pub fn total(&self) -> u64 {
-        self.0.values().sum()
+        self.0.iter().sum()
     }
 
     /// Nearest rank, like `read::percentile`, to within a bucket.
@@ -81,7 +105,7 @@ impl Hist {
         }
         let rank = ((q * total as f64).ceil() as u64).clamp(1, total);
         let mut seen = 0;
-        for (&i, &n) in &self.0 {
+        for (i, &n) in self.0.iter().enumerate() {
             seen += n;
             if seen >= rank {
                 return Some(Self::value(i));
@@ -90,11 +114,11 @@ impl Hist {
         None
     }
 
-    /// Index byte, then the count as LEB128, per bucket.
+    /// Index byte, then the count as LEB128, per non-empty bucket.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.0.len() * 2);
-        for (&i, &n) in &self.0 {
-            out.push(i);
+        let mut out = Vec::new();
+        for (i, &n) in self.0.iter().enumerate().filter(|(_, n)| **n > 0) {
+            out.push(i as u8);
             let mut n = n;
             loop {
                 let byte = (n & 0x7f) as u8;
@@ -109,16 +133,16 @@ impl Hist {
         out
     }
 
-    /// Stops at the first malformed entry (keeps what came before).
-    pub fn decode(bytes: &[u8]) -> Hist {
-        let mut hist = Hist::default();
+    /// Adds the counts of `bytes` (one encoding, or several concatenated); stops at the first
+    /// malformed entry (keeps what came before).
+    pub fn add_encoded(&mut self, bytes: &[u8]) {
         let mut it = bytes.iter();
         while let Some(&i) = it.next() {
             let (mut n, mut shift) = (0u64, 0u32);
             loop {
-                let Some(&b) = it.next() else { return hist };
+                let Some(&b) = it.next() else { return };
                 if shift > 63 {
-                    return hist;
+                    return;
                 }
                 n |= u64::from(b & 0x7f) << shift;
                 shift += 7;
@@ -126,8 +150,13 @@ impl Hist {
                     break;
                 }
             }
-            *hist.0.entry(i).or_default() += n;
+            self.bump(i, n);
         }
+    }
+
+    pub fn decode(bytes: &[u8]) -> Hist {
+        let mut hist = Hist::default();
+        hist.add_encoded(bytes);
         hist
     }
 }
@@ -366,11 +395,21 @@ pub(crate) async fn prune(pool: &SqlitePool, now_ms: i64) -> sqlx::Result<u64> {
 /// One stats bucket from a rollup: (bucket start, group or `None`, sums).
 pub(crate) type Line = (i64, Option<String>, Cell);
 
-type ReadRow = (i64, Option<String>, i64, i64, i64, i64, f64, String, String);
+type ReadRow = (
+    i64,
+    Option<String>,
+    i64,
+    i64,
+    i64,
+    i64,
+    f64,
+    Vec<u8>,
+    Vec<u8>,
+);
 
 /// Sums the rows of `tier` whose periods start in `[from_ms, to_ms)` into buckets of
 /// `step_ms` from `origin_ms` (a multiple of the period), per `group` (a column name) or not.
-/// SQLite sums and groups; the histograms are concatenated as hex (their encoding is
+/// SQLite sums and groups; the histograms' bytes are concatenated (the encoding is
 /// self-delimiting and decoding adds repeated buckets), so only one row per bucket and group
 /// comes back.
 pub(crate) async fn read(
@@ -384,7 +423,7 @@ pub(crate) async fn read(
     let rows: Vec<ReadRow> = sqlx::query_as(&format!(
         "SELECT ?1 + (start_ms - ?1) / ?2 * ?2 AS bucket, {group} AS grp, SUM(count), \
          SUM(errors), SUM(input_tokens), SUM(output_tokens), SUM(cost_usd), \
-         group_concat(hex(latency_hist), ''), group_concat(hex(ttft_hist), '') \
+         CAST(group_concat(latency_hist, '') AS BLOB), CAST(group_concat(ttft_hist, '') AS BLOB) \
          FROM {} WHERE start_ms >= ?3 AND start_ms < ?4 GROUP BY bucket, grp",
         tier.table
     ))
@@ -404,22 +443,13 @@ pub(crate) async fn read(
                     input_tokens: i,
                     output_tokens: o,
                     cost_usd: cost,
-                    latency: Hist::decode(&unhex(&latency)),
-                    ttft: Hist::decode(&unhex(&ttft)),
+                    latency: Hist::decode(&latency),
+                    ttft: Hist::decode(&ttft),
                 };
                 (bucket, group, cell)
             },
         )
         .collect())
-}
-
-/// SQLite's `hex()` back to bytes (stops at anything else).
-fn unhex(hex: &str) -> Vec<u8> {
-    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    hex.as_bytes()
-        .chunks_exact(2)
-        .map_while(|pair| Some(digit(pair[0])? << 4 | digit(pair[1])?))
-        .collect()
 }
 
 #[cfg(test)]
@@ -450,7 +480,5 @@ mod tests {
         let mut twice = bytes.clone();
         twice.extend_from_slice(&bytes);
         assert_eq!(Hist::decode(&twice).total(), 2004);
-        let hex: String = bytes.iter().map(|b| format!("{b:02X}")).collect();
-        assert_eq!(unhex(&hex), bytes);
     }
 }
