@@ -42,7 +42,7 @@ const RED: &str = "#dc2626";
 /// The web dashboard's accent (`ui/src/app.css`, light theme): the current page in the nav.
 const ACCENT: &str = "#2563eb";
 /// The dashboard window, whatever page it shows.
-const WINDOW: &str = "^Switchboard";
+const WINDOW: &str = "^Switchboard( .*)?$";
 
 #[test]
 #[ignore = "needs Xvfb and a D-Bus session; scripts/test.sh runs it"]
