@@ -19,9 +19,11 @@ pub mod session;
 pub mod spend;
 pub use server::guard::hash_token;
 pub mod store;
+mod tasks;
 pub mod telemetry;
 pub mod translate;
 mod watch;
+pub mod wire;
 
 pub use admin::AdminService;
 pub use config::Config;
