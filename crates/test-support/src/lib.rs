@@ -29,8 +29,26 @@ pub async fn mock(config: MockConfig) -> MockUpstream {
 
 /// The address of a port nothing listens on: bound, then freed.
 pub fn closed_addr() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local addr")
+    // Bound but never listening: a connect is refused, and the port stays taken until the test
+    // process exits, so no gateway or mock started later (in this process or a child) is handed
+    // the same port by `bind(0)` — a port merely released could be, and then "the closed
+    // backend" answers.
+    static RESERVED: std::sync::Mutex<Vec<socket2::Socket>> = std::sync::Mutex::new(Vec::new());
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+        .expect("create a socket");
+    socket
+        .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .expect("bind a free port");
+    let addr = socket
+        .local_addr()
+        .expect("local addr")
+        .as_socket()
+        .expect("an IP address");
+    RESERVED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .push(socket);
+    addr
 }
 
 /// `http://127.0.0.1:PORT/v1` on a port nothing listens on.
@@ -65,4 +83,20 @@ pub fn repo_root() -> std::path::PathBuf {
         .join("../..")
         .canonicalize()
         .expect("the workspace root exists")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_closed_port_refuses_connections_and_is_never_handed_out_again() {
+        let addr = closed_addr();
+        let refused = std::net::TcpStream::connect(addr).expect_err("nothing listens there");
+        assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+        assert!(
+            std::net::TcpListener::bind(addr).is_err(),
+            "the port stays reserved, so a server started later cannot take it"
+        );
+    }
 }
