@@ -12,7 +12,9 @@ use tauri_plugin_notification::NotificationExt as _;
 use tauri_plugin_opener::OpenerExt as _;
 
 use crate::controller::{ProxyError, ReloadReport, StatusExt};
-use crate::menu_model::{self, ids, MenuView, ToggleAction};
+use crate::menu_model::{
+    self, ids, MenuInput, MenuView, Period, ProxyState, Requests, ToggleAction,
+};
 use crate::notices::{self, Notice};
 use crate::remote::Remote;
 use crate::Shell;
@@ -51,6 +53,7 @@ pub fn on_remote(app: &AppHandle, remote: Remote) {
             Remote::Reload => {
                 let _ = reload(&app).await;
             }
+            Remote::CopyBaseUrl => log_err("copy base URL", copy_base_url(&app).map(|_| ())),
             Remote::LaunchAtLogin(on) => log_err("launch at login", set_autostart(&app, on)),
             Remote::Quit => quit(&app).await,
         }
@@ -108,8 +111,9 @@ pub async fn reload(app: &AppHandle) -> Result<ReloadReport, ProxyError> {
     result
 }
 
-/// Shows the dashboard window, creating it if needed: the gateway's web UI at `/ui` when it is
-/// served, else the status page bundled with the app.
+/// Shows the dashboard window, creating it if needed: the gateway's web UI at `/ui`, reached
+/// through a one-time login link (the window gets its own session; nothing is copied), or the
+/// status page bundled with the app while the gateway does not serve (stopped, failed).
 pub async fn open_dashboard(app: &AppHandle) {
     if let Some(window) = app.get_webview_window(DASHBOARD_LABEL) {
         let _ = window.unminimize();
@@ -117,16 +121,25 @@ pub async fn open_dashboard(app: &AppHandle) {
         let _ = window.set_focus();
         return;
     }
-    // The bundled status page for now: `Controller::web_ui_url` already gives the web
-    // dashboard with its own one-time login (tried on Xvfb: it renders, logged in), but
-    // tests/desktop.rs still drives the status page's buttons; switch when it drives the web UI.
-    let url = WebviewUrl::App("index.html".into());
+    let web_ui = {
+        let shell = app.state::<Shell>();
+        let controller = shell.controller.lock().await;
+        controller.web_ui_url().await
+    };
+    let url = match web_ui.as_deref().map(str::parse) {
+        Some(Ok(url)) => WebviewUrl::External(url),
+        _ => WebviewUrl::App("index.html".into()),
+    };
     let app2 = app.clone();
     // Windows are created on the main thread.
     let created = app.run_on_main_thread(move || {
         let built = WebviewWindowBuilder::new(&app2, DASHBOARD_LABEL, url)
             .title("Switchboard")
-            .inner_size(760.0, 560.0)
+            // The dashboard names the page (and today's count) in its title: so does the window.
+            .on_document_title_changed(|window, title| {
+                let _ = window.set_title(&title);
+            })
+            .inner_size(1180.0, 780.0)
             .min_inner_size(420.0, 320.0)
             .build();
         match built {
@@ -201,7 +214,19 @@ pub async fn quit(app: &AppHandle) {
 pub fn current_view(app: &AppHandle) -> MenuView {
     let shell = app.state::<Shell>();
     let status = shell.status.borrow().clone();
-    menu_model::render(&status.menu_input(autostart_state(app)))
+    menu_model::render(&with_today(&shell, status.menu_input(autostart_state(app))))
+}
+
+/// Today's count (see `count_today` in lib.rs) in place of the since-start one, once known.
+fn with_today(shell: &Shell, mut input: MenuInput) -> MenuInput {
+    let today = shell.today.lock().map(|t| *t).unwrap_or(None);
+    if let (Some(count), ProxyState::Running { requests, .. }) = (today, &mut input.proxy) {
+        *requests = Requests {
+            count,
+            period: Period::Today,
+        };
+    }
+    input
 }
 
 fn autostart_state(app: &AppHandle) -> Option<bool> {
@@ -214,7 +239,7 @@ fn autostart_state(app: &AppHandle) -> Option<bool> {
 pub fn refresh(app: &AppHandle) {
     let shell = app.state::<Shell>();
     let status = shell.status.borrow().clone();
-    let input = status.menu_input(autostart_state(app));
+    let input = with_today(&shell, status.menu_input(autostart_state(app)));
     let view = menu_model::render(&input);
     if let Some(tray) = app.try_state::<crate::tray::Tray>() {
         log_err("update tray", tray.apply(&view));

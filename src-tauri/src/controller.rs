@@ -78,8 +78,8 @@ impl StatusExt for Status {
     fn menu_input(&self, autostart: Option<bool>) -> MenuInput {
         let readiness = self.admin.as_ref().map(AdminService::readiness);
         let requests = Requests {
-            // Rows the request log wrote since the gateway started. See README: a
-            // `requests_today` admin method would let this say "today".
+            // Rows the request log wrote since the gateway started; the shell puts today's
+            // count here once it has one (`actions::with_today`).
             count: readiness.as_ref().map_or(0, |r| r.database.written),
             period: Period::SinceStart,
         };

@@ -39,6 +39,8 @@ pub struct Shell {
     /// The last menu input seen, to send notifications on changes.
     pub seen: Mutex<Option<MenuInput>>,
     pub quitting: AtomicBool,
+    /// Requests logged since local midnight, refreshed every few seconds (the menu's status).
+    pub today: Mutex<Option<u64>>,
 }
 
 /// Runs the app until Quit. Returns the process exit code.
@@ -134,6 +136,7 @@ fn setup(app: &AppHandle, command: Remote) -> Result<(), Box<dyn std::error::Err
         notices: Mutex::new(RateLimiter::default()),
         seen: Mutex::new(None),
         quitting: AtomicBool::new(false),
+        today: Mutex::new(None),
     });
     let view = actions::current_view(app);
     app.manage(tray::Tray::build(app, &view)?);
@@ -169,7 +172,24 @@ async fn refresh_loop(app: AppHandle, mut status: watch::Receiver<Status>) {
                 }
             }
         }
+        count_today(&shell).await;
         actions::refresh(&app);
+    }
+}
+
+/// Counts today's requests from the request log's rollups (a cheap query) for the menu.
+async fn count_today(shell: &Shell) {
+    let admin = shell.status.borrow().admin.clone();
+    let Some(admin) = admin else { return };
+    let midnight = jiff::Zoned::now()
+        .start_of_day()
+        .map(|t| t.timestamp().as_millisecond());
+    let count = match midnight {
+        Ok(from_ms) => admin.requests_since(from_ms).await.ok(),
+        Err(_) => None,
+    };
+    if let Ok(mut today) = shell.today.lock() {
+        *today = count;
     }
 }
 

@@ -10,17 +10,19 @@ pub enum Remote {
     Start,
     Stop,
     Reload,
+    /// Copies the base URL to the clipboard, like the menu's Copy Base URL.
+    CopyBaseUrl,
     /// Turns Launch at Login on or off, like the menu's check item.
     LaunchAtLogin(bool),
     Quit,
 }
 
 pub const USAGE: &str =
-    "usage: switchboard-app [dashboard|start|stop|reload|quit|launch-at-login on|off]
+    "usage: switchboard-app [dashboard|start|stop|reload|copy-base-url|quit|launch-at-login on|off]
 
 Runs Switchboard in the system tray. If it is already running, the command goes to the running
 app: no argument or `dashboard` opens its window, `start`/`stop` switch the proxy, `reload`
-re-reads the config file, `launch-at-login on|off` sets the menu's Launch at Login, `quit` stops
+re-reads the config file, `copy-base-url` copies the base URL, `launch-at-login on|off` sets the menu's Launch at Login, `quit` stops
 the proxy, flushes the request log and exits.
 Environment: SWITCHBOARD_CONFIG (config file), SWITCHBOARD_LOG (log filter, e.g. debug).";
 
@@ -33,6 +35,7 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Remote, String> {
             "start" => Ok(Remote::Start),
             "stop" => Ok(Remote::Stop),
             "reload" => Ok(Remote::Reload),
+            "copy-base-url" => Ok(Remote::CopyBaseUrl),
             "quit" => Ok(Remote::Quit),
             other => Err(format!("unknown command `{other}`")),
         },
@@ -58,6 +61,7 @@ mod tests {
         let none: [&str; 0] = [];
         assert_eq!(parse(&none), Ok(Remote::Dashboard));
         assert_eq!(parse(&["dashboard"]), Ok(Remote::Dashboard));
+        assert_eq!(parse(&["copy-base-url"]), Ok(Remote::CopyBaseUrl));
         assert_eq!(parse(&["start"]), Ok(Remote::Start));
         assert_eq!(parse(&["--stop"]), Ok(Remote::Stop));
         assert_eq!(parse(&["reload"]), Ok(Remote::Reload));

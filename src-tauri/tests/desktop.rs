@@ -6,9 +6,11 @@
 //! reaches webviews), so the test drives the code paths the menu items call: a second launch
 //! hands `dashboard`, `start`, `launch-at-login on|off`, `quit` to the running instance, which
 //! runs `actions::{open_dashboard, start, set_autostart, quit}`, the functions the menu
-//! dispatches to; Stop and Copy are real clicks (xdotool) on the status page's buttons, whose
-//! Tauri commands run `actions::{toggle, copy_base_url}` like the menu items; the window is
-//! closed with WM_DELETE_WINDOW like a close button; SIGTERM runs `actions::quit` too.
+//! dispatches to (`stop` and `copy-base-url` too); the window is closed with WM_DELETE_WINDOW
+//! like a close button; SIGTERM runs `actions::quit` too. The window shows the web dashboard
+//! (logged in through a one-time link); its title follows the page's, which names today's
+//! request count on the overview, so the test reads the dashboard's data off the window name.
+//! While the gateway does not serve (a taken port) the window shows the bundled status page.
 //! Desktop notifications are read off the session bus with dbus-monitor.
 //!
 //! Screenshots of the whole screen (the dashboard window) and the app's log are saved to
@@ -32,16 +34,15 @@ use std::time::{Duration, Instant};
 
 const APP: &str = env!("CARGO_BIN_EXE_switchboard-app");
 
-/// Where the status page's buttons are, relative to the window (see frontend/).
-const STOP_BUTTON: (u32, u32) = (70, 100);
-const COPY_BUTTON: (u32, u32) = (265, 177);
-
 /// Both tests start an X server with `xvfb-run -a`, which picks a display number racily.
 static ONE_DESKTOP_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-/// The status page's dot (`style.css`): green while running, red on an error.
-const GREEN: &str = "#16a34a";
+/// The status page's dot (`style.css`): red on an error.
 const RED: &str = "#dc2626";
+/// The web dashboard's accent (`ui/src/app.css`, light theme): the current page in the nav.
+const ACCENT: &str = "#2563eb";
+/// The dashboard window, whatever page it shows.
+const WINDOW: &str = "^Switchboard( .*)?$";
 
 #[test]
 #[ignore = "needs Xvfb and a D-Bus session; scripts/test.sh runs it"]
@@ -67,15 +68,23 @@ fn tray_app_serves_switches_and_quits_cleanly() {
     .unwrap();
     assert_eq!(code, 200, "{body}");
 
-    // A plain second launch opens the running app's dashboard (and exits at once).
+    // A plain second launch opens the running app's dashboard (and exits at once): the web
+    // dashboard, logged in, whose overview counts the request above.
     desk.second_launch(&env, &[]);
-    let shot = artifacts.join("app-running.png");
     wait_until(
-        "the dashboard renders the running state",
+        "the dashboard's overview with today's request",
         Duration::from_secs(60),
         &mut app,
         &desk,
-        || screenshot_shows(&env, &shot, GREEN),
+        || Ok(!find_windows(&env, "^Switchboard .+ Overview .+ 1 request today$").is_empty()),
+    );
+    let shot = artifacts.join("app-dashboard.png");
+    wait_until(
+        "the dashboard renders",
+        Duration::from_secs(30),
+        &mut app,
+        &desk,
+        || screenshot_shows(&env, &shot, ACCENT),
     );
     eprintln!("screenshot: {}", shot.display());
 
@@ -100,8 +109,8 @@ fn tray_app_serves_switches_and_quits_cleanly() {
         || Ok(!entry.exists()),
     );
 
-    // Copy Base URL (the page's Copy button runs the menu item's action) fills the clipboard.
-    click(&env, "^Switchboard$", COPY_BUTTON);
+    // Copy Base URL (the menu item's action) fills the clipboard.
+    desk.second_launch(&env, &["copy-base-url"]);
     let base_url = format!("http://{addr}/v1");
     wait_until(
         "the clipboard",
@@ -122,7 +131,7 @@ fn tray_app_serves_switches_and_quits_cleanly() {
         || Ok(desk.notifications().contains("Config change rejected")),
     );
     desk.wait_answers(&mut app, addr, Duration::from_secs(5));
-    std::thread::sleep(Duration::from_millis(2500)); // the status page polls every 2 s
+    std::thread::sleep(Duration::from_millis(1500)); // the dashboard hears it over SSE
     let rejected = artifacts.join("app-config-rejected.png");
     screenshot(&env, &rejected).unwrap();
     eprintln!("screenshot: {}", rejected.display());
@@ -130,13 +139,13 @@ fn tray_app_serves_switches_and_quits_cleanly() {
     desk.write_text(&(config_text(addr) + "# fixed\n"));
 
     // Closing the window keeps the app (and the proxy) running in the tray.
-    close_windows(&env, "^Switchboard$");
+    close_windows(&env, WINDOW);
     wait_until(
         "the window closes",
         Duration::from_secs(10),
         &mut app,
         &desk,
-        || Ok(find_windows(&env, "^Switchboard$").is_empty()),
+        || Ok(find_windows(&env, WINDOW).is_empty()),
     );
     std::thread::sleep(Duration::from_millis(500));
     assert!(
@@ -150,20 +159,20 @@ fn tray_app_serves_switches_and_quits_cleanly() {
         Duration::from_secs(20),
         &mut app,
         &desk,
-        || Ok(!find_windows(&env, "^Switchboard$").is_empty()),
+        || Ok(!find_windows(&env, WINDOW).is_empty()),
     );
 
-    // Stop proxy, clicked on the status page (its `proxy_toggle` command runs the same action
-    // as the menu item): the port is free again, and the choice is remembered.
+    // Stop proxy (the menu item's action): the port is free again, and the choice is
+    // remembered.
     let reopened = artifacts.join("app-reopened.png");
     wait_until(
         "the dashboard renders again",
         Duration::from_secs(60),
         &mut app,
         &desk,
-        || screenshot_shows(&env, &reopened, GREEN),
+        || screenshot_shows(&env, &reopened, ACCENT),
     );
-    click(&env, "^Switchboard$", STOP_BUTTON);
+    desk.second_launch(&env, &["stop"]);
     wait_until(
         "the port is free",
         Duration::from_secs(20),
@@ -172,7 +181,7 @@ fn tray_app_serves_switches_and_quits_cleanly() {
         || Ok(TcpListener::bind(addr).is_ok()),
     );
     assert!(desk.remembered().contains("\"proxy_enabled\": false"));
-    std::thread::sleep(Duration::from_millis(2500)); // the status page polls every 2 s
+    std::thread::sleep(Duration::from_millis(2500)); // the dashboard notices
     let stopped = artifacts.join("app-stopped.png");
     screenshot(&env, &stopped).unwrap();
     eprintln!("screenshot: {}", stopped.display());
@@ -587,23 +596,6 @@ fn clipboard(env: &[(String, String)]) -> String {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
         .unwrap_or_default()
-}
-
-/// A real mouse click (XTEST) at `at` inside the window named `pattern`.
-fn click(env: &[(String, String)], pattern: &str, at: (u32, u32)) {
-    let window = find_windows(env, pattern)
-        .last()
-        .copied()
-        .unwrap_or_else(|| panic!("no window named {pattern}"));
-    let status = Command::new("xdotool")
-        .args(["mousemove", "--window", &window.to_string()])
-        .args([at.0.to_string(), at.1.to_string()])
-        .args(["click", "1"])
-        .env_clear()
-        .envs(env.iter().cloned())
-        .status()
-        .unwrap();
-    assert!(status.success());
 }
 
 /// Asks windows to close the way a window manager's close button does: a WM_DELETE_WINDOW

@@ -76,6 +76,7 @@ async function until(what, fn, timeoutMs = 10_000) {
 }
 
 let stopping = false;
+let base = '';
 function stopAll() {
   stopping = true;
   for (const child of children) child.kill('SIGTERM');
@@ -103,7 +104,7 @@ async function main() {
   await until('the mock upstream', () => mockUrl);
   const port = await freePort();
   const closed = await freePort();
-  const base = `http://127.0.0.1:${port}`;
+  base = `http://127.0.0.1:${port}`;
   const config = join(work, 'config.toml');
   const database = join(work, 'data', 'switchboard.db');
   writeFileSync(
@@ -247,6 +248,8 @@ alert_at = 0.8
 
     await page.goto(`${base}/ui/#/budgets`);
     await page.getByTestId('budget').first().waitFor();
+    const cacheLine = await page.getByTestId('budget-cache').first().innerText();
+    check('budgets show their prompt-cache figures', /Prompt cache: (\d+% of|no priced input)/.test(cacheLine), cacheLine);
     await shot(page, 'budgets');
 
     await page.goto(`${base}/ui/#/overview`);
@@ -257,6 +260,129 @@ alert_at = 0.8
     await page.locator('.uplot').first().waitFor();
     await shot(page, 'charts');
 
+    // Keyboard on the logs: j/k move the selection, Enter opens the row, Esc comes back,
+    // `/` focuses the search box and Esc leaves it.
+    await page.goto(`${base}/ui/#/logs`);
+    await until('rows', async () => (await page.getByTestId('log-row').count()) >= 3);
+    await page.locator('body').click({ position: { x: 5, y: 5 } });
+    const selectedIndex = () => page.getByTestId('log-row').evaluateAll((rows) => rows.findIndex((r) => r.classList.contains('sel')));
+    const before = await selectedIndex();
+    await page.keyboard.press('j');
+    await page.keyboard.press('j');
+    const afterJ = await selectedIndex();
+    await page.keyboard.press('k');
+    const afterK = await selectedIndex();
+    check('j and k move through the rows', before === 0 && afterJ === 2 && afterK === 1, `${before} → ${afterJ} → ${afterK}`);
+    const selectedId = await page.locator('[data-testid="log-row"].sel').getAttribute('href');
+    await page.keyboard.press('Enter');
+    await page.getByTestId('attempts').waitFor();
+    check('Enter opens the selected row', page.url().endsWith(selectedId ?? '-'), page.url());
+    await page.keyboard.press('Escape');
+    await page.getByRole('heading', { name: 'Logs' }).waitFor();
+    check('Esc closes the request detail', page.url().includes('#/logs'), page.url());
+    await page.keyboard.press('/');
+    const focused = await page.evaluate(() => document.activeElement?.hasAttribute('data-search') ?? false);
+    check('`/` focuses the search box', focused);
+    await page.keyboard.press('Escape');
+    const blurred = await page.evaluate(() => !document.activeElement?.hasAttribute('data-search'));
+    check('Esc leaves the search box', blurred);
+
+    // Time range and filters are in the URL: a reload (or a shared link) keeps them.
+    await page.getByLabel('Time range').selectOption('1h');
+    await page.getByTestId('filter-status').selectOption('error');
+    await until('the URL', async () => page.url().includes('range=1h') && page.url().includes('status=error'));
+    await page.reload();
+    await page.getByRole('heading', { name: 'Logs' }).waitFor();
+    const kept = (await page.getByLabel('Time range').inputValue()) === '1h' && (await page.getByTestId('filter-status').inputValue()) === 'error';
+    const onlyFailed = await until('the failed row', async () => {
+      const rows = await page.getByTestId('log-row').evaluateAll((rs) => rs.map((r) => r.getAttribute('data-alias')));
+      return rows.length > 0 && rows.every((a) => a === 'flaky') ? rows : null;
+    });
+    check('time range and filters survive a reload (they are in the URL)', kept && onlyFailed.length >= 1, page.url());
+
+    // Pause holds new rows back, Resume shows them, Clear empties the table.
+    await page.goto(`${base}/ui/#/logs?alias=chat`);
+    await page.getByTestId('tail-state').getByText('live').waitFor();
+    await until('chat rows', async () => (await page.getByTestId('log-row').count()) >= 1);
+    const shownBefore = await page.getByTestId('log-row').count();
+    await page.getByTestId('pause').click();
+    await chat(`paused-${Date.now()}`);
+    await page.getByTestId('resume').getByText('1 new').waitFor();
+    const whilePaused = await page.getByTestId('log-row').count();
+    await page.getByTestId('resume').click();
+    await until('the held row', async () => (await page.getByTestId('log-row').count()) === shownBefore + 1);
+    check('pause holds new rows back and resume shows them', whilePaused === shownBefore);
+    await page.getByRole('button', { name: 'Clear' }).click();
+    check('clear empties the table', (await page.getByTestId('log-row').count()) === 0);
+
+    // Column toggles: hiding Target removes the column, and the choice is remembered.
+    await page.getByRole('button', { name: 'Columns' }).click();
+    await page.getByLabel('Target', { exact: true }).first().uncheck();
+    await page.reload();
+    await page.getByRole('heading', { name: 'Logs' }).waitFor();
+    const targetHeader = await page.locator('.thead .c-target').count();
+    check('a hidden column stays hidden after a reload', targetHeader === 0);
+    await page.getByRole('button', { name: 'Columns' }).click();
+    await page.getByLabel('Target', { exact: true }).first().check();
+
+    // The live tail under load: requests as fast as the gateway takes them (64 at a time) for
+    // a few seconds. The table stays virtualized (a screenful of rows in the DOM), every row
+    // arrives, and the page keeps painting (frame gaps measured in the page).
+    await page.goto(`${base}/ui/#/logs`);
+    await page.getByTestId('tail-state').getByText('live').waitFor();
+    await page.evaluate(() => {
+      window.__gaps = [];
+      let last = performance.now();
+      const tick = (t) => {
+        window.__gaps.push(t - last);
+        last = t;
+        if (!window.__stop) requestAnimationFrame(tick);
+      };
+      requestAnimationFrame(tick);
+    });
+    const rowsBefore = Number(await page.getByTestId('row-count').getAttribute('data-count'));
+    const loadStarted = Date.now();
+    let sentCount = 0;
+    const body = JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'load' }] });
+    await Promise.all(
+      Array.from({ length: 64 }, async () => {
+        while (Date.now() - loadStarted < 4000) {
+          const r = await fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+          await r.arrayBuffer();
+          if (r.ok) sentCount++;
+        }
+      }),
+    );
+    const rate = Math.round(sentCount / ((Date.now() - loadStarted) / 1000));
+    const shownRows = async () => Number(await page.getByTestId('row-count').getAttribute('data-count'));
+    await until('every row in the table', async () => (await shownRows()) >= Math.min(5000, rowsBefore + sentCount), 15_000);
+    const gaps = await page.evaluate(() => {
+      window.__stop = true;
+      return window.__gaps.slice(1);
+    });
+    gaps.sort((a, b) => a - b);
+    const p95 = Math.round(gaps[Math.floor(gaps.length * 0.95)] ?? 0);
+    const worst = Math.round(gaps.at(-1) ?? 0);
+    const inDom = await page.getByTestId('log-row').count();
+    check(
+      'the live table stays virtualized and painting under load',
+      inDom < 80 && worst < 1000,
+      `${sentCount} requests at ${rate}/s; ${inDom} rows in the DOM; frame gap p95 ${p95} ms, worst ${worst} ms`,
+    );
+    await shot(page, 'logs-under-load');
+
+    // Theme: the button cycles system → light → dark and the choice is remembered.
+    const themeButton = page.getByRole('button', { name: /^Theme:/ });
+    const themes = [];
+    for (let i = 0; i < 3; i++) {
+      await themeButton.click();
+      themes.push(await page.evaluate(() => document.documentElement.dataset.theme));
+    }
+    await page.reload();
+    await page.getByRole('heading', { name: 'Logs' }).waitFor();
+    const remembered = await page.evaluate(() => document.documentElement.dataset.theme);
+    check('the theme button cycles light, dark and system, remembered', themes.join(',') === 'light,dark,system' && remembered === 'system', `${themes.join(',')} then ${remembered}`);
+
     // Dark theme and the command palette.
     await page.emulateMedia({ colorScheme: 'dark' });
     await page.goto(`${base}/ui/#/logs`);
@@ -264,6 +390,11 @@ alert_at = 0.8
     await page.keyboard.press('Control+k');
     await page.getByRole('dialog', { name: 'Command palette' }).waitFor();
     await shot(page, 'logs-dark-palette');
+    await page.keyboard.press('Escape');
+    await page.getByRole('dialog', { name: 'Command palette' }).waitFor({ state: 'detached' });
+    check('Esc closes the command palette', true);
+    await page.keyboard.press('Control+k');
+    await page.getByRole('dialog', { name: 'Command palette' }).waitFor();
     await page.keyboard.type('health');
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Health' }).waitFor();
@@ -281,6 +412,14 @@ alert_at = 0.8
   }
   const leaked = gateway.log.join('').includes(link.split('code=')[1]);
   check('the login code never appears in the gateway log', !leaked);
+}
+
+function chat(correlation) {
+  return fetch(`${base}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-correlation-id': correlation },
+    body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'x' }] }),
+  }).then((r) => r.text());
 }
 
 async function shot(page, name) {

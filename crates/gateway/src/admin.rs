@@ -54,6 +54,12 @@ impl AdminService {
         }
     }
 
+    /// Requests logged since `from_ms` (the tray menu's "today"), from the rollups.
+    pub async fn requests_since(&self, from_ms: i64) -> Result<u64, crate::store::read::ReadError> {
+        let now_ms = crate::gateway::now_ms() as i64;
+        self.gateway.inner.reader.count_since(from_ms, now_ms).await
+    }
+
     /// Every budget with what it has spent this period and when it resets.
     pub fn budgets(&self) -> BudgetsReport {
         let (source, as_of) = crate::config::prices::built_in_source();

@@ -138,7 +138,8 @@ pub struct StatsQuery {
     /// Default: now.
     #[cfg_attr(test, ts(type = "number | null"))]
     pub to_ms: Option<i64>,
-    /// Default: a step that gives about 60 buckets. At most 2,000 buckets.
+    /// Default: the smallest round step (1 s to 1 day) giving at most 60 buckets. At most
+    /// 2,000 buckets. Whole-minute (hour) steps round `from_ms` down to the minute (hour).
     #[cfg_attr(test, ts(type = "number | null"))]
     pub step_ms: Option<i64>,
     pub group_by: Option<GroupBy>,

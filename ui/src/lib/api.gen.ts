@@ -68,7 +68,8 @@ from_ms: number | null,
  */
 to_ms: number | null, 
 /**
- * Default: a step that gives about 60 buckets. At most 2,000 buckets.
+ * Default: the smallest round step (1 s to 1 day) giving at most 60 buckets. At most
+ * 2,000 buckets. Whole-minute (hour) steps round `from_ms` down to the minute (hour).
  */
 step_ms: number | null, group_by: GroupBy | null, };
 

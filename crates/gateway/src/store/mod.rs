@@ -7,6 +7,7 @@ mod quarantine;
 pub mod read;
 pub mod responses;
 pub mod retention;
+pub(crate) mod rollup;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -453,6 +454,7 @@ async fn insert(pool: &SqlitePool, rows: &[LogRow]) -> Result<i64, sqlx::Error> 
         insert_bodies(&mut tx, last_id, chunk).await?;
         rest = tail;
     }
+    rollup::add(&mut tx, rows).await?;
     tx.commit().await?;
     Ok(last_id)
 }

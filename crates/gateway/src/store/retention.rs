@@ -21,6 +21,8 @@ const BATCH_ROWS: i64 = 2_000;
 const BATCH_PAUSE: Duration = Duration::from_millis(20);
 /// How often a pass runs (the first runs at start).
 const EVERY: Duration = Duration::from_secs(60);
+/// Rows logged before the rollups existed, rolled up per turn of the loop (a few tens of ms).
+const BACKFILL_ROWS: i64 = 20_000;
 /// How often size and oldest row are refreshed for `status` (two cheap queries).
 const STATS_EVERY: Duration = Duration::from_secs(2);
 
@@ -101,6 +103,7 @@ pub async fn oldest_ts_ms(pool: &SqlitePool) -> sqlx::Result<Option<i64>> {
 pub(super) async fn run(path: PathBuf, shared: Arc<Shared>, stop: CancellationToken) {
     let mut pool: Option<SqlitePool> = None;
     let mut last_pass: Option<tokio::time::Instant> = None;
+    let mut backfilled = false;
     loop {
         if pool.is_none() {
             pool = super::open(&path).await.ok();
@@ -122,6 +125,17 @@ pub(super) async fn run(path: PathBuf, shared: Arc<Shared>, stop: CancellationTo
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "request log pruning failed; retried later"),
+            }
+            if let Err(e) = super::rollup::prune(db, now_ms).await {
+                tracing::warn!(error = %e, "request log rollup pruning failed; retried later");
+            }
+        }
+        if let (Some(db), false) = (&pool, backfilled) {
+            match super::rollup::backfill_step(db, BACKFILL_ROWS).await {
+                Ok(done) => backfilled = done,
+                Err(e) => {
+                    tracing::warn!(error = %e, "request log rollup backfill failed; retried later")
+                }
             }
         }
         if let Some(db) = &pool {
