@@ -3,7 +3,7 @@
 CARGO_TARGET_DIR ?= $(HOME)/.cache/switchboard-target
 export CARGO_TARGET_DIR
 
-.PHONY: run test bench check build app bundle ui-dev
+.PHONY: run test bench check build app bundle ui-dev fuzz soak
 
 # Bundle formats `make bundle` builds: .deb and .AppImage on Linux, .app and .dmg on macOS.
 # AppImage bundling downloads linuxdeploy from GitHub; offline, use `make bundle BUNDLES=deb`.
@@ -35,6 +35,14 @@ check:
 bench:
 	@scripts/bootstrap.sh bench
 	@PATH="$(HOME)/.cargo/bin:$$PATH" python3 bench/run.py
+
+## Run every fuzz target for FUZZ_SECONDS (default 60) each, one at a time (README, Reliability).
+fuzz:
+	@scripts/fuzz.sh
+
+## The soak: 80% of the measured max rate for SOAK_MINUTES (default 10) with reloads and a flapping backend.
+soak:
+	@PATH="$(HOME)/.cargo/bin:$$PATH" python3 scripts/soak.py
 
 ## Release build of the `switchboard` binary.
 build:

@@ -21,5 +21,6 @@ mod import;
 mod logging;
 mod ops;
 mod proxy;
+mod reliability;
 mod sdk;
 mod streaming;

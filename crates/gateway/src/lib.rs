@@ -18,6 +18,8 @@ mod server;
 pub mod session;
 pub mod spend;
 pub use server::guard::hash_token;
+#[doc(hidden)]
+pub use server::guard::verdict as guard_verdict;
 pub mod store;
 pub mod telemetry;
 pub mod translate;

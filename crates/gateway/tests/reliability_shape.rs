@@ -10,7 +10,8 @@ use serde_json::{json, Value};
 
 const ALIASES: &str = "[aliases.\"via/openai\"]\ntargets = [\"oa/gpt-mock\"]\n\
      [aliases.\"via/anthropic\"]\ntargets = [\"an/claude-mock\"]\n\
-     [aliases.\"via/gemini\"]\ntargets = [\"ge/gemini-mock\"]\n";
+     [aliases.\"via/gemini\"]\ntargets = [\"ge/gemini-mock\"]\n\
+     [aliases.mixed]\ntargets = [\"ge/gemini-mock\", \"an/claude-mock\"]\n";
 
 fn upstream_calls(h: &Harness) -> usize {
     h.mock.received().len()
@@ -129,5 +130,21 @@ async fn malformed_anthropic_bodies_are_refused_for_openai_backends() {
         assert!(message.contains(want), "{message} lacks {want}");
         assert_eq!(upstream_calls(&h), before, "no upstream call for {extra}");
     }
+
+    // A target that speaks Anthropic still gets such a body untouched: it judges its own dialect.
+    let mut body = json!({"model": "mixed", "max_tokens": 64});
+    body.as_object_mut()
+        .unwrap()
+        .extend(cases[0].0.as_object().unwrap().clone());
+    let response = h.post("/v1/messages", body.clone()).await;
+    assert_eq!(
+        response.status().as_u16(),
+        200,
+        "{}",
+        response.text().await.unwrap()
+    );
+    let sent = h.mock.received().into_iter().last().unwrap();
+    assert_eq!(sent.path, "/v1/messages");
+    assert_eq!(sent.body["messages"], body["messages"]);
     h.stop().await;
 }

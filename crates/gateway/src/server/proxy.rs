@@ -517,22 +517,6 @@ async fn route(
             };
             let native = anthropic.filter(|_| provider.speaks_anthropic());
             let native_responses = responses.filter(|_| provider.speaks_responses());
-            translate::shape::check_chat_for(
-                provider.family(),
-                endpoint == Endpoint::ChatCompletions,
-                native.is_some() || native_responses.is_some(),
-                &body,
-            )
-            .map_err(|e| {
-                ApiError::invalid_request(
-                    "invalid_request_shape",
-                    format!(
-                        "the request cannot be translated for backend `{label}` ({}): {e}",
-                        provider.family()
-                    ),
-                )
-                .with_route(&candidate.name)
-            })?;
             if let Some(a) = anthropic {
                 if a.endpoint == NativeEndpoint::CountTokens && native.is_none() {
                     // Only Anthropic counts Anthropic's tokens; elsewhere the estimate answers.
@@ -560,6 +544,22 @@ async fn route(
                 untranslatable.get_or_insert(error);
                 continue;
             }
+            translate::shape::check_chat_for(
+                provider.family(),
+                endpoint == Endpoint::ChatCompletions,
+                native.is_some() || native_responses.is_some(),
+                &body,
+            )
+            .map_err(|e| {
+                ApiError::invalid_request(
+                    "invalid_request_shape",
+                    format!(
+                        "the request cannot be translated for backend `{label}` ({}): {e}",
+                        provider.family()
+                    ),
+                )
+                .with_route(&candidate.name)
+            })?;
             let mut target_body = body.clone();
             target_body.insert("model".into(), Value::String(target.model.clone()));
             let mut dropped: Vec<String> = anthropic
