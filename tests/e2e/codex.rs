@@ -77,13 +77,11 @@ async fn codex_cli_runs_a_tool_turn_through_openai_and_anthropic_backends() {
         .await
         .expect("mock upstream starts");
     let dir = tempfile::tempdir().expect("tempdir");
-    let key = dir.path().join("anthropic.key");
-    std::fs::write(&key, "upstream-anthropic-key").expect("key file");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-    }
+    let key = switchboard_test_support::secret_file(
+        dir.path(),
+        "anthropic.key",
+        "upstream-anthropic-key",
+    );
     let config = dir.path().join("config.toml");
     std::fs::write(
         &config,

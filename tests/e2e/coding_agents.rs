@@ -41,13 +41,8 @@ impl Hub {
     async fn start() -> Hub {
         let mock = MockUpstream::start(MockConfig::default()).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let key = dir.path().join("anthropic.key");
-        std::fs::write(&key, "upstream-key").unwrap();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-        }
+        let key =
+            switchboard_test_support::secret_file(dir.path(), "anthropic.key", "upstream-key");
         // `gpt-mock` is the mock's model id that plays the tool-call scenario.
         let config = format!(
             "listen = \"127.0.0.1:0\"\n\n\

@@ -139,7 +139,10 @@ targets = ["copilot/gpt-4o"]
 
     // Refreshed ahead of expiry with no request waiting on it.
     assert!(
-        eventually(Duration::from_secs(10), || mock.exchanges() >= 2).await,
+        eventually(Duration::from_secs(10), || std::future::ready(
+            mock.exchanges() >= 2
+        ))
+        .await,
         "the token was refreshed in the background"
     );
     let response = chat(
@@ -179,6 +182,7 @@ targets = ["copilot/gpt-4o"]
         .map(|t| t["state"].clone());
     assert_eq!(state, Some(json!("misconfigured")), "{health}");
     let exchanges = mock.exchanges();
+    // Part of the scenario: no new exchange may start for a while after the refusal.
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert_eq!(
         mock.exchanges(),

@@ -32,7 +32,7 @@ async fn given_correlation_id_is_returned_forwarded_and_logged() {
     read_sse(response).await;
 
     let forwarded: Vec<Option<String>> = gw
-        .mock
+        .mock()
         .received()
         .iter()
         .map(|r| header(&r.headers, "x-correlation-id").map(str::to_owned))
@@ -65,7 +65,7 @@ async fn request_id_is_accepted_too() {
         header(response.headers(), "x-correlation-id"),
         Some("req-e2e-42")
     );
-    let received = gw.mock.received();
+    let received = gw.mock().received();
     assert_eq!(
         header(&received[0].headers, "x-correlation-id"),
         Some("req-e2e-42")
@@ -126,7 +126,7 @@ async fn correlation_id_is_generated_when_absent_or_unusable() {
     let response = gw.get("/health/liveliness").await;
     assert!(header(response.headers(), "x-correlation-id").is_some());
 
-    let received = gw.mock.received();
+    let received = gw.mock().received();
     assert_eq!(
         header(&received[0].headers, "x-correlation-id"),
         Some(first.as_str())

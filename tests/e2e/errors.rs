@@ -42,7 +42,7 @@ async fn unknown_alias_is_404_with_suggestions() {
     // The same for streams: the error comes before any stream starts.
     let failure = Failure::read(gw.chat(&stream_body("local/caht")).await).await;
     failure.assert_envelope(404, "model_not_found");
-    assert!(gw.mock.received().is_empty());
+    assert!(gw.mock().received().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -82,7 +82,7 @@ async fn malformed_json_is_400_with_line_and_column() {
     )
     .await;
     failure.assert_envelope(400, "invalid_stream");
-    assert!(gw.mock.received().is_empty());
+    assert!(gw.mock().received().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -116,7 +116,7 @@ async fn body_over_the_limit_is_413() {
     assert!(serde_json::to_vec(&small).unwrap().len() < limit);
     let response = gw.chat(&small).await;
     assert_eq!(response.status(), 200);
-    assert_eq!(gw.mock.received().len(), 1);
+    assert_eq!(gw.mock().received().len(), 1);
 }
 
 // Aliases below that check one failure's mapping set `retries = { attempts = 1 }`: by default an
@@ -240,7 +240,7 @@ targets = ["mock/fail-500"]
     }
     // The retries did happen (3 attempts each on the mock).
     let models: Vec<Value> = gw
-        .mock
+        .mock()
         .received()
         .into_iter()
         .map(|r| r.body["model"].clone())
@@ -319,7 +319,7 @@ async fn backend_errors_keep_their_status_and_are_sanitized() {
             }
         }
     }
-    assert_eq!(gw.mock.received().len(), cases.len() * 2);
+    assert_eq!(gw.mock().received().len(), cases.len() * 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -387,7 +387,7 @@ retries = { attempts = 1 }
         .is_some_and(|ms| ms > 0));
 
     assert_eq!(
-        gw.mock.received().len(),
+        gw.mock().received().len(),
         2,
         "skipped targets are not called"
     );
@@ -521,7 +521,7 @@ retries = { attempts = 1 }
     assert_eq!(events.last().map(|e| e.data.as_str()), Some("[DONE]"));
 
     // No fallbacks configured: fail fast with a 503 naming the backend; no other alias is tried.
-    let before = gw.mock.received().len();
+    let before = gw.mock().received().len();
     let started = Instant::now();
     let failure = Failure::read(gw.chat(&chat_body("alone")).await).await;
     assert!(started.elapsed() < Duration::from_secs(3));
@@ -543,7 +543,7 @@ retries = { attempts = 1 }
         "{}",
         failure.text
     );
-    assert_eq!(gw.mock.received().len(), before);
+    assert_eq!(gw.mock().received().len(), before);
 
     // A request the backend rejects (4xx) is not retried elsewhere.
     let failure = Failure::read(gw.chat(&chat_body("picky")).await).await;
@@ -564,7 +564,7 @@ retries = { attempts = 1 }
     }
 
     let models: Vec<Value> = gw
-        .mock
+        .mock()
         .received()
         .into_iter()
         .map(|r| r.body["model"].clone())

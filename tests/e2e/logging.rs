@@ -126,9 +126,9 @@ async fn client_disconnect_mid_stream_is_499_and_cancels_the_backend() {
     // The client goes away after the first chunk (the whole stream would take ~2.4 s).
     drop(reader);
 
-    let mock = &gw.mock;
+    let mock = gw.mock();
     let cancelled = eventually(Duration::from_secs(3), || {
-        mock.stream_stats().cancelled == 1
+        std::future::ready(mock.stream_stats().cancelled == 1)
     })
     .await;
     assert!(
@@ -136,7 +136,7 @@ async fn client_disconnect_mid_stream_is_499_and_cancels_the_backend() {
         "the backend stream was not cancelled: {:?}",
         mock.stream_stats()
     );
-    assert_eq!(gw.mock.stream_stats().completed, 0);
+    assert_eq!(gw.mock().stream_stats().completed, 0);
 
     let rows = gw.finish().await;
     let row = row_for(&rows, "disconnect-stream");

@@ -54,7 +54,7 @@ async fn chat_is_proxied_with_only_the_model_rewritten() {
     assert_eq!(body["echo"], expected_upstream);
 
     // The backend got exactly the client's body with `model` rewritten, nothing else touched.
-    let received = gw.mock.received();
+    let received = gw.mock().received();
     assert_eq!(received.len(), 1, "{received:?}");
     assert_eq!(received[0].path, "/v1/chat/completions");
     assert_eq!(received[0].body, expected_upstream);
@@ -83,7 +83,7 @@ async fn completions_and_embeddings_are_proxied() {
     assert_eq!(body["object"], "list");
     assert_eq!(body["data"][0]["embedding"], json!([0.1, 0.2, 0.3]));
 
-    let received = gw.mock.received();
+    let received = gw.mock().received();
     let paths: Vec<&str> = received.iter().map(|r| r.path.as_str()).collect();
     assert_eq!(paths, ["/v1/completions", "/v1/embeddings"]);
     let mut expected = completion;
@@ -121,7 +121,7 @@ async fn paths_without_the_v1_prefix_work() {
     let response = gw.get("/models/local/chat").await;
     assert_eq!(response.status(), 200);
 
-    let paths: Vec<String> = gw.mock.received().into_iter().map(|r| r.path).collect();
+    let paths: Vec<String> = gw.mock().received().into_iter().map(|r| r.path).collect();
     assert_eq!(
         paths,
         ["/v1/chat/completions", "/v1/completions", "/v1/embeddings"]
@@ -181,7 +181,7 @@ fallbacks = ["local/chat"]
         failure.text
     );
     // Listing models never calls a backend.
-    assert!(gw.mock.received().is_empty());
+    assert!(gw.mock().received().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -199,7 +199,7 @@ async fn case_drift_is_served_by_the_alias() {
         assert_eq!(body["model"], "some-model");
     }
     let models: Vec<Value> = gw
-        .mock
+        .mock()
         .received()
         .into_iter()
         .map(|r| r.body["model"].clone())
@@ -223,7 +223,7 @@ targets = ["withheaders/team-model"]
     .await;
     let response = gw.chat(&chat_body("team")).await;
     assert_eq!(response.status(), 200);
-    let received = gw.mock.received();
+    let received = gw.mock().received();
     assert_eq!(received.len(), 1);
     assert_eq!(header(&received[0].headers, "x-team"), Some("ml-e2e"));
     assert_eq!(received[0].body["model"], "team-model");

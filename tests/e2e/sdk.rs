@@ -98,7 +98,7 @@ targets = ["mock/break-stream"]
     assert!(stdout.contains("0 failed"), "{stdout}");
 
     // The SDK's requests really went through to the backend.
-    let received = gw.mock.received();
+    let received = gw.mock().received();
     assert!(
         received.len() >= 7,
         "the mock saw {} requests",

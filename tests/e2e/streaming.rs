@@ -66,7 +66,7 @@ async fn stream_is_forwarded_chunk_by_chunk() {
     );
 
     // The gateway asked the backend for usage so that the log has token counts.
-    let received = gw.mock.received();
+    let received = gw.mock().received();
     assert_eq!(received.len(), 1);
     assert_eq!(received[0].body["stream_options"]["include_usage"], true);
     assert_eq!(received[0].body["stream"], true);
@@ -107,7 +107,7 @@ async fn usage_chunk_is_shown_when_the_client_asked() {
     assert_eq!(events.last().map(|e| e.data.as_str()), Some("[DONE]"));
     assert_eq!(joined_content(&events), "tok0 tok1 tok2 tok3 tok4 ");
 
-    let received = gw.mock.received();
+    let received = gw.mock().received();
     assert_eq!(
         received[0].body["stream_options"],
         json!({"include_usage": true})
@@ -131,7 +131,7 @@ async fn client_stream_options_are_kept() {
         .iter()
         .filter_map(|e| e.json())
         .all(|c| c.get("usage").is_none()));
-    let received = gw.mock.received();
+    let received = gw.mock().received();
     assert_eq!(
         received[0].body["stream_options"],
         json!({"x_other": 1, "include_usage": true})
@@ -149,5 +149,5 @@ async fn embeddings_refuse_to_stream() {
         .await;
     let failure = crate::support::Failure::read(response).await;
     failure.assert_envelope(400, "invalid_stream");
-    assert!(gw.mock.received().is_empty());
+    assert!(gw.mock().received().is_empty());
 }

@@ -2,18 +2,20 @@
 //! read errors and streams, read the request log, spawn the real binary.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::ops::Deref;
+use std::path::Path;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use mock_upstream::{MockConfig, MockUpstream};
+use mock_upstream::MockConfig;
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 use serde_json::Value;
 use sqlx::Row;
-use switchboard_gateway::{config, Gateway, GatewayOptions, ServerHandle};
+use switchboard_test_support::TestGateway;
+pub use switchboard_test_support::{closed_port_url, eventually, eventually_with, http_client};
 use tokio::io::AsyncBufReadExt;
 
 /// A config with one provider (`mock`, the mock upstream) and one alias (`local/chat` →
@@ -35,24 +37,6 @@ description = "the mock upstream"
 targets = ["mock/some-model"]
 "#;
 
-/// A reqwest client that never goes through a proxy from the environment, and gives up on any
-/// request (body included) after 30 s so that a hang fails the test instead of stalling it.
-pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("reqwest client builds")
-}
-
-/// The URL of a port nothing listens on: bound, then freed.
-pub fn closed_port_url() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    let port = listener.local_addr().expect("local addr").port();
-    drop(listener);
-    format!("http://127.0.0.1:{port}/v1")
-}
-
 /// Replaces `{mock}` and every `{closed}` (a fresh closed port each) in config text.
 pub fn render_config(text: &str, mock_url: &str) -> String {
     let mut out = text.replace("{mock}", mock_url);
@@ -62,15 +46,15 @@ pub fn render_config(text: &str, mock_url: &str) -> String {
     out
 }
 
-/// The gateway in-process on a real socket, the mock upstream behind it, and their files.
-pub struct Gw {
-    _dir: tempfile::TempDir,
-    pub mock: MockUpstream,
-    pub gateway: Gateway,
-    server: Option<ServerHandle>,
-    pub addr: SocketAddr,
-    pub http: reqwest::Client,
-    pub db_path: PathBuf,
+/// The gateway in-process on a real socket (test-support's builder), the mock upstream behind
+/// it, and their files; these suites' request helpers on top.
+pub struct Gw(TestGateway);
+
+impl Deref for Gw {
+    type Target = TestGateway;
+    fn deref(&self) -> &TestGateway {
+        &self.0
+    }
 }
 
 impl Gw {
@@ -81,44 +65,15 @@ impl Gw {
 
     /// A whole config text (with `{mock}` / `{closed}` placeholders) and a mock config.
     pub async fn start_with(mock_config: MockConfig, config_text: &str) -> Gw {
-        let mock = MockUpstream::start(mock_config)
-            .await
-            .expect("mock upstream starts");
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("config.toml");
-        std::fs::write(&path, render_config(config_text, &mock.base_url())).expect("write config");
-        let config = match config::load_file(&path) {
-            Ok(config) => config,
-            Err(e) => panic!("test config is invalid:\n{e}"),
-        };
-        let db_path = dir.path().join("requests.db");
-        let gateway = Gateway::start(
-            config,
-            GatewayOptions {
-                config_path: Some(path),
-                database_path: Some(db_path.clone()),
-            },
-        )
-        .await
-        .expect("gateway starts");
-        let server = gateway
-            .serve("127.0.0.1:0".parse().expect("addr"))
-            .await
-            .expect("gateway listens");
-        let addr = server.local_addr();
-        Gw {
-            _dir: dir,
-            mock,
-            gateway,
-            server: Some(server),
-            addr,
-            http: http_client(),
-            db_path,
-        }
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        let builder = TestGateway::builder();
+        let db = builder.dir().join("requests.db");
+        let gateway = builder
+            .mock(mock_config)
+            .database(db)
+            .config(config_text)
+            .start()
+            .await;
+        Gw(gateway)
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
@@ -170,12 +125,7 @@ impl Gw {
     /// Stops the server (in-flight requests finish), flushes the request log, and returns its
     /// rows in insertion order. The mock and the temp dir live until `self` is dropped.
     pub async fn finish(&mut self) -> Vec<LogRow> {
-        if let Some(server) = self.server.take() {
-            server.stop(Duration::from_secs(10)).await;
-        }
-        tokio::time::timeout(Duration::from_secs(10), self.gateway.shutdown())
-            .await
-            .expect("gateway shutdown finishes");
+        self.0.stop_within(Duration::from_secs(10)).await;
         read_log(&self.db_path).await
     }
 }
@@ -455,20 +405,6 @@ pub fn row_for<'r>(rows: &'r [LogRow], correlation_id: &str) -> &'r LogRow {
     found[0]
 }
 
-/// Polls `condition` every 20 ms until it holds or `within` passes.
-pub async fn eventually(within: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + within;
-    loop {
-        if condition() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 // ------------------------------------------------------------------------------------------
 // The real binary.
 
@@ -483,9 +419,7 @@ pub fn switchboard(home: &Path) -> tokio::process::Command {
 
 fn with_test_env(mut command: tokio::process::Command, home: &Path) -> tokio::process::Command {
     command
-        .env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join(".config"))
-        .env("XDG_DATA_HOME", home.join(".local/share"))
+        .envs(switchboard_test_support::home_env(home))
         .env_remove("SWITCHBOARD_CONFIG")
         .env("SWITCHBOARD_LOG", "info")
         .env("NO_COLOR", "1")
@@ -512,6 +446,8 @@ pub struct Served {
     pub child: tokio::process::Child,
     pub addr: SocketAddr,
     stderr: Arc<Mutex<String>>,
+    /// The task collecting stderr; it ends at the process's end of output.
+    reader: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Served {
@@ -563,7 +499,7 @@ impl Served {
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let collected = stderr.clone();
         // Keeps draining stderr for the life of the process, so it never blocks on a full pipe.
-        tokio::spawn(async move {
+        let reader = tokio::spawn(async move {
             let mut ready_tx = Some(ready_tx);
             let mut lines = tokio::io::BufReader::new(stderr_pipe).lines();
             while let Ok(Some(line)) = lines.next_line().await {
@@ -590,6 +526,7 @@ impl Served {
             child,
             addr,
             stderr,
+            reader: Some(reader),
         }
     }
 
@@ -612,23 +549,26 @@ impl Served {
         assert!(status.success(), "kill -TERM {pid} failed");
     }
 
-    /// Waits for the process to exit; panics with its stderr if it takes longer than `within`.
+    /// Waits for the process to exit and its last stderr lines to be collected; panics with its
+    /// stderr if it takes longer than `within`.
     pub async fn wait_exit(&mut self, within: Duration) -> std::process::ExitStatus {
-        match tokio::time::timeout(within, self.child.wait()).await {
+        let status = match tokio::time::timeout(within, self.child.wait()).await {
             Ok(status) => status.expect("wait for switchboard"),
             Err(_) => panic!(
                 "switchboard did not exit within {within:?}; stderr:\n{}",
                 self.stderr()
             ),
+        };
+        if let Some(reader) = self.reader.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), reader).await;
         }
+        status
     }
 
     /// SIGTERM, then waits for a clean exit (status 0) and returns the full stderr.
     pub async fn stop(mut self) -> String {
         self.terminate();
         let status = self.wait_exit(Duration::from_secs(15)).await;
-        // Let the reader task take the last lines.
-        tokio::time::sleep(Duration::from_millis(50)).await;
         let stderr = self.stderr();
         assert!(status.success(), "exit status {status}; stderr:\n{stderr}");
         stderr

@@ -121,7 +121,7 @@ impl AdminService {
 
     /// Every budget with what it has spent this period and when it resets.
     pub fn budgets(&self) -> BudgetsReport {
-        let (source, as_of) = crate::spend::prices::built_in_source();
+        let (source, as_of) = crate::config::prices::built_in_source();
         let snapshot = self.gateway.snapshot();
         let mut unpriced: Vec<String> = snapshot
             .config

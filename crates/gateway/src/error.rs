@@ -6,6 +6,8 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::wire::UpstreamError;
+
 /// A failure, ready to be sent to the client.
 #[derive(Debug, Clone, Serialize)]
 pub struct ApiError {
@@ -220,6 +222,72 @@ impl IntoResponse for ApiError {
 /// serde_json appends " at line X column Y"; we say it our own way.
 fn strip_position(message: &str) -> &str {
     message.split(" at line ").next().unwrap_or(message)
+}
+
+// Here rather than beside `UpstreamError`: the wire leaf must not depend on the response type.
+impl UpstreamError {
+    /// The client-facing error for a failure of `target` (`provider/model`).
+    pub fn into_api_error(self, target: &str, family: &'static str) -> ApiError {
+        let provider = target.split('/').next().unwrap_or(target);
+        let message = format!("backend `{target}` {self}");
+        let mut error = match &self {
+            UpstreamError::Connect(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "upstream_error",
+                "backend_unreachable",
+                message,
+            ),
+            UpstreamError::Timeout(_) => ApiError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "timeout_error",
+                "backend_timeout",
+                message,
+            ),
+            UpstreamError::Status {
+                status,
+                retry_after_ms,
+                ..
+            } => {
+                let (kind, code) = match status.as_u16() {
+                    401 | 403 => ("authentication_error", "backend_auth_failed"),
+                    404 => ("invalid_request_error", "backend_model_not_found"),
+                    429 => ("rate_limit_error", "backend_rate_limited"),
+                    400..=499 => ("invalid_request_error", "backend_rejected_request"),
+                    _ => ("upstream_error", "backend_error"),
+                };
+                let mut e = ApiError::new(*status, kind, code, message);
+                e.retry_after_ms = *retry_after_ms;
+                e
+            }
+            UpstreamError::Protocol(_) => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "upstream_error",
+                "backend_protocol_error",
+                message,
+            ),
+            UpstreamError::Secret(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "configuration_error",
+                "provider_key_unavailable",
+                format!("provider `{provider}`: {self}"),
+            ),
+            UpstreamError::Unsupported(_) => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                "unsupported_by_provider",
+                message,
+            ),
+            UpstreamError::Untranslatable(_) => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                "untranslatable_request",
+                message,
+            ),
+        };
+        error.target = Some(target.to_owned());
+        error.provider_family = Some(family);
+        error
+    }
 }
 
 #[cfg(test)]

@@ -21,9 +21,11 @@ pub use server::guard::hash_token;
 #[doc(hidden)]
 pub use server::guard::verdict as guard_verdict;
 pub mod store;
+mod tasks;
 pub mod telemetry;
 pub mod translate;
 mod watch;
+pub mod wire;
 
 pub use admin::AdminService;
 pub use config::Config;

@@ -2,16 +2,16 @@
 //! per answer): refuse with when it resets, reroute to another alias, the alert event once, the
 //! spend in the ledger, and a restarted gateway enforcing the same remaining budget.
 
-// Tests may panic on setup failures; that is how they fail.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![cfg(test)] // clippy.toml's allow-unwrap-in-tests then covers the helpers too
 
+use std::ops::Deref;
 use std::path::Path;
-use std::time::Duration;
 
 use mock_upstream::{MockConfig, MockUpstream};
 use serde_json::{json, Value};
 use switchboard_gateway::events::GatewayEvent;
-use switchboard_gateway::{config, hash_token, Gateway, GatewayOptions, ServerHandle};
+use switchboard_gateway::hash_token;
+use switchboard_test_support::{secret_file, spawn, TestGateway};
 
 const TOKEN: &str = "sb-budget-test-token";
 const ADMIN: &str = "sb-budget-admin";
@@ -19,34 +19,24 @@ const ADMIN: &str = "sb-budget-admin";
 /// $10,000 per million tokens both ways: one mock answer (11 + 7 tokens) costs $0.18.
 const PRICED: &str = "input = 10000\noutput = 10000\n";
 
-struct Running {
-    gateway: Gateway,
-    server: ServerHandle,
-    base: String,
+struct Running(TestGateway);
+
+impl Deref for Running {
+    type Target = TestGateway;
+    fn deref(&self) -> &TestGateway {
+        &self.0
+    }
 }
 
+/// The gateway on `body` in `dir` (kept by the test: a restart reads the same ledger).
 async fn start(dir: &Path, body: &str) -> Running {
-    let path = dir.join("config.toml");
-    std::fs::write(&path, body).unwrap();
-    let config = config::load_file(&path).unwrap();
-    let options = GatewayOptions {
-        config_path: Some(path),
-        database_path: Some(dir.join("log.db")),
-    };
-    let gateway = Gateway::start(config, options).await.unwrap();
-    let server = gateway.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let base = format!("http://{}", server.local_addr());
-    Running {
-        gateway,
-        server,
-        base,
-    }
+    Running(TestGateway::builder_in(dir).config(body).start().await)
 }
 
 impl Running {
     async fn chat(&self, model: &str, stream: bool) -> reqwest::Response {
-        reqwest::Client::new()
-            .post(format!("{}/v1/chat/completions", self.base))
+        self.0
+            .post("/v1/chat/completions")
             .bearer_auth(TOKEN)
             .json(&json!({"model": model, "stream": stream, "messages": [{"role": "user", "content": "hi"}]}))
             .send()
@@ -55,8 +45,8 @@ impl Running {
     }
 
     async fn budgets(&self) -> Value {
-        reqwest::Client::new()
-            .get(format!("{}/admin/budgets", self.base))
+        self.0
+            .get("/admin/budgets")
             .bearer_auth(ADMIN)
             .send()
             .await
@@ -66,17 +56,13 @@ impl Running {
             .unwrap()
     }
 
-    async fn stop(self) {
-        self.server.stop(Duration::from_secs(5)).await;
-        self.gateway.shutdown().await;
+    async fn stop(mut self) {
+        self.0.stop().await;
     }
 }
 
 fn config(mock: &MockUpstream, dir: &Path, budgets: &str) -> String {
-    let admin_file = dir.join("admin.token");
-    std::fs::write(&admin_file, ADMIN).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&admin_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let admin_file = secret_file(dir, "admin.token", ADMIN);
     format!(
         "[server]\nadmin_token = \"file:{admin}\"\n\
          [providers.cloud]\nkind = \"openai\"\nbase_url = \"{mock}\"\n\
@@ -362,7 +348,7 @@ async fn concurrent_requests_cannot_overspend_a_nearly_spent_budget() {
     let mut tasks = Vec::new();
     for _ in 0..50 {
         let (http, base) = (http.clone(), gw.base.clone());
-        tasks.push(tokio::spawn(async move {
+        tasks.push(spawn(async move {
             let response = http
                 .post(format!("{base}/v1/chat/completions"))
                 .bearer_auth(TOKEN)

@@ -4,7 +4,7 @@
 //! `context_management` / `output_config` / `metadata`, deferred tools, and its `anthropic-beta`
 //! list. Native to Anthropic backends (body and betas unchanged), translated elsewhere.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![cfg(test)] // clippy.toml's allow-unwrap-in-tests then covers the helpers too
 
 mod providers_support;
 
@@ -108,7 +108,7 @@ async fn anthropic_backends_get_claude_codes_request_and_betas_unchanged() {
     assert_eq!(status, 200);
     assert_eq!(dropped, "", "nothing is dropped on the native path");
     let sent = h
-        .mock
+        .mock()
         .received()
         .into_iter()
         .rfind(|r| r.path == "/v1/messages")
@@ -127,7 +127,7 @@ async fn anthropic_backends_get_claude_codes_request_and_betas_unchanged() {
     // The first request has a mid-conversation system turn: passed through, not refused.
     let (status, _, _) = send(&h, "first", "via/anthropic").await;
     assert_eq!(status, 200);
-    let sent = h.mock.received().pop().unwrap();
+    let sent = h.mock().received().pop().unwrap();
     assert_eq!(sent.body["messages"][1]["role"], "system");
     assert_eq!(
         sent.body["messages"][1]["content"][0]["cache_control"]["type"],
@@ -153,7 +153,7 @@ async fn anthropic_backends_get_claude_codes_request_and_betas_unchanged() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let sent = h.mock.received().pop().unwrap();
+    let sent = h.mock().received().pop().unwrap();
     assert_eq!(
         sent.headers["anthropic-beta"],
         "claude-code-20250219,mid-conversation-system-2026-04-07,effort-2025-11-24"
@@ -170,7 +170,7 @@ async fn openai_backends_get_system_turns_in_place_and_a_note_of_what_was_droppe
         dropped,
         "context_management,thinking,tools.DeferredToolPlaceholder,output_config.effort,metadata.user_id"
     );
-    let sent = h.mock.received().pop().unwrap();
+    let sent = h.mock().received().pop().unwrap();
     assert_eq!(sent.path, "/v1/chat/completions");
     let roles: Vec<&str> = sent.body["messages"]
         .as_array()
@@ -192,7 +192,7 @@ async fn openai_backends_get_system_turns_in_place_and_a_note_of_what_was_droppe
     let (status, dropped, _) = send(&h, "tool-result", "via/openai").await;
     assert_eq!(status, 200);
     assert!(dropped.contains("messages[].thinking"), "{dropped}");
-    let sent = h.mock.received().pop().unwrap();
+    let sent = h.mock().received().pop().unwrap();
     assert!(!sent.body.to_string().contains("I should run echo."));
 
     // A body only an Anthropic backend could take is refused with the reason, elsewhere only.

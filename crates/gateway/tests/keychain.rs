@@ -3,16 +3,14 @@
 //! (macOS), so these tests are ignored in plain `cargo test`; `scripts/test.sh` runs them under
 //! `dbus-run-session` with an unlocked `gnome-keyring-daemon`.
 
-// Tests may panic on setup failures; that is how they fail.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![cfg(test)] // clippy.toml's allow-unwrap-in-tests then covers the helpers too
 
 use std::time::Duration;
 
-use mock_upstream::{MockConfig, MockUpstream};
 use serde_json::json;
 use switchboard_gateway::keychain::{self, KeychainError};
 use switchboard_gateway::secret::{Secret, SecretRef};
-use switchboard_gateway::{config, Gateway, GatewayOptions};
+use switchboard_test_support::{MockConfig, TestGateway};
 
 fn unique(name: &str) -> String {
     format!("switchboard-test-{name}-{}", std::process::id())
@@ -48,28 +46,17 @@ fn set_resolve_rotate_remove() {
 async fn providers_send_the_keychain_value_and_pick_up_rotation_without_restart() {
     let name = unique("provider");
     keychain::set(&name, &Secret::new("sk-from-keychain-1".into())).unwrap();
-    let mock = MockUpstream::start(MockConfig::default()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("config.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[providers.cloud]\nkind = \"openai\"\nbase_url = \"{}\"\napi_key = \"keychain:{name}\"\n\n[aliases.a]\ntargets = [\"cloud/m\"]\n",
-            mock.base_url()
-        ),
-    )
-    .unwrap();
-    let config = config::load_file(&path).unwrap();
-    let listed = switchboard_gateway::admin::list_keys(&config);
+    let mut h = TestGateway::builder()
+        .mock(MockConfig::default())
+        .config(format!(
+            "[providers.cloud]\nkind = \"openai\"\nbase_url = \"{{mock}}\"\napi_key = \"keychain:{name}\"\n\n[aliases.a]\ntargets = [\"cloud/m\"]\n"
+        ))
+        .start()
+        .await;
+    let listed = switchboard_gateway::admin::list_keys(&h.gateway.snapshot().config);
     assert_eq!((listed[0].location, listed[0].present), ("keychain", true));
-    let options = GatewayOptions {
-        config_path: Some(path.clone()),
-        database_path: Some(dir.path().join("log.db")),
-    };
-    let gateway = Gateway::start(config, options).await.unwrap();
-    let server = gateway.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let url = format!("http://{}/v1/chat/completions", server.local_addr());
-    let http = reqwest::Client::new();
+    let (gateway, mock, url) = (&h.gateway, h.mock(), h.url("/v1/chat/completions"));
+    let http = h.http.clone();
     let body = json!({"model": "a", "messages": [{"role": "user", "content": "hi"}]});
 
     assert_eq!(
@@ -99,6 +86,5 @@ async fn providers_send_the_keychain_value_and_pick_up_rotation_without_restart(
     assert!(keys.contains(&name) && !keys.contains("sk-from-keychain"));
 
     gateway.admin().delete_key(&name).await.unwrap();
-    server.stop(Duration::from_secs(1)).await;
-    gateway.shutdown().await;
+    h.stop_within(Duration::from_secs(1)).await;
 }

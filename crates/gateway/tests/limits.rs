@@ -1,37 +1,22 @@
 //! Rate limits end to end: RPM per client token with Retry-After, concurrency per alias, a
 //! target at its cap skipped for another, and TPM charged up front then settled to real usage.
 
-// Tests may panic on setup failures; that is how they fail.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![cfg(test)] // clippy.toml's allow-unwrap-in-tests then covers the helpers too
 
 use std::time::Duration;
 
 use mock_upstream::{MockConfig, MockUpstream};
 use serde_json::{json, Value};
-use switchboard_gateway::{config, hash_token, Gateway, GatewayOptions};
+use switchboard_gateway::hash_token;
+use switchboard_test_support::TestGateway;
 
 const TOKEN: &str = "sb-limits-test-token";
 
-async fn start(
-    body: &str,
-) -> (
-    tempfile::TempDir,
-    Gateway,
-    switchboard_gateway::ServerHandle,
-    String,
-) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("config.toml");
-    std::fs::write(&path, body).unwrap();
-    let config = config::load_file(&path).unwrap();
-    let options = GatewayOptions {
-        config_path: Some(path),
-        database_path: Some(dir.path().join("log.db")),
-    };
-    let gateway = Gateway::start(config, options).await.unwrap();
-    let server = gateway.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let url = format!("http://{}/v1/chat/completions", server.local_addr());
-    (dir, gateway, server, url)
+/// The gateway on `body`, and its chat completions URL.
+async fn start(body: &str) -> (TestGateway, String) {
+    let gateway = TestGateway::builder().config(body).start().await;
+    let url = gateway.url("/v1/chat/completions");
+    (gateway, url)
 }
 
 fn chat(http: &reqwest::Client, url: &str, model: &str, extra: Value) -> reqwest::RequestBuilder {
@@ -45,7 +30,7 @@ fn chat(http: &reqwest::Client, url: &str, model: &str, extra: Value) -> reqwest
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rpm_per_client_token_answers_429_with_retry_after() {
     let mock = MockUpstream::start(MockConfig::default()).await.unwrap();
-    let (_dir, gateway, server, url) = start(&format!(
+    let (mut gateway, url) = start(&format!(
         "[providers.m]\nkind = \"openai\"\nbase_url = \"{}\"\n[aliases.a]\ntargets = [\"m/x\"]\n\
          [tokens.app]\nhash = \"sha256:{}\"\nlimits = {{ rpm = 3 }}\n",
         mock.base_url(),
@@ -87,14 +72,13 @@ async fn rpm_per_client_token_answers_429_with_retry_after() {
         3,
         "the refused request never reached the backend"
     );
-    server.stop(Duration::from_secs(1)).await;
-    gateway.shutdown().await;
+    gateway.stop_within(Duration::from_secs(1)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrency_cap_holds_and_frees_when_requests_end() {
     let mock = MockUpstream::start(MockConfig::default()).await.unwrap();
-    let (_dir, gateway, server, url) = start(&format!(
+    let (mut gateway, url) = start(&format!(
         "[providers.m]\nkind = \"openai\"\nbase_url = \"{}\"\n[aliases.a]\ntargets = [\"m/slow-300\"]\nlimits = {{ concurrent = 2 }}\n",
         mock.base_url()
     ))
@@ -135,14 +119,13 @@ async fn concurrency_cap_holds_and_frees_when_requests_end() {
             .status(),
         200
     );
-    server.stop(Duration::from_secs(1)).await;
-    gateway.shutdown().await;
+    gateway.stop_within(Duration::from_secs(1)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_target_at_its_cap_is_skipped_for_another() {
     let mock = MockUpstream::start(MockConfig::default()).await.unwrap();
-    let (_dir, gateway, server, url) = start(&format!(
+    let (mut gateway, url) = start(&format!(
         "[providers.m]\nkind = \"openai\"\nbase_url = \"{}\"\n\
          [aliases.a]\nstrategy = \"least_inflight\"\ntargets = [{{ model = \"m/capped\", limits = {{ rpm = 1 }} }}, \"m/spare\"]\n\
          [aliases.solo]\ntargets = [{{ model = \"m/only\", limits = {{ rpm = 1 }} }}]\n",
@@ -174,14 +157,13 @@ async fn a_target_at_its_cap_is_skipped_for_another() {
         429,
         "only caps stood in the way: a 429, not a 503"
     );
-    server.stop(Duration::from_secs(1)).await;
-    gateway.shutdown().await;
+    gateway.stop_within(Duration::from_secs(1)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tpm_charges_an_estimate_and_settles_to_real_usage() {
     let mock = MockUpstream::start(MockConfig::default()).await.unwrap();
-    let (_dir, gateway, server, url) = start(&format!(
+    let (mut gateway, url) = start(&format!(
         "[providers.m]\nkind = \"openai\"\nbase_url = \"{}\"\n[aliases.a]\ntargets = [\"m/x\"]\n\
          [tokens.app]\nhash = \"sha256:{}\"\ntenant = \"home\"\n[tenants.home]\nlimits = {{ tpm = 600 }}\n",
         mock.base_url(),
@@ -212,6 +194,5 @@ async fn tpm_charges_an_estimate_and_settles_to_real_usage() {
         .as_str()
         .unwrap()
         .contains("tenant \"home\" is over its limit of 600 tokens per minute"));
-    server.stop(Duration::from_secs(1)).await;
-    gateway.shutdown().await;
+    gateway.stop_within(Duration::from_secs(1)).await;
 }

@@ -1,14 +1,15 @@
 //! Live config: the watcher under every way editors save, rejected edits, reloads under load,
 //! and the admin API's comment-preserving, revision-checked writes. Real files, a real server.
 
-// Tests may panic on setup failures; that is how they fail.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![cfg(test)] // clippy.toml's allow-unwrap-in-tests then covers the helpers too
 
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
-use switchboard_gateway::{config, Gateway, GatewayOptions, ServerHandle};
+use switchboard_gateway::config;
+use switchboard_test_support::{eventually, eventually_with, spawn, TestGateway};
 
 const BASE: &str = r#"# My switchboard config: this comment must survive GUI edits.
 listen = "127.0.0.1:4000"
@@ -28,13 +29,14 @@ targets = ["demo/one"]
 
 const TOKEN: &str = "test-admin-token-123";
 
-struct Harness {
-    _dir: tempfile::TempDir,
-    path: PathBuf,
-    gateway: Gateway,
-    server: Option<ServerHandle>,
-    base: String,
-    http: reqwest::Client,
+/// The gateway watching its config file (as `switchboard serve` does), with an admin token.
+struct Harness(TestGateway);
+
+impl Deref for Harness {
+    type Target = TestGateway;
+    fn deref(&self) -> &TestGateway {
+        &self.0
+    }
 }
 
 impl Harness {
@@ -47,38 +49,22 @@ impl Harness {
         .await
     }
 
-    async fn start_with(place: impl FnOnce(&Path, &str) -> PathBuf) -> Harness {
-        let dir = tempfile::tempdir().unwrap();
-        let token_path = dir.path().join("admin.token");
-        std::fs::write(&token_path, TOKEN).unwrap();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&token_path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        }
-        let text = BASE.replace("ADMIN_TOKEN_PATH", &token_path.display().to_string());
-        let path = place(dir.path(), &text);
-        let config = config::load_file(&path).unwrap();
-        let options = GatewayOptions {
-            config_path: Some(path.clone()),
-            database_path: Some(dir.path().join("log.db")),
-        };
-        let gateway = Gateway::start(config, options).await.unwrap();
-        gateway.watch_config().unwrap();
-        let server = gateway.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
-        let base = format!("http://{}", server.local_addr());
-        Harness {
-            _dir: dir,
-            path,
-            gateway,
-            server: Some(server),
-            base,
-            http: reqwest::Client::new(),
-        }
+    /// `place` writes the config text where it likes and returns the path to load and watch.
+    async fn start_with(place: impl FnOnce(&Path, &str) -> PathBuf + 'static) -> Harness {
+        let builder = TestGateway::builder();
+        let token = builder.secret("admin.token", TOKEN);
+        let text = BASE.replace("file:ADMIN_TOKEN_PATH", &token);
+        let gateway = builder
+            .config(text)
+            .place_config(place)
+            .watch_config()
+            .start()
+            .await;
+        Harness(gateway)
     }
 
     fn text(&self) -> String {
-        std::fs::read_to_string(&self.path).unwrap()
+        self.config_text()
     }
 
     async fn models(&self) -> Vec<String> {
@@ -101,17 +87,10 @@ impl Harness {
 
     /// Waits (bounded) until `/v1/models` satisfies `check`.
     async fn wait_models(&self, what: &str, check: impl Fn(&[String]) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let models = self.models().await;
-            if check(&models) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; models: {models:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
+        if let Err(models) =
+            eventually_with(Duration::from_secs(5), || self.models(), |m| check(m)).await
+        {
+            panic!("timed out waiting for {what}; models: {models:?}");
         }
     }
 
@@ -122,10 +101,7 @@ impl Harness {
     }
 
     async fn stop(mut self) {
-        if let Some(server) = self.server.take() {
-            server.stop(Duration::from_secs(1)).await;
-        }
-        self.gateway.shutdown().await;
+        self.0.stop_within(Duration::from_secs(1)).await;
     }
 }
 
@@ -136,7 +112,7 @@ fn with_alias(text: &str, name: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_place_write_is_picked_up() {
     let h = Harness::start().await;
-    std::fs::write(&h.path, with_alias(&h.text(), "second")).unwrap();
+    std::fs::write(&h.config_path, with_alias(&h.text(), "second")).unwrap();
     h.wait_models("in-place write", |m| m.contains(&"second".to_owned()))
         .await;
     h.stop().await;
@@ -145,14 +121,14 @@ async fn in_place_write_is_picked_up() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rename_over_save_is_picked_up() {
     let h = Harness::start().await;
-    let temp = h.path.with_file_name("config.toml.swp");
+    let temp = h.config_path.with_file_name("config.toml.swp");
     std::fs::write(&temp, with_alias(&h.text(), "renamed")).unwrap();
-    std::fs::rename(&temp, &h.path).unwrap();
+    std::fs::rename(&temp, &h.config_path).unwrap();
     h.wait_models("rename-over save", |m| m.contains(&"renamed".to_owned()))
         .await;
     // And again: the watch must survive the first rename.
     std::fs::write(&temp, with_alias(&h.text(), "again")).unwrap();
-    std::fs::rename(&temp, &h.path).unwrap();
+    std::fs::rename(&temp, &h.config_path).unwrap();
     h.wait_models("second rename-over save", |m| {
         m.contains(&"again".to_owned())
     })
@@ -164,9 +140,10 @@ async fn rename_over_save_is_picked_up() {
 async fn delete_then_create_is_picked_up() {
     let h = Harness::start().await;
     let text = with_alias(&h.text(), "recreated");
-    std::fs::remove_file(&h.path).unwrap();
+    std::fs::remove_file(&h.config_path).unwrap();
+    // Part of the scenario: the file is missing for a moment, as when an editor deletes first.
     tokio::time::sleep(Duration::from_millis(30)).await;
-    std::fs::write(&h.path, text).unwrap();
+    std::fs::write(&h.config_path, text).unwrap();
     h.wait_models("delete+create", |m| m.contains(&"recreated".to_owned()))
         .await;
     assert!(h.gateway.config_state().last_error.is_none());
@@ -185,7 +162,7 @@ async fn symlink_swap_and_target_edit_are_picked_up() {
         link
     })
     .await;
-    let real_dir = h.path.parent().unwrap().join("real");
+    let real_dir = h.config_path.parent().unwrap().join("real");
     // Edit the link's target in its own directory.
     std::fs::write(real_dir.join("a.toml"), with_alias(&h.text(), "viatarget")).unwrap();
     h.wait_models("edit of the symlink target", |m| {
@@ -194,9 +171,9 @@ async fn symlink_swap_and_target_edit_are_picked_up() {
     .await;
     // Swap the link to another file, as `ln -sfn` does (new link renamed over the old).
     std::fs::write(real_dir.join("b.toml"), with_alias(&h.text(), "swapped")).unwrap();
-    let tmp_link = h.path.with_file_name("config.toml.new");
+    let tmp_link = h.config_path.with_file_name("config.toml.new");
     std::os::unix::fs::symlink(real_dir.join("b.toml"), &tmp_link).unwrap();
-    std::fs::rename(&tmp_link, &h.path).unwrap();
+    std::fs::rename(&tmp_link, &h.config_path).unwrap();
     h.wait_models("symlink swap", |m| m.contains(&"swapped".to_owned()))
         .await;
     h.stop().await;
@@ -207,18 +184,17 @@ async fn invalid_save_keeps_the_old_config_until_fixed() {
     let h = Harness::start().await;
     let good = h.text();
     std::fs::write(
-        &h.path,
+        &h.config_path,
         good.replace("kind = \"demo\"", "kind = \"demo\"\nbse_url = \"x\""),
     )
     .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while h.gateway.config_state().last_error.is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "the invalid save was not noticed"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            h.gateway.config_state().last_error.is_some()
+        })
+        .await,
+        "the invalid save was not noticed"
+    );
     let error = h.gateway.config_state().last_error.unwrap();
     assert!(
         error.message.contains(":10:1: unknown key `bse_url`"),
@@ -245,7 +221,7 @@ async fn invalid_save_keeps_the_old_config_until_fixed() {
         .unwrap()
         .contains("did you mean `base_url`"));
     // Fix it: the error clears and the new alias is live.
-    std::fs::write(&h.path, with_alias(&good, "fixed")).unwrap();
+    std::fs::write(&h.config_path, with_alias(&good, "fixed")).unwrap();
     h.wait_models("the fixed config", |m| m.contains(&"fixed".to_owned()))
         .await;
     assert!(h.gateway.config_state().last_error.is_none());
@@ -260,7 +236,7 @@ async fn no_request_fails_during_a_burst_of_reloads() {
     let mut clients = Vec::new();
     for _ in 0..4 {
         let (http, url, body) = (h.http.clone(), url.clone(), body.clone());
-        clients.push(tokio::spawn(async move {
+        clients.push(spawn(async move {
             let mut statuses = Vec::new();
             for _ in 0..60 {
                 statuses.push(
@@ -277,7 +253,8 @@ async fn no_request_fails_during_a_burst_of_reloads() {
     }
     let base_text = h.text();
     for i in 0..15 {
-        std::fs::write(&h.path, with_alias(&base_text, &format!("burst{i}"))).unwrap();
+        std::fs::write(&h.config_path, with_alias(&base_text, &format!("burst{i}"))).unwrap();
+        // Part of the scenario: writes 40 ms apart, a burst while the clients keep sending.
         tokio::time::sleep(Duration::from_millis(40)).await;
     }
     for client in clients {
@@ -350,6 +327,7 @@ async fn admin_edits_keep_comments_and_go_live_without_a_second_reload() {
     assert_eq!(response.status(), 201);
     let created_at = h.gateway.config_state().loaded_at_unix_ms;
     assert!(created_at >= loaded_at);
+    // Part of the scenario: nothing must happen, so wait out the watcher's debounce window.
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(
         h.gateway.config_state().loaded_at_unix_ms,
@@ -378,7 +356,7 @@ async fn stale_revisions_and_invalid_edits_change_nothing() {
 
     // A hand edit between the GUI's read and its write.
     let hand_edited = h.text().replace("# keep me", "# edited by hand");
-    std::fs::write(&h.path, &hand_edited).unwrap();
+    std::fs::write(&h.config_path, &hand_edited).unwrap();
     let response = h
         .admin(reqwest::Method::PUT, "/admin/config/aliases/first")
         .header("if-match", &revision)

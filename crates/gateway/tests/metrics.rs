@@ -2,7 +2,7 @@
 //! `prometheus_client` text parser (tests/python/metrics_vs_log.py) and checked against the
 //! request log's rows. Needs `SWITCHBOARD_PYTHON` with prometheus_client (scripts/bootstrap.sh test).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![cfg(test)] // clippy.toml's allow-unwrap-in-tests then covers the helpers too
 
 mod providers_support;
 
@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use providers_support::{repo_root, Harness};
 use serde_json::{json, Value};
+use switchboard_test_support::eventually_with;
 
 const ALIASES: &str = "[aliases.chat]\ntargets = [\"oa/gpt-4o-mini\"]\n\n\
                        [aliases.broken]\ntargets = [\"oa/fail-500\"]\n";
@@ -55,38 +56,40 @@ async fn metrics_parse_and_match_the_request_log() {
         .await;
     assert_eq!(unknown.status(), 404);
 
-    // Streams write their row when the stream ends, just after the client's last byte.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let scraped = h
-        .http
-        .get(format!("{}/metrics", h.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(scraped.status(), 200);
-    assert!(scraped.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("text/plain; version=0.0.4"));
-    let text = scraped.text().await.unwrap();
+    // Streams write their row (and count) when the stream ends, just after the client's last
+    // byte: wait until the four good requests are counted.
+    let hr = &h;
+    let scraped = eventually_with(
+        Duration::from_secs(5),
+        move || async move {
+            let r = hr.get("/metrics").send().await.unwrap();
+            let status = r.status().as_u16();
+            let kind = r.headers()["content-type"].to_str().unwrap().to_owned();
+            (status, kind, r.text().await.unwrap())
+        },
+        |(_, _, text)| {
+            text.lines().any(|l| {
+                l.starts_with("switchboard_requests_total{")
+                    && l.contains("target=\"oa/gpt-4o-mini\"")
+                    && l.ends_with("status_class=\"2xx\"} 4")
+            })
+        },
+    )
+    .await;
+    let (status, kind, text) = scraped.unwrap_or_else(|last| panic!("never counted: {last:?}"));
+    assert_eq!(status, 200);
+    assert!(kind.starts_with("text/plain; version=0.0.4"));
 
     // Flush the log, keep the directory holding it.
-    let Harness {
-        dir,
-        gateway,
-        server,
-        mock,
-        ..
-    } = h;
-    server.unwrap().stop(Duration::from_secs(1)).await;
-    gateway.shutdown().await;
-    drop(mock);
-    let metrics_path = dir.path().join("metrics.txt");
+    let mut h = h;
+    h.stop_within(Duration::from_secs(1)).await;
+    let dir = h.dir();
+    let metrics_path = dir.join("metrics.txt");
     std::fs::write(&metrics_path, &text).unwrap();
     let out = std::process::Command::new(&python)
         .arg(repo_root().join("tests/python/metrics_vs_log.py"))
         .arg(&metrics_path)
-        .arg(dir.path().join("log.db"))
+        .arg(&h.db_path)
         .output()
         .unwrap();
     assert!(

@@ -3,7 +3,7 @@
 //! unsupported parameters dropped with a note or refused, embeddings per provider, and the
 //! Anthropic ingress (native passthrough, translation, error envelope, count_tokens).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![cfg(test)] // clippy.toml's allow-unwrap-in-tests then covers the helpers too
 
 mod providers_support;
 
@@ -141,7 +141,7 @@ async fn unsupported_params_are_dropped_with_a_note_or_refused() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(headers["x-switchboard-dropped-params"], "logit_bias,seed");
     let sent = h
-        .mock
+        .mock()
         .received()
         .into_iter()
         .rfind(|r| r.path == "/v1/messages")
@@ -157,7 +157,7 @@ async fn unsupported_params_are_dropped_with_a_note_or_refused() {
         "Gemini takes a seed"
     );
     let sent = h
-        .mock
+        .mock()
         .received()
         .into_iter()
         .rfind(|r| r.path.starts_with("/v1beta/"))
@@ -192,7 +192,7 @@ async fn embeddings_per_provider_kind() {
     assert_eq!(body["data"][1]["embedding"], json!([0.5, -0.25, 1.0]));
     assert!(body["usage"]["prompt_tokens"].as_u64().unwrap() > 0);
     let sent = h
-        .mock
+        .mock()
         .received()
         .into_iter()
         .rfind(|r| r.path.ends_with(":batchEmbedContents"))
@@ -242,7 +242,7 @@ async fn anthropic_ingress_passes_through_translates_and_speaks_anthropic_errors
         "mock-anthropic says hello to: hello"
     );
     let sent = h
-        .mock
+        .mock()
         .received()
         .into_iter()
         .rfind(|r| r.path == "/v1/messages")
@@ -275,7 +275,7 @@ async fn anthropic_ingress_passes_through_translates_and_speaks_anthropic_errors
         json!({"input_tokens": 11, "output_tokens": 7})
     );
     let sent = h
-        .mock
+        .mock()
         .received()
         .into_iter()
         .rfind(|r| r.path == "/v1/chat/completions")

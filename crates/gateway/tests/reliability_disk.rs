@@ -2,57 +2,43 @@
 //! log path. The gateway keeps serving, readiness and `/health` say what is wrong, spend is never
 //! lost, and the log recovers by itself.
 
-// Tests may panic on setup failures; that is how they fail.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![cfg(test)] // clippy.toml's allow-unwrap-in-tests then covers the helpers too
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mock_upstream::{MockConfig, MockUpstream};
 use serde_json::{json, Value};
-use switchboard_gateway::{config, hash_token, Gateway, GatewayOptions, ServerHandle};
+use switchboard_gateway::hash_token;
+use switchboard_test_support::{eventually_with, TestGateway};
 
 const TOKEN: &str = "sb-disk-test-token";
 
-struct Running {
-    gateway: Gateway,
-    server: ServerHandle,
-    base: String,
-    client: reqwest::Client,
-}
+struct Running(TestGateway);
 
+/// The gateway in `dir` with its request log at `db` (on the tmpfs, or a planted bad file).
 async fn start(dir: &Path, db: PathBuf, mock: &MockUpstream) -> Running {
-    let path = dir.join("config.toml");
     let body = format!(
-        "[providers.cloud]\nkind = \"openai\"\nbase_url = \"{mock}\"\n\
+        "[providers.cloud]\nkind = \"openai\"\nbase_url = \"{{mock}}\"\n\
          [aliases.strong]\ntargets = [\"cloud/big\"]\n\
          [prices.\"cloud/big\"]\ninput = 10000\noutput = 10000\n\
          [tokens.obsidian]\nhash = \"sha256:{hash}\"\n",
-        mock = mock.base_url(),
         hash = hash_token(TOKEN),
     );
-    std::fs::write(&path, body).unwrap();
-    let config = config::load_file(&path).unwrap();
-    let options = GatewayOptions {
-        config_path: Some(path),
-        database_path: Some(db),
-    };
-    let gateway = Gateway::start(config, options).await.unwrap();
-    let server = gateway.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let base = format!("http://{}", server.local_addr());
-    Running {
-        gateway,
-        server,
-        base,
-        client: reqwest::Client::new(),
-    }
+    let gateway = TestGateway::builder_in(dir)
+        .mock_urls(mock)
+        .database(db)
+        .config(body)
+        .start()
+        .await;
+    Running(gateway)
 }
 
 impl Running {
     async fn chat(&self, i: usize) -> u16 {
         let response = self
-            .client
-            .post(format!("{}/v1/chat/completions", self.base))
+            .0
+            .post("/v1/chat/completions")
             .bearer_auth(TOKEN)
             .json(&json!({"model": "strong", "messages": [{"role": "user", "content": format!("hi {i} {}", "x".repeat(200))}]}))
             .send()
@@ -64,12 +50,7 @@ impl Running {
     }
 
     async fn get(&self, path: &str) -> (u16, Value) {
-        let response = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .unwrap();
+        let response = self.0.get(path).send().await.unwrap();
         (
             response.status().as_u16(),
             response.json().await.unwrap_or(Value::Null),
@@ -78,22 +59,20 @@ impl Running {
 
     /// Polls readiness until `check` holds, or panics with the last answer after `within`.
     async fn wait_readiness(&self, within: Duration, check: impl Fn(u16, &Value) -> bool) -> Value {
-        let deadline = Instant::now() + within;
-        loop {
-            let (status, body) = self.get("/health/readiness").await;
-            if check(status, &body) {
-                return body;
-            }
-            if Instant::now() > deadline {
-                panic!("readiness never turned as expected: {status} {body}");
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        let answer = eventually_with(
+            within,
+            || self.get("/health/readiness"),
+            |(status, body)| check(*status, body),
+        )
+        .await;
+        match answer {
+            Ok((_, body)) => body,
+            Err((status, body)) => panic!("readiness never turned as expected: {status} {body}"),
         }
     }
 
-    async fn stop(self) {
-        self.server.stop(Duration::from_secs(5)).await;
-        self.gateway.shutdown().await;
+    async fn stop(mut self) {
+        self.0.stop().await;
     }
 }
 

@@ -2,67 +2,34 @@
 //! another target, breakers that open and heal by themselves, misconfigured targets, Retry-After,
 //! long-context routing, and state that survives a reload.
 
-// Tests may panic on setup failures; that is how they fail.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![cfg(test)] // clippy.toml's allow-unwrap-in-tests then covers the helpers too
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::ops::Deref;
 use std::time::{Duration, Instant};
 
 use mock_upstream::{MockConfig, MockUpstream};
 use serde_json::{json, Value};
-use switchboard_gateway::{config, Gateway, GatewayOptions, ServerHandle};
+use switchboard_test_support::{closed_addr, eventually, spawn, TestGateway};
 
 const TOKEN: &str = "routing-admin-token";
 
-struct Harness {
-    _dir: tempfile::TempDir,
-    path: PathBuf,
-    gateway: Gateway,
-    server: Option<ServerHandle>,
-    base: String,
-    http: reqwest::Client,
-}
+/// The gateway with an admin token, and the calls these tests make.
+struct Harness(TestGateway);
 
-/// A port nothing listens on (bound, then released).
-fn dead_addr() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap()
+impl Deref for Harness {
+    type Target = TestGateway;
+    fn deref(&self) -> &TestGateway {
+        &self.0
+    }
 }
 
 impl Harness {
-    /// `body` is the config after `[server]`; `{TOKEN_FILE}` is replaced.
+    /// `body` is the config after `[server]`.
     async fn start(body: &str) -> Harness {
-        let dir = tempfile::tempdir().unwrap();
-        let token_path = dir.path().join("admin.token");
-        std::fs::write(&token_path, TOKEN).unwrap();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&token_path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        }
-        let text = format!(
-            "[server]\nadmin_token = \"file:{}\"\n\n{body}",
-            token_path.display()
-        );
-        let path = dir.path().join("config.toml");
-        std::fs::write(&path, &text).unwrap();
-        let config = config::load_file(&path).unwrap();
-        let options = GatewayOptions {
-            config_path: Some(path.clone()),
-            database_path: Some(dir.path().join("log.db")),
-        };
-        let gateway = Gateway::start(config, options).await.unwrap();
-        let server = gateway.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
-        let base = format!("http://{}", server.local_addr());
-        Harness {
-            _dir: dir,
-            path,
-            gateway,
-            server: Some(server),
-            base,
-            http: reqwest::Client::new(),
-        }
+        let builder = TestGateway::builder();
+        let token = builder.secret("admin.token", TOKEN);
+        let text = format!("[server]\nadmin_token = \"{token}\"\n\n{body}");
+        Harness(builder.config(text).start().await)
     }
 
     async fn chat(&self, model: &str, content: &str) -> (u16, reqwest::header::HeaderMap, Value) {
@@ -105,10 +72,7 @@ impl Harness {
     }
 
     async fn stop(mut self) {
-        if let Some(server) = self.server.take() {
-            server.stop(Duration::from_secs(1)).await;
-        }
-        self.gateway.shutdown().await;
+        self.0.stop_within(Duration::from_secs(1)).await;
     }
 }
 
@@ -152,7 +116,7 @@ async fn weighted_round_robin_spreads_by_weight() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_target_is_retried_on_another_and_its_breaker_opens() {
     let mock = MockUpstream::start(MockConfig::default()).await.unwrap();
-    let dead = dead_addr();
+    let dead = closed_addr();
     let h = Harness::start(&format!(
         "[providers.dead]\nkind = \"openai\"\nbase_url = \"http://{dead}/v1\"\nbreaker = {{ failures = 2, cooldown_s = 30 }}\n\n\
          [providers.m]\nkind = \"openai\"\nbase_url = \"{}\"\n\n\
@@ -178,7 +142,7 @@ async fn a_dead_target_is_retried_on_another_and_its_breaker_opens() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_open_breaker_answers_at_once_and_heals_when_the_backend_returns() {
-    let addr = dead_addr();
+    let addr = closed_addr();
     let h = Harness::start(&format!(
         "[providers.solo]\nkind = \"openai\"\nbase_url = \"http://{addr}/v1\"\nbreaker = {{ failures = 2, cooldown_s = 0.4 }}\n\n\
          [aliases.solo]\ntargets = [\"solo/m\"]\nretries = {{ attempts = 1 }}\n"
@@ -206,6 +170,7 @@ async fn an_open_breaker_answers_at_once_and_heals_when_the_backend_returns() {
     let mock = MockUpstream::start_on(addr, MockConfig::default())
         .await
         .unwrap();
+    // Part of the scenario: the 0.4 s cooldown must pass before the breaker lets a probe through.
     tokio::time::sleep(Duration::from_millis(450)).await;
     let (status, _, _) = h.chat("solo", "hi").await;
     assert_eq!(status, 200);
@@ -213,7 +178,13 @@ async fn an_open_breaker_answers_at_once_and_heals_when_the_backend_returns() {
 
     // Kill it again, open the breaker, then reset by hand: traffic goes straight through.
     drop(mock);
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(
+        eventually(Duration::from_secs(2), move || async move {
+            tokio::net::TcpStream::connect(addr).await.is_err()
+        })
+        .await,
+        "the mock's port closes"
+    );
     h.chat("solo", "hi").await;
     h.chat("solo", "hi").await;
     assert_eq!(h.target_state("solo/m").await["state"], "open");
@@ -367,16 +338,16 @@ async fn lowest_latency_prefers_the_faster_target() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn breaker_state_survives_a_reload_and_removed_targets_are_forgotten() {
-    let dead = dead_addr();
+    let dead = closed_addr();
     let h = Harness::start(&format!(
         "[providers.d]\nkind = \"openai\"\nbase_url = \"http://{dead}/v1\"\nbreaker = {{ failures = 1, cooldown_s = 60 }}\n\n[aliases.a]\ntargets = [\"d/m\"]\nretries = {{ attempts = 1 }}\n"
     ))
     .await;
     h.chat("a", "hi").await;
     assert_eq!(h.target_state("d/m").await["state"], "open");
-    let text = std::fs::read_to_string(&h.path).unwrap();
+    let text = std::fs::read_to_string(&h.config_path).unwrap();
     std::fs::write(
-        &h.path,
+        &h.config_path,
         format!("{text}\n[aliases.b]\ntargets = [\"d/m\"]\n"),
     )
     .unwrap();
@@ -392,7 +363,7 @@ async fn breaker_state_survives_a_reload_and_removed_targets_are_forgotten() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn breaker_changes_and_config_reloads_are_announced() {
     use switchboard_gateway::GatewayEvent;
-    let addr = dead_addr();
+    let addr = closed_addr();
     let h = Harness::start(&format!(
         "[providers.solo]\nkind = \"openai\"\nbase_url = \"http://{addr}/v1\"\nbreaker = {{ failures = 1, cooldown_s = 0.2 }}\n\n\
          [aliases.solo]\ntargets = [\"solo/m\"]\nretries = {{ attempts = 1 }}\n"
@@ -411,6 +382,7 @@ async fn breaker_changes_and_config_reloads_are_announced() {
     let _mock = MockUpstream::start_on(addr, MockConfig::default())
         .await
         .unwrap();
+    // Part of the scenario: the 0.2 s cooldown must pass before the breaker lets a probe through.
     tokio::time::sleep(Duration::from_millis(250)).await;
     assert_eq!(h.chat("solo", "hi").await.0, 200);
     let closed = tokio::time::timeout(Duration::from_secs(2), events.recv())
@@ -424,7 +396,7 @@ async fn breaker_changes_and_config_reloads_are_announced() {
         }
     );
 
-    std::fs::write(&h.path, "listen = nope").unwrap();
+    std::fs::write(&h.config_path, "listen = nope").unwrap();
     assert!(h.gateway.reload().await.is_err());
     let rejected = tokio::time::timeout(Duration::from_secs(2), events.recv())
         .await
@@ -564,7 +536,7 @@ async fn a_burst_after_a_quiet_spell_gets_no_errors() {
     let mut tasks = Vec::new();
     for i in 0..64 {
         let (http, base) = (h.http.clone(), h.base.clone());
-        tasks.push(tokio::spawn(async move {
+        tasks.push(spawn(async move {
             let (mut ok, mut failed) = (0u32, Vec::new());
             while Instant::now() < burst_until {
                 let stream = i % 2 == 0;

@@ -5,8 +5,7 @@
 //! proxy's order (strategy order, admission, attempts and backoff, the last-target rule); the
 //! end-to-end reproductions over HTTP are in `routing.rs`.
 
-// Tests may panic on setup failures; that is how they fail.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![cfg(test)] // clippy.toml's allow-unwrap-in-tests then covers the helpers too
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;

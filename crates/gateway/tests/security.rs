@@ -1,74 +1,42 @@
 //! Loopback security end to end: Host allow-list (DNS rebinding), Origin checks and CORS, client
 //! tokens (hash-only storage, scopes, no admin access), non-loopback listen refused without auth.
 
-// Tests may panic on setup failures; that is how they fail.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![cfg(test)] // clippy.toml's allow-unwrap-in-tests then covers the helpers too
 
-use std::path::PathBuf;
+use std::ops::Deref;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use switchboard_gateway::{config, hash_token, Gateway, GatewayOptions, ServerHandle};
+use switchboard_gateway::{config, hash_token};
+use switchboard_test_support::TestGateway;
 
 const ADMIN: &str = "security-admin-token";
 const PROVIDER_KEY: &str = "sk-provider-secret-value-123";
 
-struct Harness {
-    dir: tempfile::TempDir,
-    path: PathBuf,
-    gateway: Gateway,
-    server: Option<ServerHandle>,
-    base: String,
-    http: reqwest::Client,
-}
+/// The gateway with an admin token, a demo and a cloud provider (its key in a secret file,
+/// its URL a closed port), CORS and host allow-lists.
+struct Harness(TestGateway);
 
-fn secret_file(dir: &std::path::Path, name: &str, value: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, value).unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+impl Deref for Harness {
+    type Target = TestGateway;
+    fn deref(&self) -> &TestGateway {
+        &self.0
     }
-    path
 }
 
 impl Harness {
     async fn start(extra: &str) -> Harness {
-        let dir = tempfile::tempdir().unwrap();
-        let admin = secret_file(dir.path(), "admin.token", ADMIN);
-        let key = secret_file(dir.path(), "provider.key", PROVIDER_KEY);
-        let closed = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap();
+        let builder = TestGateway::builder();
+        let admin = builder.secret("admin.token", ADMIN);
+        let key = builder.secret("provider.key", PROVIDER_KEY);
         let text = format!(
-            "[server]\nadmin_token = \"file:{}\"\ncors_origins = [\"http://localhost:3000\"]\nallowed_hosts = [\"hub.lan\"]\n\n\
+            "[server]\nadmin_token = \"{admin}\"\ncors_origins = [\"http://localhost:3000\"]\nallowed_hosts = [\"hub.lan\"]\n\n\
              [providers.demo]\nkind = \"demo\"\n\n\
-             [providers.cloud]\nkind = \"openai\"\nbase_url = \"http://{closed}/v1\"\napi_key = \"file:{}\"\n\n\
+             [providers.cloud]\nkind = \"openai\"\nbase_url = \"{{closed}}\"\napi_key = \"{key}\"\n\n\
              [aliases.demo]\ntargets = [\"demo/m\"]\n\n[aliases.other]\ntargets = [\"demo/o\"]\n\n\
              [aliases.cloud]\ntargets = [\"cloud/gpt\"]\n\n{extra}",
-            admin.display(),
-            key.display()
         );
-        let path = dir.path().join("config.toml");
-        std::fs::write(&path, &text).unwrap();
-        let config = config::load_file(&path).unwrap();
-        let options = GatewayOptions {
-            config_path: Some(path.clone()),
-            database_path: Some(dir.path().join("log.db")),
-        };
-        let gateway = Gateway::start(config, options).await.unwrap();
-        let server = gateway.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
-        let base = format!("http://{}", server.local_addr());
-        Harness {
-            dir,
-            path,
-            gateway,
-            server: Some(server),
-            base,
-            http: reqwest::Client::new(),
-        }
+        Harness(builder.config(text).start().await)
     }
 
     fn chat(&self, model: &str) -> reqwest::RequestBuilder {
@@ -77,13 +45,10 @@ impl Harness {
             .json(&json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}))
     }
 
-    /// Stops the gateway (flushing the log) and hands back the temp dir holding the database.
-    async fn stop(mut self) -> tempfile::TempDir {
-        if let Some(server) = self.server.take() {
-            server.stop(Duration::from_secs(1)).await;
-        }
-        self.gateway.shutdown().await;
-        self.dir
+    /// Stops the gateway (flushing the log); the folder with the database stays with the result.
+    async fn stop(mut self) -> TestGateway {
+        self.0.stop_within(Duration::from_secs(1)).await;
+        self.0
     }
 }
 
@@ -277,11 +242,10 @@ async fn client_tokens_gate_model_calls_by_hash_scope_and_never_reach_admin() {
         200
     );
 
-    let dir = h.stop().await;
-    let pool =
-        sqlx::SqlitePool::connect(&format!("sqlite://{}", dir.path().join("log.db").display()))
-            .await
-            .unwrap();
+    let stopped = h.stop().await;
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", stopped.db_path.display()))
+        .await
+        .unwrap();
     let rows: Vec<(Option<String>, Option<String>, i64)> =
         sqlx::query_as("SELECT client, tenant, status FROM requests ORDER BY id")
             .fetch_all(&pool)
@@ -326,7 +290,7 @@ async fn tokens_created_through_the_admin_api_are_shown_once_and_stored_as_hashe
     let created: Value = response.json().await.unwrap();
     let token = created["token"].as_str().unwrap().to_owned();
     assert!(token.starts_with("sb-") && token.len() > 40);
-    let file = std::fs::read_to_string(&h.path).unwrap();
+    let file = std::fs::read_to_string(&h.config_path).unwrap();
     assert!(!file.contains(&token), "the token itself is never written");
     assert!(file.contains(&hash_token(&token)));
     // Live at once: now every model call needs a token, and this one works.
@@ -422,11 +386,11 @@ async fn dashboard_sessions_need_a_one_time_link_and_csrf_for_writes() {
         .build()
         .unwrap();
     // The per-install secret (made on first start beside the database) works as a bearer.
-    let secret = std::fs::read_to_string(h.dir.path().join("admin.secret")).unwrap();
+    let secret = std::fs::read_to_string(h.dir().join("admin.secret")).unwrap();
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(h.dir.path().join("admin.secret"))
+        let mode = std::fs::metadata(h.dir().join("admin.secret"))
             .unwrap()
             .permissions()
             .mode();

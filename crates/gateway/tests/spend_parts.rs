@@ -2,8 +2,7 @@
 //! through both ingresses, streamed or not, must land in the request log and the ledger as the
 //! same parts and the same cost, and reach the client in its own dialect.
 
-// Tests may panic on setup failures; that is how they fail.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![cfg(test)] // clippy.toml's allow-unwrap-in-tests then covers the helpers too
 
 mod providers_support;
 
@@ -11,6 +10,7 @@ use std::time::Duration;
 
 use providers_support::Harness;
 use serde_json::{json, Value};
+use switchboard_test_support::eventually_with;
 
 const ALIASES: &str = "\
 [aliases.anthropic]\ntargets = [\"an/cached-sonnet\"]\n\
@@ -38,47 +38,56 @@ type RequestRow = (i64, Option<i64>, Option<i64>, i64, Option<f64>);
 type SpendRow = (i64, i64, i64, i64, i64, Option<i64>);
 
 async fn logged(harness: &Harness, correlation_id: &str) -> Logged {
-    let db = harness.dir.path().join("log.db");
+    let db = harness.db_path.clone();
     let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
         .await
         .unwrap();
-    for _ in 0..100 {
-        let request: Option<RequestRow> = sqlx::query_as(
-            "SELECT input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, cost_usd \
-             FROM requests WHERE correlation_id = ?",
+    let rows = {
+        let pool = &pool;
+        // The log writer batches: wait for both rows rather than a guessed time.
+        eventually_with(
+            Duration::from_secs(5),
+            move || async move {
+                let request: Option<RequestRow> = sqlx::query_as(
+                    "SELECT input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, cost_usd \
+                     FROM requests WHERE correlation_id = ?",
+                )
+                .bind(correlation_id)
+                .fetch_optional(pool)
+                .await
+                .unwrap();
+                let spend: Option<SpendRow> = sqlx::query_as(
+                    "SELECT input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, nano_usd, \
+                     uncached_nano_usd FROM spend WHERE correlation_id = ?",
+                )
+                .bind(correlation_id)
+                .fetch_optional(pool)
+                .await
+                .unwrap();
+                request.zip(spend)
+            },
+            Option::is_some,
         )
-        .bind(correlation_id)
-        .fetch_optional(&pool)
         .await
-        .unwrap();
-        let spend: Option<SpendRow> = sqlx::query_as(
-            "SELECT input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, nano_usd, \
-             uncached_nano_usd FROM spend WHERE correlation_id = ?",
-        )
-        .bind(correlation_id)
-        .fetch_optional(&pool)
-        .await
-        .unwrap();
-        if let (Some(r), Some(s)) = (request, spend) {
-            pool.close().await;
-            assert_eq!(
-                (s.0, s.1, s.2, s.3),
-                (r.0, r.1.unwrap_or(0), r.2.unwrap_or(0), r.3),
-                "the ledger and the request log agree on the parts"
-            );
-            return Logged {
-                input: r.0,
-                cache_read: r.1.unwrap_or(0),
-                cache_write: r.2.unwrap_or(0),
-                output: r.3,
-                cost_nano: (r.4.unwrap() * 1e9).round() as i64,
-                ledger_nano: s.4,
-                ledger_uncached_nano: s.5.unwrap(),
-            };
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    pool.close().await;
+    let Ok(Some((r, s))) = rows else {
+        panic!("no log row and ledger row for {correlation_id}");
+    };
+    assert_eq!(
+        (s.0, s.1, s.2, s.3),
+        (r.0, r.1.unwrap_or(0), r.2.unwrap_or(0), r.3),
+        "the ledger and the request log agree on the parts"
+    );
+    Logged {
+        input: r.0,
+        cache_read: r.1.unwrap_or(0),
+        cache_write: r.2.unwrap_or(0),
+        output: r.3,
+        cost_nano: (r.4.unwrap() * 1e9).round() as i64,
+        ledger_nano: s.4,
+        ledger_uncached_nano: s.5.unwrap(),
     }
-    panic!("no log row and ledger row for {correlation_id}");
 }
 
 async fn send(harness: &Harness, path: &str, alias: &str, stream: bool, id: &str) -> Value {

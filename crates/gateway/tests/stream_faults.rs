@@ -2,7 +2,7 @@
 //! client's stream ends with a typed error event in its own dialect, and the request log row
 //! says `backend_protocol_error`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![cfg(test)] // clippy.toml's allow-unwrap-in-tests then covers the helpers too
 
 mod providers_support;
 
@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use providers_support::Harness;
 use serde_json::{json, Value};
+use switchboard_test_support::eventually_with;
 
 const ALIASES: &str =
     "[aliases.oa-garbage]\ntargets = [\"oa/garbage-stream\"]\nretries = { attempts = 1 }\n\
@@ -17,22 +18,26 @@ const ALIASES: &str =
 
 /// The error types logged for `correlation_id`, waiting for the log writer (it batches).
 async fn logged_error(h: &Harness, correlation_id: &str) -> Option<String> {
-    let pool = switchboard_gateway::store::open(&h.dir.path().join("log.db"))
-        .await
-        .unwrap();
-    for _ in 0..60 {
-        let row: Option<(Option<String>,)> =
-            sqlx::query_as("SELECT error_type FROM requests WHERE correlation_id = ?")
-                .bind(correlation_id)
-                .fetch_optional(&pool)
-                .await
-                .unwrap();
-        if let Some((error,)) = row {
-            return error;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    let pool = switchboard_gateway::store::open(&h.db_path).await.unwrap();
+    let pool = &pool;
+    let row = eventually_with(
+        Duration::from_secs(3),
+        move || async move {
+            let row: Option<(Option<String>,)> =
+                sqlx::query_as("SELECT error_type FROM requests WHERE correlation_id = ?")
+                    .bind(correlation_id)
+                    .fetch_optional(pool)
+                    .await
+                    .unwrap();
+            row
+        },
+        Option::is_some,
+    )
+    .await;
+    match row {
+        Ok(Some((error,))) => error,
+        _ => panic!("no log row for {correlation_id}"),
     }
-    panic!("no log row for {correlation_id}");
 }
 
 async fn stream(h: &Harness, path: &str, model: &str, id: &str) -> (u16, String) {

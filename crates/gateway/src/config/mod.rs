@@ -6,6 +6,7 @@ mod diagnostics;
 pub mod edit;
 pub mod file;
 pub mod import_litellm;
+pub mod prices;
 mod raw;
 mod validate;
 
@@ -52,7 +53,7 @@ pub struct TenantConfig {
 }
 
 /// USD per million tokens, per part of the usage. Every part is set (the provider's published
-/// multipliers fill the ones a price source leaves out: `spend::prices::with_defaults`).
+/// multipliers fill the ones a price source leaves out: `config::prices::with_defaults`).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Price {
     /// Fresh input (neither read from nor written to a prompt cache).
@@ -64,7 +65,7 @@ pub struct Price {
     pub cache_write_1h: f64,
 }
 
-/// How a target's price was found (`spend::prices`), settled once when the config is checked.
+/// How a target's price was found (`config::prices`), settled once when the config is checked.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Pricing {
     /// Set in the config's `[prices]`.
@@ -145,7 +146,7 @@ pub struct SpendSettings {
     /// As written (`local` when not set).
     pub timezone_name: String,
     /// The price file named by `prices_file`, read when the config is checked.
-    pub price_file: Option<std::sync::Arc<crate::spend::prices::PriceFile>>,
+    pub price_file: Option<std::sync::Arc<crate::config::prices::PriceFile>>,
 }
 
 impl Default for SpendSettings {

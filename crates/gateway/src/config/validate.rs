@@ -705,7 +705,7 @@ fn load_price_file(
     raw: &RawSpend,
     loc: &Locator,
     errors: &mut Vec<Diagnostic>,
-) -> Option<std::sync::Arc<crate::spend::prices::PriceFile>> {
+) -> Option<std::sync::Arc<crate::config::prices::PriceFile>> {
     let written = raw.prices_file.as_deref()?;
     let at = [Seg::Key("spend"), Seg::Key("prices_file")];
     if !(written.starts_with("~/") || std::path::Path::new(written).is_absolute()) {
@@ -726,8 +726,8 @@ fn load_price_file(
             return None;
         }
     };
-    match crate::spend::prices::Table::parse(&text) {
-        Ok(table) => Some(std::sync::Arc::new(crate::spend::prices::PriceFile {
+    match crate::config::prices::Table::parse(&text) {
+        Ok(table) => Some(std::sync::Arc::new(crate::config::prices::PriceFile {
             path: path.display().to_string(),
             table,
             revision: super::file::revision_of(&text),
@@ -786,7 +786,7 @@ fn build_prices(
         }
         prices.insert(
             key.clone(),
-            crate::spend::prices::with_defaults(
+            crate::config::prices::with_defaults(
                 kind,
                 price.input,
                 price.output,
@@ -1292,7 +1292,7 @@ fn build_alias(
     providers: &BTreeMap<String, ProviderConfig>,
     (prices, price_file): (
         &BTreeMap<String, Price>,
-        Option<&crate::spend::prices::PriceFile>,
+        Option<&crate::config::prices::PriceFile>,
     ),
     raw_config: &RawConfig,
     loc: &Locator,
@@ -1399,14 +1399,14 @@ fn build_alias(
             weight: weight.max(1),
             // The price data's context window where the target names none.
             max_input_tokens: max_input_tokens
-                .or_else(|| crate::spend::prices::context_window(price_file, provider, model)),
+                .or_else(|| crate::config::prices::context_window(price_file, provider, model)),
             breaker: provider.breaker,
             limits: target_limits,
             max_tokens: max_tokens
                 .filter(|n| *n > 0)
                 .or(provider.default_max_tokens)
                 .filter(|_| provider.kind == ProviderKind::Anthropic),
-            pricing: crate::spend::prices::pricing(prices, price_file, provider, model),
+            pricing: crate::config::prices::pricing(prices, price_file, provider, model),
         });
     }
 

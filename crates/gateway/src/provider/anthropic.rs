@@ -11,12 +11,13 @@ use serde_json::{Map, Value};
 
 use super::{
     http, with_stream_timeouts, Endpoint, NativeEndpoint, NativeRequest, Provider, ProviderRequest,
-    ProviderResponse, UpstreamError, Usage,
+    ProviderResponse,
 };
 use crate::config::{ProviderConfig, Timeouts, DEFAULT_MAX_TOKENS};
 use crate::secret::SecretRef;
 use crate::translate::anthropic::{self as wire, API_VERSION};
 use crate::translate::{openai as oa, translate_stream};
+use crate::wire::{UpstreamError, Usage};
 
 pub struct AnthropicProvider {
     base_url: String,

@@ -16,11 +16,12 @@ use serde_json::Value;
 
 use super::openai::{complete, status_error};
 use super::{
-    http, sanitize_upstream_message, with_stream_timeouts, Endpoint, NativeRequest, Provider,
-    ProviderRequest, ProviderResponse, UpstreamError,
+    http, with_stream_timeouts, Endpoint, NativeRequest, Provider, ProviderRequest,
+    ProviderResponse,
 };
 use crate::config::{ProviderConfig, Timeouts};
 use crate::secret::SecretRef;
+use crate::wire::{sanitize_upstream_message, UpstreamError};
 
 /// The editor Copilot's API expects to talk to (as LiteLLM, opencode and copilot-api send).
 const EDITOR_VERSION: &str = "vscode/1.99.3";
@@ -283,7 +284,7 @@ impl Inner {
 /// Refreshes the token at `at`, off the request path. The task holds only a weak reference, so
 /// it ends when a config reload drops the provider.
 fn schedule_refresh(inner: Weak<Inner>, at: Instant) {
-    tokio::spawn(async move {
+    crate::tasks::spawn_detached("copilot token refresh", async move {
         tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await;
         let Some(inner) = inner.upgrade() else { return };
         let _one = inner.exchanging.lock().await;

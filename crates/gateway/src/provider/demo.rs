@@ -7,9 +7,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use serde_json::{json, Value};
 
-use super::{
-    Endpoint, Provider, ProviderRequest, ProviderResponse, SseEvent, UpstreamError, Usage,
-};
+use super::{Endpoint, Provider, ProviderRequest, ProviderResponse};
+use crate::wire::{SseEvent, UpstreamError, Usage};
 
 pub struct DemoProvider;
 

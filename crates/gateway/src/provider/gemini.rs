@@ -9,14 +9,12 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
-use super::{
-    http, with_stream_timeouts, Endpoint, Provider, ProviderRequest, ProviderResponse,
-    UpstreamError, Usage,
-};
+use super::{http, with_stream_timeouts, Endpoint, Provider, ProviderRequest, ProviderResponse};
 use crate::config::{ProviderConfig, Timeouts};
 use crate::secret::SecretRef;
 use crate::translate::gemini as wire;
 use crate::translate::{openai as oa, translate_stream};
+use crate::wire::{UpstreamError, Usage};
 
 pub struct GeminiProvider {
     base_url: String,
@@ -98,7 +96,7 @@ impl GeminiProvider {
         request: ProviderRequest,
     ) -> Result<ProviderResponse, UpstreamError> {
         let started = Instant::now();
-        let prompt_tokens = crate::routing::estimate_input_tokens(&request.body);
+        let prompt_tokens = crate::wire::estimate_input_tokens(&request.body);
         let req: oa::EmbeddingRequest = serde_json::from_value(Value::Object(request.body))
             .map_err(|e| {
                 UpstreamError::Untranslatable(format!("not an embeddings request: {e}"))

@@ -16,9 +16,9 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-use super::{EventStream, TimeoutPhase, UpstreamError};
 use crate::config::{ProviderConfig, Timeouts};
 use crate::secret::SecretRef;
+use crate::wire::{EventStream, TimeoutPhase, UpstreamError};
 
 /// A backend's answer; its body arrives as it is read.
 pub(super) type Response = http::Response<hyper::body::Incoming>;
@@ -215,7 +215,7 @@ pub(super) async fn read_body(
 
 /// A response's SSE events, parsed as they arrive.
 pub(super) fn sse_events(response: Response) -> EventStream {
-    crate::translate::parse_sse(BodyDataStream::new(response.into_body()))
+    crate::wire::parse_sse(BodyDataStream::new(response.into_body()))
 }
 
 /// `Retry-After` in milliseconds (seconds form).

@@ -9,11 +9,12 @@ use axum::http::StatusCode;
 use futures::StreamExt;
 
 use super::{
-    http, sanitize_upstream_message, with_stream_timeouts, Endpoint, NativeRequest, Provider,
-    ProviderRequest, ProviderResponse, UpstreamError, Usage,
+    http, with_stream_timeouts, Endpoint, NativeRequest, Provider, ProviderRequest,
+    ProviderResponse,
 };
 use crate::config::ProviderConfig;
 use crate::secret::SecretRef;
+use crate::wire::{sanitize_upstream_message, SseEvent, UpstreamError, Usage};
 
 pub struct OpenAiProvider {
     name: String,
@@ -214,7 +215,7 @@ pub(super) async fn status_error(provider: &str, response: http::Response) -> Up
 }
 
 /// The message of a Responses stream's `error` or `response.failed` event; `None` for others.
-fn responses_stream_error(event: &super::SseEvent) -> Option<String> {
+fn responses_stream_error(event: &SseEvent) -> Option<String> {
     let named = event.event.as_deref();
     if !matches!(named, None | Some("error") | Some("response.failed")) {
         return None;

@@ -23,22 +23,20 @@ use std::time::Duration;
 use super::guard::ClientIdentity;
 use crate::affinity::SessionKey;
 use crate::capture::Capture;
+use crate::config::prices;
 use crate::config::Pricing;
 use crate::config::{AliasConfig, BreakerSettings, Limits, ParamPolicy, WhenSpent};
 use crate::error::ApiError;
 use crate::gateway::{now_ms, Gateway, Snapshot};
 use crate::limits::{Charge, Limited, Scope};
-use crate::provider::{
-    Endpoint, EventStream, NativeEndpoint, NativeRequest, ProviderRequest, ProviderResponse,
-    SseEvent, UpstreamError, Usage,
-};
-use crate::routing::{estimate_input_tokens, Admission, AttemptGuard, Outcome};
-use crate::spend::prices;
+use crate::provider::{Endpoint, NativeEndpoint, NativeRequest, ProviderRequest, ProviderResponse};
+use crate::routing::{Admission, AttemptGuard, Outcome};
 use crate::spend::reserve::{self, Reservation};
 use crate::spend::{Budgets, Spent};
 use crate::store::ledger::{SpendParts, SpendRow};
 use crate::store::{LogRow, LogWriter};
 use crate::translate;
+use crate::wire::{estimate_input_tokens, EventStream, SseEvent, UpstreamError, Usage};
 
 pub const ALIAS_HEADER: &str = "x-switchboard-alias";
 pub const TARGET_HEADER: &str = "x-switchboard-target";

@@ -20,13 +20,14 @@ use super::proxy;
 use super::CorrelationId;
 use crate::error::ApiError;
 use crate::gateway::{now_ms, Gateway};
-use crate::provider::{EventStream, ProviderResponse, UpstreamError};
+use crate::provider::ProviderResponse;
 use crate::store::responses::{ResponseStore, StoredResponse};
 use crate::translate::responses::{
     request_to_chat, response_from_chat, Input, ResponseContext, ResponsesRequest,
     ToResponsesStream,
 };
 use crate::translate::translate_stream;
+use crate::wire::{EventStream, UpstreamError};
 
 pub(super) async fn create(
     State(gateway): State<Gateway>,

@@ -143,7 +143,7 @@ fn toml_string(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spend::prices::Table;
+    use crate::config::prices::Table;
 
     #[test]
     fn litellm_prices_become_a_price_file() {

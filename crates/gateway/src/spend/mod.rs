@@ -12,7 +12,6 @@
 
 mod cache;
 pub mod import;
-pub mod prices;
 pub mod reserve;
 
 pub use cache::CacheSavings;

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::config::Pricing;
 
-use super::prices;
+use crate::config::prices;
 
 /// Reserved nano-USD per budget name.
 #[derive(Debug, Default)]
@@ -90,10 +90,10 @@ pub fn estimate_nano_usd(
     max_output_tokens: u64,
 ) -> Option<i64> {
     // The input is priced as fresh (not read from a cache): the most it can cost.
-    let usage = crate::provider::Usage {
+    let usage = crate::wire::Usage {
         fresh_input_tokens: Some(input_tokens),
         output_tokens: Some(max_output_tokens),
-        ..crate::provider::Usage::default()
+        ..crate::wire::Usage::default()
     };
     pricing
         .price()

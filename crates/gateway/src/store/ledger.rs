@@ -51,7 +51,7 @@ pub struct SpendParts {
 }
 
 impl SpendParts {
-    pub fn new(usage: &crate::provider::Usage, uncached_nano_usd: i64) -> Self {
+    pub fn new(usage: &crate::wire::Usage, uncached_nano_usd: i64) -> Self {
         SpendParts {
             cache_read_tokens: usage.cache_read_tokens.unwrap_or(0),
             cache_write_tokens: usage.cache_write_tokens.unwrap_or(0),

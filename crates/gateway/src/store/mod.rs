@@ -64,7 +64,7 @@ pub struct LogRow {
 
 impl LogRow {
     /// `input_tokens` counts every input token, cached or not, on every path.
-    pub fn set_usage(&mut self, usage: &crate::provider::Usage) {
+    pub fn set_usage(&mut self, usage: &crate::wire::Usage) {
         self.input_tokens = usage.input_tokens();
         self.output_tokens = usage.output_tokens;
         self.cache_read_tokens = usage.cache_read_tokens;
@@ -73,8 +73,8 @@ impl LogRow {
         self.reasoning_tokens = usage.reasoning_tokens;
     }
 
-    pub fn usage(&self) -> crate::provider::Usage {
-        crate::provider::Usage::from_openai_counts(
+    pub fn usage(&self) -> crate::wire::Usage {
+        crate::wire::Usage::from_openai_counts(
             self.input_tokens,
             self.cache_read_tokens,
             self.cache_write_tokens,

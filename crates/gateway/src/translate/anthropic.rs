@@ -19,7 +19,7 @@ use serde_json::{json, Map, Value};
 
 use super::openai as oa;
 use super::{parse_data_url, unix_now, StreamTranslator};
-use crate::provider::{sanitize_upstream_message, SseEvent, UpstreamError, Usage};
+use crate::wire::{sanitize_upstream_message, SseEvent, UpstreamError, Usage};
 
 pub const API_VERSION: &str = "2023-06-01";
 

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use super::openai as oa;
 use super::{guess_media_type, parse_data_url, unix_now, StreamTranslator};
-use crate::provider::{sanitize_upstream_message, SseEvent, UpstreamError};
+use crate::wire::{sanitize_upstream_message, SseEvent, UpstreamError};
 
 // ---- wire types ----
 

@@ -16,11 +16,9 @@ pub mod shape;
 
 use std::collections::VecDeque;
 
-use bytes::Bytes;
-use eventsource_stream::Eventsource;
-use futures::{Stream, StreamExt};
+use futures::StreamExt;
 
-use crate::provider::{EventStream, SseEvent, UpstreamError};
+use crate::wire::{EventStream, SseEvent, UpstreamError};
 
 /// An incremental stream translation: fed one parsed SSE event at a time, it answers with the
 /// events to send on (possibly none, possibly several).
@@ -30,25 +28,6 @@ pub trait StreamTranslator: Send + 'static {
 
     /// The upstream stream ended; whatever must close the translated stream.
     fn finish(&mut self) -> Result<Vec<SseEvent>, UpstreamError>;
-}
-
-/// Parses raw SSE bytes (as they come off the wire, split anywhere) into events, with the same
-/// parser the providers use.
-pub fn parse_sse<S, E>(bytes: S) -> EventStream
-where
-    S: Stream<Item = Result<Bytes, E>> + Send + 'static,
-    E: std::fmt::Display + Send + 'static,
-{
-    Box::pin(bytes.eventsource().filter_map(|item| async move {
-        match item {
-            Ok(event) if event.data.is_empty() && event.event == "message" => None,
-            Ok(event) => Some(Ok(SseEvent {
-                event: (event.event != "message").then_some(event.event),
-                data: event.data,
-            })),
-            Err(e) => Some(Err(UpstreamError::Protocol(format!("stream broke: {e}")))),
-        }
-    }))
 }
 
 /// Runs `events` through `translator`, event by event; ends after the first error.
@@ -138,7 +117,10 @@ pub(crate) fn guess_media_type(url: &str) -> &'static str {
 pub(crate) mod test_support {
     //! Feeding recorded SSE bytes through the production parser in awkward pieces.
 
+    use bytes::Bytes;
+
     use super::*;
+    use crate::wire::parse_sse;
 
     /// Splits `raw` into pieces of 1..=7 bytes (a fixed pseudo-random pattern, so failures
     /// reproduce), cutting through lines, field names and multi-byte characters alike.

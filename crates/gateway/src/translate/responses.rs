@@ -16,7 +16,7 @@ use serde_json::{json, Map, Value};
 
 use super::openai as oa;
 use super::{unix_now, StreamTranslator};
-use crate::provider::{sanitize_upstream_message, SseEvent, UpstreamError};
+use crate::wire::{sanitize_upstream_message, SseEvent, UpstreamError};
 
 // ---- request ----
 

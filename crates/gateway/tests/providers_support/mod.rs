@@ -1,87 +1,66 @@
 //! Shared by the `providers_*` tests: one mock upstream that speaks OpenAI, Anthropic and Gemini
-//! over TCP, and the gateway in-process on 127.0.0.1:0 with a provider of each kind.
+//! over TCP, and the gateway (switchboard_test_support's builder) with a provider of each kind.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)] // each test file uses a part
 
-use std::path::PathBuf;
+use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
-use mock_upstream::{MockConfig, MockUpstream};
-use switchboard_gateway::{config, Gateway, GatewayOptions, ServerHandle};
+use switchboard_test_support::{MockConfig, TestGateway};
+
+pub use switchboard_test_support::repo_root;
 
 /// The key the gateway sends upstream (clients send `client-secret-key`, never forwarded).
 pub const UPSTREAM_KEY: &str = "upstream-key-123";
 
-pub struct Harness {
-    pub dir: tempfile::TempDir,
-    pub mock: MockUpstream,
-    pub gateway: Gateway,
-    pub server: Option<ServerHandle>,
-    pub base: String,
-    pub http: reqwest::Client,
+/// The running gateway; `post` sends as a client with the client key in both auth headers.
+pub struct Harness(TestGateway);
+
+impl Deref for Harness {
+    type Target = TestGateway;
+    fn deref(&self) -> &TestGateway {
+        &self.0
+    }
+}
+
+impl DerefMut for Harness {
+    fn deref_mut(&mut self) -> &mut TestGateway {
+        &mut self.0
+    }
 }
 
 impl Harness {
     /// Providers `oa` (openai), `an` (anthropic), `ge` (gemini) on the mock, plus `aliases`
-    /// (TOML for `[aliases...]` tables) and `extra_providers`.
+    /// (TOML for `[aliases...]` tables) and `extra_providers` (may use `{mock…}` and `{KEY}`).
     pub async fn start(aliases: &str, extra_providers: &str) -> Harness {
-        let mock = MockUpstream::start(MockConfig {
-            chunk_interval: Duration::from_millis(2),
-            ..MockConfig::default()
-        })
-        .await
-        .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let key_path = dir.path().join("upstream.key");
-        std::fs::write(&key_path, UPSTREAM_KEY).unwrap();
-        let bad_key_path = dir.path().join("bad.key");
-        std::fs::write(&bad_key_path, "bad-key").unwrap();
-        #[cfg(unix)]
-        for path in [&key_path, &bad_key_path] {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        }
-        let key = format!("file:{}", key_path.display());
-        let bad_key = format!("file:{}", bad_key_path.display());
+        let builder = TestGateway::builder();
+        let key = builder.secret("upstream.key", UPSTREAM_KEY);
+        let bad_key = builder.secret("bad.key", "bad-key");
         let text = format!(
-            "[providers.oa]\nkind = \"openai\"\nbase_url = \"{}\"\napi_key = \"{key}\"\n\n\
-             [providers.an]\nkind = \"anthropic\"\nbase_url = \"{}\"\napi_key = \"{key}\"\n\n\
-             [providers.ge]\nkind = \"gemini\"\nbase_url = \"{}\"\napi_key = \"{key}\"\n\n\
-             [providers.an_bad]\nkind = \"anthropic\"\nbase_url = \"{}\"\napi_key = \"{bad_key}\"\n\n\
-             [providers.ge_bad]\nkind = \"gemini\"\nbase_url = \"{}\"\napi_key = \"{bad_key}\"\n\n\
+            "[providers.oa]\nkind = \"openai\"\nbase_url = \"{{mock}}\"\napi_key = \"{key}\"\n\n\
+             [providers.an]\nkind = \"anthropic\"\nbase_url = \"{{mock_anthropic}}\"\napi_key = \"{key}\"\n\n\
+             [providers.ge]\nkind = \"gemini\"\nbase_url = \"{{mock_gemini}}\"\napi_key = \"{key}\"\n\n\
+             [providers.an_bad]\nkind = \"anthropic\"\nbase_url = \"{{mock_anthropic}}\"\napi_key = \"{bad_key}\"\n\n\
+             [providers.ge_bad]\nkind = \"gemini\"\nbase_url = \"{{mock_gemini}}\"\napi_key = \"{bad_key}\"\n\n\
              {extra_providers}\n{aliases}",
-            mock.base_url(),
-            mock.anthropic_base_url(),
-            mock.gemini_base_url(),
-            mock.anthropic_base_url(),
-            mock.gemini_base_url(),
         )
-        .replace("{MOCK_ANTHROPIC}", &mock.anthropic_base_url())
-        .replace("{MOCK_GEMINI}", &mock.gemini_base_url())
+        .replace("{MOCK_ANTHROPIC}", "{mock_anthropic}")
+        .replace("{MOCK_GEMINI}", "{mock_gemini}")
         .replace("{KEY}", &key);
-        let path = dir.path().join("config.toml");
-        std::fs::write(&path, &text).unwrap();
-        let config = config::load_file(&path).unwrap();
-        let options = GatewayOptions {
-            config_path: Some(path),
-            database_path: Some(dir.path().join("log.db")),
-        };
-        let gateway = Gateway::start(config, options).await.unwrap();
-        let server = gateway.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
-        let base = format!("http://{}", server.local_addr());
-        Harness {
-            dir,
-            mock,
-            gateway,
-            server: Some(server),
-            base,
-            http: reqwest::Client::new(),
-        }
+        let gateway = builder
+            .mock(MockConfig {
+                chunk_interval: Duration::from_millis(2),
+                ..MockConfig::default()
+            })
+            .config(text)
+            .start()
+            .await;
+        Harness(gateway)
     }
 
     pub async fn post(&self, path: &str, body: serde_json::Value) -> reqwest::Response {
-        self.http
-            .post(format!("{}{path}", self.base))
+        self.0
+            .post(path)
             .header("authorization", "Bearer client-secret-key")
             .header("x-api-key", "client-secret-key")
             .json(&body)
@@ -91,16 +70,6 @@ impl Harness {
     }
 
     pub async fn stop(mut self) {
-        if let Some(server) = self.server.take() {
-            server.stop(Duration::from_secs(1)).await;
-        }
-        self.gateway.shutdown().await;
+        self.0.stop_within(Duration::from_secs(1)).await;
     }
-}
-
-pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
 }

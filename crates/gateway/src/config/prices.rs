@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use serde::Deserialize;
 
 use crate::config::{Price, Pricing, ProviderConfig, ProviderKind};
-use crate::provider::Usage;
+use crate::wire::Usage;
 
 const BUILT_IN: &str = include_str!("prices.toml");
 
