@@ -9,11 +9,15 @@ use switchboard_gateway::config::edit::{self, WriteMode, SECTIONS};
 use switchboard_gateway::config::import_litellm::{import_litellm, ImportError};
 use switchboard_gateway::translate::shape::{check_anthropic, check_openai_chat, Problem};
 use switchboard_gateway::translate::StreamTranslator;
-use switchboard_gateway::translate::{self, anthropic, gemini, openai, responses};
+use switchboard_gateway::translate::{anthropic, gemini, openai, responses};
 use switchboard_gateway::Config;
 
-/// Every target by name, as `fuzz/corpus/<name>/` and `fuzz/fuzz_targets/<name>.rs` name it.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+/// One target: its name (as `fuzz/corpus/<name>/` and `fuzz/fuzz_targets/<name>.rs` name it)
+/// and its body.
+pub type Target = (&'static str, fn(&[u8]));
+
+/// Every target.
+pub const TARGETS: &[Target] = &[
     ("config", config),
     ("config_edit", config_edit),
     ("import_litellm", litellm),
@@ -118,7 +122,7 @@ fn parse_sse(chunks: Vec<Vec<u8>>) -> Vec<Result<(Option<String>, String), Strin
             .map(|c| Ok::<_, std::convert::Infallible>(bytes::Bytes::from(c))),
     );
     futures::executor::block_on(
-        translate::parse_sse(bytes)
+        switchboard_gateway::wire::parse_sse(bytes)
             .map(|item| item.map(|e| (e.event, e.data)).map_err(|e| e.to_string()))
             .collect(),
     )

@@ -232,7 +232,7 @@ async fn kill_9_during_reloads_restarts_on_the_file_with_the_log_intact() {
             .lines()
             .filter_map(|l| l.strip_prefix("[aliases."))
             .filter_map(|l| l.strip_suffix(']'))
-            .last()
+            .next_back()
             .unwrap()
             .to_owned();
         assert!(

@@ -2,7 +2,7 @@
 //! committed corpus (`fuzz/corpus/<target>/`: the seeds, what the fuzzer kept, and each crash it
 //! found once fixed), on the stable toolchain. `make fuzz` runs the real fuzzer.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![cfg(test)] // clippy.toml's allow-unwrap-in-tests then covers the helpers too
 
 #[path = "../../../fuzz/src/targets.rs"]
 mod targets;
