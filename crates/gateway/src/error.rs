@@ -1,6 +1,7 @@
 //! One error type that is the response: every failure becomes OpenAI's error envelope with the
 //! typed failure summary Switchboard adds (`route`, `provider_family`, `retry_after_ms`,
-//! `correlation_id`), so SDKs parse it and people can act on it.
+//! `correlation_id`), so SDKs parse it and people can act on it. Other client dialects wrap the
+//! same summary in their own envelope (`server::dialect`), through `into_response_with`.
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -146,41 +147,9 @@ impl ApiError {
         format!("data: {}\n\n", self.body_json())
     }
 
-    /// Anthropic's error envelope (`{"type": "error", "error": {"type", "message"}}`) with the
-    /// same failure summary inside `error`, for the Anthropic ingress.
-    pub fn anthropic_body_json(&self) -> String {
-        let mut error = serde_json::to_value(self).unwrap_or_default();
-        if let Some(map) = error.as_object_mut() {
-            map.insert(
-                "type".into(),
-                crate::translate::anthropic::error_type_for_status(self.status).into(),
-            );
-        }
-        #[derive(Serialize)]
-        struct Envelope {
-            #[serde(rename = "type")]
-            kind: &'static str,
-            error: serde_json::Value,
-        }
-        serde_json::to_string(&Envelope {
-            kind: "error",
-            error,
-        })
-        .unwrap_or_default()
-    }
-
-    /// As Anthropic's `error` event, for errors after an Anthropic stream has started.
-    pub fn to_anthropic_sse_event(&self) -> String {
-        format!("event: error\ndata: {}\n\n", self.anthropic_body_json())
-    }
-
-    /// The response for an Anthropic-speaking client.
-    pub fn into_anthropic_response(self) -> Response {
-        let body = self.anthropic_body_json();
-        self.respond(body)
-    }
-
-    fn respond(self, body: String) -> Response {
+    /// The response with `body` as its JSON (a client dialect's own envelope of this error):
+    /// the status, and `Retry-After` when the failure says when to come back.
+    pub fn into_response_with(self, body: String) -> Response {
         let mut response = (
             self.status,
             [(
@@ -215,7 +184,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = self.body_json();
-        self.respond(body)
+        self.into_response_with(body)
     }
 }
 
@@ -310,32 +279,6 @@ mod tests {
             .as_str()
             .unwrap_or_default()
             .contains("`local/chat`"));
-        Ok(())
-    }
-
-    #[test]
-    fn anthropic_envelope_keeps_the_failure_summary() -> anyhow::Result<()> {
-        let mut error = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limit_error",
-            "backend_rate_limited",
-            "slow down",
-        )
-        .with_route("claude")
-        .with_correlation_id("c1");
-        error.retry_after_ms = Some(2000);
-        error.provider_family = Some("anthropic");
-        let body: serde_json::Value = serde_json::from_str(&error.anthropic_body_json())?;
-        assert_eq!(body["type"], "error");
-        let e = &body["error"];
-        assert_eq!(e["type"], "rate_limit_error");
-        assert_eq!(e["message"], "slow down");
-        assert_eq!(e["route"], "claude");
-        assert_eq!(e["provider_family"], "anthropic");
-        assert_eq!(e["retry_after_ms"], 2000);
-        assert_eq!(e["correlation_id"], "c1");
-        let event = error.to_anthropic_sse_event();
-        assert!(event.starts_with("event: error\ndata: {"), "{event}");
         Ok(())
     }
 }

@@ -35,4 +35,5 @@ pub use gateway::{
     ConfigState, Gateway, GatewayOptions, ReloadError, ReloadFailure, ReloadOutcome, ServeError,
     ServerHandle, Snapshot,
 };
+pub use server::pipeline::retry::TargetWalk;
 pub use server::CORRELATION_HEADER;

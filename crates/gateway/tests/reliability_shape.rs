@@ -54,7 +54,7 @@ async fn malformed_bodies_are_refused_before_any_upstream_call() {
                 let status = response.status().as_u16();
                 let error: Value = response.json().await.unwrap();
                 assert_eq!(status, 400, "{alias} {error}");
-                assert_eq!(error["error"]["code"], "invalid_request_shape", "{error}");
+                assert_eq!(error["error"]["code"], "invalid_body", "{error}");
                 let message = error["error"]["message"].as_str().unwrap();
                 assert!(message.contains(want), "{alias}: {message} lacks {want}");
             }

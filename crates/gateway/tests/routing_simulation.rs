@@ -1,13 +1,13 @@
 //! Breaker and routing simulations on a deterministic clock: scripted backends replay the traces
 //! that broke healthy setups (mixed short and long answers, a cold start, bursts of µs-scale
 //! jitter, a flapping backend among three, a backend down for 20 s) and each test asserts the
-//! exact number of client-visible errors. The driver takes the proxy's routing steps in the
-//! proxy's order (strategy order, admission, attempts and backoff, the last-target rule); the
+//! exact number of client-visible errors. The driver walks targets with the proxy's own
+//! `TargetWalk` (strategy order, admission, attempts and backoff, the last-target rule); the
 //! end-to-end reproductions over HTTP are in `routing.rs`.
 
 #![cfg(test)] // clippy.toml's allow-unwrap-in-tests then covers the helpers too
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ use switchboard_gateway::events::Events;
 use switchboard_gateway::routing::{
     Admission, AttemptGuard, ManualClock, OpenedFor, Outcome, RoutingState,
 };
-use switchboard_gateway::Config;
+use switchboard_gateway::{Config, TargetWalk};
 
 const MS: Duration = Duration::from_millis(1);
 const US: Duration = Duration::from_micros(1);
@@ -111,44 +111,20 @@ impl Sim {
         self.clock.elapsed()
     }
 
-    /// Routes one request the way the proxy does; `Err` is a client-visible error.
+    /// Routes one request through the proxy's own walk (`TargetWalk`: strategy order,
+    /// admission, attempts and backoff, the last-target rule); `Err` is a client-visible error.
     fn start(&mut self, backend: &mut dyn FnMut(&str, Duration) -> Reply) -> Result<Pending, ()> {
         let alias = self.config.aliases["x"].clone();
-        let mut queue: VecDeque<usize> = self.routing.order(&alias).into();
-        let mut attempts_left = alias.retries.attempts;
-        let mut backoff = alias.retries.backoff;
-        let (mut skipped_open, mut last_resort, mut tried, mut rescued) =
-            (Vec::new(), None, false, false);
-        loop {
-            let Some(index) = queue.pop_front() else {
-                if tried || rescued || attempts_left == 0 {
-                    return Err(());
-                }
-                rescued = true;
-                match self.routing.last_resort(&alias, &skipped_open) {
-                    Some(pick) => {
-                        queue.push_back(pick.0);
-                        last_resort = Some(pick);
-                        continue;
-                    }
-                    None => return Err(()),
-                }
-            };
-            if attempts_left == 0 {
-                return Err(());
-            }
+        let mut walk = TargetWalk::new(self.routing.order(&alias), &alias.retries);
+        while let Some(index) = walk.next(&self.routing, &alias) {
             let target = &alias.targets[index];
             let health = self.routing.target(target);
-            let admission = match last_resort.take() {
-                Some((forced, admission)) if forced == index => admission,
-                _ => health.admit(self.routing.now()),
-            };
+            let admission = walk.admission(index, &health, self.routing.now());
             if let Admission::No { .. } = admission {
-                skipped_open.push(index);
+                walk.skipped_open(index);
                 continue;
             }
-            attempts_left -= 1;
-            tried = true;
+            walk.attempt();
             let label = target.label();
             *self.tally.attempts.entry(label.clone()).or_default() += 1;
             let guard = health.begin(admission == Admission::Probe);
@@ -176,14 +152,13 @@ impl Sim {
                         },
                         &target.breaker,
                     );
-                    if queue.is_empty() && attempts_left > 0 {
-                        self.clock.advance(backoff);
-                        backoff *= 2;
-                        queue.push_back(index);
+                    if let Some(wait) = walk.retry(index, None) {
+                        self.clock.advance(wait);
                     }
                 }
             }
         }
+        Err(())
     }
 
     /// One request at a time: waits for the answer, then `gap` before the next.

@@ -10,8 +10,8 @@ use futures::StreamExt;
 use serde_json::{Map, Value};
 
 use super::{
-    http, with_stream_timeouts, Endpoint, NativeEndpoint, NativeRequest, Provider, ProviderRequest,
-    ProviderResponse,
+    http, with_stream_timeouts, Dialect, Endpoint, NativeEndpoint, NativeRequest, Provider,
+    ProviderRequest, ProviderResponse,
 };
 use crate::config::{ProviderConfig, Timeouts, DEFAULT_MAX_TOKENS};
 use crate::secret::SecretRef;
@@ -174,14 +174,16 @@ impl Provider for AnthropicProvider {
         out
     }
 
-    fn speaks_anthropic(&self) -> bool {
-        true
+    fn native_dialects(&self) -> &'static [Dialect] {
+        &[Dialect::AnthropicMessages]
     }
 
-    async fn send_native_anthropic(
-        &self,
-        request: NativeRequest,
-    ) -> Result<ProviderResponse, UpstreamError> {
+    async fn send_native(&self, request: NativeRequest) -> Result<ProviderResponse, UpstreamError> {
+        if request.endpoint.dialect() != Dialect::AnthropicMessages {
+            return Err(UpstreamError::Unsupported(
+                request.endpoint.dialect().name(),
+            ));
+        }
         let started = Instant::now();
         let bytes = serde_json::to_vec(&request.body)
             .map_err(|e| UpstreamError::Protocol(e.to_string()))?;

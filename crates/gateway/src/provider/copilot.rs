@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use super::openai::{complete, status_error};
 use super::{
-    http, with_stream_timeouts, Endpoint, NativeRequest, Provider, ProviderRequest,
+    http, with_stream_timeouts, Dialect, Endpoint, NativeRequest, Provider, ProviderRequest,
     ProviderResponse,
 };
 use crate::config::{ProviderConfig, Timeouts};
@@ -404,14 +404,20 @@ impl Provider for CopilotProvider {
         complete(http::read_body(response, &request.timeouts, started).await?)
     }
 
-    fn speaks_responses(&self) -> bool {
-        self.responses
+    fn native_dialects(&self) -> &'static [Dialect] {
+        if self.responses {
+            &[Dialect::Responses]
+        } else {
+            &[]
+        }
     }
 
-    async fn send_native_responses(
-        &self,
-        request: NativeRequest,
-    ) -> Result<ProviderResponse, UpstreamError> {
+    async fn send_native(&self, request: NativeRequest) -> Result<ProviderResponse, UpstreamError> {
+        if request.endpoint.dialect() != Dialect::Responses {
+            return Err(UpstreamError::Unsupported(
+                request.endpoint.dialect().name(),
+            ));
+        }
         let started = Instant::now();
         let response = self
             .post(

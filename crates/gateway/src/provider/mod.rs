@@ -1,8 +1,8 @@
 //! Providers behind one small interface. Each provider kind takes an OpenAI-shaped request and
 //! answers with an OpenAI-shaped body or stream of events; the adapter calls the pure
 //! translators in `crate::translate` for other dialects, so routing and logging never care which
-//! kind served a request. Adapters that speak Anthropic's format also take it natively
-//! (`send_native_anthropic`), for the `/v1/messages` ingress.
+//! kind served a request. Adapters that speak another client dialect natively (Anthropic's
+//! Messages, OpenAI's Responses) declare it in `native_dialects` and take it in `send_native`.
 
 mod anthropic;
 pub mod copilot;
@@ -62,6 +62,26 @@ pub struct ProviderRequest {
     pub max_tokens: Option<u64>,
 }
 
+/// A client API. Chat completions is the shape every adapter takes (`Provider::send`); a
+/// backend that lists another in `Provider::native_dialects` gets requests in it untranslated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Chat,
+    AnthropicMessages,
+    Responses,
+}
+
+impl Dialect {
+    /// The API's name, for "does not support ..." errors.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::Chat => "OpenAI's chat completions",
+            Dialect::AnthropicMessages => "Anthropic's Messages API natively",
+            Dialect::Responses => "OpenAI's Responses API natively",
+        }
+    }
+}
+
 /// Which non-chat endpoint a native (untranslated) request is for: Anthropic's Messages API,
 /// or OpenAI's Responses API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +97,13 @@ impl NativeEndpoint {
             NativeEndpoint::Messages => "messages",
             NativeEndpoint::CountTokens => "messages/count_tokens",
             NativeEndpoint::Responses => "responses",
+        }
+    }
+
+    pub fn dialect(self) -> Dialect {
+        match self {
+            NativeEndpoint::Messages | NativeEndpoint::CountTokens => Dialect::AnthropicMessages,
+            NativeEndpoint::Responses => Dialect::Responses,
         }
     }
 }
@@ -128,35 +155,18 @@ pub trait Provider: Send + Sync {
         Vec::new()
     }
 
-    /// Whether `send_native_anthropic` works: Anthropic-format requests then pass through
-    /// untranslated.
-    fn speaks_anthropic(&self) -> bool {
-        false
+    /// The client dialects besides chat completions (every adapter's own shape, `send`) that
+    /// this backend takes untranslated through `send_native`. The proxy decides passthrough
+    /// versus translation from this list alone.
+    fn native_dialects(&self) -> &'static [Dialect] {
+        &[]
     }
 
-    /// Sends a request in Anthropic's own format. Streams come back as Anthropic's events.
-    async fn send_native_anthropic(
-        &self,
-        _request: NativeRequest,
-    ) -> Result<ProviderResponse, UpstreamError> {
+    /// Sends a request in one of `native_dialects`, untranslated. Streams come back as that
+    /// dialect's events.
+    async fn send_native(&self, request: NativeRequest) -> Result<ProviderResponse, UpstreamError> {
         Err(UpstreamError::Unsupported(
-            "Anthropic's Messages API natively",
-        ))
-    }
-
-    /// Whether `send_native_responses` works: Responses API requests then pass through
-    /// untranslated.
-    fn speaks_responses(&self) -> bool {
-        false
-    }
-
-    /// Sends a request in OpenAI's Responses format. Streams come back as Responses events.
-    async fn send_native_responses(
-        &self,
-        _request: NativeRequest,
-    ) -> Result<ProviderResponse, UpstreamError> {
-        Err(UpstreamError::Unsupported(
-            "OpenAI's Responses API natively",
+            request.endpoint.dialect().name(),
         ))
     }
 }

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use futures::StreamExt;
 
 use super::{
-    http, with_stream_timeouts, Endpoint, NativeRequest, Provider, ProviderRequest,
+    http, with_stream_timeouts, Dialect, Endpoint, NativeRequest, Provider, ProviderRequest,
     ProviderResponse,
 };
 use crate::config::ProviderConfig;
@@ -114,14 +114,20 @@ impl Provider for OpenAiProvider {
         complete(body)
     }
 
-    fn speaks_responses(&self) -> bool {
-        self.responses
+    fn native_dialects(&self) -> &'static [Dialect] {
+        if self.responses {
+            &[Dialect::Responses]
+        } else {
+            &[]
+        }
     }
 
-    async fn send_native_responses(
-        &self,
-        request: NativeRequest,
-    ) -> Result<ProviderResponse, UpstreamError> {
+    async fn send_native(&self, request: NativeRequest) -> Result<ProviderResponse, UpstreamError> {
+        if request.endpoint.dialect() != Dialect::Responses {
+            return Err(UpstreamError::Unsupported(
+                request.endpoint.dialect().name(),
+            ));
+        }
         let started = Instant::now();
         let body = serde_json::to_vec(&request.body)
             .map_err(|e| UpstreamError::Protocol(e.to_string()))?;

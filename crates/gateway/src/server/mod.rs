@@ -1,15 +1,17 @@
-//! HTTP adapters: routes, the correlation-id layer, health and model listing. Handlers stay thin;
-//! proxying lives in `proxy`, admin logic in `crate::admin`.
+//! HTTP adapters: routes, the front layer (correlation id, guard, the request's config
+//! snapshot), health and model listing. Handlers stay thin: each client API is a `dialect`
+//! that hands its parsed request to the `pipeline`; admin logic lives in `crate::admin`.
 
 mod admin;
-mod anthropic;
 mod dashboard;
 pub(crate) mod decompress;
+mod dialect;
 pub(crate) mod guard;
 mod metrics;
-mod proxy;
-mod responses;
+pub(crate) mod pipeline;
 mod ui;
+
+use std::sync::Arc;
 
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, StatusCode};
@@ -20,8 +22,8 @@ use axum::{Extension, Json, Router};
 use serde_json::json;
 
 use crate::error::ApiError;
-use crate::gateway::Gateway;
-use crate::provider::Endpoint;
+use crate::gateway::{Gateway, Snapshot};
+use dialect::{anthropic, chat, responses};
 
 pub const CORRELATION_HEADER: &str = "x-correlation-id";
 const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -30,11 +32,16 @@ const REQUEST_ID_HEADER: &str = "x-request-id";
 #[derive(Debug, Clone)]
 pub struct CorrelationId(pub String);
 
+/// The config snapshot the front layer loaded for a request: the guard, the handler, the
+/// pipeline and the log row all see this one, even if a reload swaps the config meanwhile.
+#[derive(Clone)]
+pub(crate) struct RequestSnapshot(pub(crate) Arc<Snapshot>);
+
 pub fn router(gateway: Gateway) -> Router {
     let api = Router::new()
-        .route("/chat/completions", post(chat_completions))
-        .route("/completions", post(completions))
-        .route("/embeddings", post(embeddings))
+        .route("/chat/completions", post(chat::chat_completions))
+        .route("/completions", post(chat::completions))
+        .route("/embeddings", post(chat::embeddings))
         .route("/messages", post(anthropic::messages))
         .route("/messages/count_tokens", post(anthropic::count_tokens))
         .route("/responses", post(responses::create))
@@ -64,12 +71,14 @@ pub fn router(gateway: Gateway) -> Router {
 /// costs a boxed service clone and a boxed future per request.
 async fn front(State(gateway): State<Gateway>, mut request: Request, next: Next) -> Response {
     let id = correlation_id(&request);
-    let admitted = guard::check(&gateway.snapshot().config, &mut request, &id);
+    let snapshot = gateway.snapshot();
+    let admitted = guard::check(&snapshot.config, &mut request, &id);
     let header = HeaderValue::from_str(&id);
     let mut response = match admitted {
         Ok(admitted) => match decompress::decompress(request) {
             Ok(mut request) => {
                 request.extensions_mut().insert(CorrelationId(id));
+                request.extensions_mut().insert(RequestSnapshot(snapshot));
                 let mut response = next.run(request).await;
                 admitted.finish(&mut response);
                 response
@@ -105,39 +114,14 @@ fn correlation_id(request: &Request) -> String {
     }
 }
 
-async fn chat_completions(
-    State(gateway): State<Gateway>,
-    Extension(id): Extension<CorrelationId>,
-    request: Request,
-) -> Response {
-    proxy::handle(gateway, Endpoint::ChatCompletions, id.0, request).await
-}
-
-async fn completions(
-    State(gateway): State<Gateway>,
-    Extension(id): Extension<CorrelationId>,
-    request: Request,
-) -> Response {
-    proxy::handle(gateway, Endpoint::Completions, id.0, request).await
-}
-
-async fn embeddings(
-    State(gateway): State<Gateway>,
-    Extension(id): Extension<CorrelationId>,
-    request: Request,
-) -> Response {
-    proxy::handle(gateway, Endpoint::Embeddings, id.0, request).await
-}
-
 fn model_object(name: &str, created: u64) -> serde_json::Value {
     json!({"id": name, "object": "model", "created": created, "owned_by": "switchboard"})
 }
 
 async fn list_models(
-    State(gateway): State<Gateway>,
+    Extension(RequestSnapshot(snapshot)): Extension<RequestSnapshot>,
     identity: Option<Extension<guard::ClientIdentity>>,
 ) -> Response {
-    let snapshot = gateway.snapshot();
     let data: Vec<_> = snapshot
         .config
         .aliases
@@ -149,11 +133,10 @@ async fn list_models(
 }
 
 async fn get_model(
-    State(gateway): State<Gateway>,
+    Extension(RequestSnapshot(snapshot)): Extension<RequestSnapshot>,
     Extension(id): Extension<CorrelationId>,
     Path(model): Path<String>,
 ) -> Response {
-    let snapshot = gateway.snapshot();
     match snapshot.config.find_alias(&model) {
         Some(alias) => Json(model_object(&alias.name, snapshot.loaded_at_unix)).into_response(),
         None => {

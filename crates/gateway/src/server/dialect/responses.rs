@@ -15,29 +15,47 @@ use bytes::Bytes;
 use futures::StreamExt;
 use serde_json::{json, Map, Value};
 
-use super::guard::ClientIdentity;
-use super::proxy;
-use super::CorrelationId;
+use super::{ClientRequest, StreamDialect};
 use crate::error::ApiError;
 use crate::gateway::{now_ms, Gateway};
-use crate::provider::ProviderResponse;
+use crate::provider::{
+    Dialect, Endpoint, NativeEndpoint, NativeRequest, ProviderRequest, ProviderResponse,
+};
+use crate::server::guard::ClientIdentity;
+use crate::server::pipeline::{self, Ingress};
+use crate::server::CorrelationId;
 use crate::store::responses::{ResponseStore, StoredResponse};
 use crate::translate::responses::{
-    request_to_chat, response_from_chat, Input, ResponseContext, ResponsesRequest,
+    failed_event, request_to_chat, response_from_chat, Input, ResponseContext, ResponsesRequest,
     ToResponsesStream,
 };
 use crate::translate::translate_stream;
-use crate::wire::{EventStream, UpstreamError};
+use crate::wire::{EventStream, SseEvent, UpstreamError};
 
-pub(super) async fn create(
+pub(in crate::server) async fn create(
     State(gateway): State<Gateway>,
-    Extension(id): Extension<CorrelationId>,
     request: Request,
 ) -> Response {
-    proxy::handle_responses(gateway, id.0, request).await
+    let entry = Ingress {
+        endpoint: Endpoint::ChatCompletions,
+        path: NativeEndpoint::Responses.path(),
+        render: super::openai_error,
+    };
+    // Affinity by session headers only; `SessionKey::response(previous_response_id)` is the
+    // hook for keying a Responses conversation.
+    let client = request
+        .extensions()
+        .get::<ClientIdentity>()
+        .map(|i| i.token.clone());
+    let store = gateway.inner.responses.clone();
+    pipeline::handle(gateway, entry, request, move |native| async move {
+        let (body, parsed) = ingress(&store, native, client.as_deref()).await?;
+        Ok((body, Box::new(parsed) as Box<dyn ClientRequest>))
+    })
+    .await
 }
 
-pub(super) async fn get(
+pub(in crate::server) async fn get(
     State(gateway): State<Gateway>,
     Extension(id): Extension<CorrelationId>,
     identity: Option<Extension<ClientIdentity>>,
@@ -50,7 +68,7 @@ pub(super) async fn get(
     }
 }
 
-pub(super) async fn delete(
+pub(in crate::server) async fn delete(
     State(gateway): State<Gateway>,
     Extension(id): Extension<CorrelationId>,
     identity: Option<Extension<ClientIdentity>>,
@@ -86,12 +104,12 @@ async fn find(
 
 /// A Responses request on its way: what a native backend gets, what the answer echoes, and
 /// where it is stored.
-pub(super) struct ResponsesIngress {
+pub(in crate::server) struct ResponsesIngress {
     /// The request as the client sent it, `previous_response_id` expanded into `input`.
-    pub native: Map<String, Value>,
-    pub context: ResponseContext,
+    native: Map<String, Value>,
+    context: ResponseContext,
     /// What the translation to chat completions could not carry over.
-    pub dropped: Vec<String>,
+    dropped: Vec<String>,
     remember: Option<Remember>,
 }
 
@@ -123,8 +141,8 @@ impl Remember {
 }
 
 /// The client's body → the chat-shaped body routing works on, plus the native request.
-pub(super) async fn ingress(
-    gateway: &Gateway,
+async fn ingress(
+    store: &ResponseStore,
     mut native: Map<String, Value>,
     client: Option<&str>,
 ) -> Result<(Map<String, Value>, ResponsesIngress), ApiError> {
@@ -135,7 +153,6 @@ pub(super) async fn ingress(
                 format!("the body is not a Responses API request: {e}"),
             )
         })?;
-    let store = &gateway.inner.responses;
     let mut input = parsed
         .input
         .take()
@@ -178,7 +195,7 @@ pub(super) async fn ingress(
 
 impl ResponsesIngress {
     /// A chat completion (or chat stream) as a Response (or Responses events).
-    pub(super) fn translate_answer(
+    fn translate_answer(
         &self,
         response: ProviderResponse,
     ) -> Result<ProviderResponse, UpstreamError> {
@@ -203,7 +220,7 @@ impl ResponsesIngress {
     }
 
     /// A native backend's answer, passed through (and stored).
-    pub(super) fn native_answer(&self, response: ProviderResponse) -> ProviderResponse {
+    fn native_answer(&self, response: ProviderResponse) -> ProviderResponse {
         match response {
             ProviderResponse::Complete { body, usage } => {
                 if let (Some(remember), Ok(value)) =
@@ -235,5 +252,136 @@ impl ResponsesIngress {
                 }
             }
         }))
+    }
+}
+
+impl ClientRequest for ResponsesIngress {
+    fn dialect(&self) -> Dialect {
+        Dialect::Responses
+    }
+
+    fn native(&self, request: &ProviderRequest) -> Option<NativeRequest> {
+        let mut body = self.native.clone();
+        if let Some(model) = request.body.get("model") {
+            body.insert("model".into(), model.clone());
+        }
+        Some(NativeRequest {
+            endpoint: NativeEndpoint::Responses,
+            body,
+            stream: request.stream,
+            correlation_id: request.correlation_id.clone(),
+            timeouts: request.timeouts,
+            beta: None,
+        })
+    }
+
+    fn dropped(&self) -> &[String] {
+        &self.dropped
+    }
+
+    fn render_chat_answer(
+        &self,
+        answer: ProviderResponse,
+        _estimate: u64,
+    ) -> Result<ProviderResponse, UpstreamError> {
+        self.translate_answer(answer)
+    }
+
+    fn render_native_answer(&self, answer: ProviderResponse) -> ProviderResponse {
+        self.native_answer(answer)
+    }
+
+    fn stream(&self) -> Box<dyn StreamDialect> {
+        Box::new(ResponsesStream {
+            id: self.context.id.clone(),
+            model: self.context.model.clone(),
+        })
+    }
+}
+
+/// A Responses stream: `response.failed` for response `id` ends one that fails.
+struct ResponsesStream {
+    id: String,
+    model: String,
+}
+
+impl StreamDialect for ResponsesStream {
+    fn observe(&mut self, event: &SseEvent, sent: u64) {
+        if sent > 0 {
+            return;
+        }
+        // A native backend names the response itself (in `response.created`).
+        if let Some(own) = serde_json::from_str::<Value>(&event.data)
+            .ok()
+            .and_then(|v| v.pointer("/response/id")?.as_str().map(str::to_owned))
+        {
+            self.id = own;
+        }
+    }
+
+    fn is_terminal(&self, event: &SseEvent) -> bool {
+        matches!(
+            event.event.as_deref(),
+            Some("response.completed" | "response.incomplete")
+        ) || event.data.trim() == "[DONE]"
+    }
+
+    fn error_event(&self, error: &ApiError, sent: u64) -> Bytes {
+        let summary = serde_json::to_value(error).unwrap_or_default();
+        failed_event(&self.id, &self.model, sent, summary).to_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::StatusCode;
+
+    #[test]
+    fn the_failed_event_names_the_backends_own_response_id() -> anyhow::Result<()> {
+        let mut stream = ResponsesStream {
+            id: "resp_ours".into(),
+            model: "m".into(),
+        };
+        let mut created =
+            SseEvent::data(r#"{"type":"response.created","response":{"id":"resp_theirs"}}"#);
+        created.event = Some("response.created".into());
+        stream.observe(&created, 0);
+        // Only the first event names the response.
+        stream.observe(&SseEvent::data(r#"{"response":{"id":"later"}}"#), 1);
+        let error = ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "upstream_error",
+            "backend_error",
+            "x",
+        );
+        let event = stream.error_event(&error, 2);
+        let text = std::str::from_utf8(&event)?;
+        assert!(
+            text.contains("resp_theirs") && !text.contains("later"),
+            "{text}"
+        );
+        assert!(
+            text.contains("response.failed") && text.contains("backend_error"),
+            "{text}"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn completed_and_incomplete_end_a_stream() {
+        let mut done = SseEvent::data("{}");
+        done.event = Some("response.completed".into());
+        assert!(ResponsesStream {
+            id: String::new(),
+            model: String::new()
+        }
+        .is_terminal(&done));
+        done.event = Some("response.output_text.delta".into());
+        assert!(!ResponsesStream {
+            id: String::new(),
+            model: String::new()
+        }
+        .is_terminal(&done));
     }
 }
