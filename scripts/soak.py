@@ -237,9 +237,10 @@ async def soak(port: int, pid: int, rate: float, seconds: float, flap, reload) -
         t.cancel()
     elapsed = time.monotonic() - started
     rss, fds = proc_stats(pid)
-    samples.append({"t_s": round(elapsed, 1), "rss_kb": rss, "fds": fds,
-                    "sent": counts["steady"]["sent"] + counts["flappy"]["sent"]})
-    return {"counts": counts, "samples": samples, "elapsed_s": round(elapsed, 1), "queue_full": late}
+    drained = {"t_s": round(elapsed, 1), "rss_kb": rss, "fds": fds,
+               "sent": counts["steady"]["sent"] + counts["flappy"]["sent"]}
+    return {"counts": counts, "samples": samples, "drained": drained,
+            "elapsed_s": round(elapsed, 1), "queue_full": late}
 
 
 def main() -> int:
@@ -331,6 +332,7 @@ def main() -> int:
         "fds_min_max_after_warmup": [min(warm_fds), max(warm_fds)],
         "flaps": flappy["flaps"], "reloads": generation["reloads"],
         "reload_failures": generation["reload_failures"], "samples": result["samples"],
+        "after_drain": result["drained"],
     }
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(report, indent=1) + "\n")
