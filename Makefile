@@ -6,7 +6,7 @@ export CARGO_TARGET_DIR
 # is too old for the dashboard's build, a current Node in the cache.
 TOOLS_PATH := $(or $(SWITCHBOARD_CACHE),$(HOME)/.cache/switchboard)/node/node_modules/.bin:$(HOME)/.cargo/bin
 
-.PHONY: run test bench check build app bundle ui-dev
+.PHONY: run test bench check build app bundle ui-dev fuzz soak
 
 # Bundle formats `make bundle` builds: .deb and .AppImage on Linux, .app and .dmg on macOS.
 # AppImage bundling downloads linuxdeploy from GitHub; offline, use `make bundle BUNDLES=deb`.
@@ -39,6 +39,14 @@ check:
 bench:
 	@scripts/bootstrap.sh bench
 	@PATH="$(TOOLS_PATH):$$PATH" python3 bench/run.py
+
+## Run every fuzz target for FUZZ_SECONDS (default 60) each, one at a time (README, Reliability).
+fuzz:
+	@scripts/fuzz.sh
+
+## The soak: 80% of the measured max rate for SOAK_MINUTES (default 10) with reloads and a flapping backend.
+soak:
+	@PATH="$(HOME)/.cargo/bin:$$PATH" python3 scripts/soak.py
 
 ## Release build of the `switchboard` binary.
 build:

@@ -46,6 +46,11 @@ echo "ok: switchboard-gateway has no YAML parser"
 step "cargo test"
 cargo test --workspace --locked
 
+step "fuzz regression: every fuzz target over its committed corpus (fuzz/corpus/)"
+# Also part of `cargo test` above; named here so a fixed fuzz crash that comes back is called
+# out as such. `make fuzz` runs the fuzzer itself.
+cargo test --locked -p switchboard-gateway --test reliability_fuzz
+
 step "dashboard end to end in headless Chromium (Debian's chromium, driven by playwright-core)"
 # The real `switchboard serve` and mock upstream on free ports, a temp HOME; screenshots of
 # every page go to an artifacts folder whose paths the script prints.

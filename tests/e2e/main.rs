@@ -22,5 +22,6 @@ mod logging;
 mod operator;
 mod ops;
 mod proxy;
+mod reliability;
 mod sdk;
 mod streaming;

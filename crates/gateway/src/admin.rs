@@ -56,7 +56,7 @@ impl AdminService {
 
     /// Requests logged since `from_ms` (the tray menu's "today"), from the rollups.
     pub async fn requests_since(&self, from_ms: i64) -> Result<u64, crate::store::read::ReadError> {
-        let now_ms = crate::gateway::now_ms() as i64;
+        let now_ms = crate::clock::now_ms() as i64;
         self.gateway.inner.reader.count_since(from_ms, now_ms).await
     }
 

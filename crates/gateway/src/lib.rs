@@ -21,6 +21,8 @@ pub mod secret;
 mod server;
 pub mod session;
 pub mod spend;
+#[doc(hidden)]
+pub use server::guard::verdict as guard_verdict;
 pub mod store;
 pub mod supervisor;
 pub mod telemetry;

@@ -230,6 +230,30 @@ fn identify(headers: &HeaderMap, config: &Config) -> Option<ClientIdentity> {
 
 pub(crate) use crate::tokens::{constant_time_eq, hash_token};
 
+/// The guard's verdict on a request made of `method`, `uri` and `headers`, for the fuzz targets:
+/// `Ok(token name)` when it may go on (`None`: no client token needed), else the refusal's status.
+pub fn verdict(
+    config: &Config,
+    method: &str,
+    uri: &str,
+    headers: &[(&[u8], &[u8])],
+) -> Result<Option<String>, StatusCode> {
+    let mut builder = Request::builder().method(method).uri(uri);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    let mut request = builder
+        .body(axum::body::Body::empty())
+        .map_err(|_| StatusCode::BAD_REQUEST)?;
+    match check(config, &mut request, "fuzz") {
+        Ok(_) => Ok(request
+            .extensions()
+            .get::<ClientIdentity>()
+            .map(|i| i.token.clone())),
+        Err(response) => Err(response.status()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

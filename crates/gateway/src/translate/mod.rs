@@ -6,11 +6,13 @@
 //! - `anthropic`: Anthropic's Messages API, both ways (provider and ingress).
 //! - `gemini`: Google's Gemini `generateContent` API.
 //! - `responses`: OpenAI's Responses API, for the `/v1/responses` ingress.
+//! - `shape`: request-shape checks before a body is translated (a clear 400 naming the field).
 
 pub mod anthropic;
 pub mod gemini;
 pub mod openai;
 pub mod responses;
+pub mod shape;
 
 use std::collections::VecDeque;
 

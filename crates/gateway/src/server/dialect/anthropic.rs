@@ -118,6 +118,7 @@ fn ingress_body(
 }
 
 fn translate(native: &Map<String, Value>) -> Result<(Map<String, Value>, Vec<String>), String> {
+    crate::translate::shape::check_anthropic(native).map_err(|e| e.to_string())?;
     let parsed: MessagesRequest = serde_json::from_value(Value::Object(native.clone()))
         .map_err(|e| format!("the body is not an Anthropic Messages request: {e}"))?;
     let (chat, dropped) = request_to_openai(parsed)?;

@@ -112,6 +112,18 @@ pub(super) fn plan_target(
     if let Some(reason) = request.untranslatable {
         return TargetPlan::Untranslatable(reason.to_owned());
     }
+    if let Err(e) = crate::translate::shape::check_chat_for(
+        provider.family(),
+        request.endpoint == Endpoint::ChatCompletions,
+        false,
+        request.body,
+    ) {
+        return TargetPlan::Untranslatable(format!(
+            "the request cannot be translated for backend `{}` ({}): {e}",
+            target.label(),
+            provider.family()
+        ));
+    }
     let mut dropped = request.dropped.to_vec();
     let remove = provider.unsupported_params(request.endpoint, request.body);
     if !remove.is_empty() {
