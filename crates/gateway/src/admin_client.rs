@@ -458,10 +458,10 @@ mod tests {
                     [aliases.demo]\ntargets = [\"demo/switchboard-demo\"]\n";
         std::fs::write(&config_path, text)?;
         let database = dir.path().join("switchboard.db");
-        let config = crate::Config::parse(text, "config.toml")?;
-        let gateway = crate::Gateway::start(
+        let config = crate::config::Config::parse(text, "config.toml")?;
+        let gateway = crate::gateway::Gateway::start(
             config,
-            crate::GatewayOptions {
+            crate::gateway::GatewayOptions {
                 config_path: Some(config_path.clone()),
                 database_path: Some(database.clone()),
             },
