@@ -2,10 +2,13 @@
 //! marked "docs" follow the examples of Anthropic's API reference (docs.anthropic.com/en/api/
 //! messages, /en/api/messages-streaming) and OpenAI's (platform.openai.com/docs/api-reference/chat).
 
-use serde_json::json;
+use serde::Serialize;
+use serde_json::{json, Value};
 
+use super::super::openai as oa;
 use super::*;
 use crate::translate::test_support;
+use crate::wire::SseEvent;
 
 fn chat(value: Value) -> oa::ChatRequest {
     serde_json::from_value(value).unwrap_or_else(|e| panic!("bad fixture: {e}"))

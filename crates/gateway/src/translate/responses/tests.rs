@@ -1,10 +1,12 @@
 //! Table tests for the Responses translation, from payloads shaped like OpenAI's API reference
 //! (platform.openai.com/docs/api-reference/responses) and like what Codex CLI sends.
 
-use serde_json::json;
+use serde::Serialize;
+use serde_json::{json, Value};
 
 use super::*;
 use crate::translate::test_support;
+use crate::wire::{SseEvent, UpstreamError};
 
 fn request(value: Value) -> ResponsesRequest {
     serde_json::from_value(value).unwrap_or_else(|e| panic!("bad fixture: {e}"))
