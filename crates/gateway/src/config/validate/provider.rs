@@ -9,7 +9,7 @@ use super::super::{
     AnthropicSettings, CopilotSettings, GeminiSettings, OpenAiSettings, ParamPolicy,
     ProviderConfig, ProviderKind, ProviderSettings, Timeouts,
 };
-use super::{apply_timeouts, build_breaker, http_url, seconds};
+use super::shared::{apply_timeouts, build_breaker, http_url, seconds};
 use crate::secret::SecretRef;
 
 /// Keys only some kinds take, with the kinds that take them.

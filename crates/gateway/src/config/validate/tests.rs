@@ -1,6 +1,7 @@
 //! `validate`: what each check reports, and where.
 
 use super::*;
+use crate::config::{Period, ProviderSettings, SlowFirstToken, WhenSpent};
 
 fn errors(text: &str) -> Vec<String> {
     match parse(text) {
