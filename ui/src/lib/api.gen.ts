@@ -1,4 +1,4 @@
-// Generated from crates/gateway/src/api.rs by `UPDATE_TS=1 cargo test -p switchboard-gateway --lib api`; do not edit.
+// Generated from crates/gateway/src/api/ by `UPDATE_TS=1 cargo test -p switchboard-gateway --lib api`; do not edit.
 
 export type RequestQuery = { alias: string | null, target: string | null, 
 /**

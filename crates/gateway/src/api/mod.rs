@@ -674,7 +674,7 @@ mod tests {
     /// The TypeScript the dashboard compiles against, from the types above.
     fn typescript() -> String {
         let mut out = String::from(
-            "// Generated from crates/gateway/src/api.rs by `UPDATE_TS=1 cargo test -p switchboard-gateway --lib api`; do not edit.\n\n",
+            "// Generated from crates/gateway/src/api/ by `UPDATE_TS=1 cargo test -p switchboard-gateway --lib api`; do not edit.\n\n",
         );
         for decl in [
             RequestQuery::decl(),
