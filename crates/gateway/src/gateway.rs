@@ -103,6 +103,8 @@ pub(crate) struct Inner {
     /// The per-install admin secret (`admin.secret` beside the database); `None` if it could
     /// not be read or made (then only `server.admin_token` opens the admin API).
     pub(crate) admin_secret: Option<crate::secret::Secret<String>>,
+    /// The versions admin saves replaced (`config-history/` beside the database), for undo.
+    pub(crate) config_history: crate::config::history::History,
 }
 
 /// What the gateway knows about its config file, the last rejected reload and what a reload
@@ -162,6 +164,7 @@ impl Gateway {
         )
         .await;
         let reader = crate::store::read::LogReader::new(database_path.clone());
+        let config_history = crate::config::history::History::beside(&database_path);
         let admin_secret = match crate::session::load_or_create_secret(
             &crate::session::secret_path(&database_path),
         ) {
@@ -215,6 +218,7 @@ impl Gateway {
                 reader,
                 sessions: Default::default(),
                 admin_secret,
+                config_history,
             }),
         };
         gateway.spawn_health_checks();

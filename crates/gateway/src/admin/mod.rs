@@ -12,6 +12,9 @@ use crate::api::{
 use crate::config::{self, file::revision_of, Config};
 use crate::gateway::Gateway;
 
+mod edit;
+pub use edit::{field_errors, toml_key, unified_diff};
+
 #[derive(Clone)]
 pub struct AdminService {
     gateway: Gateway,
@@ -190,7 +193,7 @@ pub enum AdminError {
     #[error("{0}")]
     BadRequest(String),
     /// The file changed since the caller read it.
-    #[error("the config file changed since revision {expected}; current revision is {current}")]
+    #[error("the file changed on disk — review the new version (the change was based on revision {expected}; the file is now at {current})")]
     StaleRevision { expected: String, current: String },
     #[error("{0}")]
     Conflict(String),
@@ -302,8 +305,9 @@ impl AdminService {
             .config_path()
             .ok_or(AdminError::NoFile)?
             .to_owned();
-        let (config, new_text) =
-            apply_config_change(&path, section, name, change, expected_revision)?;
+        let written = edit::write_change(&path, section, name, change, expected_revision)?;
+        self.keep_replaced(&written.previous, &written.new_text, &written.summary);
+        let (config, new_text) = (written.config, written.new_text);
         let revision = revision_of(&new_text);
         let reload = self
             .gateway
@@ -346,41 +350,8 @@ pub fn apply_config_change(
     change: ConfigChange,
     expected_revision: &str,
 ) -> Result<(Config, String), AdminError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| AdminError::Io(format!("cannot read {}: {e}", path.display())))?;
-    let current = revision_of(&text);
-    if current != expected_revision {
-        return Err(AdminError::StaleRevision {
-            expected: expected_revision.to_owned(),
-            current,
-        });
-    }
-    let new_text = match change {
-        ConfigChange::Create(value) => config::edit::write(
-            &text,
-            section,
-            name,
-            &value,
-            config::edit::WriteMode::Create,
-        ),
-        ConfigChange::Upsert(value) => config::edit::write(
-            &text,
-            section,
-            name,
-            &value,
-            config::edit::WriteMode::Upsert,
-        ),
-        ConfigChange::Delete => config::edit::remove(&text, section, name),
-    }
-    .map_err(edit_error)?;
-    let config =
-        Config::parse(&new_text, &path.display().to_string()).map_err(|e| AdminError::Invalid {
-            message: e.to_string(),
-            diagnostics: e.diagnostics,
-        })?;
-    config::file::write_atomic(path, &new_text)
-        .map_err(|e| AdminError::Io(format!("cannot write {}: {e}", path.display())))?;
-    Ok((config, new_text))
+    edit::write_change(path, section, name, change, expected_revision)
+        .map(|w| (w.config, w.new_text))
 }
 
 /// A new client token: a random secret shown once, and the config entry holding only its hash.

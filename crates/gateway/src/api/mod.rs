@@ -9,6 +9,9 @@
 //! (`admin` converts): the contract changes only when this file does. A leaf: no `crate::`
 //! imports.
 
+mod edit;
+pub use edit::*;
+
 use serde::{Deserialize, Serialize};
 #[cfg(test)]
 use ts_rs::TS;
@@ -727,7 +730,10 @@ mod tests {
             ErrorBody::decl(),
             ErrorDetail::decl(),
             crate::events::GatewayEvent::decl(),
-        ] {
+        ]
+        .into_iter()
+        .chain(edit::decls())
+        {
             out.push_str("export ");
             out.push_str(&decl);
             out.push_str("\n\n");

@@ -5,6 +5,7 @@
 mod diagnostics;
 pub mod edit;
 pub mod file;
+pub mod history;
 pub mod prices;
 mod raw;
 mod unknown_keys;
