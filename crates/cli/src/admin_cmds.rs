@@ -68,6 +68,14 @@ pub enum TargetsAction {
     },
 }
 
+#[derive(Subcommand)]
+pub enum ConfigAction {
+    /// The config file's kept versions (the last 20 admin saves replaced), newest first.
+    History,
+    /// Write kept version ID back (the text it replaces is kept, so this can be undone too).
+    Restore { id: String },
+}
+
 /// Where the admin credential comes from: `--admin-token-file`, `$SWITCHBOARD_ADMIN_TOKEN`, or
 /// the per-install admin secret beside the database.
 pub struct Credential {
@@ -487,6 +495,47 @@ fn list_tokens(path: &Path) -> ExitCode {
         Err(e) => {
             eprintln!("{e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// `switchboard config history` / `config restore ID` against a running gateway.
+pub fn config_versions(url: &str, credential: &Credential, action: &ConfigAction) -> ExitCode {
+    let client = match client(url, Some(credential)) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let history = match blocking(client.config_history()) {
+        Ok(h) => h,
+        Err(e) => return call_failed(e),
+    };
+    match action {
+        ConfigAction::History => {
+            if history.versions.is_empty() {
+                println!("no kept versions yet (each save from the dashboard or the admin API keeps the one it replaces)");
+            }
+            for v in &history.versions {
+                let at = jiff::Timestamp::from_millisecond(v.at_unix_ms as i64)
+                    .map(|t| t.to_string())
+                    .unwrap_or_default();
+                println!(
+                    "{:<38} {at:<30} {:>7} B  replaced by: {}",
+                    v.id, v.size, v.summary
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        ConfigAction::Restore { id } => {
+            match blocking(client.restore_version(id, &history.revision)) {
+                Ok(outcome) => {
+                    println!(
+                        "restored {id}; the file is now at revision {}",
+                        outcome.revision
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => call_failed(e),
+            }
         }
     }
 }

@@ -135,6 +135,21 @@ enum Command {
     Discover(discover::DiscoverArgs),
     /// Print (or --write, with a diff and a backup) a coding client's setup for an alias.
     Connect(connect::ConnectArgs),
+    /// The config file's kept versions on a running gateway: `config history`, `config restore ID`.
+    Config {
+        #[arg(long)]
+        url: Option<String>,
+        /// The database the gateway was started with (`serve --database`); its folder holds
+        /// the admin secret.
+        #[arg(long)]
+        database: Option<PathBuf>,
+        /// File holding the admin token (default: $SWITCHBOARD_ADMIN_TOKEN, then the admin
+        /// secret).
+        #[arg(long)]
+        admin_token_file: Option<PathBuf>,
+        #[command(subcommand)]
+        action: admin_cmds::ConfigAction,
+    },
     /// Show every target's routing state (breaker, last error, retry time) of a running gateway.
     Targets {
         #[arg(long)]
@@ -270,6 +285,19 @@ fn main() -> ExitCode {
                 database,
             };
             admin_cmds::dashboard(&gateway_url(url, &path), &credential, print_url)
+        }
+        Command::Config {
+            url,
+            database,
+            admin_token_file,
+            action,
+        } => {
+            let credential = Credential {
+                token_file: admin_token_file,
+                config: path.clone(),
+                database,
+            };
+            admin_cmds::config_versions(&gateway_url(url, &path), &credential, &action)
         }
         Command::Targets { url, action } => {
             let url = gateway_url(url, &path);

@@ -234,6 +234,22 @@ impl AdminClient {
         }
     }
 
+    /// The config file's kept versions (what each admin save replaced), newest first.
+    pub async fn config_history(&self) -> Result<crate::api::ConfigHistory, ClientError> {
+        self.get("/admin/config/history").await
+    }
+
+    /// Writes kept version `id` back, based on `revision` (the file's revision now).
+    pub async fn restore_version(
+        &self,
+        id: &str,
+        revision: &str,
+    ) -> Result<WriteOutcome, ClientError> {
+        let path = format!("/admin/config/history/{}/restore", segment(id));
+        self.send::<(), _>(Method::POST, &path, None, Some(revision))
+            .await
+    }
+
     pub async fn reload(&self) -> Result<ReloadOutcome, ClientError> {
         self.send::<(), _>(Method::POST, "/admin/config/reload", None, None)
             .await
