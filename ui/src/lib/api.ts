@@ -51,7 +51,7 @@ export function describe(status: number, body: unknown): { message: string; code
   return { message: `The gateway answered ${status} without an explanation.`, code: 'http_' + status };
 }
 
-async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+export async function call<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
   let response: Response;
   try {
     response = await fetch(apiUrl(path), {
@@ -60,6 +60,7 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
       headers: {
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         ...(method === 'GET' ? {} : { [CSRF_HEADER]: '1' }),
+        ...headers,
       },
       body: body === undefined ? undefined : JSON.stringify(body),
     });

@@ -264,8 +264,10 @@ export function parseDiff(diff: string): DiffLine[] {
   const out: DiffLine[] = [];
   let oldNo = 0;
   let newNo = 0;
-  for (const line of diff.split('\n')) {
-    if (line === '' && out.length && diff.endsWith('\n')) continue;
+  if (!diff) return out;
+  const lines = diff.split('\n');
+  if (diff.endsWith('\n')) lines.pop();
+  for (const line of lines) {
     if (line.startsWith('--- ') || line.startsWith('+++ ')) {
       out.push({ kind: 'file', text: line, old: null, new: null });
     } else if (line.startsWith('@@')) {
