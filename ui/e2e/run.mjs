@@ -251,6 +251,7 @@ alert_at = 0.8
     const cacheLine = await page.getByTestId('budget-cache').first().innerText();
     check('budgets show their prompt-cache figures', /Prompt cache: (\d+% of|no priced input)/.test(cacheLine), cacheLine);
     await shot(page, 'budgets');
+    await (await import('./edit.mjs')).editorFlows({ page, base, config, check, shot, until });
 
     await page.goto(`${base}/ui/#/overview`);
     await page.getByTestId('requests-today').waitFor();
