@@ -8,6 +8,15 @@ import { readFileSync, writeFileSync } from 'node:fs';
 
 const COMMENTS = ['# Hand-written: the GUI must keep every comment in this file.', '# The alias curl uses.', '# five dollars a day', '# (trailing comment at the end)'];
 
+/** The lines of one `[table]` of a TOML text, up to the next table header. */
+function tableOf(text, header) {
+  const start = text.indexOf(`\n${header}\n`);
+  if (start < 0) return '';
+  const rest = text.slice(start + header.length + 2);
+  const end = rest.search(/\n\[/);
+  return end < 0 ? rest : rest.slice(0, end);
+}
+
 export async function editorFlows({ page, base, config, check, shot, until }) {
   const read = () => readFileSync(config, 'utf8');
   const adminGet = async (path) => (await page.request.get(`${base}${path}`)).json();
@@ -122,5 +131,25 @@ export async function editorFlows({ page, base, config, check, shot, until }) {
   const withBudget = read();
   check('a budget created in the GUI is in the file', withBudget.includes('[budgets.e2e-weekly]') && withBudget.includes('usd = 12') && withBudget.includes('period = "week"') && keepsComments(withBudget));
   await page.locator('[data-testid="budget-row"][data-name="e2e-weekly"]').waitFor();
+
+  // Limits: on an alias, and a new tenant with limits and the new budget.
+  await page.locator('[data-testid="limits-row"][data-section="aliases"][data-name="other"]').getByTestId('edit-limits').click();
+  await page.getByTestId('limit-rpm').fill('600');
+  await page.getByTestId('valid').waitFor();
+  await page.getByTestId('save').click();
+  await page.getByTestId('flash').waitFor();
+  await page.getByTestId('new-tenant').click();
+  await page.getByTestId('entry-name').fill('team');
+  await page.getByTestId('limit-concurrent').fill('4');
+  await page.getByLabel('Budget').selectOption('e2e-weekly');
+  await page.getByTestId('valid').waitFor();
+  await page.getByTestId('save').click();
+  await page.getByTestId('flash').waitFor();
+  const withLimits = read();
+  check(
+    'limits on an alias and a new tenant from the GUI are in the file',
+    tableOf(withLimits, '[aliases.other]').includes('limits = { rpm = 600 }') && tableOf(withLimits, '[tenants.team]').includes('budget = "e2e-weekly"') && keepsComments(withLimits),
+    tableOf(withLimits, '[tenants.team]').replaceAll('\n', ' '),
+  );
   await shot(page, 'limits');
 }
