@@ -14,6 +14,7 @@ mod budgets;
 mod cli;
 mod codex;
 mod coding_agents;
+mod config_versions;
 mod copilot;
 mod correlation;
 mod errors;

@@ -92,6 +92,8 @@ export async function editorFlows({ page, base, config, check, shot, until }) {
   const refusal = await page.getByTestId('save-problem').innerText({ timeout: 5000 });
   check('a stale save is refused with “the file changed on disk”', refusal.includes('the file changed on disk') && read() === beforeStale, refusal);
   await page.getByTestId('stale').waitFor();
+  const onDisk = await page.getByTestId('disk-diff').innerText({ timeout: 5000 });
+  check('the stale editor shows what changed on disk', onDisk.includes('description = "by hand"'), onDisk.split('\n').filter((l) => l.includes('by hand')).join(' | '));
   await shot(page, 'alias-stale');
   await page.getByTestId('rebase').click();
   await page.getByTestId('valid').waitFor();

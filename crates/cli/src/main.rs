@@ -137,15 +137,15 @@ enum Command {
     Connect(connect::ConnectArgs),
     /// The config file's kept versions on a running gateway: `config history`, `config restore ID`.
     Config {
-        #[arg(long)]
+        #[arg(long, global = true)]
         url: Option<String>,
         /// The database the gateway was started with (`serve --database`); its folder holds
         /// the admin secret.
-        #[arg(long)]
+        #[arg(long, global = true)]
         database: Option<PathBuf>,
         /// File holding the admin token (default: $SWITCHBOARD_ADMIN_TOKEN, then the admin
         /// secret).
-        #[arg(long)]
+        #[arg(long, global = true)]
         admin_token_file: Option<PathBuf>,
         #[command(subcommand)]
         action: admin_cmds::ConfigAction,

@@ -167,7 +167,16 @@ async fn preview_reports_errors_at_fields_and_a_diff_without_writing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stale_saves_are_refused_with_the_current_revision() {
     let g = start().await;
-    let old = revision_of(&g.config_text());
+    // The editor reads the entries first; that text is the base it edits.
+    let (_, listing) = call(
+        &g,
+        reqwest::Method::GET,
+        "/admin/config/aliases",
+        None,
+        None,
+    )
+    .await;
+    let old = listing["revision"].as_str().unwrap().to_owned();
     let hand = g.config_text().replace("first alias", "edited by hand");
     std::fs::write(&g.config_path, &hand).unwrap();
     let (status, body) = call(
@@ -192,6 +201,24 @@ async fn stale_saves_are_refused_with_the_current_revision() {
         "{body}"
     );
     assert_eq!(g.config_text(), hand, "the hand edit is not overwritten");
+
+    // The dry run on the old base says so, with what changed on disk since.
+    let (_, preview) = call(
+        &g,
+        reqwest::Method::POST,
+        "/admin/config/preview",
+        None,
+        Some(json!({"section": "aliases", "name": "first", "value": {"targets": ["demo/gui"]}, "base_revision": old})),
+    )
+    .await;
+    assert_eq!(preview["stale"], true);
+    assert_eq!(preview["revision"], revision_of(&hand).as_str());
+    let disk = preview["disk_diff"].as_str().unwrap();
+    assert!(
+        disk.contains("-description = \"first alias\"")
+            && disk.contains("+description = \"edited by hand\""),
+        "{disk}"
+    );
     let (status, _) = call(
         &g,
         reqwest::Method::POST,

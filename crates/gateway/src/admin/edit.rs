@@ -254,10 +254,19 @@ impl AdminService {
         let path = self.config_file()?;
         let text = read_text(&path)?;
         let revision = revision_of(&text);
+        let history = &self.gateway.inner.config_history;
+        history.remember(&text);
         let stale = request
             .base_revision
             .as_deref()
             .is_some_and(|base| base != revision);
+        let disk_diff = match request.base_revision.as_deref() {
+            Some(base) if stale => history
+                .recall(base)
+                .map(|old| unified_diff(&old, &text, "the version you edited", "the file now"))
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
         let change = match request.action {
             ChangeAction::Create => ConfigChange::Create(request.value.clone()),
             ChangeAction::Upsert => ConfigChange::Upsert(request.value.clone()),
@@ -279,6 +288,7 @@ impl AdminService {
                     diff: String::new(),
                     revision,
                     stale,
+                    disk_diff,
                 });
             }
         };
@@ -292,6 +302,7 @@ impl AdminService {
             diff: unified_diff(&text, &new_text, "config.toml (now)", "config.toml (after)"),
             revision,
             stale,
+            disk_diff,
         })
     }
 

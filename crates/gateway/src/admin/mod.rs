@@ -239,6 +239,8 @@ impl AdminService {
     /// Every entry of a section (`providers`, `aliases`, ...) with the file's revision.
     pub fn config_list(&self, section: &str) -> Result<ConfigListing, AdminError> {
         let (_, text) = self.read_file()?;
+        // The editor starts from this text: kept to show what changed on disk if it goes stale.
+        self.gateway.inner.config_history.remember(&text);
         let entries = config::edit::list(&text, section)
             .map_err(edit_error)?
             .into_iter()

@@ -62,6 +62,9 @@ pub struct ConfigPreview {
     pub revision: String,
     /// True when `base_revision` was given and the file has changed since.
     pub stale: bool,
+    /// With `stale`: what changed on disk since `base_revision` (unified diff), when the gateway
+    /// still has that version; empty otherwise.
+    pub disk_diff: String,
 }
 
 /// One kept version of the config file: the text a save (or a hand edit) replaced.

@@ -3,6 +3,7 @@
 //! of the config). Each version is `<unix ms>-<revision>.toml` plus a `.json` with what replaced
 //! it; the newest `KEEP` stay.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -13,6 +14,8 @@ use crate::api::ConfigVersion;
 
 /// How many versions are kept.
 pub const KEEP: usize = 20;
+/// How many recently read texts are remembered (in memory) for "what changed on disk".
+const SEEN: usize = 8;
 /// The folder's name beside the database.
 pub const DIR: &str = "config-history";
 
@@ -30,6 +33,9 @@ pub struct History {
     /// The text the last admin save wrote and when: if the next save finds other text, a hand
     /// edit replaced it, and this is the version the hand edit replaced.
     last_written: Mutex<Option<(String, u64)>>,
+    /// Texts the editor read lately, by revision, so a stale edit can be shown what changed on
+    /// disk since the version it started from.
+    seen: Mutex<VecDeque<(String, String)>>,
 }
 
 impl History {
@@ -48,7 +54,34 @@ impl History {
             dir,
             keep,
             last_written: Mutex::new(None),
+            seen: Mutex::new(VecDeque::new()),
         }
+    }
+
+    /// Remembers `text` (read by the editor) under its revision.
+    pub fn remember(&self, text: &str) {
+        let revision = revision_of(text);
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.iter().any(|(r, _)| *r == revision) {
+            return;
+        }
+        if seen.len() == SEEN {
+            seen.pop_front();
+        }
+        seen.push_back((revision, text.to_owned()));
+    }
+
+    /// A text remembered (or kept) with `revision`.
+    pub fn recall(&self, revision: &str) -> Option<String> {
+        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, text)) = seen.iter().find(|(r, _)| r == revision) {
+            return Some(text.clone());
+        }
+        drop(seen);
+        let last = self.last_written.lock().unwrap_or_else(|e| e.into_inner());
+        last.as_ref()
+            .filter(|(text, _)| revision_of(text) == revision)
+            .map(|(text, _)| text.clone())
     }
 
     pub fn dir(&self) -> &Path {
@@ -183,6 +216,17 @@ mod tests {
         assert_eq!(history.list()?.len(), 3, "pruned to the newest 3");
         assert!(history.read("../../etc/passwd").is_none());
         assert!(history.read("1-zz").is_none());
+        history.remember("seen");
+        assert_eq!(
+            history.recall(&revision_of("seen")).as_deref(),
+            Some("seen")
+        );
+        assert_eq!(
+            history.recall(&revision_of("v4")).as_deref(),
+            Some("v4"),
+            "the last write"
+        );
+        assert_eq!(history.recall(&revision_of("never")), None);
         Ok(())
     }
 }
