@@ -388,7 +388,12 @@ revision: string,
 /**
  * True when `base_revision` was given and the file has changed since.
  */
-stale: boolean, };
+stale: boolean, 
+/**
+ * With `stale`: what changed on disk since `base_revision` (unified diff), when the gateway
+ * still has that version; empty otherwise.
+ */
+disk_diff: string, };
 
 export type ConfigVersion = { 
 /**
