@@ -187,6 +187,14 @@ async fn test_connection_explains_a_down_backend_a_refused_key_and_a_healthy_one
     .await;
     assert_eq!(status, 422, "{invalid}");
     assert!(!h.config_text().contains("trial"), "testing never writes");
+    // A key typed in the dialog (not stored yet) is used for that test only.
+    let gemini_url = h.mock().gemini_base_url();
+    let with_key = |key: &str| json!({"name": "g", "value": {"kind": "gemini", "base_url": gemini_url, "api_key": "keychain:not-stored-yet"}, "key": key});
+    let (_, typed_bad) = post(&h, "/admin/providers/test", with_key("bad-key")).await;
+    assert_eq!(typed_bad["ok"], false, "{typed_bad}");
+    assert!(!typed_bad.to_string().contains("bad-key"));
+    let (_, typed_good) = post(&h, "/admin/providers/test", with_key("typed-key")).await;
+    assert_eq!(typed_good["ok"], true, "{typed_good}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -393,7 +393,12 @@ name: string | null,
 /**
  * The entry as it would be written under `[providers.NAME]`.
  */
-value: unknown, };
+value: unknown, 
+/**
+ * A key typed in the dialog but not stored yet: used for this test only, never stored,
+ * logged or returned. Absent: the key `api_key` names is read.
+ */
+key: string | null, };
 
 export type DiscoverQuery = { 
 /**

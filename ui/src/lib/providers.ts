@@ -64,7 +64,8 @@ export const providersApi = {
   deleteKey: async (name: string) => (await send<unknown>('DELETE', `/admin/keys/${enc(name)}`)).body,
   models: async (provider: string) => (await send<BackendModels>('GET', `/admin/providers/${enc(provider)}/models`)).body,
   test: async (provider: string) => (await send<ConnectionTest>('POST', `/admin/providers/${enc(provider)}/test`, {})).body,
-  testUnsaved: async (name: string, value: unknown) => (await send<ConnectionTest>('POST', '/admin/providers/test', { name, value })).body,
+  testUnsaved: async (name: string, value: unknown, key?: string) =>
+    (await send<ConnectionTest>('POST', '/admin/providers/test', { name, value, key: key?.trim() || null })).body,
   discover: async (q = '') => (await send<DiscoverReport>('GET', '/admin/discover' + q)).body,
   discoverAdd: async (entries: ProposedEntry[], revision: string) =>
     (await send<DiscoverAdded>('POST', '/admin/discover/add', { entries }, revision)).body,

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::api::{ConnectionStep, ConnectionTest};
 use crate::config::{ProviderConfig, ProviderKind, ProviderSettings};
-use crate::secret::SecretRef;
+use crate::secret::{Secret, SecretRef};
 
 fn step(name: &str, severity: &str, summary: impl Into<String>) -> ConnectionStep {
     ConnectionStep {
@@ -59,17 +59,31 @@ pub fn check_url(provider: &ProviderConfig) -> Option<String> {
 /// Runs every step against `provider`, stopping at the first that fails; each network step is
 /// bounded by `timeout`. Keys are read here (never shown): a missing one is a failed step.
 pub async fn test_provider(provider: &ProviderConfig, timeout: Duration) -> ConnectionTest {
+    test_provider_with_key(provider, timeout, None).await
+}
+
+/// As `test_provider`, with `key` (typed but not stored yet) instead of the one `api_key` names.
+pub async fn test_provider_with_key(
+    provider: &ProviderConfig,
+    timeout: Duration,
+    key: Option<Secret<String>>,
+) -> ConnectionTest {
     let mut out = ConnectionTest {
         provider: provider.name.clone(),
         kind: provider.kind().as_str().to_owned(),
         ..ConnectionTest::default()
     };
-    run(provider, timeout, &mut out).await;
+    run(provider, timeout, key, &mut out).await;
     out.ok = out.steps.iter().all(|s| s.severity != "error");
     out
 }
 
-async fn run(provider: &ProviderConfig, timeout: Duration, out: &mut ConnectionTest) {
+async fn run(
+    provider: &ProviderConfig,
+    timeout: Duration,
+    key: Option<Secret<String>>,
+    out: &mut ConnectionTest,
+) {
     if provider.kind() == ProviderKind::Demo {
         out.steps
             .push(step("local", "ok", "the built-in demo answers locally"));
@@ -199,7 +213,7 @@ async fn run(provider: &ProviderConfig, timeout: Duration, out: &mut ConnectionT
         drop(stream);
     }
 
-    http_step(provider, &url, timeout, out).await;
+    http_step(provider, &url, timeout, key, out).await;
 }
 
 /// A TLS handshake with the public roots, as the proxy's client does; the protocol version.
@@ -241,12 +255,14 @@ async fn http_step(
     provider: &ProviderConfig,
     url: &str,
     timeout: Duration,
+    typed: Option<Secret<String>>,
     out: &mut ConnectionTest,
 ) {
     let kind = provider.kind();
     let reference = provider.api_key();
-    let key = match reference {
-        Some(r) => match read_key(r).await {
+    let key = match (reference, typed) {
+        (_, Some(typed)) => Some(typed),
+        (Some(r), None) => match read_key(r).await {
             Ok(key) => Some(key),
             Err(e) => {
                 let fix = match (kind, r) {
@@ -260,7 +276,7 @@ async fn http_step(
                 return;
             }
         },
-        None => None,
+        (None, None) => None,
     };
     let http = reqwest::Client::builder()
         .no_proxy()

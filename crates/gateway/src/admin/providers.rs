@@ -73,7 +73,13 @@ impl AdminService {
         unsaved: &UnsavedProvider,
     ) -> Result<ConnectionTest, AdminError> {
         let config = unsaved_provider(unsaved)?;
-        Ok(super::connection::test_provider(&config, self.backend_timeout()).await)
+        let key = unsaved
+            .key
+            .as_deref()
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(|k| crate::secret::Secret::new(k.to_owned()));
+        Ok(super::connection::test_provider_with_key(&config, self.backend_timeout(), key).await)
     }
 
     /// Local model servers and what adding them would write, against the file's revision.

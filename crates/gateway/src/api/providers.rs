@@ -66,6 +66,10 @@ pub struct UnsavedProvider {
     #[schema(value_type = Object)]
     #[cfg_attr(test, ts(type = "unknown"))]
     pub value: serde_json::Value,
+    /// A key typed in the dialog but not stored yet: used for this test only, never stored,
+    /// logged or returned. Absent: the key `api_key` names is read.
+    #[serde(default)]
+    pub key: Option<String>,
 }
 
 /// `GET /admin/discover` query: where to look besides the usual places.
