@@ -9,6 +9,7 @@ import type {
   CopilotLogin,
   DiscoverAdded,
   DiscoverReport,
+  HealthReport,
   KeyList,
   ProposedEntry,
   WriteOutcome,
@@ -60,6 +61,7 @@ export const providersApi = {
   remove: async (section: string, name: string, revision: string) =>
     (await send<WriteOutcome>('DELETE', `/admin/config/${section}/${enc(name)}`, undefined, revision)).body,
   keys: async () => (await send<KeyList>('GET', '/admin/keys')).body,
+  health: async () => (await send<HealthReport>('GET', '/health')).body,
   setKey: async (name: string, value: string) => (await send<unknown>('PUT', `/admin/keys/${enc(name)}`, { value })).body,
   deleteKey: async (name: string) => (await send<unknown>('DELETE', `/admin/keys/${enc(name)}`)).body,
   models: async (provider: string) => (await send<BackendModels>('GET', `/admin/providers/${enc(provider)}/models`)).body,
