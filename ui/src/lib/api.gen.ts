@@ -349,86 +349,125 @@ diagnostics?: Array<Diagnostic>, };
 
 export type GatewayEvent = { "type": "config_reloaded", revision: string, } | { "type": "config_rejected", message: string, } | { "type": "breaker_opened", target: string, reason: string, retry_in_ms: number, } | { "type": "breaker_closed", target: string, } | { "type": "target_misconfigured", target: string, reason: string, } | { "type": "budget_alert", budget: string, spent_usd: number, limit_usd: number, alert_at: number, period: string, resets_at: string, } | { "type": "budget_spent", budget: string, spent_usd: number, limit_usd: number, period: string, resets_at: string, };
 
-export type ChangeAction = "create" | "upsert" | "delete";
-
-export type ConfigPreviewRequest = { section: string, name: string, action: ChangeAction, 
+export type BackendModel = { id: string, 
 /**
- * The entry's new value (ignored for `delete`).
+ * The prompt window the backend reports for it, when it reports one.
+ */
+max_input_tokens: number | null, };
+
+export type BackendModels = { models: Array<BackendModel>, error: string | null, };
+
+export type ConnectionStep = { 
+/**
+ * `dns`, `tcp`, `tls`, `http` (the models endpoint with the key), or `local` (demo).
+ */
+step: string, 
+/**
+ * `ok`, `warning` or `error`.
+ */
+severity: string, summary: string, 
+/**
+ * What to do about it, in words.
+ */
+fix: string | null, latency_ms: number | null, };
+
+export type ConnectionTest = { provider: string, kind: string, 
+/**
+ * The URL the HTTP step asked.
+ */
+url: string | null, 
+/**
+ * No step failed (warnings allowed).
+ */
+ok: boolean, steps: Array<ConnectionStep>, 
+/**
+ * The server's `Date` header (Unix seconds), for clock-skew checks.
+ */
+server_date_unix: number | null, };
+
+export type UnsavedProvider = { 
+/**
+ * Shown in the answer; `new` when absent.
+ */
+name: string | null, 
+/**
+ * The entry as it would be written under `[providers.NAME]`.
  */
 value: unknown, 
 /**
- * The revision the editor's copy is based on; `stale` says whether the file moved since.
+ * A key typed in the dialog but not stored yet: used for this test only, never stored,
+ * logged or returned. Absent: the key `api_key` names is read.
  */
-base_revision: string | null, };
+key: string | null, };
 
-export type FieldError = { 
+export type DiscoverQuery = { 
 /**
- * The field, e.g. `aliases.default.targets[0].model`; `None` when the problem has no place
- * in the file (a missing section, an unreadable price file).
+ * `NAME=PORT,...` instead of the usual ports (e.g. `ollama=11434,vllm=8000`).
  */
-path: string | null, message: string, 
+ports: string | null, 
 /**
- * 1-based, in the file as it would be after the change (0 when there is no place).
+ * Extra hosts to scan besides loopback and the config's own, comma separated.
  */
-line: number, col: number, };
+hosts: string | null, 
+/**
+ * Milliseconds each server may take (default 1500).
+ */
+timeout_ms: number | null, };
 
-export type ConfigPreview = { 
+export type FoundServer = { 
 /**
- * True when the change would be accepted.
+ * `ollama`, `llamacpp`, `vllm`, `lmstudio`, `jan`, or `openai` for others.
  */
-ok: boolean, errors: Array<FieldError>, 
+server: string, label: string, base_url: string, models: Array<string>, 
 /**
- * Unified diff of the file before → after (empty when the change changes nothing).
+ * The config's provider that already points here.
  */
-diff: string, 
-/**
- * The revision of the file the change was tried on (send it as `If-Match` to save).
- */
-revision: string, 
-/**
- * True when `base_revision` was given and the file has changed since.
- */
-stale: boolean, 
-/**
- * With `stale`: what changed on disk since `base_revision` (unified diff), when the gateway
- * still has that version; empty otherwise.
- */
-disk_diff: string, };
+provider: string | null, };
 
-export type ConfigVersion = { 
+export type ProposedEntry = { 
 /**
- * `<unix ms>-<revision>`, the name of its file in `config-history/`.
+ * `providers` or `aliases`.
  */
-id: string, 
+section: string, name: string, 
 /**
- * When this text was replaced.
+ * The server (`base_url`) it is for.
  */
-at_unix_ms: number, 
-/**
- * The revision of this text.
- */
-revision: string, 
-/**
- * What replaced it: `aliases.chat changed`, `restored <id>`, `a hand edit`.
- */
-summary: string, 
-/**
- * Bytes.
- */
-size: number, };
+base_url: string, value: unknown, };
 
-export type ConfigHistory = { 
+export type DiscoverReport = { 
 /**
- * The file's revision now.
+ * Every base URL asked.
  */
-revision: string, versions: Array<ConfigVersion>, };
+scanned: Array<string>, servers: Array<FoundServer>, 
+/**
+ * What `POST /admin/discover/add` would write, against the config's current revision.
+ */
+proposed: Array<ProposedEntry>, revision: string | null, };
 
-export type ConfigVersionDocument = { version: ConfigVersion, text: string, 
+export type DiscoverAdd = { entries: Array<ProposedEntry>, };
+
+export type DiscoverAdded = { 
 /**
- * Unified diff of the current file → this version.
+ * `section.name` of every entry written.
  */
-diff: string, 
+added: Array<string>, revision: string, reload: ReloadOutcome, };
+
+export type CopilotLoginStart = { provider: string | null, };
+
+export type CopilotLogin = { 
 /**
- * The file's revision now (send it as `If-Match` to restore).
+ * Poll `GET /admin/copilot/login/{id}` with it.
  */
-revision: string, };
+id: string, provider: string, 
+/**
+ * Enter this at `verification_uri`.
+ */
+user_code: string, verification_uri: string, expires_in_s: number, 
+/**
+ * `pending`, `done` or `failed`.
+ */
+state: string, error: string | null, 
+/**
+ * Where the GitHub token went (`keychain:NAME`), once stored.
+ */
+stored_in: string | null, };

@@ -16,6 +16,9 @@ use serde::{Deserialize, Serialize};
 #[cfg(test)]
 use ts_rs::TS;
 
+mod providers;
+pub use providers::*;
+
 /// Filters for `GET /admin/requests`; every one optional, all must match.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -733,6 +736,7 @@ mod tests {
         ]
         .into_iter()
         .chain(edit::decls())
+        .chain(providers::ts_decls())
         {
             out.push_str("export ");
             out.push_str(&decl);
