@@ -6,7 +6,7 @@
 
 const WITHIN_MS = 5000;
 
-export async function badgeFollowsTheGateway({ browser, base, newLink, stopGateway, startGateway, check, shot }) {
+export async function badgeFollowsTheGateway({ browser, newLink, stopGateway, startGateway, check, shot }) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   try {
     const page = await context.newPage();

@@ -135,6 +135,13 @@ targets = ["mock/other-model"]
 [aliases.flaky]
 targets = ["dead/model"]
 
+# The built-in demo backend answers at once: the live-tail load test's alias.
+[providers.demo]
+kind = "demo"
+
+[aliases.load]
+targets = ["demo/switchboard-demo"]
+
 [budgets.daily]
 usd = 5
 period = "day"
@@ -327,7 +334,7 @@ alert_at = 0.8
     await page.getByRole('button', { name: 'Columns' }).click();
     await page.getByLabel('Target', { exact: true }).first().check();
 
-    await logsUnderLoad({ page, base, work, check, shot, until });
+    await logsUnderLoad({ page, base, work, check, shot, until, alias: 'load' });
 
     // Theme: the button cycles system → light → dark and the choice is remembered.
     const themeButton = page.getByRole('button', { name: /^Theme:/ });
@@ -365,7 +372,7 @@ alert_at = 0.8
     check('after logout the old cookie is refused', after.status === 401, `got ${after.status}`);
     check('no script errors on any page', pageErrors.length === 0, pageErrors.join('; '));
     await context.close();
-    await badgeFollowsTheGateway({ browser, base, check, shot, ...gatewayControls(gateway, [SWITCHBOARD, ['--config', config, 'dashboard', '--print-url', '--url', base, '--database', database], ['--config', config, 'serve', '--database', database]], env) });
+    await badgeFollowsTheGateway({ browser, check, shot, ...gatewayControls(gateway, [SWITCHBOARD, ['--config', config, 'dashboard', '--print-url', '--url', base, '--database', database], ['--config', config, 'serve', '--database', database]], env) });
   } finally {
     await browser.close();
   }

@@ -24,3 +24,14 @@ describe('the running badge follows the gateway', () => {
     expect(pollOutcome(new TypeError('boom'))).toBe('error');
   });
 });
+
+describe('times in the log', () => {
+  it('shows the clock for today and adds the date before', async () => {
+    const { time } = await import('./format');
+    const now = new Date(2026, 11, 1, 15, 0, 0).getTime();
+    expect(time(new Date(2026, 11, 1, 9, 5, 7).getTime(), now)).toMatch(/09.05.07/);
+    const yesterday = time(new Date(2026, 10, 30, 23, 59, 1).getTime(), now);
+    expect(yesterday).toMatch(/23.59.01/);
+    expect(yesterday.length).toBeGreaterThan(8);
+  });
+});
