@@ -201,6 +201,16 @@ impl Credentials {
         Credential { slot }
     }
 
+    /// The last read of `reference` if a provider or the admin token uses it (`Some(None)`: not
+    /// read yet), without reading anything.
+    pub fn last_read(&self, reference: &SecretRef) -> Option<Option<Read>> {
+        let slots = self.inner.slots.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = slots.get(reference).and_then(Weak::upgrade)?;
+        drop(slots);
+        let read = slot.value.borrow().clone();
+        Some(read)
+    }
+
     /// Reads every reference again now and returns once that is done (after `keys set` through
     /// the admin API, so the very next request uses the new key).
     pub async fn refresh_now(&self) {
