@@ -229,5 +229,22 @@ export async function logsUnderLoad({ page, base, work, check, shot, until, alia
     `main thread ${cpu.cpuMs.toFixed(0)} ms of CPU in ${logs.windowMs.toFixed(0)} ms at ${logs.rate} rows/s (control page ${control.cpu.cpuMs.toFixed(0)} ms), all of Chromium ${cpu.allCpuMs.toFixed(0)} ms (control ${control.cpu.allCpuMs.toFixed(0)} ms); ${cpu.cpuLong} tasks over 50 ms`,
   );
   await shot(page, 'logs-under-load');
+
+  // Scrolled down, the rows in view stay put while new rows arrive above them.
+  const inView = () =>
+    page.getByTestId('log-rows').evaluate((scroller) => {
+      const box = scroller.getBoundingClientRect();
+      return document.elementFromPoint(box.left + 40, box.top + 48)?.closest('[data-testid="log-row"]')?.getAttribute('href');
+    });
+  await page.getByTestId('log-rows').evaluate((scroller) => (scroller.scrollTop = 100 * 32));
+  await until('the scrolled window', async () => (await inView()) != null);
+  const anchor = await inView();
+  const before = await page.evaluate(() => window.__rows.length);
+  const body = JSON.stringify({ model: alias, messages: [{ role: 'user', content: 'above' }] });
+  for (let i = 0; i < 3; i++) await (await fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })).arrayBuffer();
+  await until('the new rows', async () => (await page.evaluate(() => window.__rows.length)) >= before + 3);
+  await page.waitForTimeout(500); // past the next redraw
+  const after = await inView();
+  check('scrolled down, the rows in view stay put while new rows arrive', anchor === after, `${anchor} → ${after}`);
   return { logs, control };
 }
