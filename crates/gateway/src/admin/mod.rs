@@ -505,14 +505,9 @@ impl AdminService {
         let snapshot = self.gateway.snapshot();
         let credentials = &self.gateway.inner.credentials;
         list_keys_with(&snapshot.config, |reference| {
-            match credentials.last_read(reference) {
-                Some(Some(Ok(_))) => None,
-                Some(Some(Err(e))) => Some(e.to_string()),
-                Some(None) => Some(
-                    crate::credentials::SecretError::NotReadYet(reference.to_string()).to_string(),
-                ),
-                None => Some(format!("{reference} is not in use by the running config")),
-            }
+            credentials
+                .last_problem(reference)
+                .unwrap_or_else(|| Some(format!("{reference} is not in use by the running config")))
         })
     }
 
