@@ -54,8 +54,9 @@ case "$(uname -s)" in
                 # The tray app's end-to-end test: a virtual display, a private session bus,
                 # screenshots (ImageMagick), clicks and the clipboard.
                 apt_install xvfb xauth imagemagick xdotool xclip
-                # The dashboard's browser tests drive Debian's Chromium (no browser download).
-                apt_install chromium
+                # The dashboard's browser tests drive Debian's Chromium (no browser download);
+                # wrk loads the live tail.
+                apt_install chromium wrk
             fi
         else
             say "not a Debian/Ubuntu system: install a C toolchain, pkg-config, curl and python3 yourself"

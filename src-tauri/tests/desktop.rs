@@ -181,7 +181,15 @@ fn tray_app_serves_switches_and_quits_cleanly() {
         || Ok(TcpListener::bind(addr).is_ok()),
     );
     assert!(desk.remembered().contains("\"proxy_enabled\": false"));
-    std::thread::sleep(Duration::from_millis(2500)); // the dashboard notices
+    // The dashboard in the window follows: its overview says Stopped (no stale "Running"),
+    // and names it in the title, which the window takes.
+    wait_until(
+        "the dashboard says the proxy stopped",
+        Duration::from_secs(15),
+        &mut app,
+        &desk,
+        || Ok(!find_windows(&env, "^Switchboard .+ Overview .+ stopped$").is_empty()),
+    );
     let stopped = artifacts.join("app-stopped.png");
     screenshot(&env, &stopped).unwrap();
     eprintln!("screenshot: {}", stopped.display());
@@ -190,6 +198,14 @@ fn tray_app_serves_switches_and_quits_cleanly() {
     desk.second_launch(&env, &["start"]);
     desk.wait_answers(&mut app, addr, Duration::from_secs(20));
     assert!(desk.remembered().contains("\"proxy_enabled\": true"));
+    // And back: the same session (the app keeps its gateway), the overview's figures again.
+    wait_until(
+        "the dashboard says the proxy runs again",
+        Duration::from_secs(20),
+        &mut app,
+        &desk,
+        || Ok(!find_windows(&env, "^Switchboard .+ Overview .+ 1 request today$").is_empty()),
+    );
 
     // SIGTERM quits gracefully: exit code 0, port free, request log flushed.
     let log = desk.quit_with_sigterm(&mut app);

@@ -201,6 +201,20 @@ impl Credentials {
         Credential { slot }
     }
 
+    /// Why `reference` cannot be read, from its last read and without reading anything:
+    /// `Some(None)` when it can, `None` when no provider (nor the admin token) uses it.
+    pub fn last_problem(&self, reference: &SecretRef) -> Option<Option<String>> {
+        let slots = self.inner.slots.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = slots.get(reference).and_then(Weak::upgrade)?;
+        drop(slots);
+        let read = slot.value.borrow().clone();
+        Some(match read {
+            Some(Ok(_)) => None,
+            Some(Err(e)) => Some(e.to_string()),
+            None => Some(SecretError::NotReadYet(reference.to_string()).to_string()),
+        })
+    }
+
     /// Reads every reference again now and returns once that is done (after `keys set` through
     /// the admin API, so the very next request uses the new key).
     pub async fn refresh_now(&self) {

@@ -30,6 +30,9 @@ pub struct Snapshot {
     pub config: Config,
     pub providers: BTreeMap<String, Arc<dyn Provider>>,
     pub loaded_at_unix: u64,
+    /// `server.admin_token`'s value, kept read by the credentials refresher like the providers'
+    /// keys, so an admin request never reads a file or the keychain.
+    pub(crate) admin_token: Option<crate::credentials::Credential>,
 }
 
 impl Snapshot {
@@ -59,10 +62,16 @@ impl Snapshot {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
+        let admin_token = config
+            .server
+            .admin_token
+            .as_ref()
+            .map(|reference| context.credentials.credential(reference));
         Ok(Snapshot {
             config,
             providers,
             loaded_at_unix,
+            admin_token,
         })
     }
 }

@@ -1,6 +1,7 @@
 //! Credentials off the request path: a rotated key file is used within seconds without a
 //! restart; Copilot's `/models` windows stand in for `max_input_tokens`; the background tasks
-//! (credential refresher, Copilot token refresh) end with the gateway.
+//! (credential refresher, Copilot token refresh) end with the gateway. The admin token is kept
+//! read the same way, and `/admin/keys` reports the refresher's last reads.
 
 #![cfg(test)] // clippy.toml's allow-unwrap-in-tests then covers the helpers too
 
@@ -160,6 +161,103 @@ async fn copilot_model_windows_stand_in_for_max_input_tokens() {
         "the config's window wins"
     );
 
+    server.stop(Duration::from_secs(1)).await;
+    stop(gateway).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_token_is_kept_read_off_the_admin_path_and_keys_list_the_last_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin = dir.path().join("admin.token");
+    let key = dir.path().join("cloud.key");
+    write_key(&admin, "adm-one\n");
+    write_key(&key, "sk-cloud\n");
+    let gateway = start(
+        dir.path(),
+        &format!(
+            "[server]\nadmin_token = \"file:{}\"\n\n\
+             [providers.cloud]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\napi_key = \"file:{}\"\n\n\
+             [providers.other]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\napi_key = \"env:SWITCHBOARD_TEST_R16_UNSET\"\n\n\
+             [aliases.a]\ntargets = [\"cloud/m\", \"other/m\"]\n",
+            admin.display(),
+            key.display()
+        ),
+    )
+    .await;
+    let server = gateway.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let url = |path: &str| format!("http://{}{path}", server.local_addr());
+    let http = reqwest::Client::new();
+    let status = |token: &'static str| {
+        let (http, url) = (http.clone(), url("/admin/status"));
+        async move {
+            http.get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(status("adm-one").await, 200);
+    assert_eq!(status("adm-wrong").await, 401);
+
+    // Rotated: the new token opens the admin API within seconds, the old one no longer does.
+    write_key(&admin, "adm-two\n");
+    assert!(
+        eventually(Duration::from_secs(8), || async {
+            status("adm-two").await == 200
+        })
+        .await,
+        "the rotated admin token was not picked up"
+    );
+    assert_eq!(status("adm-one").await, 401);
+
+    // The listing: every reference with the refresher's last read, never a value.
+    let keys: Value = http
+        .get(url("/admin/keys"))
+        .bearer_auth("adm-two")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let text = keys.to_string();
+    assert!(
+        !text.contains("adm-two") && !text.contains("sk-cloud"),
+        "{text}"
+    );
+    let entry = |used_by: &str| {
+        keys["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["used_by"].to_string().contains(used_by))
+            .cloned()
+            .unwrap_or_else(|| panic!("no key used by {used_by}: {text}"))
+    };
+    assert_eq!(entry("provider cloud")["present"], true, "{text}");
+    assert_eq!(entry("server.admin_token")["present"], true, "{text}");
+    let missing = entry("provider other");
+    assert_eq!(missing["present"], false, "{text}");
+    assert!(
+        missing["problem"]
+            .as_str()
+            .unwrap()
+            .contains("SWITCHBOARD_TEST_R16_UNSET"),
+        "{text}"
+    );
+
+    // Gone: the admin API says why instead of refusing every token alike.
+    std::fs::remove_file(&admin).unwrap();
+    assert!(
+        eventually(Duration::from_secs(8), || async {
+            status("adm-two").await == 503
+        })
+        .await,
+        "a vanished admin token file must answer 503 admin_token_unavailable"
+    );
     server.stop(Duration::from_secs(1)).await;
     stop(gateway).await;
 }

@@ -10,13 +10,10 @@ impl Importer {
         for (key, v) in &map {
             let key = key_text(key);
             let path = format!("router_settings.{key}");
+            if self.fallback_setting(&key, v, &path) {
+                continue;
+            }
             match key.as_str() {
-                "fallbacks" => self.fallback_list(v, &path, FallbackKind::Regular),
-                "context_window_fallbacks" => {
-                    self.fallback_list(v, &path, FallbackKind::ContextWindow)
-                }
-                "default_fallbacks" => self.default_fallbacks(v, &path),
-                "content_policy_fallbacks" => self.note(path, CONTENT_POLICY),
                 "timeout" => {
                     self.router_timeout = self.seconds(v, &path, "timeout");
                     if let Some(s) = self.router_timeout {
@@ -72,6 +69,19 @@ impl Importer {
         }
     }
 
+    /// The fallback keys, read alike in `router_settings` and `litellm_settings`; false for any
+    /// other key.
+    fn fallback_setting(&mut self, key: &str, v: &Value, path: &str) -> bool {
+        match key {
+            "fallbacks" => self.fallback_list(v, path, FallbackKind::Regular),
+            "context_window_fallbacks" => self.fallback_list(v, path, FallbackKind::ContextWindow),
+            "default_fallbacks" => self.default_fallbacks(v, path),
+            "content_policy_fallbacks" => self.note(path, CONTENT_POLICY),
+            _ => return false,
+        }
+        true
+    }
+
     pub(crate) fn litellm_settings(&mut self, section: &Value) {
         let Some(map) = self.section_map(section, "litellm_settings") else {
             return;
@@ -79,13 +89,10 @@ impl Importer {
         for (key, v) in &map {
             let key = key_text(key);
             let path = format!("litellm_settings.{key}");
+            if self.fallback_setting(&key, v, &path) {
+                continue;
+            }
             match key.as_str() {
-                "fallbacks" => self.fallback_list(v, &path, FallbackKind::Regular),
-                "context_window_fallbacks" => {
-                    self.fallback_list(v, &path, FallbackKind::ContextWindow)
-                }
-                "default_fallbacks" => self.default_fallbacks(v, &path),
-                "content_policy_fallbacks" => self.note(path, CONTENT_POLICY),
                 "request_timeout" => {
                     self.request_timeout = self.seconds(v, &path, "request_timeout");
                     if let Some(s) = self.request_timeout {

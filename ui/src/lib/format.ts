@@ -28,11 +28,13 @@ export function percent(part: number, whole: number): string {
   return `${p < 10 && p > 0 ? p.toFixed(1) : Math.round(p)}%`;
 }
 
+// Made once: `toLocaleTimeString` builds a formatter per call, which the live tail pays per row.
+const clock = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
+const day = new Intl.DateTimeFormat(undefined, { dateStyle: 'short' });
+
 export function time(tsMs: number, now: number = Date.now()): string {
-  const d = new Date(tsMs);
-  const sameDay = new Date(now).toDateString() === d.toDateString();
-  const hms = d.toLocaleTimeString(undefined, { hour12: false });
-  return sameDay ? hms : `${d.toLocaleDateString()} ${hms}`;
+  const hms = clock.format(tsMs);
+  return startOfToday(now) === startOfToday(tsMs) ? hms : `${day.format(tsMs)} ${hms}`;
 }
 
 export function ago(tsMs: number, now: number = Date.now()): string {

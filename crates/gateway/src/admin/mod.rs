@@ -418,8 +418,24 @@ pub fn create_client_token_in_file(
     })
 }
 
-/// Every secret reference in `config`, with whether it can be read now.
+/// Every secret reference in `config`, with whether it can be read now (read here: the CLI).
 pub fn list_keys(config: &Config) -> Vec<KeyInfo> {
+    use crate::secret::SecretRef;
+    list_keys_with(config, |reference| match reference {
+        SecretRef::Keychain(name) => match crate::keychain::exists(name) {
+            Ok(true) => None,
+            Ok(false) => Some(crate::keychain::KeychainError::Missing(name.clone()).to_string()),
+            Err(e) => Some(e.to_string()),
+        },
+        other => other.resolve().err().map(|e| e.to_string()),
+    })
+}
+
+/// Every secret reference in `config`, with `problem` telling why one cannot be read.
+fn list_keys_with(
+    config: &Config,
+    problem: impl Fn(&crate::secret::SecretRef) -> Option<String>,
+) -> Vec<KeyInfo> {
     use crate::secret::SecretRef;
     let mut refs: Vec<(SecretRef, String)> = config
         .providers
@@ -445,16 +461,7 @@ pub fn list_keys(config: &Config) -> Vec<KeyInfo> {
             SecretRef::Env(var) => (var.clone(), "env"),
             SecretRef::File(path) => (path.display().to_string(), "file"),
         };
-        let problem = match &reference {
-            SecretRef::Keychain(name) => match crate::keychain::exists(name) {
-                Ok(true) => None,
-                Ok(false) => {
-                    Some(crate::keychain::KeychainError::Missing(name.clone()).to_string())
-                }
-                Err(e) => Some(e.to_string()),
-            },
-            other => other.resolve().err().map(|e| e.to_string()),
-        };
+        let problem = problem(&reference);
         out.push(KeyInfo {
             name,
             location: location.to_owned(),
@@ -469,12 +476,16 @@ pub fn list_keys(config: &Config) -> Vec<KeyInfo> {
 
 impl AdminService {
     /// Secret references in the live config and whether each can be read; never values.
+    /// Read nowhere here: each is the credentials refresher's last read (the references the live
+    /// config uses are all kept read by it), so the handler never blocks on the keychain.
     pub async fn keys(&self) -> Vec<KeyInfo> {
         let snapshot = self.gateway.snapshot();
-        let config = snapshot.config.clone();
-        tokio::task::spawn_blocking(move || list_keys(&config))
-            .await
-            .unwrap_or_default()
+        let credentials = &self.gateway.inner.credentials;
+        list_keys_with(&snapshot.config, |reference| {
+            credentials
+                .last_problem(reference)
+                .unwrap_or_else(|| Some(format!("{reference} is not in use by the running config")))
+        })
     }
 
     /// Stores a key in the keychain; providers referencing `keychain:NAME` use it at once.

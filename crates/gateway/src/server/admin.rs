@@ -64,7 +64,7 @@ async fn guard(State(gateway): State<Gateway>, mut request: Request, next: Next)
             .with_correlation_id(&id)
             .into_response()
     };
-    let via = match authenticate(&gateway, request.headers()) {
+    let via = match authenticate(&gateway, request.headers()).await {
         Ok(via) => via,
         Err(Refusal::TokenUnavailable(e)) => {
             return deny(
@@ -105,7 +105,7 @@ enum Refusal {
     TokenUnavailable(String),
 }
 
-fn authenticate(gateway: &Gateway, headers: &HeaderMap) -> Result<Via, Refusal> {
+async fn authenticate(gateway: &Gateway, headers: &HeaderMap) -> Result<Via, Refusal> {
     if let Some(given) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -121,8 +121,10 @@ fn authenticate(gateway: &Gateway, headers: &HeaderMap) -> Result<Via, Refusal> 
         {
             return Ok(Via::Bearer);
         }
-        if let Some(reference) = gateway.snapshot().config.server.admin_token.as_ref() {
-            match reference.resolve() {
+        // The snapshot's last read (the refresher's), never a file or keychain read here.
+        let admin_token = gateway.snapshot().admin_token.clone();
+        if let Some(credential) = admin_token {
+            match credential.get().await {
                 Ok(expected) if matches(expected.expose()) => return Ok(Via::Bearer),
                 Ok(_) => {}
                 Err(e) => return Err(Refusal::TokenUnavailable(e.to_string())),

@@ -191,6 +191,7 @@ async fn harness_on(serving: &str, config: &str, fakes: &[(&str, Arc<FakeProvide
         config,
         providers,
         loaded_at_unix: 0,
+        admin_token: None,
     });
     Harness {
         gateway,
