@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 #[cfg(test)]
 use ts_rs::TS;
 
+mod otel;
+pub use otel::TraceExport;
+
 /// Filters for `GET /admin/requests`; every one optional, all must match.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -300,6 +303,8 @@ pub struct Readiness {
     pub config_file: ConfigFileState,
     pub database: LogHealth,
     pub spend_ledger: LedgerHealth,
+    #[serde(default)]
+    pub trace_export: TraceExport,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
@@ -695,6 +700,7 @@ mod tests {
             ConfigStatus::decl(),
             LogHealth::decl(),
             LedgerHealth::decl(),
+            TraceExport::decl(),
             Readiness::decl(),
             AliasInfo::decl(),
             StatusReport::decl(),
