@@ -703,16 +703,87 @@ mod tests {
         assert_eq!(local.port, Some(11434));
     }
 
+    /// A `Tracing` whose queue holds `capacity` requests, and the queue's other end.
+    fn tracing_with_queue(
+        settings: TelemetrySettings,
+        capacity: usize,
+    ) -> (Tracing, tokio::sync::mpsc::Receiver<FinishedTrace>) {
+        let (tx, rx) = tokio::sync::mpsc::channel(capacity);
+        let tracing = Tracing::default();
+        tracing.sink.store(Some(Arc::new(Sink {
+            settings,
+            queue: tx,
+            counters: tracing.counters.clone(),
+        })));
+        (tracing, rx)
+    }
+
+    #[test]
+    fn off_means_no_trace_at_all() {
+        assert!(Tracing::default().start(&HeaderMap::new()).is_none());
+    }
+
+    #[test]
+    fn a_full_queue_drops_and_counts_instead_of_waiting() {
+        let (tracing, mut rx) = tracing_with_queue(TelemetrySettings::default(), 1);
+        for _ in 0..3 {
+            let mut trace = tracing.start(&HeaderMap::new()).unwrap();
+            trace.attempt_header(Backend::new("openai", None));
+            trace.attempt("p/m", "ok", Instant::now());
+            trace.finish(&Finished::default(), "id");
+        }
+        let health = tracing.health();
+        // Each trace is a request span and one attempt span; two traces did not fit.
+        assert_eq!(health.dropped_queue_full, 4);
+        assert_eq!(rx.try_recv().unwrap().attempts.len(), 1);
+        assert!(rx.try_recv().is_err());
+    }
+
+    #[test]
+    fn unsampled_parents_are_followed_and_not_queued() {
+        let (tracing, mut rx) = tracing_with_queue(TelemetrySettings::default(), 8);
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "traceparent",
+            http::HeaderValue::from_static(
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00",
+            ),
+        );
+        let mut trace = tracing.start(&headers).unwrap();
+        let sent = trace.attempt_header(Backend::default());
+        assert!(sent.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
+        assert!(sent.ends_with("-00"), "{sent}");
+        trace.finish(&Finished::default(), "id");
+        assert!(rx.try_recv().is_err());
+    }
+
+    #[test]
+    fn content_is_captured_only_when_asked() {
+        let body: Map<String, Value> = serde_json::from_str(
+            r#"{"model":"a","messages":[{"role":"user","content":"secret prompt"}]}"#,
+        )
+        .unwrap();
+        for capture in [false, true] {
+            let settings = TelemetrySettings {
+                capture_content: capture,
+                ..TelemetrySettings::default()
+            };
+            let (tracing, mut rx) = tracing_with_queue(settings, 1);
+            let mut trace = tracing.start(&HeaderMap::new()).unwrap();
+            trace.request("chat", &body);
+            trace.answer(r#"{"model":"m","choices":[{"message":{"content":"the answer"},"finish_reason":"stop"}]}"#);
+            trace.finish(&Finished::default(), "id");
+            let finished = rx.try_recv().unwrap();
+            let text = format!("{:?}", finished.attributes);
+            assert_eq!(text.contains("secret prompt"), capture, "{text}");
+            assert_eq!(text.contains("the answer"), capture, "{text}");
+            assert_eq!(finished.name, "chat a");
+        }
+    }
+
     #[test]
     fn answers_in_every_dialect_give_model_and_finish_reasons() {
-        let (tx, _rx) = tokio::sync::mpsc::channel(1);
-        let sink = Arc::new(Sink {
-            settings: TelemetrySettings::default(),
-            queue: tx,
-            counters: Arc::default(),
-        });
-        let tracing = Tracing::default();
-        tracing.sink.store(Some(sink));
+        let (tracing, _rx) = tracing_with_queue(TelemetrySettings::default(), 1);
         let mut trace = tracing.start(&HeaderMap::new()).unwrap();
         trace.answer(r#"{"id":"x","model":"m-1","choices":[{"delta":{"content":"hi"},"finish_reason":null}]}"#);
         trace.answer(r#"{"id":"x","model":"m-1","choices":[{"delta":{},"finish_reason":"stop"}]}"#);
