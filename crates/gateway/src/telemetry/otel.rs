@@ -431,7 +431,7 @@ impl RequestTrace {
         let wants_model = self.response_model.is_none() && data.contains("\"model\"");
         let has_reason = data.contains("_reason\":\"")
             || data.contains("_reason\": \"")
-            || data.contains("\"status\":\"");
+            || data.contains("response.completed");
         if !(wants_model || has_reason || self.capture_content) {
             return;
         }
@@ -458,8 +458,11 @@ impl RequestTrace {
         ] {
             reasons.extend(value.pointer(pointer).and_then(Value::as_str));
         }
+        // Responses API: a whole `response` object, or the stream's `response.completed`.
         if value.get("type").and_then(Value::as_str) == Some("response.completed") {
             reasons.extend(value.pointer("/response/status").and_then(Value::as_str));
+        } else if value.get("object").and_then(Value::as_str) == Some("response") {
+            reasons.extend(value.get("status").and_then(Value::as_str));
         }
         for reason in reasons {
             if !self.finish_reasons.iter().any(|r| r == reason) {
