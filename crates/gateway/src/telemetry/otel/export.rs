@@ -32,6 +32,8 @@ use crate::credentials::{Credential, Credentials};
 
 /// Requests per export call.
 const BATCH: usize = 256;
+/// How long a batch waits for more requests before it is sent.
+const LINGER: Duration = Duration::from_millis(500);
 /// One export, connect to answer. A dead collector costs the queue this long per batch.
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(5);
 /// What is still queued at shutdown gets this long to leave.
@@ -90,17 +92,40 @@ pub(super) fn spawn(
             if n == 0 {
                 return;
             }
+            // Gather for a moment, so steady traffic goes out in batches, not one POST each.
+            let deadline = tokio::time::Instant::now() + LINGER;
+            let (mut closed, mut stopping) = (false, false);
+            while batch.len() < BATCH && !closed && !stopping {
+                let room = BATCH - batch.len();
+                tokio::select! {
+                    n = rx.recv_many(&mut batch, room) => closed = n == 0,
+                    _ = tokio::time::sleep_until(deadline) => break,
+                    _ = stop.cancelled() => stopping = true,
+                }
+            }
+            if stopping {
+                break;
+            }
             tokio::select! {
                 _ = export(&exporter, &scope, &mut batch, &counters) => {}
                 // Shutdown does not wait out a collector that does not answer.
                 _ = stop.cancelled() => break,
             }
+            if closed {
+                return;
+            }
         }
-        // Stopping: what is queued gets one bounded try.
+        // Stopping: what is gathered and queued gets one bounded try.
         rx.close();
         let flush = async {
-            batch.clear();
-            while rx.recv_many(&mut batch, BATCH).await > 0 {
+            loop {
+                let room = BATCH.saturating_sub(batch.len());
+                if room > 0 {
+                    rx.recv_many(&mut batch, room).await;
+                }
+                if batch.is_empty() {
+                    break;
+                }
                 export(&exporter, &scope, &mut batch, &counters).await;
             }
         };
