@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 mod otel;
+mod providers;
 pub use otel::TraceExport;
+pub use providers::*;
 
 /// Filters for `GET /admin/requests`; every one optional, all must match.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::IntoParams)]
@@ -733,7 +735,10 @@ mod tests {
             ErrorBody::decl(),
             ErrorDetail::decl(),
             crate::events::GatewayEvent::decl(),
-        ] {
+        ]
+        .into_iter()
+        .chain(providers::ts_decls())
+        {
             out.push_str("export ");
             out.push_str(&decl);
             out.push_str("\n\n");
