@@ -42,6 +42,9 @@ if cargo tree -p switchboard-gateway -e normal --prefix none | grep -Eq '^(serde
     exit 1
 fi
 echo "ok: switchboard-gateway has no YAML parser"
+# The core builds (and lints) without its `otel` feature, which the workspace build turns on.
+cargo clippy --locked -p switchboard-gateway --lib -- -D warnings
+echo "ok: switchboard-gateway builds without the otel feature"
 
 step "cargo test"
 cargo test --workspace --locked

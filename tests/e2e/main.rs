@@ -22,6 +22,7 @@ mod import;
 mod logging;
 mod operator;
 mod ops;
+mod otel;
 mod proxy;
 mod reliability;
 mod sdk;

@@ -114,6 +114,8 @@ pub(crate) struct Inner {
     pub(crate) admin_secret: Option<crate::secret::Secret<String>>,
     /// The versions admin saves replaced (`config-history/` beside the database), for undo.
     pub(crate) config_history: crate::config::history::History,
+    /// OTLP trace export (`[telemetry]`); survives reloads, reconfigured by each.
+    pub(crate) tracing: crate::telemetry::otel::Tracing,
 }
 
 /// What the gateway knows about its config file, the last rejected reload and what a reload
@@ -228,8 +230,10 @@ impl Gateway {
                 sessions: Default::default(),
                 admin_secret,
                 config_history,
+                tracing: Default::default(),
             }),
         };
+        gateway.configure_tracing(&gateway.snapshot().config);
         gateway.spawn_health_checks();
         Ok(gateway)
     }
@@ -391,6 +395,7 @@ impl Gateway {
         self.inner.log.set_retention(snapshot.config.log_retention);
         self.inner.log.metrics().configure(&snapshot.config);
         self.inner.log.metrics().reload(true);
+        self.configure_tracing(&snapshot.config);
         self.inner.snapshot.store(Arc::new(snapshot));
         if let Ok(mut state) = self.inner.config_state.lock() {
             *state = ConfigState {
@@ -430,6 +435,16 @@ impl Gateway {
             state.last_error = Some(failure.clone());
         }
         ReloadError::Rejected(failure)
+    }
+
+    fn configure_tracing(&self, config: &Config) {
+        let inner = &self.inner;
+        inner.tracing.configure(
+            &config.telemetry,
+            &inner.credentials,
+            &inner.tracker,
+            &inner.stop_background,
+        );
     }
 
     /// What a reload builds its new providers with.

@@ -161,6 +161,20 @@ export type LedgerHealth = { ok: boolean, error: string | null, written: number,
  */
 pending: number, };
 
+export type TraceExport = { enabled: boolean, 
+/**
+ * The OTLP/HTTP traces URL, when enabled.
+ */
+endpoint: string | null, exported_spans: number, 
+/**
+ * Spans dropped because the export queue was full (the collector is slow or down).
+ */
+dropped_queue_full: number, 
+/**
+ * Spans in batches the collector refused or did not answer.
+ */
+dropped_export_failed: number, last_error: string | null, };
+
 export type Readiness = { 
 /**
  * A config is loaded and the request log and the spend ledger are writable.
@@ -169,7 +183,7 @@ ready: boolean, config: ConfigStatus,
 /**
  * Revision and the last rejected reload, if any (the previous config keeps serving).
  */
-config_file: ConfigFileState, database: LogHealth, spend_ledger: LedgerHealth, };
+config_file: ConfigFileState, database: LogHealth, spend_ledger: LedgerHealth, trace_export: TraceExport, };
 
 export type AliasInfo = { name: string, description: string | null, 
 /**

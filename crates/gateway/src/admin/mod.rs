@@ -58,6 +58,7 @@ impl AdminService {
                 aliases: snapshot.config.aliases.len(),
             },
             database: wire::log_health(database),
+            trace_export: wire::trace_export(self.gateway.inner.tracing.health()),
         }
     }
 
@@ -543,6 +544,17 @@ mod wire {
             pruned_rows: h.stats.pruned_rows,
             retain_days: h.stats.retain_days,
             max_mb: h.stats.max_mb,
+        }
+    }
+
+    pub(super) fn trace_export(h: crate::telemetry::otel::TracingHealth) -> api::TraceExport {
+        api::TraceExport {
+            enabled: h.enabled,
+            endpoint: h.endpoint,
+            exported_spans: h.exported_spans,
+            dropped_queue_full: h.dropped_queue_full,
+            dropped_export_failed: h.dropped_export_failed,
+            last_error: h.last_error,
         }
     }
 

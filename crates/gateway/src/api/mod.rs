@@ -16,7 +16,9 @@ use serde::{Deserialize, Serialize};
 #[cfg(test)]
 use ts_rs::TS;
 
+mod otel;
 mod providers;
+pub use otel::TraceExport;
 pub use providers::*;
 
 /// Filters for `GET /admin/requests`; every one optional, all must match.
@@ -306,6 +308,8 @@ pub struct Readiness {
     pub config_file: ConfigFileState,
     pub database: LogHealth,
     pub spend_ledger: LedgerHealth,
+    #[serde(default)]
+    pub trace_export: TraceExport,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
@@ -701,6 +705,7 @@ mod tests {
             ConfigStatus::decl(),
             LogHealth::decl(),
             LedgerHealth::decl(),
+            TraceExport::decl(),
             Readiness::decl(),
             AliasInfo::decl(),
             StatusReport::decl(),

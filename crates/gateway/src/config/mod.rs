@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use diagnostics::{closest, closest_n, ConfigError, Diagnostic};
+pub use validate::telemetry::{HeaderValueSource, TelemetrySettings};
 
 use crate::secret::SecretRef;
 
@@ -45,6 +46,8 @@ pub struct Config {
     pub spend: SpendSettings,
     /// Price overrides by `provider/model` (USD per million tokens).
     pub prices: BTreeMap<String, Price>,
+    /// `[telemetry]`: OTLP trace export.
+    pub telemetry: TelemetrySettings,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

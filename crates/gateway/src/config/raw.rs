@@ -28,6 +28,23 @@ pub struct RawConfig {
     /// USD per million tokens, keyed by `provider/model`; overrides the built-in table.
     #[serde(default)]
     pub prices: BTreeMap<String, RawPrice>,
+    /// OpenTelemetry traces over OTLP (`otel` feature).
+    #[serde(default)]
+    pub telemetry: RawTelemetry,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawTelemetry {
+    pub enabled: Option<bool>,
+    /// OTLP/HTTP traces URL.
+    pub endpoint: Option<String>,
+    /// Sent with every export; values may be `env:`/`keychain:`/`file:` references.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    pub service_name: Option<String>,
+    pub sample_ratio: Option<f64>,
+    pub capture_content: Option<bool>,
 }
 
 /// A spending cap shared by every provider, alias, client token and tenant that names it.

@@ -15,6 +15,7 @@ use provider::build_provider;
 mod alias;
 mod shared;
 mod spend;
+pub(super) mod telemetry;
 use alias::{build_alias, check_fallback_cycles};
 use spend::{build_budgets, build_prices, build_spend, check_budget_references, load_price_file};
 
@@ -281,6 +282,7 @@ fn build(raw: &RawConfig, loc: &Locator, errors: &mut Vec<Diagnostic>) -> Config
         budgets,
         spend,
         prices,
+        telemetry: telemetry::build(&raw.telemetry, loc, errors),
     }
 }
 fn build_limits(

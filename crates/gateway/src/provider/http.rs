@@ -20,6 +20,12 @@ use crate::config::{ProviderConfig, Timeouts};
 use crate::credentials::Credential;
 use crate::wire::{EventStream, TimeoutPhase, UpstreamError};
 
+tokio::task_local! {
+    /// The W3C `traceparent` of the attempt being sent (set by the pipeline while OpenTelemetry
+    /// export is on), added to every request made inside it.
+    pub static TRACEPARENT: String;
+}
+
 /// A backend's answer; its body arrives as it is read.
 pub(super) type Response = http::Response<hyper::body::Incoming>;
 
@@ -149,6 +155,11 @@ impl RequestBuilder<'_> {
                 headers.insert(name, value.clone());
             }
         }
+        let _ = TRACEPARENT.try_with(|traceparent| {
+            if let Ok(value) = HeaderValue::from_str(traceparent) {
+                headers.insert("traceparent", value);
+            }
+        });
         let sent = self.client.pool.request(request);
         let result = match self.timeout {
             None => sent.await,

@@ -10,6 +10,7 @@ pub mod copilot;
 mod demo;
 mod gemini;
 mod http;
+pub use http::TRACEPARENT;
 mod models;
 mod openai;
 

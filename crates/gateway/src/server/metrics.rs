@@ -43,7 +43,8 @@ pub(super) async fn metrics(State(gateway): State<Gateway>) -> Response {
         log_written: log.written,
         log_dropped: log.dropped,
     };
-    let body = gateway.inner.log.metrics().render(&gauges);
+    let mut body = gateway.inner.log.metrics().render(&gauges);
+    gateway.inner.tracing.render_metrics(&mut body);
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         body,

@@ -24,6 +24,7 @@ use crate::provider::{Provider, ProviderRequest, ProviderResponse};
 use crate::routing::{Admission, AttemptGuard, Outcome, TargetHealth};
 use crate::server::dialect;
 use crate::spend::reserve::{self, Reservation};
+use crate::telemetry::otel::Backend;
 use crate::wire::{EventStream, SseEvent, UpstreamError, Usage};
 
 /// How one attempt ended.
@@ -86,14 +87,21 @@ pub(super) async fn attempt(
         max_tokens: target.max_tokens,
     };
     let started = Instant::now();
-    let sent = dialect::send(
+    let send = dialect::send(
         provider.as_ref(),
         run.client,
         ready.passthrough,
         request,
         run.admitted.estimate,
-    )
-    .await;
+    );
+    let sent = match &mut record.trace {
+        Some(trace) => {
+            let backend = Backend::new(provider.family(), provider_base_url(run, target));
+            let traceparent = trace.attempt_header(backend);
+            crate::provider::TRACEPARENT.scope(traceparent, send).await
+        }
+        None => send.await,
+    };
     let served = Served {
         alias,
         target,
@@ -109,6 +117,17 @@ pub(super) async fn attempt(
         )),
         Err(e) => served.fail(run, provider.as_ref(), e, record, failures),
     }
+}
+
+/// The base URL of the target's provider (for `server.address` in its span).
+fn provider_base_url<'a>(run: &'a Run<'_>, target: &TargetConfig) -> Option<&'a str> {
+    let provider = run
+        .context
+        .snapshot
+        .config
+        .providers
+        .get(&target.provider)?;
+    provider.base_url()
 }
 
 /// The checks that need no reservation: the provider's budget, a misconfiguration and the
@@ -306,6 +325,9 @@ impl Served<'_> {
                 self.guard.settle(outcome, &target.breaker);
                 if let Some(capture) = &mut record.capture {
                     capture.response(&body);
+                }
+                if let Some(trace) = &mut record.trace {
+                    trace.answer(std::str::from_utf8(&body).unwrap_or_default());
                 }
                 record.finish_ok(usage);
                 record.spend_committed().await;

@@ -142,6 +142,9 @@ impl ForwardStream {
     /// The bytes to send for one event, or `None` to swallow it.
     fn emit(&mut self, event: SseEvent) -> Option<Bytes> {
         self.record.first_token();
+        if let Some(trace) = &mut self.record.trace {
+            trace.answer(&event.data);
+        }
         if event.data.contains("\"usage\"") {
             if let Ok(value) = serde_json::from_str::<Value>(&event.data) {
                 // Where any dialect's events carry usage: OpenAI chunks at the top; Anthropic's

@@ -115,6 +115,7 @@ fn start(gateway: Gateway, path: &'static str, request: &Request) -> (RequestCon
         .map(|id| id.0.clone())
         .unwrap_or_default();
     let mut record = Record::new(gateway.inner.log.clone(), path, &correlation_id);
+    record.trace = gateway.inner.tracing.start(request.headers());
     let identity = extensions.get::<ClientIdentity>().cloned();
     if let Some(identity) = &identity {
         record.row.client = Some(identity.token.clone());
@@ -132,6 +133,15 @@ fn start(gateway: Gateway, path: &'static str, request: &Request) -> (RequestCon
         session,
     };
     (context, record)
+}
+
+/// `gen_ai.operation.name` for what the request asks (every dialect routes as chat).
+fn operation_name(endpoint: Endpoint) -> &'static str {
+    match endpoint {
+        Endpoint::ChatCompletions => "chat",
+        Endpoint::Completions => "text_completion",
+        Endpoint::Embeddings => "embeddings",
+    }
 }
 
 /// One admitted request on its way through the targets.
@@ -153,6 +163,9 @@ async fn run(
     client: &dyn ClientRequest,
     record: &mut Record,
 ) -> Result<Response, ApiError> {
+    if let Some(trace) = &mut record.trace {
+        trace.request(operation_name(endpoint), &body);
+    }
     let admitted = admission::admit(context, endpoint, &body, record)?;
     let hide_usage_chunk =
         admission::ask_for_usage(&mut body, admitted.stream) && client.hides_usage_chunk();

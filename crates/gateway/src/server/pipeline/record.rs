@@ -16,6 +16,7 @@ use crate::spend::reserve::Reservation;
 use crate::spend::Budgets;
 use crate::store::ledger::{SpendParts, SpendRow};
 use crate::store::{LogRow, LogWriter};
+use crate::telemetry::otel::RequestTrace;
 use crate::wire::Usage;
 use std::sync::Arc;
 
@@ -50,6 +51,8 @@ pub(super) struct Record {
     pub(super) attempts: Vec<String>,
     /// Bodies for the dashboard, when `[database] capture_bodies` asks for them.
     pub(super) capture: Option<Box<Capture>>,
+    /// The request's OpenTelemetry trace, when `[telemetry]` export is on.
+    pub(super) trace: Option<Box<RequestTrace>>,
 }
 
 impl Record {
@@ -70,6 +73,7 @@ impl Record {
             started: Instant::now(),
             attempts: Vec::new(),
             capture: None,
+            trace: None,
         }
     }
 
@@ -85,6 +89,7 @@ impl Record {
             started: self.started,
             attempts: std::mem::take(&mut self.attempts),
             capture: self.capture.take(),
+            trace: self.trace.take(),
         }
     }
 
@@ -103,6 +108,9 @@ impl Record {
         };
         if let Ok(json) = serde_json::to_string(&attempt) {
             self.attempts.push(json);
+        }
+        if let Some(trace) = &mut self.trace {
+            trace.attempt(target, outcome, started);
         }
     }
 
@@ -157,6 +165,9 @@ impl Record {
         if let Some(capture) = self.capture.take() {
             let failed = self.row.status >= 400 || self.row.error_type.is_some();
             self.row.bodies = capture.finish(failed).map(Box::new);
+        }
+        if let Some(trace) = self.trace.take() {
+            trace.finish(&self.row.finished(), &self.row.correlation_id);
         }
         log.log(std::mem::take(&mut self.row));
     }
