@@ -13,6 +13,9 @@
 # target's corpus so it stays fixed. One summary line per target (executions, exec/s, coverage,
 # corpus, crashes) goes to the terminal and to $target_dir/fuzz-summary.txt.
 set -euo pipefail
+# A panic with a symbolized backtrace can outlast -timeout on a loaded machine and be saved as
+# a "timeout"; without one it is saved as the crash it is.
+export RUST_BACKTRACE=0
 cd "$(dirname "$0")/../fuzz"
 [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
 
