@@ -38,6 +38,7 @@ RELOAD_S = float(os.environ.get("SOAK_RELOAD_SECONDS", "10"))
 SAMPLE_S = float(os.environ.get("SOAK_SAMPLE_SECONDS", "5"))
 PROFILE = os.environ.get("SOAK_PROFILE", "release")
 OUT = pathlib.Path(os.environ.get("SOAK_OUT", ROOT / "bench/results/soak-latest.json"))
+PARTIAL = OUT.with_name(OUT.stem + ".partial.json")
 TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", pathlib.Path.home() / ".cache/switchboard-target"))
 BIN = TARGET / PROFILE
 
@@ -222,6 +223,9 @@ async def soak(port: int, pid: int, rate: float, seconds: float, flap, reload) -
             rss, fds = proc_stats(pid)
             sent = counts["steady"]["sent"] + counts["flappy"]["sent"]
             samples.append({"t_s": round(time.monotonic() - started, 1), "rss_kb": rss, "fds": fds, "sent": sent})
+            # A run stopped early (a saturated machine) still leaves its samples and counts.
+            PARTIAL.parent.mkdir(parents=True, exist_ok=True)
+            PARTIAL.write_text(json.dumps({"counts": counts, "samples": samples}) + "\n")
             await asyncio.sleep(SAMPLE_S)
 
     async def chaos(every: float, action) -> None:

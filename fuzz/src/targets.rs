@@ -77,6 +77,29 @@ pub fn config_edit(data: &[u8]) {
                 "{section}.{name}: the entries changed"
             );
             assert_eq!(written, text, "{section}.{name}: the text changed");
+            // Delete and create again (the admin API's remove + create): the same entries, and
+            // the config still validates.
+            let removed = match edit::remove(text, section, name) {
+                Ok(removed) => removed,
+                Err(e) => panic!("{section}.{name}: removing it failed: {e}"),
+            };
+            let recreated = match edit::write(&removed, section, name, value, WriteMode::Create) {
+                Ok(recreated) => recreated,
+                Err(e) => panic!("{section}.{name}: creating it again failed: {e}"),
+            };
+            let mut again = edit::list(&recreated, section).unwrap_or_default();
+            let mut before = entries.clone();
+            again.sort_by(|a, b| a.0.cmp(&b.0));
+            before.sort_by(|a, b| a.0.cmp(&b.0));
+            assert_eq!(
+                again, before,
+                "{section}.{name}: remove + create changed the entries"
+            );
+            if let Err(e) = Config::parse(&recreated, "fuzz") {
+                panic!(
+                    "{section}.{name}: remove + create gave an invalid config: {e}\n{recreated}"
+                );
+            }
         }
     }
 }
@@ -312,6 +335,21 @@ fn drive<T: StreamTranslator>(mut translator: T, data: &[u8]) {
     if !failed {
         if let Ok(events) = translator.finish() {
             out.extend(events);
+        }
+    }
+    for e in &out {
+        if e.data.trim() == "[DONE]" {
+            continue;
+        }
+        let Ok(data) = serde_json::from_str::<Value>(&e.data) else {
+            panic!(
+                "an event whose data is not JSON: {:?} {:?}",
+                e.event, e.data
+            );
+        };
+        // Named events (Anthropic, Responses) carry their name as `type` too.
+        if let (Some(name), Some(kind)) = (e.event.as_deref(), data["type"].as_str()) {
+            assert_eq!(name, kind, "event name and `type` differ: {}", e.data);
         }
     }
     if let Some(end) = out

@@ -62,8 +62,20 @@ async fn kill_9_during_config_saves_leaves_the_old_or_the_new_file() {
     let http = http_client();
     let mut next = 0u32;
     let mut kills_mid_save = 0;
+    let mut temps_left_by_kills = 0;
+    // One temp file as a killed save of a long-gone process leaves it (a pid past pid_max).
+    std::fs::write(
+        home.path().join(".config.toml.switchboard-4194999-0.tmp"),
+        "torn",
+    )
+    .unwrap();
     for round in 0..8u64 {
         let mut served = Served::start(home.path(), &config_path, &db).await;
+        let left = temp_files(home.path());
+        assert!(
+            left.is_empty(),
+            "round {round}: the restart left the killed saves' temp files: {left:?}"
+        );
         let base = served.url("");
         // One writer saving entry after entry; each save needs the current revision.
         let saves = Arc::new(AtomicU32::new(0));
@@ -134,6 +146,7 @@ async fn kill_9_during_config_saves_leaves_the_old_or_the_new_file() {
         if on_disk == with_in_flight && on_disk != before {
             kills_mid_save += 1;
         }
+        temps_left_by_kills += temp_files(home.path()).len();
         assert!(
             acked.len() >= 2,
             "round {round}: too few saves ({})",
@@ -141,14 +154,23 @@ async fn kill_9_during_config_saves_leaves_the_old_or_the_new_file() {
         );
         next = on_disk.len() as u32;
     }
-    eprintln!("config-save drill: 8 kills, {kills_mid_save} after the save's rename but before its answer, {next} entries saved");
-    let leftovers: Vec<String> = std::fs::read_dir(home.path())
+    eprintln!("config-save drill: 8 kills, {kills_mid_save} after the save's rename but before its answer, {temps_left_by_kills} before its rename (temp file left), {next} entries saved");
+    // The restart after the last kill sweeps what it left too.
+    let mut served = Served::start(home.path(), &config_path, &db).await;
+    let left = temp_files(home.path());
+    served.child.start_kill().unwrap();
+    served.child.wait().await.unwrap();
+    assert!(left.is_empty(), "temp files after the restart: {left:?}");
+}
+
+/// The `write_atomic` temp files in `dir`.
+fn temp_files(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
         .unwrap()
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".tmp"))
-        .collect();
-    eprintln!("temp files left by killed saves: {leftovers:?}");
+        .filter(|n| n.contains(".switchboard-") && n.ends_with(".tmp"))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

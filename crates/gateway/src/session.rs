@@ -45,7 +45,14 @@ pub fn load_or_create_secret(path: &Path) -> Result<Secret<String>, String> {
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
     let secret = format!("sba-{}", random_token());
-    write_private(path, &secret).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    match crate::config::file::create_private(path, &secret) {
+        Ok(()) => {}
+        // Another process's first start made it between our read and our create: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return read_secret(path);
+        }
+        Err(e) => return Err(format!("cannot write {}: {e}", path.display())),
+    }
     tracing::info!(path = %path.display(), "created the admin secret");
     Ok(Secret::new(secret))
 }
@@ -59,20 +66,6 @@ pub fn read_secret(path: &Path) -> Result<Secret<String>, String> {
         )
     })?;
     Ok(Secret::new(text.trim().to_owned()))
-}
-
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    file.write_all(text.as_bytes())?;
-    file.write_all(b"\n")
 }
 
 /// 256 random bits as hex (two v4 UUIDs' random parts come from the OS CSPRNG via `getrandom`).
@@ -183,6 +176,20 @@ mod tests {
                 0o600
             );
         }
+        Ok(())
+    }
+
+    #[test]
+    fn a_blank_secret_file_left_by_a_kill_is_replaced() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join(SECRET_FILE);
+        std::fs::write(&path, "\n")?;
+        let secret = load_or_create_secret(&path).map_err(anyhow::Error::msg)?;
+        assert!(secret.expose().starts_with("sba-"));
+        assert_eq!(
+            read_secret(&path).map_err(anyhow::Error::msg)?.expose(),
+            secret.expose()
+        );
         Ok(())
     }
 

@@ -352,6 +352,8 @@ impl Supervisor {
 
     async fn start_gateway(&mut self) -> Result<Gateway, LifecycleError> {
         let path = &self.options.config_path;
+        // A save killed mid-write (kill -9, power loss) leaves its temp file beside the config.
+        config::file::sweep_stale_temps(path);
         let config = match config::load_or_init(path) {
             Ok((config, created)) => {
                 if created {

@@ -3,6 +3,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
@@ -26,6 +27,7 @@ pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
+    sweep_stale_temps(&target);
     let mut temp = tempfile_in(dir, &target)?;
     let result = (|| {
         temp.1.write_all(text.as_bytes())?;
@@ -46,7 +48,111 @@ pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
     result
 }
 
+/// A temp file older than this is stale even if its pid is alive (pids are reused).
+const STALE_AFTER: Duration = Duration::from_secs(60);
+
+/// Removes the temp files `write_atomic` and `create_private` left beside `path` when their
+/// process was killed inside a save (`.<name>.switchboard-<pid>-<n>.tmp`): those whose process is gone, or older than a
+/// minute. Returns the names removed. Called at start and before every write.
+pub fn sweep_stale_temps(path: &Path) -> Vec<String> {
+    let target = resolve_target(path);
+    let Some(dir) = target.parent() else {
+        return Vec::new();
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let Some(stem) = target.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return Vec::new();
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let prefix = format!(".{stem}.switchboard-");
+    let mut removed = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = temp_pid(&name, &prefix) else {
+            continue;
+        };
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE_AFTER);
+        if (old || !process_alive(pid)) && std::fs::remove_file(entry.path()).is_ok() {
+            tracing::info!(file = %entry.path().display(), "removed a temp file left by an interrupted config save");
+            removed.push(name);
+        }
+    }
+    removed
+}
+
+/// The pid in `<prefix><pid>-<n>.tmp`, if `name` is such a temp file.
+fn temp_pid(name: &str, prefix: &str) -> Option<u32> {
+    let (pid, attempt) = name
+        .strip_prefix(prefix)?
+        .strip_suffix(".tmp")?
+        .split_once('-')?;
+    attempt.parse::<u32>().ok()?;
+    pid.parse().ok()
+}
+
+/// Whether `pid` is a live process. Our own pid counts as alive (a save may be in flight on
+/// another task); where it cannot be told, the age rule alone applies.
+fn process_alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    if cfg!(target_os = "linux") {
+        Path::new("/proc").join(pid.to_string()).exists()
+    } else {
+        true
+    }
+}
+
+/// Creates `path` holding `text` (and a newline), owner-only on Unix, only if it does not exist
+/// yet: the full content appears at once (a temp file hard-linked into place), so a kill never
+/// leaves an empty or partial file. A blank file (an older version's kill left one) counts as absent.
+/// `AlreadyExists` if another process made it first.
+pub fn create_private(path: &Path, text: &str) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    sweep_stale_temps(path);
+    if std::fs::read_to_string(path).is_ok_and(|t| t.trim().is_empty()) {
+        std::fs::remove_file(path)?;
+    }
+    let mut temp = tempfile_with(dir, path, 0o600)?;
+    let result = (|| {
+        temp.1.write_all(text.as_bytes())?;
+        temp.1.write_all(b"\n")?;
+        temp.1.sync_all()?;
+        // A hard link fails if the name exists, unlike rename: two first starts cannot swap
+        // secrets under each other.
+        std::fs::hard_link(&temp.0, path)?;
+        if let Ok(dir) = std::fs::File::open(dir) {
+            let _ = dir.sync_all();
+        }
+        Ok(())
+    })();
+    let _ = std::fs::remove_file(&temp.0);
+    result
+}
+
 fn tempfile_in(dir: &Path, target: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
+    tempfile_with(dir, target, 0o666)
+}
+
+fn tempfile_with(
+    dir: &Path,
+    target: &Path,
+    #[cfg_attr(not(unix), allow(unused_variables))] mode: u32,
+) -> std::io::Result<(PathBuf, std::fs::File)> {
     let stem = target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -54,11 +160,14 @@ fn tempfile_in(dir: &Path, target: &Path) -> std::io::Result<(PathBuf, std::fs::
     for attempt in 0..100u32 {
         let name = format!(".{stem}.switchboard-{}-{attempt}.tmp", std::process::id());
         let path = dir.join(name);
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
         {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(mode);
+        }
+        match options.open(&path) {
             Ok(file) => return Ok((path, file)),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(e),
@@ -99,6 +208,76 @@ mod tests {
         );
         let leftovers = std::fs::read_dir(dir.path())?.count();
         assert_eq!(leftovers, 2, "no temp file left behind");
+        Ok(())
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn create_private_makes_a_whole_owner_only_file_once() -> anyhow::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("admin.secret");
+        // What a kill between create and write used to leave.
+        std::fs::write(&path, "")?;
+        create_private(&path, "first")?;
+        assert_eq!(std::fs::read_to_string(&path)?, "first\n");
+        assert_eq!(
+            std::fs::metadata(&path)?.permissions().mode() & 0o777,
+            0o600
+        );
+        let again = create_private(&path, "second");
+        assert_eq!(
+            again.map_err(|e| e.kind()),
+            Err(std::io::ErrorKind::AlreadyExists)
+        );
+        assert_eq!(std::fs::read_to_string(&path)?, "first\n");
+        assert_eq!(
+            std::fs::read_dir(dir.path())?.count(),
+            1,
+            "no temp file left"
+        );
+        Ok(())
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn stale_temp_files_are_swept_before_a_write() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let config = dir.path().join("config.toml");
+        std::fs::write(&config, "old")?;
+        // A pid past the kernel's pid_max (2^22) is never alive.
+        let dead = dir.path().join(".config.toml.switchboard-4194999-0.tmp");
+        std::fs::write(&dead, "torn")?;
+        // A live process's fresh temp file is a save in flight: kept.
+        let mine = format!(".config.toml.switchboard-{}-7.tmp", std::process::id());
+        std::fs::write(dir.path().join(&mine), "in flight")?;
+        // A live pid's temp file from over a minute ago is stale (the pid may be reused).
+        let old = dir.path().join(".config.toml.switchboard-1-3.tmp");
+        std::fs::write(&old, "old")?;
+        let two_minutes_ago = std::time::SystemTime::now() - Duration::from_secs(120);
+        std::fs::File::options()
+            .write(true)
+            .open(&old)?
+            .set_modified(two_minutes_ago)?;
+        // Not ours: another file's temp, and names that only look alike.
+        let others = [
+            ".other.toml.switchboard-4194999-0.tmp",
+            ".config.toml.switchboard-x-0.tmp",
+            "config.toml.switchboard-4194999-0.tmp",
+        ];
+        for name in others {
+            std::fs::write(dir.path().join(name), "keep")?;
+        }
+        write_atomic(&config, "new")?;
+        assert_eq!(std::fs::read_to_string(&config)?, "new");
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())?
+            .map(|e| Ok(e?.file_name().to_string_lossy().into_owned()))
+            .collect::<std::io::Result<_>>()?;
+        left.sort();
+        let mut wanted: Vec<String> = others.iter().map(|s| s.to_string()).collect();
+        wanted.extend([mine, "config.toml".to_owned()]);
+        wanted.sort();
+        assert_eq!(left, wanted);
         Ok(())
     }
 }

@@ -99,6 +99,13 @@ pub fn check_openai_chat(body: &Map<String, Value>) -> Result<(), ShapeError> {
             return err(format!("{at}.role"), Problem::UnknownRole(role.to_owned()));
         }
         match message.get("content") {
+            // Only an assistant turn that calls tools may go without content (as in OpenAI's
+            // schema); the translators would drop any other empty turn.
+            None | Some(Value::Null)
+                if role != "assistant" || message.get("tool_calls").is_none_or(Value::is_null) =>
+            {
+                return err(format!("{at}.content"), Problem::Missing)
+            }
             None | Some(Value::Null) | Some(Value::String(_)) => {}
             Some(Value::Array(parts)) => {
                 for (j, part) in parts.iter().enumerate() {
@@ -170,7 +177,7 @@ const ANTHROPIC_ROLES: [&str; 3] = ["user", "assistant", "system"];
 pub fn check_anthropic(body: &Map<String, Value>) -> Result<(), ShapeError> {
     match body.get("system") {
         None | Some(Value::Null) | Some(Value::String(_)) => {}
-        Some(Value::Array(blocks)) => check_blocks(blocks, "system", &mut HashSet::new())?,
+        Some(Value::Array(blocks)) => check_blocks(blocks, "system", &mut HashSet::new(), false)?,
         Some(_) => return err("system", Problem::WrongContentType),
     }
     let messages = array(body.get("messages"), "messages")?;
@@ -185,7 +192,9 @@ pub fn check_anthropic(body: &Map<String, Value>) -> Result<(), ShapeError> {
         match message.get("content") {
             Some(Value::String(_)) => {}
             Some(Value::Array(blocks)) => {
-                check_blocks(blocks, &format!("{at}.content"), &mut tool_ids)?
+                // Only the assistant calls tools: a `tool_use` elsewhere answers no result.
+                let calls = role == "assistant";
+                check_blocks(blocks, &format!("{at}.content"), &mut tool_ids, calls)?
             }
             None => return err(format!("{at}.content"), Problem::Missing),
             Some(_) => return err(format!("{at}.content"), Problem::WrongContentType),
@@ -200,11 +209,13 @@ pub fn check_anthropic(body: &Map<String, Value>) -> Result<(), ShapeError> {
     Ok(())
 }
 
-/// Content blocks; `tool_use` ids seen so far go into `tool_ids` for later `tool_result`s.
+/// Content blocks; `tool_use` ids seen so far go into `tool_ids` for later `tool_result`s when
+/// `calls` (the assistant's turns).
 fn check_blocks(
     blocks: &[Value],
     path: &str,
     tool_ids: &mut HashSet<String>,
+    calls: bool,
 ) -> Result<(), ShapeError> {
     for (j, block) in blocks.iter().enumerate() {
         let at = format!("{path}[{j}]");
@@ -219,7 +230,9 @@ fn check_blocks(
             "tool_use" => {
                 match block.get("id") {
                     Some(Value::String(id)) if !id.is_empty() => {
-                        tool_ids.insert(id.clone());
+                        if calls {
+                            tool_ids.insert(id.clone());
+                        }
                     }
                     Some(Value::String(_)) | None | Some(Value::Null) => {
                         return err(format!("{at}.id"), Problem::MissingToolCallId)
@@ -237,7 +250,7 @@ fn check_blocks(
                 match block.get("content") {
                     None | Some(Value::Null) | Some(Value::String(_)) => {}
                     Some(Value::Array(inner)) => {
-                        check_blocks(inner, &format!("{at}.content"), tool_ids)?
+                        check_blocks(inner, &format!("{at}.content"), tool_ids, false)?
                     }
                     Some(_) => return err(format!("{at}.content"), Problem::WrongContentType),
                 }

@@ -41,6 +41,17 @@ fn openai_chat_table() {
             {"role": "assistant", "content": "sunny"}
         ], "tools": [{"type": "function", "function": {"name": "get_weather"}}]})),
         bad(json!({}), "messages", Problem::Missing),
+        // Found by the fuzzer: translators drop a turn with no content, leaving none.
+        bad(
+            json!({"messages": [{"role": "user", "con2tent": "hi"}]}),
+            "messages[0].content",
+            Problem::Missing,
+        ),
+        bad(
+            json!({"messages": [{"role": "assistant", "content": null}]}),
+            "messages[0].content",
+            Problem::Missing,
+        ),
         bad(json!({"messages": "hi"}), "messages", Problem::NotArray),
         bad(
             json!({"messages": {"role": "user"}}),
@@ -178,6 +189,15 @@ fn anthropic_table() {
         ], "tools": [{"name": "get_weather", "input_schema": {}}]}),
         ),
         bad(json!({}), "messages", Problem::Missing),
+        // Found by the fuzzer: a `tool_use` in a user turn is no call the result can answer.
+        bad(
+            json!({"messages": [
+                {"role": "user", "content": [{"type": "tool_use", "id": "toolu_0", "name": "f", "input": {}}]},
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_0"}]}
+            ]}),
+            "messages[1].content[0].tool_use_id",
+            Problem::UnmatchedToolResult("toolu_0".into()),
+        ),
         bad(json!({"messages": "hi"}), "messages", Problem::NotArray),
         bad(
             json!({"system": 3, "messages": []}),
