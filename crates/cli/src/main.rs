@@ -13,7 +13,6 @@ use switchboard_gateway::supervisor::{Supervisor, SupervisorOptions};
 
 mod admin_cmds;
 mod ask;
-mod client_setup;
 mod connect;
 mod discover;
 mod doctor;
@@ -201,6 +200,8 @@ enum PricesAction {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
+    // The dashboard's Connect page and `connect` share this generator (YAML lives outside the core).
+    switchboard_client_setup::install();
     let path = config::config_path(cli.config.as_deref());
     match cli.command {
         Command::Check => check(&path),

@@ -12,6 +12,8 @@ use crate::api::{
 use crate::config::{self, file::revision_of, Config};
 use crate::gateway::Gateway;
 
+pub mod clients;
+
 #[derive(Clone)]
 pub struct AdminService {
     gateway: Gateway,
@@ -396,8 +398,10 @@ pub fn new_client_token(request: &CreateToken) -> Result<NewClientToken, AdminEr
         return Err(AdminError::BadRequest("a client token needs a name".into()));
     }
     let token = crate::tokens::generate();
-    let mut entry =
-        serde_json::json!({ "hash": format!("sha256:{}", crate::tokens::hash_token(&token)) });
+    let mut entry = serde_json::json!({
+        "hash": format!("sha256:{}", crate::tokens::hash_token(&token)),
+        "created": jiff::Timestamp::now().round(jiff::Unit::Second).map(|t| t.to_string()).unwrap_or_default(),
+    });
     if let Some(tenant) = &request.tenant {
         entry["tenant"] = serde_json::json!(tenant);
     }

@@ -194,6 +194,8 @@ pub struct ServerSettings {
     pub allowed_hosts: Vec<String>,
     /// Origins allowed to call `/v1` from a browser.
     pub cors_origins: Vec<String>,
+    /// The token-only second listener (`server.lan_listen`).
+    pub lan_listen: Option<std::net::SocketAddr>,
     pub max_body_bytes: usize,
     /// An extra, lower-cased header naming a session for affinity (`server.affinity_header`).
     pub affinity_header: Option<axum::http::HeaderName>,
