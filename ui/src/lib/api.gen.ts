@@ -348,3 +348,170 @@ current_revision?: string | null,
 diagnostics?: Array<Diagnostic>, };
 
 export type GatewayEvent = { "type": "config_reloaded", revision: string, } | { "type": "config_rejected", message: string, } | { "type": "breaker_opened", target: string, reason: string, retry_in_ms: number, } | { "type": "breaker_closed", target: string, } | { "type": "target_misconfigured", target: string, reason: string, } | { "type": "budget_alert", budget: string, spent_usd: number, limit_usd: number, alert_at: number, period: string, resets_at: string, } | { "type": "budget_spent", budget: string, spent_usd: number, limit_usd: number, period: string, resets_at: string, };
+
+export type ClientKind = { 
+/**
+ * `opencode`, `claude`, `codex`, `continue`, `zed`, `aider`, `openwebui`, `curl`,
+ * `openai-python`, `openai-js`, `anthropic-python`.
+ */
+name: string, label: string, 
+/**
+ * "Set it up for me" can write its config file.
+ */
+writable: boolean, 
+/**
+ * The file it reads, relative to the home directory, if it has one.
+ */
+file: string | null, };
+
+export type ClientKindList = { clients: Array<ClientKind>, 
+/**
+ * The URL clients should use, as this request reached the gateway.
+ */
+base_url: string, 
+/**
+ * Client tokens exist, so clients need one.
+ */
+tokens_required: boolean, };
+
+export type ConnectQuery = { 
+/**
+ * Default: the config's first alias.
+ */
+alias: string | null, 
+/**
+ * A client token to fill in; absent: a placeholder (or none where the gateway needs none).
+ */
+token: string | null, 
+/**
+ * Default: the URL the request came in on.
+ */
+base_url: string | null, };
+
+export type SetupFile = { 
+/**
+ * Relative to the home directory (`.config/opencode/opencode.json`), or a name in the
+ * working directory for files without a fixed place.
+ */
+path: string, 
+/**
+ * `json`, `toml`, `yaml`.
+ */
+format: string, content: string, };
+
+export type EnvVar = { name: string, value: string, };
+
+export type Snippet = { 
+/**
+ * `shell`, `python`, `javascript`.
+ */
+format: string, text: string, };
+
+export type ConnectSetup = { client: string, label: string, alias: string, 
+/**
+ * The gateway's root URL (no `/v1`).
+ */
+base_url: string, 
+/**
+ * The config file, when the client reads one (shown without the user's other entries).
+ */
+file: SetupFile | null, 
+/**
+ * Variables to export before running the client.
+ */
+env: Array<EnvVar>, snippet: Snippet | null, 
+/**
+ * How to try it.
+ */
+run: string, notes: Array<string>, writable: boolean, 
+/**
+ * No token was given though the gateway needs one: the setup carries a placeholder.
+ */
+token_placeholder: boolean, };
+
+export type ConnectWrite = { alias: string | null, token: string | null, base_url: string | null, 
+/**
+ * Only compute the diff; nothing is written.
+ */
+dry_run: boolean, };
+
+export type ConnectWritten = { client: string, 
+/**
+ * The client's config file, absolute.
+ */
+path: string, 
+/**
+ * Line diff from the current file (`- `, `+ `, `  ` prefixes).
+ */
+diff: string, 
+/**
+ * The file would change.
+ */
+changed: boolean, 
+/**
+ * The file was written (false for `dry_run` or when nothing changed).
+ */
+written: boolean, 
+/**
+ * Where the previous file was copied, when there was one and it was replaced.
+ */
+backup: string | null, 
+/**
+ * Still to export before running the client.
+ */
+env: Array<EnvVar>, run: string, };
+
+export type ClientTokenInfo = { name: string, tenant: string | null, 
+/**
+ * Aliases it may call; all when absent.
+ */
+aliases: Array<string> | null, description: string | null, budget: string | null, limits: TokenLimits | null, 
+/**
+ * RFC 3339, when the dashboard or `switchboard tokens create` made it.
+ */
+created: string | null, 
+/**
+ * The newest request log row made with it.
+ */
+last_used_ms: number | null, };
+
+export type ClientTokenList = { 
+/**
+ * The config file's revision (send it as `If-Match` to create or revoke).
+ */
+revision: string, tokens: Array<ClientTokenInfo>, };
+
+export type AccessSettings = { revision: string, 
+/**
+ * The main listener (`listen`).
+ */
+listen: string, 
+/**
+ * `server.cors_origins`: web origins whose pages may call the model API.
+ */
+cors_origins: Array<string>, 
+/**
+ * `server.allowed_hosts`: extra names the gateway may be reached by.
+ */
+allowed_hosts: Array<string>, 
+/**
+ * `server.lan_listen`: the second listener for LAN and containers; every call on it
+ * needs a client token.
+ */
+lan_listen: string | null, 
+/**
+ * How many client tokens exist (the second listener is useless without one).
+ */
+tokens: number, };
+
+export type AccessUpdate = { cors_origins: Array<string>, allowed_hosts: Array<string>, 
+/**
+ * Absent or empty: no second listener.
+ */
+lan_listen: string | null, };
+
+export type PlaygroundRequest = { alias: string, prompt: string, system: string | null, max_tokens: number | null, stream: boolean, 
+/**
+ * Replay this request log row's captured body on `alias` instead of `prompt`.
+ */
+replay_of: number | null, };
