@@ -651,7 +651,10 @@ async fn connect_writes_a_client_file_with_a_diff_and_a_backup_that_reaches_the_
                 .is_some_and(|n| n.starts_with("opencode.json.switchboard-backup-"))
         })
         .expect("a backup");
-    assert!(shown.contains(&format!("backed up the old file to {}", backup.display())), "{shown}");
+    assert!(
+        shown.contains(&format!("backed up the old file to {}", backup.display())),
+        "{shown}"
+    );
     assert_eq!(std::fs::read_to_string(&backup).unwrap(), old);
     let written: Value =
         serde_json::from_str(&std::fs::read_to_string(&opencode).unwrap()).unwrap();

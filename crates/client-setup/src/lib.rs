@@ -213,11 +213,16 @@ fn literal(text: &str) -> String {
     Value::String(text.to_owned()).to_string()
 }
 
-fn yaml_doc(existing: Option<&str>, path: &str, empty: &str) -> Result<serde_yaml_ng::Value, String> {
+fn yaml_doc(
+    existing: Option<&str>,
+    path: &str,
+    empty: &str,
+) -> Result<serde_yaml_ng::Value, String> {
     match existing.map(str::trim) {
         None | Some("") => serde_yaml_ng::from_str(empty).map_err(|e| e.to_string()),
-        Some(text) => serde_yaml_ng::from_str(text)
-            .map_err(|e| format!("~/{path} is not valid YAML: {e}")),
+        Some(text) => {
+            serde_yaml_ng::from_str(text).map_err(|e| format!("~/{path} is not valid YAML: {e}"))
+        }
     }
 }
 
@@ -388,7 +393,10 @@ pub fn generate(
             entry["available_models"] = Value::Array(available);
             // Zed reads an openai_compatible provider's key from <NAME>_API_KEY.
             envs.push(env("SWITCHBOARD_API_KEY", urls.key_or_placeholder()));
-            notes.push("Zed's settings.json may hold comments; if it does, add these entries by hand.".into());
+            notes.push(
+                "Zed's settings.json may hold comments; if it does, add these entries by hand."
+                    .into(),
+            );
             file = file_of("json", pretty(&doc));
             "pick Switchboard in Zed's model selector".to_owned()
         }
@@ -431,7 +439,8 @@ pub fn generate(
                 );
             } else {
                 notes.push(
-                    "The second listener takes only client tokens: create one for Open WebUI.".into(),
+                    "The second listener takes only client tokens: create one for Open WebUI."
+                        .into(),
                 );
             }
             format!("open http://localhost:3000 and pick {alias}")
@@ -668,13 +677,19 @@ mod tests {
     fn snippets_carry_the_token_or_a_placeholder() {
         let curl = generate(Client::Curl, &setup(Some("sb-x")), None).map(|g| g.snippet);
         let text = curl.ok().flatten().map(|s| s.text).unwrap_or_default();
-        assert!(text.contains("'http://127.0.0.1:4000/v1/chat/completions'"), "{text}");
+        assert!(
+            text.contains("'http://127.0.0.1:4000/v1/chat/completions'"),
+            "{text}"
+        );
         assert!(text.contains("Bearer sb-x"), "{text}");
         let mut needs = setup(None);
         needs.tokens_required = true;
         let g = generate(Client::OpenAiPython, &needs, None).ok();
         assert!(g.as_ref().is_some_and(|g| g.token_placeholder));
-        let text = g.and_then(|g| g.snippet).map(|s| s.text).unwrap_or_default();
+        let text = g
+            .and_then(|g| g.snippet)
+            .map(|s| s.text)
+            .unwrap_or_default();
         assert!(text.contains(TOKEN_PLACEHOLDER), "{text}");
     }
 
@@ -682,11 +697,20 @@ mod tests {
     fn a_known_context_window_reaches_opencode_and_codex() {
         let mut target = setup(None);
         target.context_window = Some(200_000);
-        let g = generate(Client::Codex, &target, None).ok().and_then(|g| g.file);
-        let v: toml::Table = toml::from_str(&g.map(|f| f.content).unwrap_or_default()).unwrap_or_default();
+        let g = generate(Client::Codex, &target, None)
+            .ok()
+            .and_then(|g| g.file);
+        let v: toml::Table =
+            toml::from_str(&g.map(|f| f.content).unwrap_or_default()).unwrap_or_default();
         assert_eq!(v["model_context_window"].as_integer(), Some(200_000));
-        let g = generate(Client::Opencode, &target, None).ok().and_then(|g| g.file);
-        let v: Value = serde_json::from_str(&g.map(|f| f.content).unwrap_or_default()).unwrap_or_default();
-        assert_eq!(v["provider"]["switchboard"]["models"]["local/chat"]["limit"]["context"], 200_000);
+        let g = generate(Client::Opencode, &target, None)
+            .ok()
+            .and_then(|g| g.file);
+        let v: Value =
+            serde_json::from_str(&g.map(|f| f.content).unwrap_or_default()).unwrap_or_default();
+        assert_eq!(
+            v["provider"]["switchboard"]["models"]["local/chat"]["limit"]["context"],
+            200_000
+        );
     }
 }

@@ -451,7 +451,12 @@ impl Supervisor {
             return;
         };
         match gateway.serve_token_only(addr).await {
-            Ok(handle) => self.lan = Some(Server { handle, requested: addr }),
+            Ok(handle) => {
+                self.lan = Some(Server {
+                    handle,
+                    requested: addr,
+                })
+            }
             Err(e) => {
                 tracing::error!(error = %e, "server.lan_listen: the second listener is not serving");
                 self.lan_failed = Some(addr);

@@ -173,7 +173,9 @@ fn backup_path(path: &Path) -> PathBuf {
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("config");
-    let stamp = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ").to_string();
+    let stamp = jiff::Timestamp::now()
+        .strftime("%Y%m%dT%H%M%SZ")
+        .to_string();
     let mut candidate = path.with_file_name(format!("{name}.switchboard-backup-{stamp}"));
     let mut n = 1;
     while candidate.exists() {
@@ -543,7 +545,8 @@ impl AdminService {
                 messages.push(json!({"role": "system", "content": system}));
             }
             messages.push(json!({"role": "user", "content": request.prompt}));
-            let mut body = json!({"model": request.alias, "messages": messages, "stream": request.stream});
+            let mut body =
+                json!({"model": request.alias, "messages": messages, "stream": request.stream});
             if request.stream {
                 body["stream_options"] = json!({"include_usage": true});
             }
@@ -553,7 +556,7 @@ impl AdminService {
             let Value::Object(body) = body else {
                 unreachable!("built as an object")
             };
-            return Ok(("/v1/chat/completions".into(), body));
+            return Ok(("chat/completions".into(), body));
         };
         let detail = self
             .gateway
@@ -592,7 +595,10 @@ mod tests {
 
     #[test]
     fn root_urls_lose_v1_and_trailing_slashes() -> Result<(), AdminError> {
-        assert_eq!(root_url("http://127.0.0.1:4000/v1/")?, "http://127.0.0.1:4000");
+        assert_eq!(
+            root_url("http://127.0.0.1:4000/v1/")?,
+            "http://127.0.0.1:4000"
+        );
         assert_eq!(root_url("https://hub.lan/sb")?, "https://hub.lan/sb");
         assert!(root_url("ftp://x").is_err() && root_url("nonsense").is_err());
         Ok(())

@@ -86,8 +86,13 @@ fn build(raw: &RawConfig, loc: &Locator, errors: &mut Vec<Diagnostic>) -> Config
             cors_origins.push(origin.clone());
         }
     }
-    let lan_listen = raw.server.lan_listen.as_deref().map(str::trim).filter(|t| !t.is_empty()).and_then(|text| {
-        match text.parse::<SocketAddr>() {
+    let lan_listen = raw
+        .server
+        .lan_listen
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .and_then(|text| match text.parse::<SocketAddr>() {
             Ok(addr) if addr == listen => {
                 errors.push(loc.at(
                     &[Seg::Key("server"), Seg::Key("lan_listen")],
@@ -103,8 +108,7 @@ fn build(raw: &RawConfig, loc: &Locator, errors: &mut Vec<Diagnostic>) -> Config
                 ));
                 None
             }
-        }
-    });
+        });
     let affinity_header =
         raw.server.affinity_header.as_deref().and_then(
             |name| match axum::http::HeaderName::try_from(name.trim()) {

@@ -111,7 +111,10 @@ async fn client_tokens(
 }
 
 #[utoipa::path(get, path = "/admin/access", responses((status = 200, body = AccessSettings), (status = 409, description = "Running on the embedded default", body = ErrorBody)))]
-async fn access(State(gateway): State<Gateway>, Extension(id): Extension<CorrelationId>) -> Response {
+async fn access(
+    State(gateway): State<Gateway>,
+    Extension(id): Extension<CorrelationId>,
+) -> Response {
     match gateway.admin().access() {
         Ok(settings) => with_etag(&settings.revision.clone(), StatusCode::OK, &settings),
         Err(e) => admin_error(e, &id.0),
@@ -150,13 +153,11 @@ async fn playground(
     Extension(id): Extension<CorrelationId>,
     body: axum::body::Bytes,
 ) -> Response {
-    let request: PlaygroundRequest = match parse_body(
-        &body,
-        "{\"alias\": ..., \"prompt\": ..., \"stream\": true}",
-    ) {
-        Ok(r) => r,
-        Err(e) => return admin_error(e, &id.0),
-    };
+    let request: PlaygroundRequest =
+        match parse_body(&body, "{\"alias\": ..., \"prompt\": ..., \"stream\": true}") {
+            Ok(r) => r,
+            Err(e) => return admin_error(e, &id.0),
+        };
     let (endpoint, body) = match gateway.admin().playground_body(&request).await {
         Ok(found) => found,
         Err(e) => return admin_error(e, &id.0),

@@ -37,7 +37,11 @@ impl Gateway {
         self.serve_as(addr, true).await
     }
 
-    async fn serve_as(&self, addr: SocketAddr, token_only: bool) -> Result<ServerHandle, ServeError> {
+    async fn serve_as(
+        &self,
+        addr: SocketAddr,
+        token_only: bool,
+    ) -> Result<ServerHandle, ServeError> {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| {
