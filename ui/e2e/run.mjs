@@ -407,6 +407,7 @@ alert_at = 0.8
     check('after logout the old cookie is refused', after.status === 401, `got ${after.status}`);
     check('no script errors on any page', pageErrors.length === 0, pageErrors.join('; '));
     await context.close();
+    await (await import('./clients.mjs')).run({ browser, check, shot, start, until, freePort, SWITCHBOARD, mockUrl, work });
   } finally {
     await browser.close();
   }
