@@ -160,6 +160,7 @@ targets = ["mock/other-model"]
     await page.getByTestId('pane-alias-1').selectOption('other');
     await page.getByTestId('run').click();
     await until('both answers', async () => (await page.getByTestId('target-1').count()) === 1 && (await page.getByTestId('target-1').innerText()) === 'mock/other-model');
+    await page.getByTestId('row-1').waitFor({ timeout: 5000 });
     check('two aliases answer side by side', true);
     await shot(page, 'playground-compare');
 
