@@ -39,24 +39,40 @@ pub fn run(args: ConnectArgs, config_path: &Path) -> ExitCode {
         );
         return ExitCode::FAILURE;
     };
-    let config = match switchboard_gateway::config::load_file(config_path) {
-        Ok(config) => config,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let config = switchboard_gateway::config::load_file(config_path).ok();
     let base_url = crate::gateway_url(args.url.clone(), config_path);
     let token = args.token.clone().filter(|t| !t.is_empty());
-    let target = match clients::connect_target(
-        &config,
-        &base_url,
-        args.alias.as_deref(),
-        token.as_deref(),
-    ) {
-        Ok(target) => target,
-        Err(e) => {
+    let found = config.as_ref().map(|config| {
+        clients::connect_target(config, &base_url, args.alias.as_deref(), token.as_deref())
+    });
+    let target = match (found, &args.alias) {
+        (Some(Ok(target)), _) => target,
+        // The gateway named by --url may have aliases this file lacks: trust the name given.
+        (Some(Err(_)) | None, Some(alias)) => {
+            eprintln!(
+                "warning: `{alias}` is not an alias of {}",
+                config_path.display()
+            );
+            match clients::root_url(&base_url) {
+                Ok(base_url) => clients::ConnectTarget {
+                    base_url,
+                    alias: alias.clone(),
+                    tokens_required: token.is_some(),
+                    token: token.clone(),
+                    ..clients::ConnectTarget::default()
+                },
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        (Some(Err(e)), None) => {
             eprintln!("error: {e}; pass -m ALIAS");
+            return ExitCode::FAILURE;
+        }
+        (None, None) => {
+            eprintln!("error: no alias given and no config to take one from; pass -m ALIAS");
             return ExitCode::FAILURE;
         }
     };

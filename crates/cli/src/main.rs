@@ -608,6 +608,11 @@ async fn serve(path: PathBuf, listen: Option<SocketAddr>, database: Option<PathB
         }
     };
     tracing::info!(config = %path.display(), "Switchboard ready: base URL http://{bound}/v1");
+    if let Some(lan) = supervisor.lan_addr() {
+        tracing::info!(
+            "second listener (server.lan_listen; a client token on every request): http://{lan}/v1"
+        );
+    }
     // The login link is a credential: shown on a terminal, never written to the log.
     if let Some(admin) = supervisor.admin() {
         if std::io::IsTerminal::is_terminal(&std::io::stdout()) {

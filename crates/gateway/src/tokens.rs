@@ -4,10 +4,6 @@
 
 use sha2::{Digest, Sha256};
 
-/// The client name the dashboard's playground requests are logged with (reserved: no token
-/// may be named so).
-pub const DASHBOARD_CLIENT: &str = "dashboard";
-
 /// Lower-case hex SHA-256 of a token, as stored in the config.
 pub fn hash_token(token: &str) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";

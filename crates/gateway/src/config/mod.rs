@@ -159,6 +159,10 @@ impl Default for SpendSettings {
     }
 }
 
+/// The client name the dashboard's playground requests are logged with (reserved: no token
+/// may be named so).
+pub const DASHBOARD_CLIENT: &str = "dashboard";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientToken {
     pub name: String,

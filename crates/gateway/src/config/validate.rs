@@ -218,7 +218,7 @@ fn build(raw: &RawConfig, loc: &Locator, errors: &mut Vec<Diagnostic>) -> Config
     let mut hashes: HashMap<String, &str> = HashMap::new();
     for (name, raw_token) in &raw.tokens {
         let at = |key: &'static str| [Seg::Key("tokens"), Seg::Key(name), Seg::Key(key)];
-        if name == crate::tokens::DASHBOARD_CLIENT {
+        if name == crate::config::DASHBOARD_CLIENT {
             errors.push(loc.at(
                 &[Seg::Key("tokens"), Seg::Key(name)],
                 "`dashboard` is the client name of the dashboard's playground; name the token differently",

@@ -179,7 +179,7 @@ async fn playground(
     extensions.insert(id.clone());
     extensions.insert(RequestSnapshot(gateway.snapshot()));
     extensions.insert(ClientIdentity {
-        token: crate::tokens::DASHBOARD_CLIENT.to_owned(),
+        token: crate::config::DASHBOARD_CLIENT.to_owned(),
         tenant: None,
         aliases: None,
     });
