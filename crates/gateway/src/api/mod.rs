@@ -15,6 +15,8 @@ use ts_rs::TS;
 
 mod clients;
 pub use clients::*;
+mod providers;
+pub use providers::*;
 
 /// Filters for `GET /admin/requests`; every one optional, all must match.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::IntoParams)]
@@ -733,6 +735,7 @@ mod tests {
         ]
         .into_iter()
         .chain(clients::typescript_decls())
+        .chain(providers::ts_decls())
         {
             out.push_str("export ");
             out.push_str(&decl);

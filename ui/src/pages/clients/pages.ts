@@ -5,7 +5,7 @@ export const clientPages = [
   { id: 'tokens', label: 'Client tokens', key: 'g t' },
   { id: 'connect', label: 'Connect a client', key: 'g n' },
   { id: 'access', label: 'Access', key: 'g a' },
-  { id: 'playground', label: 'Playground', key: 'g p' },
+  { id: 'playground', label: 'Playground', key: 'g y' },
 ];
 
 const loaders: Record<string, () => Promise<{ default: Component }>> = {
