@@ -52,6 +52,8 @@ pub fn run(command: Remote) -> i32 {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    // The dashboard's Connect page (in the tray window too) gets its setups from this.
+    switchboard_client_setup::install();
 
     let app = tauri::Builder::default()
         // First: a second launch hands its arguments over here and exits.

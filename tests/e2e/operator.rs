@@ -641,7 +641,20 @@ async fn connect_writes_a_client_file_with_a_diff_and_a_backup_that_reaches_the_
         shown.contains("export SWITCHBOARD_TOKEN=sb-test-token"),
         "{shown}"
     );
-    let backup = opencode.with_file_name("opencode.json.switchboard-backup");
+    // A timestamped copy next to the file, named in the output.
+    let backup = std::fs::read_dir(opencode.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("opencode.json.switchboard-backup-"))
+        })
+        .expect("a backup");
+    assert!(
+        shown.contains(&format!("backed up the old file to {}", backup.display())),
+        "{shown}"
+    );
     assert_eq!(std::fs::read_to_string(&backup).unwrap(), old);
     let written: Value =
         serde_json::from_str(&std::fs::read_to_string(&opencode).unwrap()).unwrap();

@@ -373,6 +373,7 @@ alert_at = 0.8
     check('after logout the old cookie is refused', after.status === 401, `got ${after.status}`);
     check('no script errors on any page', pageErrors.length === 0, pageErrors.join('; '));
     await context.close();
+    await (await import('./clients.mjs')).run({ browser, check, shot, start, until, freePort, SWITCHBOARD, mockUrl, work });
     await badgeFollowsTheGateway({ browser, check, shot, ...gatewayControls(gateway, [SWITCHBOARD, ['--config', config, 'dashboard', '--print-url', '--url', base, '--database', database], ['--config', config, 'serve', '--database', database]], env) });
   } finally {
     await browser.close();

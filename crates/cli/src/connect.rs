@@ -1,10 +1,11 @@
 //! `switchboard connect CLIENT`: that client's setup for an alias, printed, or with `--write`
 //! shown as a diff, the old file backed up, then written.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
-use crate::client_setup::{self as connect, Client};
+use switchboard_client_setup::Client;
+use switchboard_gateway::admin::clients;
 
 #[derive(clap::Args)]
 pub struct ConnectArgs {
@@ -25,98 +26,96 @@ pub struct ConnectArgs {
 }
 
 pub fn run(args: ConnectArgs, config_path: &Path) -> ExitCode {
-    let Some(client) = Client::parse(&args.client) else {
-        let names: Vec<&str> = Client::ALL.iter().map(|c| c.name()).collect();
+    let Some(client) = Client::parse(&args.client).filter(|c| c.file().is_some()) else {
+        let names: Vec<&str> = Client::ALL
+            .iter()
+            .filter(|c| c.file().is_some())
+            .map(|c| c.name())
+            .collect();
         eprintln!(
-            "error: unknown client `{}`; one of: {}",
+            "error: unknown client `{}`; one of: {} (the dashboard's Connect page has snippets for more)",
             args.client,
             names.join(", ")
         );
         return ExitCode::FAILURE;
     };
     let config = switchboard_gateway::config::load_file(config_path).ok();
-    let alias = match args.alias.clone().or_else(|| {
-        config
-            .as_ref()
-            .and_then(|c| c.aliases.keys().next().cloned())
-    }) {
-        Some(alias) => alias,
-        None => {
-            eprintln!("error: no alias given and none in the config; pass -m ALIAS");
-            return ExitCode::FAILURE;
-        }
-    };
-    if let Some(config) = &config {
-        if config.find_alias(&alias).is_none() {
+    let base_url = crate::gateway_url(args.url.clone(), config_path);
+    let token = args.token.clone().filter(|t| !t.is_empty());
+    let found = config.as_ref().map(|config| {
+        clients::connect_target(config, &base_url, args.alias.as_deref(), token.as_deref())
+    });
+    let target = match (found, &args.alias) {
+        (Some(Ok(target)), _) => target,
+        // The gateway named by --url may have aliases this file lacks: trust the name given.
+        (Some(Err(_)) | None, Some(alias)) => {
             eprintln!(
                 "warning: `{alias}` is not an alias of {}",
                 config_path.display()
             );
+            match clients::root_url(&base_url) {
+                Ok(base_url) => clients::ConnectTarget {
+                    base_url,
+                    alias: alias.clone(),
+                    tokens_required: token.is_some(),
+                    token: token.clone(),
+                    ..clients::ConnectTarget::default()
+                },
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
         }
-    }
-    let setup = connect::Setup {
-        base_url: crate::gateway_url(args.url.clone(), config_path),
-        alias,
-        token: args.token.clone().filter(|t| !t.is_empty()),
+        (Some(Err(e)), None) => {
+            eprintln!("error: {e}; pass -m ALIAS");
+            return ExitCode::FAILURE;
+        }
+        (None, None) => {
+            eprintln!("error: no alias given and no config to take one from; pass -m ALIAS");
+            return ExitCode::FAILURE;
+        }
     };
-    let Some(home) = std::env::var_os("HOME").map(PathBuf::from) else {
+    let Ok(home) = clients::home_dir() else {
         eprintln!("error: no home directory");
         return ExitCode::FAILURE;
     };
-    let path = home.join(client.file());
-    let existing = std::fs::read_to_string(&path).ok();
-    let generated = match connect::generate(client, &setup, existing.as_deref()) {
-        Ok(generated) => generated,
+    let generator = switchboard_client_setup::Generator;
+    // The same function the dashboard's "set it up for me" calls; without --write a dry run.
+    let outcome = match clients::write_setup(&generator, &home, client.name(), &target, !args.write)
+    {
+        Ok(outcome) => outcome,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::FAILURE;
         }
     };
     if !args.write {
-        println!("# {}", path.display());
-        print!("{}", generated.content);
-    } else if existing.as_deref() == Some(generated.content.as_str()) {
-        println!("{} already has this setup", path.display());
-    } else {
-        println!("--- {}", path.display());
-        print!(
-            "{}",
-            connect::diff(existing.as_deref().unwrap_or(""), &generated.content)
-        );
-        if let Some(old) = &existing {
-            let backup = path.with_file_name(format!(
-                "{}.switchboard-backup",
-                path.file_name()
-                    .and_then(|n| n.to_str())
-                    .unwrap_or("config")
-            ));
-            if let Err(e) = std::fs::write(&backup, old) {
-                eprintln!(
-                    "error: cannot write the backup {}: {e}; nothing changed",
-                    backup.display()
-                );
+        let path = home.join(client.file().unwrap_or_default());
+        let existing = std::fs::read_to_string(&path).ok();
+        match switchboard_client_setup::generate(client, &target, existing.as_deref()) {
+            Ok(setup) => {
+                println!("# {}", outcome.path);
+                print!("{}", setup.file.map(|f| f.content).unwrap_or_default());
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
                 return ExitCode::FAILURE;
             }
-            println!("backed up the old file to {}", backup.display());
         }
-        if let Some(dir) = path.parent() {
-            let _ = std::fs::create_dir_all(dir);
+    } else if !outcome.changed {
+        println!("{} already has this setup", outcome.path);
+    } else {
+        println!("--- {}", outcome.path);
+        print!("{}", outcome.diff);
+        if let Some(backup) = &outcome.backup {
+            println!("backed up the old file to {backup}");
         }
-        if let Err(e) = switchboard_gateway::config::file::write_atomic(&path, &generated.content) {
-            eprintln!("error: cannot write {}: {e}", path.display());
-            return ExitCode::FAILURE;
-        }
-        // Some of these files hold the token itself: only the owner may read them.
-        #[cfg(unix)]
-        if setup.token.is_some() {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
-        }
-        println!("wrote {}", path.display());
+        println!("wrote {}", outcome.path);
     }
-    for (name, value) in &generated.env {
-        println!("export {name}={value}");
+    for var in &outcome.env {
+        println!("export {}={}", var.name, var.value);
     }
-    println!("# then: {}", generated.run);
+    println!("# then: {}", outcome.run);
     ExitCode::SUCCESS
 }

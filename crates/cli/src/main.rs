@@ -13,7 +13,6 @@ use switchboard_gateway::supervisor::{Supervisor, SupervisorOptions};
 
 mod admin_cmds;
 mod ask;
-mod client_setup;
 mod connect;
 mod discover;
 mod doctor;
@@ -216,6 +215,8 @@ enum PricesAction {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
+    // The dashboard's Connect page and `connect` share this generator (YAML lives outside the core).
+    switchboard_client_setup::install();
     let path = config::config_path(cli.config.as_deref());
     match cli.command {
         Command::Check => check(&path),
@@ -635,6 +636,11 @@ async fn serve(path: PathBuf, listen: Option<SocketAddr>, database: Option<PathB
         }
     };
     tracing::info!(config = %path.display(), "Switchboard ready: base URL http://{bound}/v1");
+    if let Some(lan) = supervisor.lan_addr() {
+        tracing::info!(
+            "second listener (server.lan_listen; a client token on every request): http://{lan}/v1"
+        );
+    }
     // The login link is a credential: shown on a terminal, never written to the log.
     if let Some(admin) = supervisor.admin() {
         if std::io::IsTerminal::is_terminal(&std::io::stdout()) {

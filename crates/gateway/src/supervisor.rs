@@ -122,6 +122,10 @@ pub struct Supervisor {
     options: SupervisorOptions,
     gateway: Option<Gateway>,
     server: Option<Server>,
+    /// The token-only second listener (`server.lan_listen`), while the main one serves.
+    lan: Option<Server>,
+    /// A `lan_listen` that could not be bound (not retried until it changes).
+    lan_failed: Option<SocketAddr>,
     state: watch::Sender<State>,
     /// The gateway's events, forwarded (see `events`).
     events: broadcast::Sender<GatewayEvent>,
@@ -147,6 +151,8 @@ impl Supervisor {
             options,
             gateway: None,
             server: None,
+            lan: None,
+            lan_failed: None,
             state,
             events: broadcast::channel(64).0,
             load_failure: None,
@@ -198,6 +204,11 @@ impl Supervisor {
         self.server.as_ref().map(|s| s.handle.local_addr())
     }
 
+    /// Where the token-only second listener (`server.lan_listen`) is bound, if it is.
+    pub fn lan_addr(&self) -> Option<SocketAddr> {
+        self.lan.as_ref().map(|s| s.handle.local_addr())
+    }
+
     /// Binds the listen address and serves. Already serving: its address.
     pub async fn start(&mut self) -> Result<SocketAddr, LifecycleError> {
         if let Some(addr) = self.local_addr() {
@@ -212,6 +223,7 @@ impl Supervisor {
             Ok(handle) => {
                 let addr = handle.local_addr();
                 self.server = Some(Server { handle, requested });
+                self.follow_lan().await;
                 self.publish(Phase::Running { addr });
                 Ok(addr)
             }
@@ -235,6 +247,10 @@ impl Supervisor {
     /// Stops serving: frees the port at once; in-flight requests finish within
     /// `server.shutdown_grace_s`.
     pub async fn stop(&mut self) {
+        if let Some(lan) = self.lan.take() {
+            lan.handle.stop(self.grace()).await;
+        }
+        self.lan_failed = None;
         if let Some(server) = self.server.take() {
             self.publish(Phase::Stopping);
             server.handle.stop(self.grace()).await;
@@ -392,6 +408,7 @@ impl Supervisor {
 
     /// Restarts the listener when the serving config's `listen` differs from the bound one.
     async fn follow_listen(&mut self) -> Result<bool, LifecycleError> {
+        self.follow_lan().await;
         let Some(gateway) = &self.gateway else {
             return Ok(false);
         };
@@ -408,6 +425,45 @@ impl Supervisor {
         }
         tracing::info!(from = %server.requested, to = %wanted, "listen changed; moving the listener");
         self.restart().await.map(|_| true)
+    }
+
+    /// Starts, moves or stops the second listener to match the serving config's `lan_listen`
+    /// (only while the main listener serves). A failure to bind is logged, not fatal: the
+    /// loopback listener keeps serving.
+    async fn follow_lan(&mut self) {
+        let Some(gateway) = self.gateway.clone() else {
+            return;
+        };
+        let wanted = gateway
+            .snapshot()
+            .config
+            .server
+            .lan_listen
+            .filter(|_| self.server.is_some());
+        if self.lan.as_ref().map(|s| s.requested) == wanted
+            || (wanted.is_some() && wanted == self.lan_failed)
+        {
+            return;
+        }
+        if let Some(old) = self.lan.take() {
+            old.handle.stop(self.grace()).await;
+        }
+        self.lan_failed = None;
+        let Some(addr) = wanted else {
+            return;
+        };
+        match gateway.serve_token_only(addr).await {
+            Ok(handle) => {
+                self.lan = Some(Server {
+                    handle,
+                    requested: addr,
+                })
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "server.lan_listen: the second listener is not serving");
+                self.lan_failed = Some(addr);
+            }
+        }
     }
 
     fn load_error(&self) -> LifecycleError {

@@ -161,20 +161,6 @@ export type LedgerHealth = { ok: boolean, error: string | null, written: number,
  */
 pending: number, };
 
-export type TraceExport = { enabled: boolean, 
-/**
- * The OTLP/HTTP traces URL, when enabled.
- */
-endpoint: string | null, exported_spans: number, 
-/**
- * Spans dropped because the export queue was full (the collector is slow or down).
- */
-dropped_queue_full: number, 
-/**
- * Spans in batches the collector refused or did not answer.
- */
-dropped_export_failed: number, last_error: string | null, };
-
 export type Readiness = { 
 /**
  * A config is loaded and the request log and the spend ledger are writable.
@@ -183,7 +169,7 @@ ready: boolean, config: ConfigStatus,
 /**
  * Revision and the last rejected reload, if any (the previous config keeps serving).
  */
-config_file: ConfigFileState, database: LogHealth, spend_ledger: LedgerHealth, trace_export: TraceExport, };
+config_file: ConfigFileState, database: LogHealth, spend_ledger: LedgerHealth, };
 
 export type AliasInfo = { name: string, description: string | null, 
 /**
@@ -363,89 +349,172 @@ diagnostics?: Array<Diagnostic>, };
 
 export type GatewayEvent = { "type": "config_reloaded", revision: string, } | { "type": "config_rejected", message: string, } | { "type": "breaker_opened", target: string, reason: string, retry_in_ms: number, } | { "type": "breaker_closed", target: string, } | { "type": "target_misconfigured", target: string, reason: string, } | { "type": "budget_alert", budget: string, spent_usd: number, limit_usd: number, alert_at: number, period: string, resets_at: string, } | { "type": "budget_spent", budget: string, spent_usd: number, limit_usd: number, period: string, resets_at: string, };
 
-export type ChangeAction = "create" | "upsert" | "delete";
+export type ClientKind = { 
+/**
+ * `opencode`, `claude`, `codex`, `continue`, `zed`, `aider`, `openwebui`, `curl`,
+ * `openai-python`, `openai-js`, `anthropic-python`.
+ */
+name: string, label: string, 
+/**
+ * "Set it up for me" can write its config file.
+ */
+writable: boolean, 
+/**
+ * The file it reads, relative to the home directory, if it has one.
+ */
+file: string | null, };
 
-export type ConfigPreviewRequest = { section: string, name: string, action: ChangeAction, 
+export type ClientKindList = { clients: Array<ClientKind>, 
 /**
- * The entry's new value (ignored for `delete`).
+ * The URL clients should use, as this request reached the gateway.
  */
-value: unknown, 
+base_url: string, 
 /**
- * The revision the editor's copy is based on; `stale` says whether the file moved since.
+ * Client tokens exist, so clients need one.
  */
-base_revision: string | null, };
+tokens_required: boolean, };
 
-export type FieldError = { 
+export type ConnectQuery = { 
 /**
- * The field, e.g. `aliases.default.targets[0].model`; `None` when the problem has no place
- * in the file (a missing section, an unreadable price file).
+ * Default: the config's first alias.
  */
-path: string | null, message: string, 
+alias: string | null, 
 /**
- * 1-based, in the file as it would be after the change (0 when there is no place).
+ * A client token to fill in; absent: a placeholder (or none where the gateway needs none).
  */
-line: number, col: number, };
+token: string | null, 
+/**
+ * Default: the URL the request came in on.
+ */
+base_url: string | null, };
 
-export type ConfigPreview = { 
+export type SetupFile = { 
 /**
- * True when the change would be accepted.
+ * Relative to the home directory (`.config/opencode/opencode.json`), or a name in the
+ * working directory for files without a fixed place.
  */
-ok: boolean, errors: Array<FieldError>, 
+path: string, 
 /**
- * Unified diff of the file before → after (empty when the change changes nothing).
+ * `json`, `toml`, `yaml`.
+ */
+format: string, content: string, };
+
+export type EnvVar = { name: string, value: string, };
+
+export type Snippet = { 
+/**
+ * `shell`, `python`, `javascript`.
+ */
+format: string, text: string, };
+
+export type ConnectSetup = { client: string, label: string, alias: string, 
+/**
+ * The gateway's root URL (no `/v1`).
+ */
+base_url: string, 
+/**
+ * The config file, when the client reads one (shown without the user's other entries).
+ */
+file: SetupFile | null, 
+/**
+ * Variables to export before running the client.
+ */
+env: Array<EnvVar>, snippet: Snippet | null, 
+/**
+ * How to try it.
+ */
+run: string, notes: Array<string>, writable: boolean, 
+/**
+ * No token was given though the gateway needs one: the setup carries a placeholder.
+ */
+token_placeholder: boolean, };
+
+export type ConnectWrite = { alias: string | null, token: string | null, base_url: string | null, 
+/**
+ * Only compute the diff; nothing is written.
+ */
+dry_run: boolean, };
+
+export type ConnectWritten = { client: string, 
+/**
+ * The client's config file, absolute.
+ */
+path: string, 
+/**
+ * Line diff from the current file (`- `, `+ `, `  ` prefixes).
  */
 diff: string, 
 /**
- * The revision of the file the change was tried on (send it as `If-Match` to save).
+ * The file would change.
  */
-revision: string, 
+changed: boolean, 
 /**
- * True when `base_revision` was given and the file has changed since.
+ * The file was written (false for `dry_run` or when nothing changed).
  */
-stale: boolean, 
+written: boolean, 
 /**
- * With `stale`: what changed on disk since `base_revision` (unified diff), when the gateway
- * still has that version; empty otherwise.
+ * Where the previous file was copied, when there was one and it was replaced.
  */
-disk_diff: string, };
+backup: string | null, 
+/**
+ * Still to export before running the client.
+ */
+env: Array<EnvVar>, run: string, };
 
-export type ConfigVersion = { 
+export type ClientTokenInfo = { name: string, tenant: string | null, 
 /**
- * `<unix ms>-<revision>`, the name of its file in `config-history/`.
+ * Aliases it may call; all when absent.
  */
-id: string, 
+aliases: Array<string> | null, description: string | null, budget: string | null, limits: TokenLimits | null, 
 /**
- * When this text was replaced.
+ * RFC 3339, when the dashboard or `switchboard tokens create` made it.
  */
-at_unix_ms: number, 
+created: string | null, 
 /**
- * The revision of this text.
+ * The newest request log row made with it.
  */
-revision: string, 
-/**
- * What replaced it: `aliases.chat changed`, `restored <id>`, `a hand edit`.
- */
-summary: string, 
-/**
- * Bytes.
- */
-size: number, };
+last_used_ms: number | null, };
 
-export type ConfigHistory = { 
+export type ClientTokenList = { 
 /**
- * The file's revision now.
+ * The config file's revision (send it as `If-Match` to create or revoke).
  */
-revision: string, versions: Array<ConfigVersion>, };
+revision: string, tokens: Array<ClientTokenInfo>, };
 
-export type ConfigVersionDocument = { version: ConfigVersion, text: string, 
+export type AccessSettings = { revision: string, 
 /**
- * Unified diff of the current file → this version.
+ * The main listener (`listen`).
  */
-diff: string, 
+listen: string, 
 /**
- * The file's revision now (send it as `If-Match` to restore).
+ * `server.cors_origins`: web origins whose pages may call the model API.
  */
-revision: string, };
+cors_origins: Array<string>, 
+/**
+ * `server.allowed_hosts`: extra names the gateway may be reached by.
+ */
+allowed_hosts: Array<string>, 
+/**
+ * `server.lan_listen`: the second listener for LAN and containers; every call on it
+ * needs a client token.
+ */
+lan_listen: string | null, 
+/**
+ * How many client tokens exist (the second listener is useless without one).
+ */
+tokens: number, };
+
+export type AccessUpdate = { cors_origins: Array<string>, allowed_hosts: Array<string>, 
+/**
+ * Absent or empty: no second listener.
+ */
+lan_listen: string | null, };
+
+export type PlaygroundRequest = { alias: string, prompt: string, system: string | null, max_tokens: number | null, stream: boolean, 
+/**
+ * Replay this request log row's captured body on `alias` instead of `prompt`.
+ */
+replay_of: number | null, };
 
 export type BackendModel = { id: string, 
 /**

@@ -18,6 +18,7 @@ use crate::gateway::Gateway;
 
 mod edit;
 pub use edit::{field_errors, toml_key, unified_diff};
+pub mod clients;
 
 #[derive(Clone)]
 pub struct AdminService {
@@ -374,8 +375,10 @@ pub fn new_client_token(request: &CreateToken) -> Result<NewClientToken, AdminEr
         return Err(AdminError::BadRequest("a client token needs a name".into()));
     }
     let token = crate::tokens::generate();
-    let mut entry =
-        serde_json::json!({ "hash": format!("sha256:{}", crate::tokens::hash_token(&token)) });
+    let mut entry = serde_json::json!({
+        "hash": format!("sha256:{}", crate::tokens::hash_token(&token)),
+        "created": jiff::Timestamp::now().round(jiff::Unit::Second).map(|t| t.to_string()).unwrap_or_default(),
+    });
     if let Some(tenant) = &request.tenant {
         entry["tenant"] = serde_json::json!(tenant);
     }

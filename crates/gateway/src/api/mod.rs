@@ -17,6 +17,8 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 mod otel;
+mod clients;
+pub use clients::*;
 mod providers;
 pub use otel::TraceExport;
 pub use providers::*;
@@ -741,6 +743,7 @@ mod tests {
         ]
         .into_iter()
         .chain(edit::decls())
+        .chain(clients::typescript_decls())
         .chain(providers::ts_decls())
         {
             out.push_str("export ");

@@ -163,6 +163,10 @@ impl Default for SpendSettings {
     }
 }
 
+/// The client name the dashboard's playground requests are logged with (reserved: no token
+/// may be named so).
+pub const DASHBOARD_CLIENT: &str = "dashboard";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientToken {
     pub name: String,
@@ -198,6 +202,8 @@ pub struct ServerSettings {
     pub allowed_hosts: Vec<String>,
     /// Origins allowed to call `/v1` from a browser.
     pub cors_origins: Vec<String>,
+    /// The token-only second listener (`server.lan_listen`).
+    pub lan_listen: Option<std::net::SocketAddr>,
     pub max_body_bytes: usize,
     /// An extra, lower-cased header naming a session for affinity (`server.affinity_header`).
     pub affinity_header: Option<axum::http::HeaderName>,

@@ -103,6 +103,9 @@ pub struct RawToken {
     pub description: Option<String>,
     pub limits: Option<RawLimits>,
     pub budget: Option<String>,
+    /// When it was made (RFC 3339); shown by the Client tokens page, which reads the file.
+    #[allow(dead_code)]
+    pub created: Option<String>,
 }
 
 /// Requests per minute, tokens per minute and requests at once, for one scope.
@@ -131,6 +134,9 @@ pub struct RawServer {
     /// Web origins allowed to call the model API from a browser (CORS).
     #[serde(default)]
     pub cors_origins: Vec<String>,
+    /// A second listener for the LAN and containers (`"0.0.0.0:4001"`); every request on it
+    /// needs a client token, and it serves no admin API or dashboard.
+    pub lan_listen: Option<String>,
     pub max_body_mb: Option<f64>,
     /// A client header that names a session, checked before the agents' own.
     pub affinity_header: Option<String>,

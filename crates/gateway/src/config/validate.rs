@@ -71,21 +71,45 @@ fn build(raw: &RawConfig, loc: &Locator, errors: &mut Vec<Diagnostic>) -> Config
     }
     let mut cors_origins = Vec::new();
     for (i, origin) in raw.server.cors_origins.iter().enumerate() {
+        // Desktop apps have their own schemes (Obsidian: `app://obsidian.md`).
         let parsed = url::Url::parse(origin).ok().filter(|u| {
-            matches!(u.scheme(), "http" | "https")
-                && u.has_host()
-                && u.path() == "/"
+            u.has_host()
+                && matches!(u.path(), "/" | "")
+                && u.query().is_none()
                 && !origin.ends_with('/')
         });
         if origin == "*" || parsed.is_none() {
             errors.push(loc.at(
                 &[Seg::Key("server"), Seg::Key("cors_origins"), Seg::Index(i)],
-                format!("{origin:?} is not an origin; write it like \"http://localhost:3000\" (no wildcard, no path)"),
+                format!("{origin:?} is not an origin; write it like \"http://localhost:3000\" (no wildcard, no path) or \"app://obsidian.md\""),
             ));
         } else {
             cors_origins.push(origin.clone());
         }
     }
+    let lan_listen = raw
+        .server
+        .lan_listen
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .and_then(|text| match text.parse::<SocketAddr>() {
+            Ok(addr) if addr == listen => {
+                errors.push(loc.at(
+                    &[Seg::Key("server"), Seg::Key("lan_listen")],
+                    "`lan_listen` must differ from `listen`",
+                ));
+                None
+            }
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                errors.push(loc.at(
+                    &[Seg::Key("server"), Seg::Key("lan_listen")],
+                    format!("`lan_listen` must be an address like \"0.0.0.0:4001\", not {text:?}"),
+                ));
+                None
+            }
+        });
     let affinity_header =
         raw.server.affinity_header.as_deref().and_then(
             |name| match axum::http::HeaderName::try_from(name.trim()) {
@@ -113,6 +137,7 @@ fn build(raw: &RawConfig, loc: &Locator, errors: &mut Vec<Diagnostic>) -> Config
         admin_token,
         allowed_hosts,
         cors_origins,
+        lan_listen,
         affinity_header,
         max_body_bytes: (positive(
             raw.server.max_body_mb,
@@ -194,6 +219,12 @@ fn build(raw: &RawConfig, loc: &Locator, errors: &mut Vec<Diagnostic>) -> Config
     let mut hashes: HashMap<String, &str> = HashMap::new();
     for (name, raw_token) in &raw.tokens {
         let at = |key: &'static str| [Seg::Key("tokens"), Seg::Key(name), Seg::Key(key)];
+        if name == crate::config::DASHBOARD_CLIENT {
+            errors.push(loc.at(
+                &[Seg::Key("tokens"), Seg::Key(name)],
+                "`dashboard` is the client name of the dashboard's playground; name the token differently",
+            ));
+        }
         let hash = raw_token
             .hash
             .strip_prefix("sha256:")

@@ -44,6 +44,7 @@ pub(super) fn routes(gateway: Gateway) -> Router<Gateway> {
         )
         .merge(super::dashboard::routes())
         .merge(super::admin_edit::routes())
+        .merge(super::admin_clients::routes())
         .merge(super::admin_providers::routes())
         .layer(axum::middleware::from_fn_with_state(gateway, guard))
         // Guarded by its one-time code instead.
@@ -557,6 +558,7 @@ pub(super) fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = <ControlApi as utoipa::OpenApi>::openapi();
     doc.merge(<super::dashboard::WatchApi as utoipa::OpenApi>::openapi());
     doc.merge(<super::admin_edit::EditApi as utoipa::OpenApi>::openapi());
+    doc.merge(<super::admin_clients::ClientsApi as utoipa::OpenApi>::openapi());
     doc.merge(<super::admin_providers::ProvidersApi as utoipa::OpenApi>::openapi());
     doc
 }
@@ -584,6 +586,7 @@ mod tests {
         let mut routed = routes_in(include_str!("admin.rs"));
         routed.extend(routes_in(include_str!("dashboard.rs")));
         routed.extend(routes_in(include_str!("admin_edit.rs")));
+        routed.extend(routes_in(include_str!("admin_clients.rs")));
         routed.extend(routes_in(include_str!("admin_providers.rs")));
         routed.retain(|p| p.starts_with("/admin"));
         // The one-time login link is a browser redirect, not an API call.

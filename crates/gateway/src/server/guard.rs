@@ -3,7 +3,10 @@
 //! - a browser `Origin` must be this origin, or (for the model API only) in `server.cors_origins`;
 //!   the admin API accepts only same-origin browser calls (the dashboard). CORS is closed unless
 //!   configured, and never `*`;
-//! - when client tokens exist, model calls need one (`Authorization: Bearer` or `x-api-key`).
+//! - when client tokens exist, model calls need one (`Authorization: Bearer` or `x-api-key`);
+//! - on the second listener (`server.lan_listen`, marked `TokenOnly`) every request needs a
+//!   client token, even when none exist, and the admin API and dashboard are not served. Its
+//!   `Host` is not checked: rebinding a name gains a page nothing without a token.
 
 use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -40,6 +43,10 @@ const CORS_ALLOW_HEADERS: &str = "authorization, content-type, x-api-key, x-corr
 const CORS_EXPOSE_HEADERS: &str =
     "x-correlation-id, x-switchboard-alias, x-switchboard-target, retry-after";
 
+/// Marks requests that came in on the second listener (`server.lan_listen`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TokenOnly;
+
 /// A request that may go on, with the CORS origin to answer with, if any.
 pub(super) struct Admitted {
     cors_origin: Option<String>,
@@ -60,12 +67,13 @@ pub(super) fn check(
         )
     };
 
+    let token_only = request.extensions().get::<TokenOnly>().is_some();
     let host = request
         .headers()
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("");
-    if !host_allowed(host, config) {
+    if !token_only && !host_allowed(host, config) {
         return Err(deny(
             StatusCode::FORBIDDEN,
             "host_not_allowed",
@@ -75,6 +83,14 @@ pub(super) fn check(
 
     let path = request.uri().path();
     let is_admin = path == "/admin" || path.starts_with("/admin/");
+    let is_ui = path == "/ui" || path.starts_with("/ui/");
+    if token_only && (is_admin || is_ui) {
+        return Err(deny(
+            StatusCode::FORBIDDEN,
+            "not_on_this_listener",
+            "the admin API and the dashboard are served on the loopback listener only, not on server.lan_listen".to_owned(),
+        ));
+    }
     let origin = request
         .headers()
         .get(header::ORIGIN)
@@ -109,9 +125,8 @@ pub(super) fn check(
         return Err(Box::new(response));
     }
 
-    let is_model_call =
-        !is_admin && !path.starts_with("/health") && path != "/ui" && !path.starts_with("/ui/");
-    if is_model_call && !config.tokens.is_empty() {
+    let is_model_call = !is_admin && !path.starts_with("/health") && !is_ui;
+    if token_only || (is_model_call && !config.tokens.is_empty()) {
         match identify(request.headers(), config) {
             Some(identity) => {
                 request.extensions_mut().insert(identity);
@@ -122,7 +137,11 @@ pub(super) fn check(
                         StatusCode::UNAUTHORIZED,
                         "authentication_error",
                         "invalid_client_token",
-                        "this Switchboard needs a client token: send `Authorization: Bearer <token>` (or `x-api-key`)",
+                        if token_only {
+                            "every request on this listener (server.lan_listen) needs a client token: send `Authorization: Bearer <token>` (or `x-api-key`); create one on the dashboard's Client tokens page"
+                        } else {
+                            "this Switchboard needs a client token: send `Authorization: Bearer <token>` (or `x-api-key`)"
+                        },
                     )
                     .with_correlation_id(correlation_id)
                     .into_response(),

@@ -28,6 +28,20 @@ impl Gateway {
 
     /// Binds `addr` and serves until the returned handle is stopped.
     pub async fn serve(&self, addr: SocketAddr) -> Result<ServerHandle, ServeError> {
+        self.serve_as(addr, false).await
+    }
+
+    /// The second listener (`server.lan_listen`): every request needs a client token, and
+    /// neither the admin API nor the dashboard is served.
+    pub async fn serve_token_only(&self, addr: SocketAddr) -> Result<ServerHandle, ServeError> {
+        self.serve_as(addr, true).await
+    }
+
+    async fn serve_as(
+        &self,
+        addr: SocketAddr,
+        token_only: bool,
+    ) -> Result<ServerHandle, ServeError> {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| {
@@ -53,7 +67,10 @@ impl Gateway {
         let stop = CancellationToken::new();
         // Long-lived responses (the dashboard's event stream) end when this server stops,
         // instead of holding the graceful shutdown for its whole grace period.
-        let app = self.router().layer(axum::Extension(Stopping(stop.clone())));
+        let mut app = self.router().layer(axum::Extension(Stopping(stop.clone())));
+        if token_only {
+            app = app.layer(axum::Extension(super::guard::TokenOnly));
+        }
         let signal = stop.clone().cancelled_owned();
         let task = self.inner.tracker.spawn(async move {
             let server =
@@ -62,7 +79,7 @@ impl Gateway {
                 tracing::error!(error = %e, "server stopped with an error");
             }
         });
-        tracing::info!(addr = %local_addr, "listening");
+        tracing::info!(addr = %local_addr, token_only, "listening");
         Ok(ServerHandle {
             local_addr,
             stop,

@@ -4,6 +4,7 @@
 
 mod admin;
 mod admin_edit;
+mod admin_clients;
 mod admin_providers;
 mod dashboard;
 pub(crate) mod decompress;
