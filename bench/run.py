@@ -1228,8 +1228,9 @@ def judge(x: dict[str, Any]) -> bool:
     x["failed"] = total == 0 or failed > 0 or rate > ERROR_BUDGET
     if x["failed"]:
         x["unreported"] = {k: x.pop(k) for k in MEASURED_KEYS if k in x}
-        x["error"] = (f"FAILED: {failed:,} of {total:,} {what} ({rate:.2%}; every answer must "
-                      "be a 2xx); no throughput or latency reported")
+        x["error"] = ("FAILED: no request completed in the measurement window" if total == 0
+                      else f"FAILED: {failed:,} of {total:,} {what} ({rate:.2%}; every answer "
+                      "must be a 2xx)") + "; no throughput or latency reported"
     return x["failed"]
 
 
