@@ -71,7 +71,8 @@ if [ "$(uname -s)" = Linux ]; then
     mkdir -p "$keyring_home/data" "$keyring_home/run" && chmod 700 "$keyring_home/run"
     XDG_DATA_HOME="$keyring_home/data" XDG_RUNTIME_DIR="$keyring_home/run" dbus-run-session -- sh -c '
         eval "$(printf switchboard-test | gnome-keyring-daemon --unlock --components=secrets)"
-        cargo test --workspace --locked --test keychain -- --ignored --test-threads=1'
+        cargo test --workspace --locked --test keychain -- --ignored --test-threads=1
+        cargo test --locked -p switchboard-gateway --test admin_providers -- --ignored --test-threads=1'
 fi
 
 step "all tests passed"

@@ -412,6 +412,7 @@ alert_at = 0.8
   }
   const leaked = gateway.log.join('').includes(link.split('code=')[1]);
   check('the login code never appears in the gateway log', !leaked);
+  await (await import('./providers.mjs')).underKeyring(check);
 }
 
 function chat(correlation) {

@@ -1,11 +1,13 @@
 //! `switchboard discover`: local model servers on their usual ports, their models, and with
-//! `--add` the providers and aliases that use them, written into the config.
+//! `--add` the providers and aliases that use them, written into the config. The scan and the
+//! write are the admin service's (`admin::providers`), the same the dashboard's onboarding uses.
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use switchboard_gateway::config;
+use switchboard_gateway::admin::providers;
+use switchboard_gateway::api::DiscoverQuery;
+use switchboard_gateway::config::{self, file::revision_of};
 use switchboard_gateway::discover;
 
 #[derive(clap::Args)]
@@ -16,6 +18,9 @@ pub struct DiscoverArgs {
     /// Where to look instead of the usual ports: NAME=PORT,... (e.g. ollama=11434,vllm=8000).
     #[arg(long, env = discover::PORTS_ENV)]
     pub ports: Option<String>,
+    /// More hosts to scan besides loopback and the config's own, comma separated.
+    #[arg(long)]
+    pub hosts: Option<String>,
     /// Milliseconds each server may take to answer.
     #[arg(long, default_value_t = 1500)]
     pub timeout_ms: u64,
@@ -25,32 +30,49 @@ pub struct DiscoverArgs {
 }
 
 pub fn run(args: DiscoverArgs, config_path: &Path) -> ExitCode {
-    let servers = match &args.ports {
-        Some(spec) => discover::parse_ports(spec),
-        None => Ok(discover::KNOWN.to_vec()),
+    // A first `discover --add` may come before the first `serve`: start from the default.
+    if args.add {
+        if let Err(e) = config::load_or_init(config_path) {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let config = config::load_file(config_path).ok();
+    let text = std::fs::read_to_string(config_path).ok();
+    let query = DiscoverQuery {
+        // The usual ports when absent: an explicit empty `--ports` is refused below.
+        ports: Some(args.ports.clone().unwrap_or_else(|| {
+            discover::KNOWN
+                .iter()
+                .map(|k| format!("{}={}", k.name, k.port))
+                .collect::<Vec<_>>()
+                .join(",")
+        })),
+        hosts: args.hosts.clone(),
+        timeout_ms: Some(args.timeout_ms),
     };
-    let servers = match servers {
-        Ok(servers) => servers,
+    let report = match crate::blocking(providers::discover_report(
+        config.as_ref(),
+        text.as_deref(),
+        &query,
+    )) {
+        Ok(report) => report,
         Err(e) => {
-            eprintln!("error: --ports {e}");
+            eprintln!("error: --{e}");
             return ExitCode::FAILURE;
         }
     };
-    let config = config::load_file(config_path).ok();
-    let candidates = discover::candidates(config.as_ref(), &servers);
-    let timeout = Duration::from_millis(args.timeout_ms.max(50));
-    let found = crate::blocking(discover::discover(&candidates, config.as_ref(), timeout));
+    let found = &report.servers;
     if args.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&found).unwrap_or_default()
+            serde_json::to_string_pretty(found).unwrap_or_default()
         );
     } else if found.is_empty() {
-        let places: Vec<String> = candidates.iter().map(|c| c.base_url.clone()).collect();
-        println!("no model server answered at {}", places.join(", "));
+        println!("no model server answered at {}", report.scanned.join(", "));
         println!("start one (e.g. `ollama serve`), or add any server by hand under [providers]");
     } else {
-        for f in &found {
+        for f in found {
             let used = f
                 .provider
                 .as_deref()
@@ -71,27 +93,15 @@ pub fn run(args: DiscoverArgs, config_path: &Path) -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    // A first `discover --add` may come before the first `serve`: start from the default.
-    if let Err(e) = config::load_or_init(config_path) {
-        eprintln!("error: {e}");
-        return ExitCode::FAILURE;
-    }
-    let text = match std::fs::read_to_string(config_path) {
-        Ok(text) => text,
-        Err(e) => {
-            eprintln!("error: cannot read {}: {e}", config_path.display());
-            return ExitCode::FAILURE;
-        }
-    };
-    let additions = discover::additions(&found, &text);
-    if additions.is_empty() {
+    let (Some(text), false) = (text, report.proposed.is_empty()) else {
         eprintln!("nothing to add: the config already has every server and model found");
         return ExitCode::SUCCESS;
-    }
-    match discover::add_to_config(config_path, &additions) {
-        Ok(_) => {
-            for a in &additions {
-                eprintln!("added [{}.\"{}\"]", a.section, a.name);
+    };
+    match providers::add_entries_in_file(config_path, &report.proposed, &revision_of(&text)) {
+        Ok((_, _, added)) => {
+            for a in &added {
+                let (section, name) = a.split_once('.').unwrap_or((a, ""));
+                eprintln!("added [{section}.\"{name}\"]");
             }
             eprintln!(
                 "wrote {} (a running gateway reloads it by itself)",

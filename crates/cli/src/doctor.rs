@@ -5,13 +5,11 @@
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::Value;
-use switchboard_gateway::config::{
-    self, Config, LoadError, ProviderConfig, ProviderKind, ProviderSettings,
-};
+use switchboard_gateway::config::{self, Config, LoadError, ProviderConfig};
 use switchboard_gateway::secret::SecretRef;
 
 use crate::ask::client;
@@ -67,11 +65,6 @@ fn finding(check: impl Into<String>, severity: Severity, summary: impl Into<Stri
 impl Finding {
     fn fix(mut self, fix: impl Into<String>) -> Self {
         self.fix = Some(fix.into());
-        self
-    }
-
-    fn took(mut self, since: Instant) -> Self {
-        self.latency_ms = Some(since.elapsed().as_millis() as u64);
         self
     }
 }
@@ -435,238 +428,39 @@ fn secret_checks(config: Option<&Config>) -> Vec<Finding> {
     out
 }
 
-/// The URL whose models list tells whether the backend takes our key.
-fn models_url(provider: &ProviderConfig) -> Option<String> {
-    let base = provider
-        .base_url()
-        .or_else(|| provider.kind().default_base_url())?
-        .to_owned();
-    let base = base.trim_end_matches('/');
-    Some(match provider.kind() {
-        ProviderKind::Anthropic if !base.ends_with("/v1") => format!("{base}/v1/models"),
-        _ => format!("{base}/models"),
-    })
-}
-
-/// DNS, TCP, TLS and the models endpoint of one provider, and the server's Date header.
+/// One backend's DNS, TCP, TLS and models endpoint (with the key), through the admin service's
+/// "test connection" (the dashboard's test button runs the same), and the server's Date header.
 async fn backend_checks(
     provider: &ProviderConfig,
     timeout: Duration,
 ) -> (Vec<Finding>, Option<jiff::Timestamp>) {
-    let name = &provider.name;
-    let mut out = Vec::new();
-    if provider.kind() == ProviderKind::Demo {
-        return (
-            vec![finding(
-                format!("backend {name}"),
-                Severity::Ok,
-                "the built-in demo answers locally",
-            )],
-            None,
-        );
-    }
-    let Some(url) = models_url(provider).or_else(|| match &provider.settings {
-        ProviderSettings::GithubCopilot(s) => Some(format!("{}/models", s.github_url)),
-        _ => None,
-    }) else {
-        return (
-            vec![
-                finding(format!("backend {name}"), Severity::Error, "no base_url")
-                    .fix("set base_url"),
-            ],
-            None,
-        );
-    };
-    let Ok(parsed) = url::Url::parse(&url) else {
-        return (
-            vec![finding(
-                format!("backend {name}"),
-                Severity::Error,
-                format!("{url} is not a URL"),
-            )],
-            None,
-        );
-    };
-    let host = parsed
-        .host_str()
-        .unwrap_or("")
-        .trim_matches(['[', ']'])
-        .to_owned();
-    let port = parsed.port_or_known_default().unwrap_or(80);
-    let https = parsed.scheme() == "https";
-
-    let started = Instant::now();
-    let addrs =
-        match tokio::time::timeout(timeout, tokio::net::lookup_host((host.as_str(), port))).await {
-            Ok(Ok(addrs)) => addrs.collect::<Vec<_>>(),
-            Ok(Err(e)) => {
-                out.push(
-                    finding(
-                        format!("backend {name} dns"),
-                        Severity::Error,
-                        format!("{host} does not resolve: {e}"),
-                    )
-                    .took(started)
-                    .fix(format!(
-                    "check the host name in base_url, /etc/resolv.conf, and `getent hosts {host}`"
-                )),
-                );
-                return (out, None);
-            }
-            Err(_) => {
-                out.push(
-                    finding(
-                        format!("backend {name} dns"),
-                        Severity::Error,
-                        format!("resolving {host} took over {} s", timeout.as_secs()),
-                    )
-                    .took(started)
-                    .fix("the DNS server is not answering: check /etc/resolv.conf"),
-                );
-                return (out, None);
-            }
-        };
-    let shown: Vec<String> = addrs.iter().take(3).map(|a| a.ip().to_string()).collect();
-    out.push(
-        finding(
-            format!("backend {name} dns"),
-            Severity::Ok,
-            format!("{host} → {}", shown.join(", ")),
-        )
-        .took(started),
-    );
-
-    let started = Instant::now();
-    let connect = async {
-        let mut last = None;
-        for addr in &addrs {
-            match tokio::net::TcpStream::connect(addr).await {
-                Ok(_) => return Ok(*addr),
-                Err(e) => last = Some(e),
-            }
-        }
-        Err(last.unwrap_or_else(|| std::io::Error::other("no address")))
-    };
-    match tokio::time::timeout(timeout, connect).await {
-        Ok(Ok(addr)) => out.push(
-            finding(
-                format!("backend {name} tcp"),
-                Severity::Ok,
-                format!("connected to {addr}"),
-            )
-            .took(started),
-        ),
-        Ok(Err(e)) => {
-            out.push(
-                finding(format!("backend {name} tcp"), Severity::Error, format!("cannot connect to {host}:{port}: {e}"))
-                    .took(started)
-                    .fix("the server is not running or a firewall blocks the port: start it, or check base_url's port"),
-            );
-            return (out, None);
-        }
-        Err(_) => {
-            out.push(
-                finding(
-                    format!("backend {name} tcp"),
-                    Severity::Error,
-                    format!(
-                        "no TCP answer from {host}:{port} within {} s",
-                        timeout.as_secs()
-                    ),
-                )
-                .took(started)
-                .fix("a firewall drops the packets, or the host is down"),
-            );
-            return (out, None);
-        }
-    }
-
-    let started = Instant::now();
-    let mut request = client().get(&url).timeout(timeout);
-    for (header, value) in &provider.headers {
-        request = request.header(header, value);
-    }
-    if provider.kind() != ProviderKind::GithubCopilot {
-        if let Some(Ok(key)) = provider.api_key().map(SecretRef::resolve) {
-            request = match provider.kind() {
-                ProviderKind::Anthropic => request
-                    .header("x-api-key", key.expose())
-                    .header("anthropic-version", "2023-06-01"),
-                ProviderKind::Gemini => request.header("x-goog-api-key", key.expose()),
-                _ => request.bearer_auth(key.expose()),
+    let report = switchboard_gateway::admin::connection::test_provider(provider, timeout).await;
+    let findings = report
+        .steps
+        .into_iter()
+        .map(|s| {
+            let check = match s.step.as_str() {
+                "local" | "config" => format!("backend {}", report.provider),
+                step => format!("backend {} {step}", report.provider),
             };
-        }
-    }
-    match request.send().await {
-        Err(e) => {
-            let chain = error_chain(&e);
-            let tls = https
-                && ["certificate", "tls", "handshake", "alert"]
-                    .iter()
-                    .any(|w| chain.to_lowercase().contains(w));
-            let check = if tls { "tls" } else { "http" };
-            out.push(
-                finding(format!("backend {name} {check}"), Severity::Error, format!("GET {url}: {chain}"))
-                    .took(started)
-                    .fix(if tls { "the server's certificate is not trusted or TLS failed: check the host name and that it serves HTTPS on that port" } else { "the server accepted the connection but did not answer HTTP: check base_url (scheme, port, path)" }),
-            );
-            (out, None)
-        }
-        Ok(response) => {
-            if https {
-                out.push(finding(
-                    format!("backend {name} tls"),
-                    Severity::Ok,
-                    "handshake ok, certificate trusted",
-                ));
+            let severity = match s.severity.as_str() {
+                "ok" => Severity::Ok,
+                "warning" => Severity::Warning,
+                _ => Severity::Error,
+            };
+            Finding {
+                check,
+                severity,
+                summary: s.summary,
+                fix: s.fix,
+                latency_ms: s.latency_ms.map(|ms| ms.round() as u64),
             }
-            let status = response.status();
-            let date = response
-                .headers()
-                .get("date")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|d| jiff::fmt::rfc2822::parse(d).ok())
-                .map(|z| z.timestamp());
-            let mut f = finding(
-                format!("backend {name} http"),
-                Severity::Ok,
-                format!("GET {url}: {status}"),
-            )
-            .took(started);
-            if status.as_u16() == 401 || status.as_u16() == 403 {
-                f.severity = Severity::Error;
-                f.summary.push_str(": the backend refuses the key");
-                f = f.fix(match provider.api_key() {
-                    Some(r) => format!("the key in `{r}` is wrong or lacks access: replace it (`switchboard keys set NAME` for keychain keys)"),
-                    None => "the backend needs a key: set api_key (e.g. \"keychain:NAME\")".to_owned(),
-                });
-            } else if status.as_u16() == 404 && provider.kind() == ProviderKind::OpenAi {
-                f.severity = Severity::Warning;
-                f.summary.push_str(": no models list there");
-                f = f.fix("base_url usually ends in /v1 for OpenAI-compatible servers");
-            } else if !status.is_success() && provider.kind() != ProviderKind::GithubCopilot {
-                f.severity = if status.is_server_error() {
-                    Severity::Error
-                } else {
-                    Severity::Warning
-                };
-                f = f.fix("the backend answers but not as expected: see `switchboard targets` and its logs");
-            }
-            out.push(f);
-            (out, date)
-        }
-    }
-}
-
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
+        })
+        .collect();
+    let date = report
+        .server_date_unix
+        .and_then(|secs| jiff::Timestamp::from_second(secs).ok());
+    (findings, date)
 }
 
 /// Breakers and budgets of the running gateway (`/health` and `/metrics`).

@@ -1,7 +1,7 @@
 //! Finding local model servers: the usual ports of Ollama, llama.cpp, vLLM, LM Studio and Jan on
 //! loopback (and on the hosts the config already names), their model lists, and the config
 //! entries that would use them. `switchboard discover` and the first-run default config use it;
-//! the dashboard's onboarding will call it through the admin service.
+//! the dashboard's onboarding calls it through the admin service (`admin::providers`).
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -212,11 +212,24 @@ pub async fn discover(
 pub struct Addition {
     pub section: &'static str,
     pub name: String,
+    /// The server it is for.
+    pub base_url: String,
     pub value: Value,
 }
 
-/// Providers for servers the config does not use yet and an alias per model not yet served
-/// (`ollama/qwen2.5:7b` → `ollama/qwen2.5:7b`). Names already taken get a host or number suffix.
+/// Short aliases for the first models found, so a client can be pointed at `local/chat`
+/// without knowing which server runs what.
+pub const SHORT_ALIASES: [&str; 2] = ["local/chat", "local/embed"];
+
+fn is_embedding_model(model: &str) -> bool {
+    let m = model.to_ascii_lowercase();
+    m.contains("embed") || m.starts_with("bge") || m.contains("minilm")
+}
+
+/// Providers for servers the config does not use yet, an alias per model not yet served
+/// (`ollama/qwen2.5:7b` → `ollama/qwen2.5:7b`), and `local/chat` / `local/embed` for the first
+/// chat and embedding models when those names are free. Names already taken get a host or
+/// number suffix.
 pub fn additions(found: &[Found], text: &str) -> Vec<Addition> {
     let taken = |section: &str| -> BTreeSet<String> {
         edit::list(text, section)
@@ -228,6 +241,7 @@ pub fn additions(found: &[Found], text: &str) -> Vec<Addition> {
     let mut providers = taken("providers");
     let mut aliases = taken("aliases");
     let mut out = Vec::new();
+    let mut short: [Option<(String, String, String)>; 2] = [None, None];
     for server in found {
         let provider = match &server.provider {
             Some(existing) => existing.clone(),
@@ -248,6 +262,7 @@ pub fn additions(found: &[Found], text: &str) -> Vec<Addition> {
                 out.push(Addition {
                     section: "providers",
                     name: name.clone(),
+                    base_url: server.base_url.clone(),
                     value: json!({"kind": "openai", "base_url": server.base_url}),
                 });
                 name
@@ -257,6 +272,14 @@ pub fn additions(found: &[Found], text: &str) -> Vec<Addition> {
             if model.is_empty() || model.chars().any(char::is_whitespace) {
                 continue;
             }
+            let slot = usize::from(is_embedding_model(model));
+            if short[slot].is_none() {
+                short[slot] = Some((
+                    format!("{provider}/{model}"),
+                    server.label.clone(),
+                    server.base_url.clone(),
+                ));
+            }
             let alias = format!("{provider}/{model}");
             if aliases.contains(&alias) {
                 continue;
@@ -265,6 +288,7 @@ pub fn additions(found: &[Found], text: &str) -> Vec<Addition> {
             out.push(Addition {
                 section: "aliases",
                 name: alias,
+                base_url: server.base_url.clone(),
                 value: json!({
                     "description": format!("{} at {} (found by switchboard discover)", server.label, server.base_url),
                     "targets": [format!("{provider}/{model}")],
@@ -272,25 +296,24 @@ pub fn additions(found: &[Found], text: &str) -> Vec<Addition> {
             });
         }
     }
-    out
-}
-
-/// Applies `additions` to the config file at `path` with the admin API's editor (comments and
-/// layout kept), validates the result and writes it atomically once: a running gateway reloads
-/// it like any other save. Returns the new text.
-pub fn add_to_config(path: &Path, additions: &[Addition]) -> Result<String, String> {
-    let mut text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    for a in additions {
-        text = edit::write(&text, a.section, &a.name, &a.value, edit::WriteMode::Create)
-            .map_err(|e| e.to_string())?;
+    for (name, chosen) in SHORT_ALIASES.iter().zip(short) {
+        let Some((target, label, base_url)) = chosen else {
+            continue;
+        };
+        if aliases.contains(*name) {
+            continue;
+        }
+        out.push(Addition {
+            section: "aliases",
+            name: (*name).to_owned(),
+            base_url: base_url.clone(),
+            value: json!({
+                "description": format!("{target} on {label} at {base_url} (found by switchboard discover)"),
+                "targets": [target],
+            }),
+        });
     }
-    Config::parse(&text, &path.display().to_string()).map_err(|e| {
-        format!("the additions would make the config invalid; nothing written:\n{e}")
-    })?;
-    config::file::write_atomic(path, &text)
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    Ok(text)
+    out
 }
 
 /// The comment the first-run default config gets: what is running here and how to add it.
@@ -394,6 +417,26 @@ mod tests {
                 ("providers", "ollama2"),
                 ("aliases", "ollama2/qwen2.5:7b"),
                 ("providers", "vllm"),
+                ("aliases", "local/chat"),
+            ]
+        );
+        assert_eq!(adds[3].value["targets"][0], "ollama2/qwen2.5:7b");
+        let embed = additions(
+            &[found(
+                "ollama",
+                "http://127.0.0.1:11434/v1",
+                &["nomic-embed-text", "llama3"],
+            )],
+            "[aliases.\"local/chat\"]\ntargets = [\"x/y\"]\n",
+        );
+        let names: Vec<&str> = embed.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "ollama",
+                "ollama/nomic-embed-text",
+                "ollama/llama3",
+                "local/embed"
             ]
         );
         assert_eq!(adds[1].value["targets"][0], "ollama2/qwen2.5:7b");

@@ -64,8 +64,20 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "admin",
         &[
-            "api", "clock", "config", "gateway", "keychain", "routing", "secret", "session",
-            "spend", "store", "tokens",
+            "api",
+            "clock",
+            "config",
+            "credentials",
+            "discover",
+            "gateway",
+            "keychain",
+            "provider",
+            "routing",
+            "secret",
+            "session",
+            "spend",
+            "store",
+            "tokens",
         ],
     ),
     (

@@ -348,3 +348,126 @@ current_revision?: string | null,
 diagnostics?: Array<Diagnostic>, };
 
 export type GatewayEvent = { "type": "config_reloaded", revision: string, } | { "type": "config_rejected", message: string, } | { "type": "breaker_opened", target: string, reason: string, retry_in_ms: number, } | { "type": "breaker_closed", target: string, } | { "type": "target_misconfigured", target: string, reason: string, } | { "type": "budget_alert", budget: string, spent_usd: number, limit_usd: number, alert_at: number, period: string, resets_at: string, } | { "type": "budget_spent", budget: string, spent_usd: number, limit_usd: number, period: string, resets_at: string, };
+
+export type BackendModel = { id: string, 
+/**
+ * The prompt window the backend reports for it, when it reports one.
+ */
+max_input_tokens: number | null, };
+
+export type BackendModels = { models: Array<BackendModel>, error: string | null, };
+
+export type ConnectionStep = { 
+/**
+ * `dns`, `tcp`, `tls`, `http` (the models endpoint with the key), or `local` (demo).
+ */
+step: string, 
+/**
+ * `ok`, `warning` or `error`.
+ */
+severity: string, summary: string, 
+/**
+ * What to do about it, in words.
+ */
+fix: string | null, latency_ms: number | null, };
+
+export type ConnectionTest = { provider: string, kind: string, 
+/**
+ * The URL the HTTP step asked.
+ */
+url: string | null, 
+/**
+ * No step failed (warnings allowed).
+ */
+ok: boolean, steps: Array<ConnectionStep>, 
+/**
+ * The server's `Date` header (Unix seconds), for clock-skew checks.
+ */
+server_date_unix: number | null, };
+
+export type UnsavedProvider = { 
+/**
+ * Shown in the answer; `new` when absent.
+ */
+name: string | null, 
+/**
+ * The entry as it would be written under `[providers.NAME]`.
+ */
+value: unknown, 
+/**
+ * A key typed in the dialog but not stored yet: used for this test only, never stored,
+ * logged or returned. Absent: the key `api_key` names is read.
+ */
+key: string | null, };
+
+export type DiscoverQuery = { 
+/**
+ * `NAME=PORT,...` instead of the usual ports (e.g. `ollama=11434,vllm=8000`).
+ */
+ports: string | null, 
+/**
+ * Extra hosts to scan besides loopback and the config's own, comma separated.
+ */
+hosts: string | null, 
+/**
+ * Milliseconds each server may take (default 1500).
+ */
+timeout_ms: number | null, };
+
+export type FoundServer = { 
+/**
+ * `ollama`, `llamacpp`, `vllm`, `lmstudio`, `jan`, or `openai` for others.
+ */
+server: string, label: string, base_url: string, models: Array<string>, 
+/**
+ * The config's provider that already points here.
+ */
+provider: string | null, };
+
+export type ProposedEntry = { 
+/**
+ * `providers` or `aliases`.
+ */
+section: string, name: string, 
+/**
+ * The server (`base_url`) it is for.
+ */
+base_url: string, value: unknown, };
+
+export type DiscoverReport = { 
+/**
+ * Every base URL asked.
+ */
+scanned: Array<string>, servers: Array<FoundServer>, 
+/**
+ * What `POST /admin/discover/add` would write, against the config's current revision.
+ */
+proposed: Array<ProposedEntry>, revision: string | null, };
+
+export type DiscoverAdd = { entries: Array<ProposedEntry>, };
+
+export type DiscoverAdded = { 
+/**
+ * `section.name` of every entry written.
+ */
+added: Array<string>, revision: string, reload: ReloadOutcome, };
+
+export type CopilotLoginStart = { provider: string | null, };
+
+export type CopilotLogin = { 
+/**
+ * Poll `GET /admin/copilot/login/{id}` with it.
+ */
+id: string, provider: string, 
+/**
+ * Enter this at `verification_uri`.
+ */
+user_code: string, verification_uri: string, expires_in_s: number, 
+/**
+ * `pending`, `done` or `failed`.
+ */
+state: string, error: string | null, 
+/**
+ * Where the GitHub token went (`keychain:NAME`), once stored.
+ */
+stored_in: string | null, };

@@ -4,6 +4,10 @@
 
 use std::time::{Duration, Instant};
 
+pub mod connection;
+pub mod copilot_login;
+pub mod providers;
+
 use crate::api::{
     AliasInfo, BackendHealth, BudgetsReport, ConfigDocument, ConfigEntry, ConfigListing,
     ConfigStatus, CreateToken, HealthReport, KeyInfo, PriceFileInfo, PriceTableInfo, Readiness,

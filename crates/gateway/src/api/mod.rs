@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 #[cfg(test)]
 use ts_rs::TS;
 
+mod providers;
+pub use providers::*;
+
 /// Filters for `GET /admin/requests`; every one optional, all must match.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -727,7 +730,10 @@ mod tests {
             ErrorBody::decl(),
             ErrorDetail::decl(),
             crate::events::GatewayEvent::decl(),
-        ] {
+        ]
+        .into_iter()
+        .chain(providers::ts_decls())
+        {
             out.push_str("export ");
             out.push_str(&decl);
             out.push_str("\n\n");

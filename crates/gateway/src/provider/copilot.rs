@@ -301,7 +301,11 @@ impl Inner {
     }
 
     /// Reads `/models` with `token` and keeps each model's prompt limit.
-    async fn read_models(&self, token: &CopilotToken, timeout: Duration) -> Result<(), String> {
+    async fn read_models(
+        &self,
+        token: &CopilotToken,
+        timeout: Duration,
+    ) -> Result<Vec<super::ModelEntry>, String> {
         let builder = editor_headers(
             self.client
                 .get(format!("{}/models", token.api_base))
@@ -325,7 +329,7 @@ impl Inner {
         if let Ok(mut known) = self.windows.write() {
             *known = windows;
         }
-        Ok(())
+        super::models::parse_data_list(&body)
     }
 
     fn current_token(&self) -> Option<Arc<CopilotToken>> {
@@ -561,6 +565,15 @@ impl Provider for CopilotProvider {
     /// Lists Copilot's models (which also proves the GitHub token and the exchange work, and
     /// refreshes their windows).
     async fn probe(&self, timeout: Duration) -> Result<(), String> {
+        let token = tokio::time::timeout(timeout, self.token())
+            .await
+            .map_err(|_| "the Copilot token exchange timed out".to_owned())?
+            .map_err(|e| e.to_string())?;
+        self.inner.read_models(&token, timeout).await.map(drop)
+    }
+
+    /// Copilot's `/models`, read with a current token (the same read that keeps the windows).
+    async fn models(&self, timeout: Duration) -> Result<Vec<super::ModelEntry>, String> {
         let token = tokio::time::timeout(timeout, self.token())
             .await
             .map_err(|_| "the Copilot token exchange timed out".to_owned())?

@@ -135,6 +135,14 @@ impl Provider for DemoProvider {
     async fn probe(&self, _timeout: Duration) -> Result<(), String> {
         Ok(())
     }
+
+    /// Any model id answers; the default config's is the one to offer.
+    async fn models(&self, _timeout: Duration) -> Result<Vec<super::ModelEntry>, String> {
+        Ok(vec![super::ModelEntry {
+            id: "switchboard-demo".into(),
+            max_input_tokens: None,
+        }])
+    }
 }
 
 fn complete(body: Value, prompt_tokens: u64, completion_tokens: u64) -> ProviderResponse {

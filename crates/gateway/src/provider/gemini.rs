@@ -234,4 +234,15 @@ impl Provider for GeminiProvider {
             Err(e) => Err(e.to_string()),
         }
     }
+
+    async fn models(&self, timeout: Duration) -> Result<Vec<super::ModelEntry>, String> {
+        let builder = self.client.get(format!("{}/models", self.base_url));
+        let builder = self.authorize(builder).await.map_err(|e| e.to_string())?;
+        let body = super::models::fetch(builder, timeout, |response| async move {
+            let (status, retry_after, body) = http::error_parts(response).await;
+            wire::upstream_error(&body, status, retry_after).to_string()
+        })
+        .await?;
+        super::models::parse_gemini_list(&body)
+    }
 }

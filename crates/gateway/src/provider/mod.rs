@@ -10,6 +10,7 @@ pub mod copilot;
 mod demo;
 mod gemini;
 mod http;
+mod models;
 mod openai;
 
 use std::time::{Duration, Instant};
@@ -26,6 +27,7 @@ pub use context::BuildContext;
 pub use copilot::CopilotProvider;
 pub use demo::DemoProvider;
 pub use gemini::GeminiProvider;
+pub use models::ModelEntry;
 pub use openai::OpenAiProvider;
 
 /// Which OpenAI endpoint a request is for.
@@ -142,6 +144,14 @@ pub trait Provider: Send + Sync {
 
     /// A light check that the backend answers, for `GET /health` and active health checks.
     async fn probe(&self, timeout: Duration) -> Result<(), String>;
+
+    /// The backend's own model list, for the dashboard's pickers.
+    async fn models(&self, _timeout: Duration) -> Result<Vec<ModelEntry>, String> {
+        Err(format!(
+            "{} backends do not list their models",
+            self.family()
+        ))
+    }
 
     /// A hash of the key in use now, so a target marked misconfigured can be re-enabled when the
     /// key is rotated. `None` for providers without a key.

@@ -172,6 +172,16 @@ impl Provider for OpenAiProvider {
             Err(e) => Err(e.to_string()),
         }
     }
+
+    async fn models(&self, timeout: Duration) -> Result<Vec<super::ModelEntry>, String> {
+        let builder = self.client.get(format!("{}/models", self.base_url));
+        let builder = self.authorize(builder).await.map_err(|e| e.to_string())?;
+        let body = super::models::fetch(builder, timeout, |response| async move {
+            status_error(&self.name, response).await.to_string()
+        })
+        .await?;
+        super::models::parse_data_list(&body)
+    }
 }
 
 /// A native Responses answer, streamed or whole. Events pass through, except `error` and

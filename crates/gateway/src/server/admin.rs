@@ -43,6 +43,7 @@ pub(super) fn routes(gateway: Gateway) -> Router<Gateway> {
             get(get_entry).put(put_entry).delete(delete_entry),
         )
         .merge(super::dashboard::routes())
+        .merge(super::admin_providers::routes())
         .layer(axum::middleware::from_fn_with_state(gateway, guard))
         // Guarded by its one-time code instead.
         .route("/admin/login", get(super::dashboard::login))
@@ -151,7 +152,7 @@ fn same_origin_write(headers: &HeaderMap) -> bool {
     marked && same_origin
 }
 
-fn admin_error(error: AdminError, id: &str) -> Response {
+pub(super) fn admin_error(error: AdminError, id: &str) -> Response {
     let (status, code) = match &error {
         AdminError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
         AdminError::BadRequest(_) => (StatusCode::BAD_REQUEST, "invalid_value"),
@@ -177,12 +178,12 @@ fn admin_error(error: AdminError, id: &str) -> Response {
 }
 
 /// A JSON body of type `T`, or the `invalid_value` refusal saying what was expected.
-fn parse_body<T: DeserializeOwned>(body: &[u8], shape: &str) -> Result<T, AdminError> {
+pub(super) fn parse_body<T: DeserializeOwned>(body: &[u8], shape: &str) -> Result<T, AdminError> {
     serde_json::from_slice(body)
         .map_err(|e| AdminError::BadRequest(format!("body must be {shape}: {e}")))
 }
 
-fn with_etag<T: Serialize>(revision: &str, status: StatusCode, body: &T) -> Response {
+pub(super) fn with_etag<T: Serialize>(revision: &str, status: StatusCode, body: &T) -> Response {
     let mut response = (status, Json(body)).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("\"{revision}\"")) {
         response.headers_mut().insert(header::ETAG, v);
@@ -191,7 +192,7 @@ fn with_etag<T: Serialize>(revision: &str, status: StatusCode, body: &T) -> Resp
 }
 
 /// The revision a write is based on, from `If-Match`.
-fn if_match(headers: &HeaderMap) -> Option<String> {
+pub(super) fn if_match(headers: &HeaderMap) -> Option<String> {
     headers
         .get(header::IF_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -204,7 +205,7 @@ fn if_match(headers: &HeaderMap) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-fn revision_required(id: &str) -> Response {
+pub(super) fn revision_required(id: &str) -> Response {
     ApiError::new(
         StatusCode::PRECONDITION_REQUIRED,
         "admin_error",
@@ -552,6 +553,7 @@ struct ControlApi;
 pub(super) fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = <ControlApi as utoipa::OpenApi>::openapi();
     doc.merge(<super::dashboard::WatchApi as utoipa::OpenApi>::openapi());
+    doc.merge(<super::admin_providers::ProvidersApi as utoipa::OpenApi>::openapi());
     doc
 }
 
@@ -577,6 +579,7 @@ mod tests {
     fn every_admin_route_is_in_the_openapi_document() {
         let mut routed = routes_in(include_str!("admin.rs"));
         routed.extend(routes_in(include_str!("dashboard.rs")));
+        routed.extend(routes_in(include_str!("admin_providers.rs")));
         routed.retain(|p| p.starts_with("/admin"));
         // The one-time login link is a browser redirect, not an API call.
         routed.remove("/admin/login");

@@ -3,6 +3,7 @@
 //! that hands its parsed request to the `pipeline`; admin logic lives in `crate::admin`.
 
 mod admin;
+mod admin_providers;
 mod dashboard;
 pub(crate) mod decompress;
 mod dialect;

@@ -33,6 +33,10 @@ struct Args {
     /// Runtime worker threads (0 = one per CPU this process may run on; 1 = single-threaded).
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// Also start a mock GitHub (device login, Copilot token exchange and API) on a free port;
+    /// its URL is printed as `mock-github listening on URL` (the dashboard's browser tests).
+    #[arg(long)]
+    copilot: bool,
 }
 
 fn main() -> ExitCode {
@@ -77,7 +81,22 @@ async fn run(args: Args) -> ExitCode {
         }
     };
     println!("mock-upstream listening on {}", mock.base_url());
+    let github = if args.copilot {
+        match mock_upstream::copilot::MockCopilot::start(3600).await {
+            Ok(github) => {
+                println!("mock-github listening on {}", github.github_url());
+                Some(github)
+            }
+            Err(e) => {
+                eprintln!("error: cannot start the mock GitHub: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        None
+    };
     wait_for_signal().await;
+    drop(github);
     drop(mock);
     ExitCode::SUCCESS
 }
