@@ -47,6 +47,17 @@ case "$(uname -s)" in
             command -v node >/dev/null || apt_install nodejs npm
             if [ "$purpose" = bench ]; then
                 apt_install python3 python3-venv wrk nginx
+                command -v node >/dev/null || apt_install nodejs npm
+                # A peer in the benchmark: the Portkey gateway from npm, pinned like bench/run.py's
+                # PORTKEY_VERSION. If this fails, the benchmark reports Portkey as skipped.
+                portkey_dir=${BENCH_CACHE_DIR:-$HOME/.cache/switchboard-bench}/portkey
+                portkey_version=1.15.2
+                if ! grep -qs "\"version\": \"$portkey_version\"" "$portkey_dir/node_modules/@portkey-ai/gateway/package.json"; then
+                    say "installing @portkey-ai/gateway@$portkey_version from npm into $portkey_dir"
+                    mkdir -p "$portkey_dir"
+                    npm install --prefix "$portkey_dir" --no-audit --no-fund --loglevel=error \
+                        "@portkey-ai/gateway@$portkey_version" >&2 || say "Portkey install failed; the benchmark will skip it"
+                fi
             fi
             if [ "$purpose" = test ]; then
                 apt_install python3 python3-venv sqlite3 dbus gnome-keyring

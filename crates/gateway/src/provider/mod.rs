@@ -59,6 +59,9 @@ impl Endpoint {
 pub struct ProviderRequest {
     pub endpoint: Endpoint,
     pub body: serde_json::Map<String, serde_json::Value>,
+    /// The body already serialized (the client's bytes with the target's model spliced in),
+    /// for an adapter that `sends_chat_as_is`; `body` is then empty.
+    pub raw: Option<bytes::Bytes>,
     pub stream: bool,
     pub correlation_id: String,
     pub timeouts: Timeouts,
@@ -179,6 +182,13 @@ pub trait Provider: Send + Sync {
     /// versus translation from this list alone.
     fn native_dialects(&self) -> &'static [Dialect] {
         &[]
+    }
+
+    /// Whether `send` posts the chat body exactly as given (no translation): then the proxy
+    /// may hand it the client's bytes with the model spliced in (`ProviderRequest::raw`)
+    /// instead of a parsed body to serialize again.
+    fn sends_chat_as_is(&self) -> bool {
+        false
     }
 
     /// Sends a request in one of `native_dialects`, untranslated. Streams come back as that

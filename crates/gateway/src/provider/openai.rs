@@ -78,8 +78,12 @@ impl Provider for OpenAiProvider {
 
     async fn send(&self, request: ProviderRequest) -> Result<ProviderResponse, UpstreamError> {
         let started = Instant::now();
-        let body = serde_json::to_vec(&request.body)
-            .map_err(|e| UpstreamError::Protocol(e.to_string()))?;
+        let body = match request.raw {
+            Some(raw) => raw,
+            None => serde_json::to_vec(&request.body)
+                .map_err(|e| UpstreamError::Protocol(e.to_string()))?
+                .into(),
+        };
         let index = match request.endpoint {
             Endpoint::ChatCompletions => 0,
             Endpoint::Completions => 1,
@@ -116,6 +120,10 @@ impl Provider for OpenAiProvider {
 
         let body = http::read_body(response, &request.timeouts, started).await?;
         complete(body)
+    }
+
+    fn sends_chat_as_is(&self) -> bool {
+        true
     }
 
     fn native_dialects(&self) -> &'static [Dialect] {

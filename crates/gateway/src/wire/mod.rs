@@ -4,6 +4,7 @@
 
 mod error;
 mod estimate;
+pub mod splice;
 mod sse;
 mod usage;
 

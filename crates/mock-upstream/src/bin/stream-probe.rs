@@ -45,6 +45,9 @@ struct Args {
     /// Bearer token to send.
     #[arg(long, default_value = "sk-bench")]
     api_key: String,
+    /// Extra request header, `name: value` (repeatable; a proxy's routing headers).
+    #[arg(long = "header")]
+    headers: Vec<String>,
 }
 
 /// What one stream saw, in microseconds from sending the request.
@@ -216,13 +219,16 @@ fn add(totals: &mut Totals, result: StreamResult) {
 async fn one_stream(client: &reqwest::Client, args: &Args, body: &str) -> StreamResult {
     let mut result = StreamResult::default();
     let sent = Instant::now();
-    let response = client
+    let mut request = client
         .post(&args.url)
         .header("content-type", "application/json")
-        .header("authorization", format!("Bearer {}", args.api_key))
-        .body(body.to_owned())
-        .send()
-        .await;
+        .header("authorization", format!("Bearer {}", args.api_key));
+    for header in &args.headers {
+        if let Some((name, value)) = header.split_once(':') {
+            request = request.header(name.trim(), value.trim());
+        }
+    }
+    let response = request.body(body.to_owned()).send().await;
     let response = match response {
         Ok(response) => response,
         Err(e) => {

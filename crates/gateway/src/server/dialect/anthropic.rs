@@ -307,6 +307,7 @@ mod tests {
         assert_eq!(body["messages"][0]["content"], "hi");
         assert!(parsed.untranslatable().is_none());
         let request = ProviderRequest {
+            raw: None,
             endpoint: Endpoint::ChatCompletions,
             body: object(json!({"model": "claude-sonnet"})),
             stream: true,

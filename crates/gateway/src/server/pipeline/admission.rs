@@ -4,6 +4,7 @@
 
 use axum::extract::Request;
 use axum::http::StatusCode;
+use bytes::Bytes;
 use serde_json::{Map, Value};
 
 use super::failure::{budget_exceeded, over_limit};
@@ -32,11 +33,11 @@ pub(super) struct Admitted<'a> {
     pub(super) reserve_against: Vec<&'a str>,
 }
 
-/// Reads a JSON object body of at most `limit` bytes.
+/// Reads a JSON object body of at most `limit` bytes: the bytes as read, and parsed.
 pub(super) async fn read_json_body(
     request: Request,
     limit: usize,
-) -> Result<Map<String, Value>, ApiError> {
+) -> Result<(Bytes, Map<String, Value>), ApiError> {
     let body = axum::body::to_bytes(request.into_body(), limit)
         .await
         .map_err(|e| {
@@ -50,7 +51,7 @@ pub(super) async fn read_json_body(
             }
         })?;
     match serde_json::from_slice::<Value>(&body) {
-        Ok(Value::Object(map)) => Ok(map),
+        Ok(Value::Object(map)) => Ok((body, map)),
         Ok(_) => Err(ApiError::invalid_request(
             "invalid_body",
             "request body must be a JSON object",

@@ -62,16 +62,13 @@ pub(super) async fn attempt(
     let Some(provider) = run.context.snapshot.providers.get(&target.provider) else {
         return Ok(Attempted::Skipped);
     };
-    let mut body = run.body.clone();
-    body.insert("model".into(), Value::String(target.model.clone()));
-    for key in &ready.remove {
-        body.remove(key);
-    }
+    let (body, raw) = target_body(run, provider.as_ref(), target, ready);
     let Some(admission) = admit(run, target, index, &label, walk, record, failures) else {
         return Ok(Attempted::Skipped);
     };
+    let parsed = if raw.is_some() { &run.body } else { &body };
     let Some(gate) = reserve(
-        run, alias, target, &label, admission, &body, record, failures,
+        run, alias, target, &label, admission, parsed, record, failures,
     )?
     else {
         return Ok(Attempted::Skipped);
@@ -81,6 +78,7 @@ pub(super) async fn attempt(
     let request = ProviderRequest {
         endpoint: run.endpoint,
         body,
+        raw,
         stream: run.admitted.stream,
         correlation_id: run.context.correlation_id.clone(),
         timeouts: target.timeouts,
@@ -128,6 +126,33 @@ fn provider_base_url<'a>(run: &'a Run<'_>, target: &TargetConfig) -> Option<&'a 
         .providers
         .get(&target.provider)?;
     provider.base_url()
+}
+
+/// The body for this target. Where the adapter posts the chat body as is, the client's bytes
+/// with the target's model spliced in: no copy of the parsed tree per attempt, no second
+/// serialization. Otherwise (parameters to drop, a translating adapter) the parsed body with
+/// the model set.
+fn target_body(
+    run: &Run<'_>,
+    provider: &dyn Provider,
+    target: &TargetConfig,
+    ready: &Ready,
+) -> (Map<String, Value>, Option<Bytes>) {
+    if ready.remove.is_empty() && provider.sends_chat_as_is() {
+        let spliced = run
+            .raw
+            .as_deref()
+            .and_then(|raw| crate::wire::splice::with_model(raw, &target.model, run.asked_usage));
+        if let Some(bytes) = spliced {
+            return (Map::new(), Some(Bytes::from(bytes)));
+        }
+    }
+    let mut body = run.body.clone();
+    body.insert("model".into(), Value::String(target.model.clone()));
+    for key in &ready.remove {
+        body.remove(key);
+    }
+    (body, None)
 }
 
 /// The checks that need no reservation: the provider's budget, a misconfiguration and the

@@ -25,6 +25,7 @@ use std::time::Instant;
 
 use axum::extract::Request;
 use axum::response::Response;
+use bytes::Bytes;
 use serde_json::{Map, Value};
 
 use self::admission::Admitted;
@@ -40,7 +41,7 @@ use crate::affinity::SessionKey;
 use crate::capture::Capture;
 use crate::error::ApiError;
 use crate::gateway::{Gateway, Snapshot};
-use crate::provider::Endpoint;
+use crate::provider::{Dialect, Endpoint};
 
 /// What every step of one request needs to know.
 pub(super) struct RequestContext {
@@ -79,13 +80,17 @@ where
     let (context, mut record) = start(gateway, ingress.path, &request);
     let result = async {
         let limit = context.snapshot.config.server.max_body_bytes;
-        let native = admission::read_json_body(request, limit).await?;
+        let (raw, native) = admission::read_json_body(request, limit).await?;
         record.capture = Capture::start(context.snapshot.config.capture, &native);
         let (body, client) = parse(native).await?;
+        // A chat client's body is routed as it came: its bytes can be sent on with the model
+        // spliced in. Other dialects' bodies are translations.
+        let raw = (client.dialect() == Dialect::Chat).then_some(raw);
+        let request = Parsed { body, raw };
         run(
             &context,
             ingress.endpoint,
-            body,
+            request,
             client.as_ref(),
             &mut record,
         )
@@ -144,12 +149,22 @@ fn operation_name(endpoint: Endpoint) -> &'static str {
     }
 }
 
+/// The chat-shaped body, and the client's bytes when they are that body.
+struct Parsed {
+    body: Map<String, Value>,
+    raw: Option<Bytes>,
+}
+
 /// One admitted request on its way through the targets.
 struct Run<'a> {
     context: &'a RequestContext,
     endpoint: Endpoint,
     /// The chat-shaped body (each attempt sets its target's model).
     body: Map<String, Value>,
+    /// `body` as the client sent it, before `asked_usage` (chat clients only).
+    raw: Option<Bytes>,
+    /// The gateway added `stream_options.include_usage` to `body`.
+    asked_usage: bool,
     client: &'a dyn ClientRequest,
     admitted: Admitted<'a>,
     hide_usage_chunk: bool,
@@ -159,16 +174,17 @@ struct Run<'a> {
 async fn run(
     context: &RequestContext,
     endpoint: Endpoint,
-    mut body: Map<String, Value>,
+    parsed: Parsed,
     client: &dyn ClientRequest,
     record: &mut Record,
 ) -> Result<Response, ApiError> {
+    let Parsed { mut body, raw } = parsed;
     if let Some(trace) = &mut record.trace {
         trace.request(operation_name(endpoint), &body);
     }
     let admitted = admission::admit(context, endpoint, &body, record)?;
-    let hide_usage_chunk =
-        admission::ask_for_usage(&mut body, admitted.stream) && client.hides_usage_chunk();
+    let asked_usage = admission::ask_for_usage(&mut body, admitted.stream);
+    let hide_usage_chunk = asked_usage && client.hides_usage_chunk();
     let snapshot = &context.snapshot;
     let request = PlanRequest {
         endpoint,
@@ -185,6 +201,8 @@ async fn run(
         context,
         endpoint,
         body,
+        raw,
+        asked_usage,
         client,
         admitted,
         hide_usage_chunk,
