@@ -161,6 +161,20 @@ export type LedgerHealth = { ok: boolean, error: string | null, written: number,
  */
 pending: number, };
 
+export type TraceExport = { enabled: boolean, 
+/**
+ * The OTLP/HTTP traces URL, when enabled.
+ */
+endpoint: string | null, exported_spans: number, 
+/**
+ * Spans dropped because the export queue was full (the collector is slow or down).
+ */
+dropped_queue_full: number, 
+/**
+ * Spans in batches the collector refused or did not answer.
+ */
+dropped_export_failed: number, last_error: string | null, };
+
 export type Readiness = { 
 /**
  * A config is loaded and the request log and the spend ledger are writable.
@@ -169,7 +183,7 @@ ready: boolean, config: ConfigStatus,
 /**
  * Revision and the last rejected reload, if any (the previous config keeps serving).
  */
-config_file: ConfigFileState, database: LogHealth, spend_ledger: LedgerHealth, };
+config_file: ConfigFileState, database: LogHealth, spend_ledger: LedgerHealth, trace_export: TraceExport, };
 
 export type AliasInfo = { name: string, description: string | null, 
 /**
@@ -348,6 +362,90 @@ current_revision?: string | null,
 diagnostics?: Array<Diagnostic>, };
 
 export type GatewayEvent = { "type": "config_reloaded", revision: string, } | { "type": "config_rejected", message: string, } | { "type": "breaker_opened", target: string, reason: string, retry_in_ms: number, } | { "type": "breaker_closed", target: string, } | { "type": "target_misconfigured", target: string, reason: string, } | { "type": "budget_alert", budget: string, spent_usd: number, limit_usd: number, alert_at: number, period: string, resets_at: string, } | { "type": "budget_spent", budget: string, spent_usd: number, limit_usd: number, period: string, resets_at: string, };
+
+export type ChangeAction = "create" | "upsert" | "delete";
+
+export type ConfigPreviewRequest = { section: string, name: string, action: ChangeAction, 
+/**
+ * The entry's new value (ignored for `delete`).
+ */
+value: unknown, 
+/**
+ * The revision the editor's copy is based on; `stale` says whether the file moved since.
+ */
+base_revision: string | null, };
+
+export type FieldError = { 
+/**
+ * The field, e.g. `aliases.default.targets[0].model`; `None` when the problem has no place
+ * in the file (a missing section, an unreadable price file).
+ */
+path: string | null, message: string, 
+/**
+ * 1-based, in the file as it would be after the change (0 when there is no place).
+ */
+line: number, col: number, };
+
+export type ConfigPreview = { 
+/**
+ * True when the change would be accepted.
+ */
+ok: boolean, errors: Array<FieldError>, 
+/**
+ * Unified diff of the file before → after (empty when the change changes nothing).
+ */
+diff: string, 
+/**
+ * The revision of the file the change was tried on (send it as `If-Match` to save).
+ */
+revision: string, 
+/**
+ * True when `base_revision` was given and the file has changed since.
+ */
+stale: boolean, 
+/**
+ * With `stale`: what changed on disk since `base_revision` (unified diff), when the gateway
+ * still has that version; empty otherwise.
+ */
+disk_diff: string, };
+
+export type ConfigVersion = { 
+/**
+ * `<unix ms>-<revision>`, the name of its file in `config-history/`.
+ */
+id: string, 
+/**
+ * When this text was replaced.
+ */
+at_unix_ms: number, 
+/**
+ * The revision of this text.
+ */
+revision: string, 
+/**
+ * What replaced it: `aliases.chat changed`, `restored <id>`, `a hand edit`.
+ */
+summary: string, 
+/**
+ * Bytes.
+ */
+size: number, };
+
+export type ConfigHistory = { 
+/**
+ * The file's revision now.
+ */
+revision: string, versions: Array<ConfigVersion>, };
+
+export type ConfigVersionDocument = { version: ConfigVersion, text: string, 
+/**
+ * Unified diff of the current file → this version.
+ */
+diff: string, 
+/**
+ * The file's revision now (send it as `If-Match` to restore).
+ */
+revision: string, };
 
 export type ClientKind = { 
 /**

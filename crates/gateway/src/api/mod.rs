@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 #[cfg(test)]
 use ts_rs::TS;
 
-mod otel;
 mod clients;
+mod otel;
 pub use clients::*;
 mod providers;
 pub use otel::TraceExport;

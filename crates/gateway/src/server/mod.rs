@@ -3,8 +3,8 @@
 //! that hands its parsed request to the `pipeline`; admin logic lives in `crate::admin`.
 
 mod admin;
-mod admin_edit;
 mod admin_clients;
+mod admin_edit;
 mod admin_providers;
 mod dashboard;
 pub(crate) mod decompress;
