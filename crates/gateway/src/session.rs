@@ -45,7 +45,7 @@ pub fn load_or_create_secret(path: &Path) -> Result<Secret<String>, String> {
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
     let secret = format!("sba-{}", random_token());
-    match crate::config::file::create_private(path, &secret) {
+    match create_private(path, &secret) {
         Ok(()) => {}
         // Another process's first start made it between our read and our create: use theirs.
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -66,6 +66,37 @@ pub fn read_secret(path: &Path) -> Result<Secret<String>, String> {
         )
     })?;
     Ok(Secret::new(text.trim().to_owned()))
+}
+
+/// Creates `path` holding `text` (and a newline), owner-only on Unix, only if it does not exist
+/// yet: the full content appears at once (a temp file hard-linked into place), so a kill never
+/// leaves an empty or partial secret. A blank file (an older version's kill left one) counts as
+/// absent. `AlreadyExists` if another process made it first.
+fn create_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    if std::fs::read_to_string(path).is_ok_and(|t| t.trim().is_empty()) {
+        std::fs::remove_file(path)?;
+    }
+    let temp = path.with_file_name(format!(".{SECRET_FILE}.{}.tmp", std::process::id()));
+    let _ = std::fs::remove_file(&temp);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let result = (|| {
+        let mut file = options.open(&temp)?;
+        file.write_all(text.as_bytes())?;
+        file.write_all(b"\n")?;
+        file.sync_all()?;
+        // A hard link fails if the name exists, unlike rename: two first starts cannot swap
+        // secrets under each other.
+        std::fs::hard_link(&temp, path)
+    })();
+    let _ = std::fs::remove_file(&temp);
+    result
 }
 
 /// 256 random bits as hex (two v4 UUIDs' random parts come from the OS CSPRNG via `getrandom`).

@@ -51,8 +51,8 @@ pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
 /// A temp file older than this is stale even if its pid is alive (pids are reused).
 const STALE_AFTER: Duration = Duration::from_secs(60);
 
-/// Removes the temp files `write_atomic` and `create_private` left beside `path` when their
-/// process was killed inside a save (`.<name>.switchboard-<pid>-<n>.tmp`): those whose process is gone, or older than a
+/// Removes the temp files `write_atomic` left beside `path` when its process was killed inside
+/// a save (`.<name>.switchboard-<pid>-<n>.tmp`): those whose process is gone, or older than a
 /// minute. Returns the names removed. Called at start and before every write.
 pub fn sweep_stale_temps(path: &Path) -> Vec<String> {
     let target = resolve_target(path);
@@ -114,45 +114,7 @@ fn process_alive(pid: u32) -> bool {
     }
 }
 
-/// Creates `path` holding `text` (and a newline), owner-only on Unix, only if it does not exist
-/// yet: the full content appears at once (a temp file hard-linked into place), so a kill never
-/// leaves an empty or partial file. A blank file (an older version's kill left one) counts as absent.
-/// `AlreadyExists` if another process made it first.
-pub fn create_private(path: &Path, text: &str) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    sweep_stale_temps(path);
-    if std::fs::read_to_string(path).is_ok_and(|t| t.trim().is_empty()) {
-        std::fs::remove_file(path)?;
-    }
-    let mut temp = tempfile_with(dir, path, 0o600)?;
-    let result = (|| {
-        temp.1.write_all(text.as_bytes())?;
-        temp.1.write_all(b"\n")?;
-        temp.1.sync_all()?;
-        // A hard link fails if the name exists, unlike rename: two first starts cannot swap
-        // secrets under each other.
-        std::fs::hard_link(&temp.0, path)?;
-        if let Ok(dir) = std::fs::File::open(dir) {
-            let _ = dir.sync_all();
-        }
-        Ok(())
-    })();
-    let _ = std::fs::remove_file(&temp.0);
-    result
-}
-
 fn tempfile_in(dir: &Path, target: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
-    tempfile_with(dir, target, 0o666)
-}
-
-fn tempfile_with(
-    dir: &Path,
-    target: &Path,
-    #[cfg_attr(not(unix), allow(unused_variables))] mode: u32,
-) -> std::io::Result<(PathBuf, std::fs::File)> {
     let stem = target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -160,14 +122,11 @@ fn tempfile_with(
     for attempt in 0..100u32 {
         let name = format!(".{stem}.switchboard-{}-{attempt}.tmp", std::process::id());
         let path = dir.join(name);
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
         {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(mode);
-        }
-        match options.open(&path) {
             Ok(file) => return Ok((path, file)),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(e),
@@ -208,34 +167,6 @@ mod tests {
         );
         let leftovers = std::fs::read_dir(dir.path())?.count();
         assert_eq!(leftovers, 2, "no temp file left behind");
-        Ok(())
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn create_private_makes_a_whole_owner_only_file_once() -> anyhow::Result<()> {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir()?;
-        let path = dir.path().join("admin.secret");
-        // What a kill between create and write used to leave.
-        std::fs::write(&path, "")?;
-        create_private(&path, "first")?;
-        assert_eq!(std::fs::read_to_string(&path)?, "first\n");
-        assert_eq!(
-            std::fs::metadata(&path)?.permissions().mode() & 0o777,
-            0o600
-        );
-        let again = create_private(&path, "second");
-        assert_eq!(
-            again.map_err(|e| e.kind()),
-            Err(std::io::ErrorKind::AlreadyExists)
-        );
-        assert_eq!(std::fs::read_to_string(&path)?, "first\n");
-        assert_eq!(
-            std::fs::read_dir(dir.path())?.count(),
-            1,
-            "no temp file left"
-        );
         Ok(())
     }
 
