@@ -482,14 +482,22 @@ impl AdminService {
     /// Secret references in the live config and whether each can be read; never values.
     /// Read nowhere here: each is the credentials refresher's last read (the references the live
     /// config uses are all kept read by it), so the handler never blocks on the keychain.
+    /// A reference whose last read failed, or that nothing reads yet (a provider saved a moment
+    /// ago), is read once more off the async threads: a key set since then shows as set.
     pub async fn keys(&self) -> Vec<KeyInfo> {
         let snapshot = self.gateway.snapshot();
         let credentials = &self.gateway.inner.credentials;
-        list_keys_with(&snapshot.config, |reference| {
+        let last_reads = list_keys_with(&snapshot.config, |reference| {
             credentials
                 .last_problem(reference)
                 .unwrap_or_else(|| Some(format!("{reference} is not in use by the running config")))
-        })
+        });
+        if last_reads.iter().all(|key| key.present) {
+            return last_reads;
+        }
+        tokio::task::spawn_blocking(move || list_keys(&snapshot.config))
+            .await
+            .unwrap_or(last_reads)
     }
 
     /// Stores a key in the keychain; providers referencing `keychain:NAME` use it at once.
