@@ -499,22 +499,13 @@ impl AdminService {
         let _guard = self.gateway.inner.config_lock.lock().await;
         let started = std::time::Instant::now();
         let (path, text) = self.read_file()?;
-        let current = revision_of(&text);
-        if current != expected_revision {
-            return Err(AdminError::StaleRevision {
-                expected: expected_revision.to_owned(),
-                current,
-            });
-        }
+        super::edit::check_revision(&text, expected_revision)?;
         let new_text = edit_access(&text, update)?;
-        let config = Config::parse(&new_text, &path.display().to_string()).map_err(|e| {
-            AdminError::Invalid {
-                message: e.to_string(),
-                diagnostics: e.diagnostics,
-            }
-        })?;
+        let config = super::edit::parse(&new_text, &path)?;
         crate::config::file::write_atomic(&path, &new_text)
             .map_err(|e| AdminError::Io(format!("cannot write {}: {e}", path.display())))?;
+        // Kept like every other admin save, so an Access change can be undone from Versions.
+        self.keep_replaced(&text, &new_text, "server access changed");
         let revision = revision_of(&new_text);
         let reload = self
             .gateway

@@ -28,7 +28,7 @@ fn read_text(path: &Path) -> Result<String, AdminError> {
         .map_err(|e| AdminError::Io(format!("cannot read {}: {e}", path.display())))
 }
 
-fn check_revision(text: &str, expected: &str) -> Result<(), AdminError> {
+pub(super) fn check_revision(text: &str, expected: &str) -> Result<(), AdminError> {
     let current = revision_of(text);
     if current != expected {
         return Err(AdminError::StaleRevision {
@@ -39,7 +39,7 @@ fn check_revision(text: &str, expected: &str) -> Result<(), AdminError> {
     Ok(())
 }
 
-fn parse(text: &str, path: &Path) -> Result<Config, AdminError> {
+pub(super) fn parse(text: &str, path: &Path) -> Result<Config, AdminError> {
     Config::parse(text, &path.display().to_string()).map_err(|e| AdminError::Invalid {
         message: e.to_string(),
         diagnostics: e.diagnostics,
