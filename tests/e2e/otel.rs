@@ -326,15 +326,25 @@ async fn requests_and_attempts_reach_the_collector_with_genai_attributes() {
         .all(|h| h.get("x-otlp-token").and_then(|v| v.to_str().ok()) == Some("otlp-secret-value")));
     assert!(!served.stderr().contains("otlp-secret-value"));
 
-    // Readiness and /metrics count the exported spans.
-    let readiness: Value = http
-        .get(served.url("/health/readiness"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    // Readiness and /metrics count the exported spans. The exporter counts a batch once the
+    // collector's answer is back, a moment after the collector has the spans: poll briefly.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let readiness: Value = loop {
+        let readiness: Value = http
+            .get(served.url("/health/readiness"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if readiness["trace_export"]["exported_spans"].as_u64() >= Some(5)
+            || Instant::now() > deadline
+        {
+            break readiness;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     let export = &readiness["trace_export"];
     assert_eq!(export["enabled"], true, "{readiness}");
     assert!(export["exported_spans"].as_u64().unwrap() >= 5, "{export}");
