@@ -207,6 +207,25 @@ pub async fn discover_report(
     })
 }
 
+/// Writes `entries` into the file at `path` with no gateway running (`switchboard discover
+/// --add`), through the same writer as every admin save. Returns the new config, text and
+/// `section.name` of each entry.
+pub fn add_entries_in_file(
+    path: &std::path::Path,
+    entries: &[ProposedEntry],
+    expected_revision: &str,
+) -> Result<(Config, String, Vec<String>), AdminError> {
+    let written = super::edit::write_edit(path, expected_revision, |text| {
+        let (new_text, added) = add_entries(text, entries)?;
+        Ok(super::edit::TextEdit {
+            new_text,
+            summary: format!("added {}", added.join(", ")),
+            detail: added,
+        })
+    })?;
+    Ok((written.config, written.new_text, written.detail))
+}
+
 /// `text` with `entries` written in (providers first, so aliases can name them), comments kept,
 /// and `section.name` of each entry.
 fn add_entries(text: &str, entries: &[ProposedEntry]) -> Result<(String, Vec<String>), AdminError> {
