@@ -641,6 +641,11 @@ class Contender:
     name = ""
     label = ""
     slow_start = False
+    # A peer's streaming is probed once first: when the peer itself cannot stream (its own bug,
+    # not the setup's), its stream scenarios are skipped with the reason instead of failing the run.
+    peer = False
+    # A known upstream bug to name when the probe finds the peer's streaming broken.
+    stream_known_issue = ""
 
     def __init__(self, ctx: "Context"):
         self.ctx = ctx
@@ -836,6 +841,7 @@ class LiteLLM(Contender):
     name = "litellm"
     label = "LiteLLM proxy (1 worker, no DB)"
     slow_start = True
+    peer = True
 
     def prepare(self) -> str | None:
         reason = ensure_litellm()
@@ -871,6 +877,10 @@ class Portkey(Contender):
     name = "portkey"
     label = "Portkey gateway (npm, 1 process)"
     slow_start = True
+    peer = True
+    stream_known_issue = ("on Node.js, @hono/node-server's Response keeps the upstream's immutable "
+                          "headers and ResponseService.updateHeaders appends to them (TypeError: "
+                          "immutable; Portkey-AI/gateway#1389 and #1550, open)")
 
     def prepare(self) -> str | None:
         reason = ensure_portkey()
@@ -1169,9 +1179,14 @@ def switchboard_extras(ctx: Context, c: Contender) -> dict[str, Any]:
         out["metrics_scrapes"] = scrapes
 
     def tail(stop: threading.Event) -> None:
+        # The dashboard's feed needs the admin secret the gateway keeps beside its database.
+        assert isinstance(c, Switchboard) and c.db is not None
+        secret = (c.db.parent / "admin.secret").read_text().strip()
         got = 0
+        head = b""
         with socket.create_connection(("127.0.0.1", c.port), timeout=5) as sock:
             sock.sendall(f"GET /admin/events HTTP/1.1\r\nHost: 127.0.0.1:{c.port}\r\n"
+                         f"Authorization: Bearer {secret}\r\n"
                          "Accept: text/event-stream\r\n\r\n".encode())
             sock.settimeout(0.2)
             while not stop.is_set():
@@ -1181,12 +1196,23 @@ def switchboard_extras(ctx: Context, c: Contender) -> dict[str, Any]:
                     continue
                 if not chunk:
                     break
+                if not head:
+                    head = chunk.split(b"\r\n", 1)[0]
                 got += chunk.count(b"event: request")
+        out["live_tail_status"] = head.decode(errors="replace")
         out["live_tail_events"] = got
 
     point("chat_plain", CHAT_PATH, BODY)
     point("metrics_scraped", CHAT_PATH, BODY, scrape)
     point("live_tail", CHAT_PATH, BODY, tail)
+    # A tail that read nothing measured a closed connection, not the dashboard's cost.
+    r = out.get("live_tail")
+    if isinstance(r, dict) and "rps" in r and not out.get("live_tail_events"):
+        r["failed"] = True
+        r["unreported"] = {k: r.pop(k) for k in MEASURED_KEYS if k in r}
+        r["error"] = (f"FAILED: the live tail read no request events (answer: "
+                      f"{out.get('live_tail_status') or 'none'}); no throughput reported")
+        log(f"  live_tail: {r['error']}")
     return out
 
 
@@ -1328,6 +1354,13 @@ def measure_contender(ctx: "Context", c: "Contender", res: dict[str, Any]) -> di
     if c.name == "switchboard" and ctx.tools.get("wrk"):
         res["extra"] = switchboard_extras(ctx, c)
 
+    if c.peer:
+        broken = peer_stream_broken(ctx, c)
+        if broken:
+            log(f"  streams skipped: {broken}")
+            res["streams_skipped"] = broken
+            return finish_contender(c, res)
+
     res["streams"] = {}
     guarded(res["streams"], "ttfb_c1", lambda: probe(ctx, c, "short", 1, s["stream_s"]))
     for conc in s["stream_concurrency"]:
@@ -1347,6 +1380,23 @@ def measure_contender(ctx: "Context", c: "Contender", res: dict[str, Any]) -> di
     if "completed" in r:
         log(f"  {many} streams: {r['completed']} ok / {r['errors']} failed, peak RSS "
             f"{r.get('rss_peak_kb', 0) / 1024:.1f} MiB")
+    return finish_contender(c, res)
+
+
+def peer_stream_broken(ctx: "Context", c: "Contender") -> str | None:
+    """One stream through a peer: the reason its stream scenarios are skipped, or None."""
+    try:
+        x = probe(ctx, c, "short", 1, None)
+    except Exception as e:  # noqa: BLE001
+        return f"the stream probe failed to run: {str(e)[-300:]}"
+    if x.get("completed"):
+        return None
+    sample = (x.get("error_samples") or ["no answer"])[0]
+    known = f"; {c.stream_known_issue}" if c.stream_known_issue else ""
+    return f"{c.label} answered a single plain stream with {sample[:160]}{known}"
+
+
+def finish_contender(c: "Contender", res: dict[str, Any]) -> dict[str, Any]:
     settle(c.server_pids)
     time.sleep(1.0)
     res["rss_after_load_kb"] = rss_kb(c.server_pids())
@@ -1785,11 +1835,14 @@ def markdown(results: dict[str, Any]) -> str:
                  f"{mib(r.get('rss_after_load_kb'))} |")
     L.append("")
     skipped = [r for r in results["contenders"] if r.get("status") != "ok"]
-    if skipped:
+    no_streams = [r for r in results["contenders"] if r.get("streams_skipped")]
+    if skipped or no_streams:
         L.append("## Skipped or failed contenders")
         L.append("")
         for r in skipped:
             L.append(f"- **{r['label']}**: {r['status']} — {r.get('reason', '')}")
+        for r in no_streams:
+            L.append(f"- **{r['label']}**: stream scenarios skipped — {r['streams_skipped']}")
         L.append("")
     sbr = by.get("switchboard", {})
     if sbr.get("status") == "ok":
