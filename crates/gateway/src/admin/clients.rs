@@ -496,22 +496,16 @@ impl AdminService {
         update: &AccessUpdate,
         expected_revision: &str,
     ) -> Result<WriteOutcome, AdminError> {
-        let _guard = self.gateway.inner.config_lock.lock().await;
-        let started = std::time::Instant::now();
-        let (path, text) = self.read_file()?;
-        super::edit::check_revision(&text, expected_revision)?;
-        let new_text = edit_access(&text, update)?;
-        let config = super::edit::parse(&new_text, &path)?;
-        crate::config::file::write_atomic(&path, &new_text)
-            .map_err(|e| AdminError::Io(format!("cannot write {}: {e}", path.display())))?;
-        // Kept like every other admin save, so an Access change can be undone from Versions.
-        self.keep_replaced(&text, &new_text, "server access changed");
-        let revision = revision_of(&new_text);
-        let reload = self
-            .gateway
-            .install(config, revision.clone(), started)
-            .map_err(|e| AdminError::Io(e.to_string()))?;
-        Ok(WriteOutcome { revision, reload })
+        let (outcome, ()) = self
+            .save(expected_revision, |text| {
+                Ok(super::edit::TextEdit {
+                    new_text: edit_access(text, update)?,
+                    summary: "server access changed".into(),
+                    detail: (),
+                })
+            })
+            .await?;
+        Ok(outcome)
     }
 
     /// The body and client API path of a playground request: a prompt as chat completions, or

@@ -15,12 +15,21 @@ use crate::api::{
 use crate::config::{self, file::revision_of, Config};
 
 /// A change written to the file: the config it makes, the text it replaced and the new text.
-pub(crate) struct Written {
+pub(crate) struct Written<T = ()> {
     pub config: Config,
     pub previous: String,
     pub new_text: String,
     /// What the change did, `aliases.chat created`: the replaced version's summary.
     pub summary: String,
+    /// Whatever else the edit reports (the entries a discovery added).
+    pub detail: T,
+}
+
+/// An edit of the file's text: the new text, what it did in words, and anything else it reports.
+pub(crate) struct TextEdit<T = ()> {
+    pub new_text: String,
+    pub summary: String,
+    pub detail: T,
 }
 
 fn read_text(path: &Path) -> Result<String, AdminError> {
@@ -28,7 +37,7 @@ fn read_text(path: &Path) -> Result<String, AdminError> {
         .map_err(|e| AdminError::Io(format!("cannot read {}: {e}", path.display())))
 }
 
-pub(super) fn check_revision(text: &str, expected: &str) -> Result<(), AdminError> {
+fn check_revision(text: &str, expected: &str) -> Result<(), AdminError> {
     let current = revision_of(text);
     if current != expected {
         return Err(AdminError::StaleRevision {
@@ -39,7 +48,7 @@ pub(super) fn check_revision(text: &str, expected: &str) -> Result<(), AdminErro
     Ok(())
 }
 
-pub(super) fn parse(text: &str, path: &Path) -> Result<Config, AdminError> {
+fn parse(text: &str, path: &Path) -> Result<Config, AdminError> {
     Config::parse(text, &path.display().to_string()).map_err(|e| AdminError::Invalid {
         message: e.to_string(),
         diagnostics: e.diagnostics,
@@ -47,7 +56,7 @@ pub(super) fn parse(text: &str, path: &Path) -> Result<Config, AdminError> {
 }
 
 /// `text` with the change made (comments kept), and what it did in words.
-fn edited(
+pub(super) fn edited(
     text: &str,
     section: &str,
     name: &str,
@@ -71,18 +80,20 @@ fn edited(
     Ok((new_text, format!("{section}.{} {verb}", toml_key(name))))
 }
 
-/// The one writer of an entry change: revision check, edit with comments kept, full
-/// validation, atomic write.
-pub(crate) fn write_change(
+/// The one writer of the config file for every admin save: revision check, the edit (comments
+/// kept), full validation, atomic write. Nothing is written unless every step passes.
+pub(crate) fn write_edit<T>(
     path: &Path,
-    section: &str,
-    name: &str,
-    change: ConfigChange,
     expected_revision: &str,
-) -> Result<Written, AdminError> {
+    edit: impl FnOnce(&str) -> Result<TextEdit<T>, AdminError>,
+) -> Result<Written<T>, AdminError> {
     let previous = read_text(path)?;
     check_revision(&previous, expected_revision)?;
-    let (new_text, summary) = edited(&previous, section, name, &change).map_err(edit_error)?;
+    let TextEdit {
+        new_text,
+        summary,
+        detail,
+    } = edit(&previous)?;
     let config = parse(&new_text, path)?;
     config::file::write_atomic(path, &new_text)
         .map_err(|e| AdminError::Io(format!("cannot write {}: {e}", path.display())))?;
@@ -91,6 +102,25 @@ pub(crate) fn write_change(
         previous,
         new_text,
         summary,
+        detail,
+    })
+}
+
+/// One entry created, changed or deleted, through [`write_edit`].
+pub(crate) fn write_change(
+    path: &Path,
+    section: &str,
+    name: &str,
+    change: ConfigChange,
+    expected_revision: &str,
+) -> Result<Written, AdminError> {
+    write_edit(path, expected_revision, |text| {
+        let (new_text, summary) = edited(text, section, name, &change).map_err(edit_error)?;
+        Ok(TextEdit {
+            new_text,
+            summary,
+            detail: (),
+        })
     })
 }
 
@@ -367,27 +397,42 @@ impl AdminService {
         id: &str,
         expected_revision: &str,
     ) -> Result<WriteOutcome, AdminError> {
-        let _guard = self.gateway.inner.config_lock.lock().await;
-        let started = Instant::now();
-        let path = self.config_file()?;
         let (_, text) = self
             .gateway
             .inner
             .config_history
             .read(id)
             .ok_or_else(|| AdminError::NotFound(format!("no kept config version `{id}`")))?;
-        let previous = read_text(&path)?;
-        check_revision(&previous, expected_revision)?;
-        let config = parse(&text, &path)?;
-        config::file::write_atomic(&path, &text)
-            .map_err(|e| AdminError::Io(format!("cannot write {}: {e}", path.display())))?;
-        self.keep_replaced(&previous, &text, &format!("restored {id}"));
-        let revision = revision_of(&text);
+        let (outcome, ()) = self
+            .save(expected_revision, |_| {
+                Ok(TextEdit {
+                    new_text: text,
+                    summary: format!("restored {id}"),
+                    detail: (),
+                })
+            })
+            .await?;
+        Ok(outcome)
+    }
+
+    /// The one way an admin save lands: under the config lock, through [`write_edit`], the
+    /// replaced text kept for undo, and the new config made live at once.
+    pub(crate) async fn save<T>(
+        &self,
+        expected_revision: &str,
+        edit: impl FnOnce(&str) -> Result<TextEdit<T>, AdminError>,
+    ) -> Result<(WriteOutcome, T), AdminError> {
+        let _guard = self.gateway.inner.config_lock.lock().await;
+        let started = Instant::now();
+        let path = self.config_file()?;
+        let written = write_edit(&path, expected_revision, edit)?;
+        self.keep_replaced(&written.previous, &written.new_text, &written.summary);
+        let revision = revision_of(&written.new_text);
         let reload = self
             .gateway
-            .install(config, revision.clone(), started)
+            .install(written.config, revision.clone(), started)
             .map_err(|e| AdminError::Io(e.to_string()))?;
-        Ok(WriteOutcome { revision, reload })
+        Ok((WriteOutcome { revision, reload }, written.detail))
     }
 }
 

@@ -306,22 +306,18 @@ impl AdminService {
         change: ConfigChange,
         expected_revision: &str,
     ) -> Result<WriteOutcome, AdminError> {
-        let _guard = self.gateway.inner.config_lock.lock().await;
-        let started = Instant::now();
-        let path = self
-            .gateway
-            .config_path()
-            .ok_or(AdminError::NoFile)?
-            .to_owned();
-        let written = edit::write_change(&path, section, name, change, expected_revision)?;
-        self.keep_replaced(&written.previous, &written.new_text, &written.summary);
-        let (config, new_text) = (written.config, written.new_text);
-        let revision = revision_of(&new_text);
-        let reload = self
-            .gateway
-            .install(config, revision.clone(), started)
-            .map_err(|e| AdminError::Io(e.to_string()))?;
-        Ok(WriteOutcome { revision, reload })
+        let (outcome, ()) = self
+            .save(expected_revision, |text| {
+                let (new_text, summary) =
+                    edit::edited(text, section, name, &change).map_err(edit_error)?;
+                Ok(edit::TextEdit {
+                    new_text,
+                    summary,
+                    detail: (),
+                })
+            })
+            .await?;
+        Ok(outcome)
     }
 
     fn read_file(&self) -> Result<(std::path::PathBuf, String), AdminError> {

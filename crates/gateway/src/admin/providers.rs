@@ -3,15 +3,14 @@
 //! `discover` and `doctor` call the same functions (the free ones work on a file, with no
 //! gateway running).
 
-use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::{edit_error, AdminError, AdminService};
 use crate::api::{
     BackendModel, BackendModels, ConnectionTest, DiscoverAdded, DiscoverQuery, DiscoverReport,
     FoundServer, ProposedEntry, UnsavedProvider,
 };
-use crate::config::{self, edit, file::revision_of, Config, ProviderConfig};
+use crate::config::{edit, file::revision_of, Config, ProviderConfig};
 use crate::discover;
 
 /// How long a models list or connection step may take when the config sets nothing shorter.
@@ -97,26 +96,20 @@ impl AdminService {
         entries: &[ProposedEntry],
         expected_revision: &str,
     ) -> Result<DiscoverAdded, AdminError> {
-        let _guard = self.gateway.inner.config_lock.lock().await;
-        let started = Instant::now();
-        let path = self
-            .gateway
-            .config_path()
-            .ok_or(AdminError::NoFile)?
-            .to_owned();
-        let previous = std::fs::read_to_string(&path).unwrap_or_default();
-        let (config, text, added) = add_entries_in_file(&path, entries, expected_revision)?;
-        // Undoable like every admin save (the revision check proved `previous` was replaced).
-        self.keep_replaced(&previous, &text, &format!("added {}", added.join(", ")));
-        let revision = revision_of(&text);
-        let reload = self
-            .gateway
-            .install(config, revision.clone(), started)
-            .map_err(|e| AdminError::Io(e.to_string()))?;
+        let (outcome, added) = self
+            .save(expected_revision, |text| {
+                let (new_text, added) = add_entries(text, entries)?;
+                Ok(super::edit::TextEdit {
+                    new_text,
+                    summary: format!("added {}", added.join(", ")),
+                    detail: added,
+                })
+            })
+            .await?;
         Ok(DiscoverAdded {
             added,
-            revision,
-            reload,
+            revision: outcome.revision,
+            reload: outcome.reload,
         })
     }
 }
@@ -214,28 +207,15 @@ pub async fn discover_report(
     })
 }
 
-/// Writes `entries` (providers first, so aliases can name them) into the file at `path` in one
-/// change: revision check, comment-keeping edits, full validation, one atomic write. Returns
-/// the new config, text and `section.name` of each entry.
-pub fn add_entries_in_file(
-    path: &Path,
-    entries: &[ProposedEntry],
-    expected_revision: &str,
-) -> Result<(Config, String, Vec<String>), AdminError> {
+/// `text` with `entries` written in (providers first, so aliases can name them), comments kept,
+/// and `section.name` of each entry.
+fn add_entries(text: &str, entries: &[ProposedEntry]) -> Result<(String, Vec<String>), AdminError> {
     if entries.is_empty() {
         return Err(AdminError::BadRequest(
             "choose at least one entry to add".into(),
         ));
     }
-    let mut text = std::fs::read_to_string(path)
-        .map_err(|e| AdminError::Io(format!("cannot read {}: {e}", path.display())))?;
-    let current = revision_of(&text);
-    if current != expected_revision {
-        return Err(AdminError::StaleRevision {
-            expected: expected_revision.to_owned(),
-            current,
-        });
-    }
+    let mut text = text.to_owned();
     let mut ordered: Vec<&ProposedEntry> = entries.iter().collect();
     ordered.sort_by_key(|e| e.section != "providers");
     let mut added = Vec::new();
@@ -256,12 +236,5 @@ pub fn add_entries_in_file(
         .map_err(edit_error)?;
         added.push(format!("{}.{}", entry.section, entry.name));
     }
-    let config =
-        Config::parse(&text, &path.display().to_string()).map_err(|e| AdminError::Invalid {
-            message: e.to_string(),
-            diagnostics: e.diagnostics,
-        })?;
-    config::file::write_atomic(path, &text)
-        .map_err(|e| AdminError::Io(format!("cannot write {}: {e}", path.display())))?;
-    Ok((config, text, added))
+    Ok((text, added))
 }
