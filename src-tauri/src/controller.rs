@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use axum::body::Body;
 use axum::http::{header, Request};
+use switchboard_gateway::api::Readiness;
 use switchboard_gateway::supervisor::{LifecycleError, Supervisor, SupervisorOptions};
 pub use switchboard_gateway::supervisor::{Phase, ReloadReport, State as Status};
 use switchboard_gateway::{AdminService, GatewayEvent};
@@ -100,6 +101,7 @@ impl StatusExt for Status {
                 ProxyError::GatewayFailed { reason } => ProxyState::Failed { reason },
             },
         };
+        let storage_failing = readiness.as_ref().and_then(storage_failing);
         let rejected_reload = readiness
             .and_then(|r| r.config_file.last_error)
             .map(|failure| ConfigProblem::from_diagnostics(&failure.diagnostics, &failure.message));
@@ -119,7 +121,27 @@ impl StatusExt for Status {
             configured_listen: self.configured_listen,
             autostart,
             backends_down,
+            storage_failing,
         }
+    }
+}
+
+/// What makes readiness fail while serving, in words: the request log first (it is what the
+/// dashboard and `/health` lead with), then the spend ledger.
+fn storage_failing(readiness: &Readiness) -> Option<String> {
+    let reason = |error: &Option<String>| error.clone().unwrap_or_else(|| "no reason given".into());
+    if !readiness.database.ok {
+        Some(format!(
+            "request log failing: {}",
+            reason(&readiness.database.error)
+        ))
+    } else if !readiness.spend_ledger.ok {
+        Some(format!(
+            "spend ledger failing: {}",
+            reason(&readiness.spend_ledger.error)
+        ))
+    } else {
+        None
     }
 }
 
@@ -693,6 +715,109 @@ mod tests {
             "{}",
             view.status
         );
+        controller.shutdown().await;
+    }
+
+    /// POSTs a chat request to the demo alias over a fresh connection; returns the status code.
+    async fn chat(addr: SocketAddr) -> u16 {
+        let body = format!(
+            r#"{{"model":"demo","messages":[{{"role":"user","content":"{}"}}]}}"#,
+            "x".repeat(400)
+        );
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request = format!(
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: {addr}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        response.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
+    /// The request log on a real 8 MB tmpfs that fills up: the tray turns to a warning with
+    /// the reason while it still serves, and back once space returns. Needs root to mount (as
+    /// CI and the dev machines have); says it is skipped otherwise.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_disk_under_the_log_turns_the_tray_to_a_warning_and_back() {
+        let disk = tempfile::tempdir().unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=8m", "tmpfs"])
+            .arg(disk.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !mounted {
+            eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+            return;
+        }
+        struct Unmount<'a>(&'a Path);
+        impl Drop for Unmount<'_> {
+            fn drop(&mut self) {
+                let _ = std::process::Command::new("umount")
+                    .arg("-l")
+                    .arg(self.0)
+                    .status();
+            }
+        }
+        let _unmount = Unmount(disk.path());
+        let fixture = Fixture::new("127.0.0.1:0");
+        let mut controller = Controller::open(ControllerOptions {
+            database_path: Some(disk.path().join("switchboard.db")),
+            ..fixture.options()
+        })
+        .await;
+        let addr = controller.start().await.unwrap();
+        assert_eq!(chat(addr).await, 200);
+        let view = menu_model::render(&controller.status().menu_input(None));
+        assert_eq!(view.look, menu_model::TrayLook::Running, "{}", view.status);
+
+        // Fill the disk; requests are still answered while the log's writes fail.
+        let filler = disk.path().join("filler");
+        {
+            use std::io::Write;
+            let mut file = std::fs::File::create(&filler).unwrap();
+            let chunk = vec![0u8; 64 * 1024];
+            while file.write_all(&chunk).is_ok() {}
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let failing = loop {
+            for _ in 0..20 {
+                assert_eq!(chat(addr).await, 200, "the gateway keeps serving");
+            }
+            let input = controller.status().menu_input(None);
+            if input.storage_failing.is_some() {
+                break input;
+            }
+            assert!(std::time::Instant::now() < deadline, "the log never failed");
+        };
+        let view = menu_model::render(&failing);
+        assert_eq!(view.look, menu_model::TrayLook::Error);
+        assert!(
+            view.status.contains("request log failing: write failed")
+                && view.status.contains("full"),
+            "{}",
+            view.status
+        );
+        assert_eq!(view.toggle_action, menu_model::ToggleAction::Stop);
+
+        // Space returns: the log reopens by itself, and the tray turns back.
+        std::fs::remove_file(&filler).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let view = loop {
+            let view = menu_model::render(&controller.status().menu_input(None));
+            if view.look == menu_model::TrayLook::Running {
+                break view;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "never recovered: {}",
+                view.status
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        assert!(!view.status.contains("failing"), "{}", view.status);
         controller.shutdown().await;
     }
 

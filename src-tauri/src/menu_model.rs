@@ -23,6 +23,8 @@ pub mod ids {
 const MAX_MESSAGE_CHARS: usize = 70;
 /// Longest target label (`provider/model`) shown in the status line.
 const MAX_TARGET_CHARS: usize = 40;
+/// Longest storage failure shown: the database's words (`... database or disk is full`) end it.
+const MAX_STORAGE_CHARS: usize = 100;
 
 /// The proxy as the tray sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -118,6 +120,9 @@ pub struct MenuInput {
     /// Targets (`provider/model`) whose breaker is open or that are marked misconfigured,
     /// sorted. Only shown while running: a stopped proxy sends no traffic anywhere.
     pub backends_down: Vec<String>,
+    /// Why readiness fails while the proxy serves (the request log or the spend ledger cannot
+    /// write, e.g. a full disk), in words; `None` when ready.
+    pub storage_failing: Option<String>,
     /// Launch at Login; `None` when it cannot be read on this system.
     pub autostart: Option<bool>,
 }
@@ -175,7 +180,11 @@ pub fn render(input: &MenuInput) -> MenuView {
     let busy = matches!(input.proxy, ProxyState::Starting | ProxyState::Stopping);
     let status = status_line(input);
     let look = match (&input.proxy, &input.rejected_reload) {
-        (ProxyState::Running { .. }, None) if input.backends_down.is_empty() => TrayLook::Running,
+        (ProxyState::Running { .. }, None)
+            if input.backends_down.is_empty() && input.storage_failing.is_none() =>
+        {
+            TrayLook::Running
+        }
         (ProxyState::Starting | ProxyState::Stopping, _) | (ProxyState::Stopped, None) => {
             TrayLook::Stopped
         }
@@ -242,14 +251,16 @@ fn status_line(input: &MenuInput) -> String {
     match &input.proxy {
         ProxyState::Starting => "Starting…".into(),
         ProxyState::Running { addr, requests } => match &input.rejected_reload {
-            None if input.backends_down.is_empty() => {
-                format!("Running on {addr} · {}", requests_text(requests))
+            None => {
+                let mut line = format!("Running on {addr} · {}", requests_text(requests));
+                if let Some(failing) = &input.storage_failing {
+                    line += &format!(" · {}", shorten(failing, MAX_STORAGE_CHARS));
+                }
+                if !input.backends_down.is_empty() {
+                    line += &format!(" · {}", down_text(&input.backends_down));
+                }
+                line
             }
-            None => format!(
-                "Running on {addr} · {} · {}",
-                requests_text(requests),
-                down_text(&input.backends_down)
-            ),
             Some(problem) => format!(
                 "{} · still serving on {addr} with the previous config",
                 problem.describe()
@@ -337,6 +348,7 @@ mod tests {
             configured_listen: Some(addr()),
             autostart: Some(false),
             backends_down: vec![],
+            storage_failing: None,
         }
     }
 
@@ -404,6 +416,41 @@ mod tests {
         );
         assert_eq!(view.toggle.text, "Stop proxy");
         assert!(view.toggle.enabled);
+    }
+
+    #[test]
+    fn a_failing_request_log_turns_the_tray_to_a_warning_with_the_reason_and_back() {
+        let mut state = input(running(9));
+        state.storage_failing = Some(
+            "request log failing: write failed: error returned from database: (code: 13) \
+             database or disk is full"
+                .into(),
+        );
+        let view = render(&state);
+        assert_eq!(view.look, TrayLook::Error);
+        assert_eq!(
+            view.status,
+            "Running on 127.0.0.1:4000 · 9 requests today · request log failing: write failed: \
+             error returned from database: (code: 13) database or disk is full"
+        );
+        assert!(view.tooltip.ends_with("database or disk is full"));
+        assert_eq!(view.toggle_action, ToggleAction::Stop, "it still serves");
+        assert!(view.toggle.enabled);
+
+        // Space returns: readiness recovers and so does the tray.
+        state.storage_failing = None;
+        let view = render(&state);
+        assert_eq!(view.look, TrayLook::Running);
+        assert_eq!(view.status, "Running on 127.0.0.1:4000 · 9 requests today");
+
+        // With a backend down too, both are said.
+        state.storage_failing = Some("spend ledger failing: write failed: disk I/O error".into());
+        state.backends_down = vec!["cloud/big".into()];
+        let view = render(&state);
+        assert_eq!(view.look, TrayLook::Error);
+        assert!(view.status.ends_with(
+            "· spend ledger failing: write failed: disk I/O error · backend cloud/big is down"
+        ));
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub enum NoticeKind {
     BackendMisconfigured,
     BudgetAlert,
     BudgetSpent,
+    StorageFailing,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,6 +183,17 @@ pub fn changes(before: &MenuInput, after: &MenuInput) -> Vec<Notice> {
             notices.push(Notice::reload_rejected(problem));
         }
     }
+    // Once when it starts failing; the menu keeps saying it until it recovers.
+    if let (None, Some(reason)) = (&before.storage_failing, &after.storage_failing) {
+        notices.push(Notice {
+            kind: NoticeKind::StorageFailing,
+            title: "Switchboard cannot write its log".into(),
+            body: format!(
+                "{} Requests are still answered; it retries by itself.",
+                sentence(reason)
+            ),
+        });
+    }
     notices
 }
 
@@ -242,6 +254,7 @@ mod tests {
             configured_listen: None,
             autostart: None,
             backends_down: vec![],
+            storage_failing: None,
         }
     }
 
@@ -255,6 +268,31 @@ mod tests {
             message: "unknown key".into(),
             more: 0,
         }
+    }
+
+    #[test]
+    fn a_failing_log_is_notified_once_when_it_starts() {
+        let running = ProxyState::Running {
+            addr: addr(),
+            requests: Requests {
+                count: 1,
+                period: Period::Today,
+            },
+        };
+        let ok = input(running.clone());
+        let mut failing = input(running);
+        failing.storage_failing = Some("request log failing: write failed: disk is full".into());
+        let notices = changes(&ok, &failing);
+        assert_eq!(notices.len(), 1);
+        assert_eq!(notices[0].kind, NoticeKind::StorageFailing);
+        assert!(notices[0]
+            .body
+            .starts_with("request log failing: write failed: disk is full."));
+        assert!(
+            changes(&failing, &failing).is_empty(),
+            "not again while it fails"
+        );
+        assert!(changes(&failing, &ok).is_empty(), "recovery stays quiet");
     }
 
     #[test]

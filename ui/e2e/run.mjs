@@ -374,6 +374,7 @@ alert_at = 0.8
     check('no script errors on any page', pageErrors.length === 0, pageErrors.join('; '));
     await context.close();
     await (await import('./clients.mjs')).run({ browser, check, shot, start, until, freePort, SWITCHBOARD, mockUrl, work });
+    await (await import('./degraded.mjs')).run({ browser, check, shot, start, until, freePort, SWITCHBOARD, mockUrl, work });
     await badgeFollowsTheGateway({ browser, check, shot, ...gatewayControls(gateway, [SWITCHBOARD, ['--config', config, 'dashboard', '--print-url', '--url', base, '--database', database], ['--config', config, 'serve', '--database', database]], env) });
   } finally {
     await browser.close();

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ApiError } from './api';
-import { pollOutcome, runState } from './running';
+import { notReadyReasons, pollOutcome, runState } from './running';
+import type { Readiness } from './api.gen';
 
 describe('the running badge follows the gateway', () => {
   it('says running only with the poll answering and the feed connected', () => {
@@ -16,6 +17,18 @@ describe('the running badge follows the gateway', () => {
     expect(runState('unauthorized', false, null).words).toMatch(/switchboard dashboard/);
     expect(runState('error', true, true).state).toBe('failing');
     expect(runState('unknown', false, null).state).toBe('checking');
+  });
+  it('says why it is degraded: the log or the ledger failing, with their reasons', () => {
+    const readiness = (database: { ok: boolean; error: string | null }, ledger: { ok: boolean; error: string | null; pending: number }) =>
+      ({ ready: database.ok && ledger.ok, database, spend_ledger: ledger }) as unknown as Readiness;
+    const full = 'write failed: database or disk is full';
+    const both = notReadyReasons(readiness({ ok: false, error: full }, { ok: false, error: full, pending: 3 }));
+    expect(both).toEqual([`the request log is not being written (${full})`, `the spend ledger cannot write (${full}); 3 spend rows wait in memory`]);
+    const state = runState('ok', true, false, both);
+    expect(state).toMatchObject({ state: 'degraded', label: 'Degraded', tone: 'err' });
+    expect(state.words).toContain('database or disk is full');
+    expect(notReadyReasons(readiness({ ok: true, error: null }, { ok: true, error: null, pending: 0 }))).toEqual([]);
+    expect(notReadyReasons(null)).toEqual([]);
   });
   it('classifies a failed poll', () => {
     expect(pollOutcome(new ApiError('x', 0, 'unreachable'))).toBe('unreachable');

@@ -2,6 +2,7 @@
 // status poll answering and the live feed connected. Whichever drops first shows at once, so
 // a stopped proxy (the tray's Stop, a killed `switchboard serve`) never keeps a stale badge.
 import { ApiError } from './api';
+import type { Readiness } from './api.gen';
 
 /** The last status poll: answered, not answering, answering 401, or another failure. */
 export type Poll = 'unknown' | 'ok' | 'unreachable' | 'unauthorized' | 'error';
@@ -22,7 +23,19 @@ export function pollOutcome(error: unknown): Poll {
   return 'error';
 }
 
-export function runState(poll: Poll, connected: boolean, ready: boolean | null): RunState {
+/** Why readiness says not ready, in words (the request log and the spend ledger are what it checks). */
+export function notReadyReasons(readiness: Readiness | null | undefined): string[] {
+  if (!readiness || readiness.ready) return [];
+  const reasons = [];
+  if (!readiness.database.ok) reasons.push(`the request log is not being written (${readiness.database.error ?? 'no reason given'})`);
+  if (!readiness.spend_ledger.ok) {
+    const waiting = readiness.spend_ledger.pending ? `; ${readiness.spend_ledger.pending} spend rows wait in memory` : '';
+    reasons.push(`the spend ledger cannot write (${readiness.spend_ledger.error ?? 'no reason given'})${waiting}`);
+  }
+  return reasons;
+}
+
+export function runState(poll: Poll, connected: boolean, ready: boolean | null, reasons: string[] = []): RunState {
   switch (poll) {
     case 'unreachable':
       return {
@@ -47,7 +60,8 @@ export function runState(poll: Poll, connected: boolean, ready: boolean | null):
         return { state: 'disconnected', label: 'Disconnected', tone: 'warn', words: 'The live feed dropped; reconnecting. Figures on this page may be out of date.' };
       }
       if (ready === false) {
-        return { state: 'degraded', label: 'Degraded', tone: 'err', words: 'The gateway is running but not ready: see the problems below.' };
+        const why = reasons.length ? `${reasons.join('; ')}. Requests are still answered.` : 'see the problems below.';
+        return { state: 'degraded', label: 'Degraded', tone: 'err', words: `The gateway is running but not ready: ${why}` };
       }
       return { state: 'running', label: 'Running', tone: 'ok', words: '' };
   }
