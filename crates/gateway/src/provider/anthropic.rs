@@ -214,15 +214,8 @@ impl Provider for AnthropicProvider {
             )));
         }
         let body = http::read_body(response, &request.timeouts, started).await?;
-        #[derive(serde::Deserialize)]
-        struct WithUsage {
-            usage: Option<Value>,
-        }
-        let usage = serde_json::from_slice::<WithUsage>(&body)
-            .map_err(|e| UpstreamError::Protocol(format!("body is not the expected JSON ({e})")))?
-            .usage
-            .as_ref()
-            .and_then(Usage::from_json);
+        let usage = Usage::from_body(&body)
+            .map_err(|e| UpstreamError::Protocol(format!("body is not the expected JSON ({e})")))?;
         Ok(ProviderResponse::Complete { body, usage })
     }
 

@@ -216,15 +216,8 @@ pub(super) async fn responses_answer(
 
 /// A whole answer and the usage it reports (in any dialect `Usage::from_json` reads).
 pub(super) fn complete(body: bytes::Bytes) -> Result<ProviderResponse, UpstreamError> {
-    #[derive(serde::Deserialize)]
-    struct WithUsage {
-        usage: Option<serde_json::Value>,
-    }
-    let usage = serde_json::from_slice::<WithUsage>(&body)
-        .map_err(|e| UpstreamError::Protocol(format!("body is not the expected JSON ({e})")))?
-        .usage
-        .as_ref()
-        .and_then(Usage::from_json);
+    let usage = Usage::from_body(&body)
+        .map_err(|e| UpstreamError::Protocol(format!("body is not the expected JSON ({e})")))?;
     Ok(ProviderResponse::Complete { body, usage })
 }
 

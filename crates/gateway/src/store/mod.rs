@@ -1,6 +1,7 @@
-//! The request log in SQLite. Rows go through a bounded channel to one writer task that inserts
-//! them in batches, so the request path never waits on the disk. If the database fails, requests
-//! keep flowing: rows are dropped (and counted) and readiness reports the failure.
+//! The request log in SQLite. Rows go through a bounded channel to one task that gathers them
+//! into batches for the writer thread (`writer.rs`), so the request path never waits on the
+//! disk. If the database fails, requests keep flowing: rows are dropped (and counted) and
+//! readiness reports the failure.
 
 pub mod ledger;
 mod quarantine;
@@ -8,11 +9,12 @@ pub mod read;
 pub mod responses;
 pub mod retention;
 pub(crate) mod rollup;
+mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -177,15 +179,13 @@ impl LogWriter {
             stats: Mutex::new((None, None)),
             metrics: Default::default(),
         });
-        let pool = match open(&path).await {
-            Ok(pool) => Some(pool),
-            Err(e) => {
-                tracing::error!(path = %path.display(), error = %e, "request log unavailable; requests keep flowing");
-                shared.set_error(Some(e));
-                None
-            }
-        };
-        tracker.spawn(run(rx, pool, shared.clone(), stop.clone()));
+        let writer = writer::Writer::spawn(shared.clone());
+        let connected = writer.reopen().await;
+        if !connected {
+            let error = shared.error.lock().ok().and_then(|e| e.clone());
+            tracing::error!(path = %path.display(), error = error.as_deref().unwrap_or(""), "request log unavailable; requests keep flowing");
+        }
+        tracker.spawn(run(rx, writer, connected, stop.clone()));
         tracker.spawn(retention::run(path, shared.clone(), stop));
         LogWriter { tx, shared }
     }
@@ -303,35 +303,29 @@ pub async fn open_with(path: &Path, synchronous: SqliteSynchronous) -> Result<Sq
     Ok(pool)
 }
 
+/// Gathers rows into batches (waiting `LINGER` after the first) and hands each to the writer
+/// thread; while there is no connection, asks it to reopen every `REOPEN_EVERY`.
 async fn run(
     mut rx: mpsc::Receiver<LogRow>,
-    mut pool: Option<SqlitePool>,
-    shared: Arc<Shared>,
+    writer: writer::Writer,
+    mut connected: bool,
     stop: CancellationToken,
 ) {
     let mut batch = Vec::with_capacity(BATCH_SIZE);
-    let mut last_open_attempt = Instant::now();
     loop {
         let received = tokio::select! {
             n = rx.recv_many(&mut batch, BATCH_SIZE) => n,
             // Without a connection (a full disk, say), try again on a timer too, so the log
             // recovers by itself and readiness turns green even when no request comes.
-            _ = tokio::time::sleep(REOPEN_EVERY), if pool.is_none() => {
-                last_open_attempt = Instant::now();
-                match open(&shared.path).await {
-                    Ok(p) => {
-                        pool = Some(p);
-                        shared.set_error(None);
-                    }
-                    Err(e) => shared.set_error(Some(e)),
-                }
+            _ = tokio::time::sleep(REOPEN_EVERY), if !connected => {
+                connected = writer.reopen().await;
                 continue;
             }
             _ = stop.cancelled() => {
                 // Shutdown: take what is queued, write it, and end.
                 rx.close();
                 while rx.recv_many(&mut batch, BATCH_SIZE).await > 0 {
-                    write_batch(&mut pool, &shared, &mut batch, &mut last_open_attempt, true).await;
+                    (batch, _) = writer.write(batch, true).await;
                 }
                 break;
             }
@@ -351,155 +345,18 @@ async fn run(
                 }
             }
         }
-        write_batch(
-            &mut pool,
-            &shared,
-            &mut batch,
-            &mut last_open_attempt,
-            false,
-        )
-        .await;
+        (batch, connected) = writer.write(batch, false).await;
     }
-    if let Some(pool) = pool {
-        pool.close().await;
-    }
+    writer.close().await;
 }
 
-async fn write_batch(
-    pool: &mut Option<SqlitePool>,
-    shared: &Shared,
-    batch: &mut Vec<LogRow>,
-    last_open_attempt: &mut Instant,
-    force_reopen: bool,
-) {
-    if pool.is_none() && (force_reopen || last_open_attempt.elapsed() >= REOPEN_EVERY) {
-        *last_open_attempt = Instant::now();
-        match open(&shared.path).await {
-            Ok(p) => *pool = Some(p),
-            Err(e) => shared.set_error(Some(e)),
-        }
-    }
-    let count = batch.len() as u64;
-    let Some(db) = pool.as_ref() else {
-        shared.dropped.fetch_add(count, Ordering::Relaxed);
-        batch.clear();
-        return;
-    };
-    match insert(db, batch).await {
-        Ok(last_id) => {
-            shared.last_id.send_replace(last_id);
-            shared.written.fetch_add(count, Ordering::Relaxed);
-            shared.set_error(None);
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, rows = count, "request log write failed");
-            shared.dropped.fetch_add(count, Ordering::Relaxed);
-            shared.set_error(Some(format!("write failed: {e}")));
-            // A connection whose write failed (a full disk) can keep its lock and answer
-            // "database is locked" from then on: start over with a fresh one.
-            if let Some(db) = pool.take() {
-                db.close().await;
-            }
-            *last_open_attempt = Instant::now();
-        }
-    }
-    batch.clear();
-}
-
-/// Rows per multi-row INSERT (22 parameters each, far below SQLite's limit of 32,766).
-const ROWS_PER_STATEMENT: usize = 64;
-
-/// Inserts the batch in one transaction with multi-row statements: chunks of
-/// `ROWS_PER_STATEMENT` rows, then the rest in power-of-two chunks, so a batch takes a handful
-/// of statements of at most seven distinct shapes (prepared once, then cached). Every statement
-/// is a round trip to sqlx's worker thread: one per row cost two thread switches per request.
-/// Returns the id of the last row inserted.
-async fn insert(pool: &SqlitePool, rows: &[LogRow]) -> Result<i64, sqlx::Error> {
-    // IMMEDIATE: take the write lock up front (waiting up to the busy timeout) rather than
-    // upgrading a read snapshot, which fails at once with "database is locked" when another
-    // connection (the ledger) committed meanwhile.
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let mut last_id = 0;
-    let mut rest = rows;
-    while !rest.is_empty() {
-        let n = ROWS_PER_STATEMENT.min(1 << rest.len().ilog2());
-        let (chunk, tail) = rest.split_at(n);
-        let mut query = sqlx::query(insert_sql(n));
-        for row in chunk {
-            query = query
-                .bind(row.ts_ms)
-                .bind(&row.correlation_id)
-                .bind(row.endpoint)
-                .bind(&row.requested_model)
-                .bind(&row.alias)
-                .bind(&row.target)
-                .bind(&row.provider)
-                .bind(i64::from(row.status))
-                .bind(&row.error_type)
-                .bind(row.latency_ms)
-                .bind(row.ttft_ms)
-                .bind(row.input_tokens.map(|t| t as i64))
-                .bind(row.output_tokens.map(|t| t as i64))
-                .bind(row.streamed)
-                .bind(&row.attempts)
-                .bind(&row.client)
-                .bind(&row.tenant)
-                .bind(row.cost_usd)
-                .bind(row.cache_read_tokens.map(|t| t as i64))
-                .bind(row.cache_write_tokens.map(|t| t as i64))
-                .bind(row.cache_write_1h_tokens.map(|t| t as i64))
-                .bind(row.reasoning_tokens.map(|t| t as i64));
-        }
-        last_id = query.execute(&mut *tx).await?.last_insert_rowid();
-        insert_bodies(&mut tx, last_id, chunk).await?;
-        rest = tail;
-    }
-    rollup::add(&mut tx, rows).await?;
-    tx.commit().await?;
-    Ok(last_id)
-}
-
-/// Stores captured bodies for the rows of one multi-row INSERT whose last id is `last_id` (one
-/// statement's rows get consecutive ids).
-async fn insert_bodies(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    last_id: i64,
-    chunk: &[LogRow],
-) -> Result<(), sqlx::Error> {
-    let first_id = last_id - chunk.len() as i64 + 1;
-    for (offset, row) in chunk.iter().enumerate() {
-        let Some(bodies) = &row.bodies else { continue };
-        sqlx::query(
-            "INSERT INTO request_bodies (request_id, request, response, truncated) VALUES (?, ?, ?, ?)",
-        )
-        .bind(first_id + offset as i64)
-        .bind(&bodies.request)
-        .bind(&bodies.response)
-        .bind(bodies.truncated)
-        .execute(&mut **tx)
-        .await?;
-    }
-    Ok(())
-}
-
-/// `INSERT ... VALUES (?, ...), ...` for `rows` rows (a power of two up to `ROWS_PER_STATEMENT`).
-fn insert_sql(rows: usize) -> &'static str {
-    static SQL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    let all = SQL.get_or_init(|| {
-        let one = format!("({})", vec!["?"; 22].join(", "));
-        (0..=ROWS_PER_STATEMENT.ilog2())
-            .map(|power| {
-                format!(
-                    "INSERT INTO requests (ts_ms, correlation_id, endpoint, requested_model, alias, \
-                     target, provider, status, error_type, latency_ms, ttft_ms, input_tokens, \
-                     output_tokens, streamed, attempts, client, tenant, cost_usd, cache_read_tokens, \
-                     cache_write_tokens, cache_write_1h_tokens, reasoning_tokens) VALUES {}",
-                    vec![one.as_str(); 1 << power].join(", ")
-                )
-            })
-            .collect()
-    });
-    &all[rows.ilog2() as usize]
+/// Inserts rows the way the writer thread does, on a connection of its own to `pool`'s file
+/// (tests that fill a log directly).
+#[cfg(test)]
+pub(crate) async fn insert(pool: &SqlitePool, rows: &[LogRow]) -> anyhow::Result<i64> {
+    let mut conn = rusqlite::Connection::open(pool.connect_options().get_filename())?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    Ok(writer::insert(&mut conn, rows)?)
 }
 
 #[cfg(test)]
@@ -550,9 +407,8 @@ mod tests {
     #[tokio::test]
     async fn every_column_keeps_its_value_and_type() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
-        let pool = open(&dir.path().join("log.db"))
-            .await
-            .map_err(anyhow::Error::msg)?;
+        let path = dir.path().join("log.db");
+        let pool = open(&path).await.map_err(anyhow::Error::msg)?;
         let full = LogRow {
             ts_ms: 1_763_900_000_123,
             correlation_id: "c'1\"x".into(),
@@ -578,7 +434,9 @@ mod tests {
             cache_write_1h_tokens: Some(1),
             reasoning_tokens: Some(2),
         };
-        insert(&pool, &[full.clone(), LogRow::default()]).await?;
+        let mut conn = rusqlite::Connection::open(&path)?;
+        writer::insert(&mut conn, &[full.clone(), LogRow::default()])?;
+        drop(conn);
         use sqlx::Row;
         let rows = sqlx::query("SELECT * FROM requests ORDER BY id")
             .fetch_all(&pool)

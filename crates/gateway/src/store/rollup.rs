@@ -214,20 +214,11 @@ type Stored = (
     Vec<u8>,
 );
 
-/// Adds `rows` to every tier, inside the caller's transaction: per tier, one read of the
+/// Adds `rows` to every tier (the backfill; the log writer uses `add_blocking`), inside the caller's transaction: per tier, one read of the
 /// periods the batch touches and one write per 64 cells (a batch touches few periods).
 pub(super) async fn add(conn: &mut SqliteConnection, rows: &[LogRow]) -> sqlx::Result<()> {
     for tier in TIERS {
-        let mut cells: HashMap<(i64, &str, &str, &str), Cell> = HashMap::new();
-        for row in rows {
-            let key = (
-                row.ts_ms.div_euclid(tier.unit_ms) * tier.unit_ms,
-                row.alias.as_deref().unwrap_or(""),
-                row.target.as_deref().unwrap_or(""),
-                row.client.as_deref().unwrap_or(""),
-            );
-            cells.entry(key).or_default().add(row);
-        }
+        let mut cells = batch_cells(tier, rows);
         let (Some(first), Some(last)) = (
             cells.keys().map(|k| k.0).min(),
             cells.keys().map(|k| k.0).max(),
@@ -286,6 +277,86 @@ pub(super) async fn add(conn: &mut SqliteConnection, rows: &[LogRow]) -> sqlx::R
                     .push_bind(cell.ttft.encode());
             });
             sql.build().execute(&mut *conn).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The batch's sums per period × key, for one tier.
+fn batch_cells(tier: Tier, rows: &[LogRow]) -> HashMap<(i64, &str, &str, &str), Cell> {
+    let mut cells: HashMap<(i64, &str, &str, &str), Cell> = HashMap::new();
+    for row in rows {
+        let key = (
+            row.ts_ms.div_euclid(tier.unit_ms) * tier.unit_ms,
+            row.alias.as_deref().unwrap_or(""),
+            row.target.as_deref().unwrap_or(""),
+            row.client.as_deref().unwrap_or(""),
+        );
+        cells.entry(key).or_default().add(row);
+    }
+    cells
+}
+
+/// `add` for the log writer's own (rusqlite) connection, inside its transaction: per tier, one
+/// read of the periods the batch touches and one cached upsert per cell.
+pub(super) fn add_blocking(conn: &rusqlite::Connection, rows: &[LogRow]) -> rusqlite::Result<()> {
+    for tier in TIERS {
+        let mut cells = batch_cells(tier, rows);
+        let (Some(first), Some(last)) = (
+            cells.keys().map(|k| k.0).min(),
+            cells.keys().map(|k| k.0).max(),
+        ) else {
+            continue;
+        };
+        let mut select = conn.prepare_cached(&format!(
+            "SELECT start_ms, alias, target, client, count, errors, input_tokens, output_tokens, \
+             cost_usd, latency_hist, ttft_hist FROM {} WHERE start_ms >= ?1 AND start_ms <= ?2",
+            tier.table
+        ))?;
+        let mut stored = select.query(rusqlite::params![first, last])?;
+        while let Some(r) = stored.next()? {
+            let (start, alias, target, client) = (
+                r.get::<_, i64>(0)?,
+                r.get_ref(1)?.as_str()?,
+                r.get_ref(2)?.as_str()?,
+                r.get_ref(3)?.as_str()?,
+            );
+            // A batch touches a handful of cells: a scan, not an owned key per stored row.
+            let mine = cells
+                .iter_mut()
+                .find(|(k, _)| k.0 == start && k.1 == alias && k.2 == target && k.3 == client);
+            if let Some((_, cell)) = mine {
+                cell.merge(&Cell {
+                    count: r.get(4)?,
+                    errors: r.get(5)?,
+                    input_tokens: r.get(6)?,
+                    output_tokens: r.get(7)?,
+                    cost_usd: r.get(8)?,
+                    latency: Hist::decode(r.get_ref(9)?.as_blob()?),
+                    ttft: Hist::decode(r.get_ref(10)?.as_blob()?),
+                });
+            }
+        }
+        let mut upsert = conn.prepare_cached(&format!(
+            "INSERT OR REPLACE INTO {} (start_ms, alias, target, client, count, errors, \
+             input_tokens, output_tokens, cost_usd, latency_hist, ttft_hist) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            tier.table
+        ))?;
+        for ((start, alias, target, client), cell) in &cells {
+            upsert.execute(rusqlite::params![
+                start,
+                alias,
+                target,
+                client,
+                cell.count,
+                cell.errors,
+                cell.input_tokens,
+                cell.output_tokens,
+                cell.cost_usd,
+                cell.latency.encode(),
+                cell.ttft.encode(),
+            ])?;
         }
     }
     Ok(())
