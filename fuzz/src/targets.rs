@@ -135,6 +135,12 @@ pub fn sse(data: &[u8]) {
     }
     let split = parse_sse(chunks);
     assert_eq!(whole, split, "splitting the bytes changed the events");
+    // One byte at a time: every CR/LF pair, BOM and UTF-8 sequence cut through.
+    let bytewise = parse_sse(body.chunks(1).map(<[u8]>::to_vec).collect());
+    assert_eq!(
+        whole, bytewise,
+        "feeding one byte at a time changed the events"
+    );
 }
 
 fn parse_sse(chunks: Vec<Vec<u8>>) -> Vec<Result<(Option<String>, String), String>> {

@@ -10,5 +10,5 @@ mod usage;
 
 pub use error::{sanitize_upstream_message, TimeoutPhase, UpstreamError};
 pub use estimate::estimate_input_tokens;
-pub use sse::{parse_sse, EventStream, SseEvent};
+pub use sse::{is_json_object_shaped, parse_sse, EventStream, SseEvent, SseParser};
 pub use usage::Usage;

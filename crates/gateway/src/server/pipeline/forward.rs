@@ -18,7 +18,7 @@ use super::record::{Record, SPEND_COMMIT_WAIT};
 use crate::config::BreakerSettings;
 use crate::routing::{AttemptGuard, Outcome};
 use crate::server::dialect::StreamDialect;
-use crate::wire::{EventStream, SseEvent, UpstreamError, Usage};
+use crate::wire::{is_json_object_shaped, EventStream, SseEvent, UpstreamError, Usage};
 
 pub const ALIAS_HEADER: &str = "x-switchboard-alias";
 pub const TARGET_HEADER: &str = "x-switchboard-target";
@@ -285,10 +285,9 @@ impl Stream for ForwardStream {
 /// object (OpenAI ends with `[DONE]`). Passing anything else on would break the client's parser
 /// with an error that names neither the gateway nor the backend.
 pub(super) fn unreadable_event(event: &SseEvent) -> Option<UpstreamError> {
+    // A shape scan, not a parse: every event of every stream goes through here.
     let data = event.data.trim();
-    if data == "[DONE]"
-        || (data.starts_with('{') && serde_json::from_str::<serde::de::IgnoredAny>(data).is_ok())
-    {
+    if data == "[DONE]" || is_json_object_shaped(data) {
         return None;
     }
     // The content is not echoed: raw upstream output is not passed on.
