@@ -285,6 +285,9 @@ pub fn request_responses_to_chat(data: &[u8]) {
         Ok(()) => {}
         Err(e) if matches!(&e.problem, Problem::UnmatchedToolResult(id) if !own_calls.contains(id)) =>
             {}
+        // Only `instructions`: system-only chat is valid for a chat backend (the check's rule
+        // is for Anthropic and Gemini targets).
+        Err(e) if e.problem == Problem::OnlySystem => {}
         Err(e) => panic!(
             "translated to an invalid chat request ({e}): {}",
             Value::Object(out)

@@ -23,6 +23,8 @@ pub enum Problem {
     MissingToolCallId,
     /// A tool result whose id names no earlier tool call.
     UnmatchedToolResult(String),
+    /// Only system/developer messages: they become the system prompt, leaving no turn.
+    OnlySystem,
 }
 
 impl fmt::Display for Problem {
@@ -41,6 +43,10 @@ impl fmt::Display for Problem {
             Problem::UnmatchedToolResult(id) => {
                 write!(f, "tool result for `{id}` matches no earlier tool call")
             }
+            Problem::OnlySystem => f.write_str(
+                "needs a user or assistant message: system and developer messages become the \
+                 backend's system prompt, which leaves no turn to answer",
+            ),
         }
     }
 }
@@ -158,6 +164,15 @@ pub fn check_openai_chat(body: &Map<String, Value>) -> Result<(), ShapeError> {
                 return err(path, Problem::UnmatchedToolResult(id.to_owned()));
             }
         }
+    }
+    let system_only = messages.iter().all(|m| {
+        matches!(
+            m.get("role").and_then(Value::as_str),
+            Some("system" | "developer")
+        )
+    });
+    if system_only {
+        return err("messages", Problem::OnlySystem);
     }
     if let Some(tools) = body.get("tools").filter(|v| !v.is_null()) {
         for (i, tool) in array(Some(tools), "tools")?.iter().enumerate() {

@@ -41,6 +41,17 @@ fn openai_chat_table() {
             {"role": "assistant", "content": "sunny"}
         ], "tools": [{"type": "function", "function": {"name": "get_weather"}}]})),
         bad(json!({}), "messages", Problem::Missing),
+        // Found by the fuzzer: only system/developer messages left Anthropic and Gemini no turn.
+        bad(
+            json!({"messages": [{"role": "system", "content": "be brief"}]}),
+            "messages",
+            Problem::OnlySystem,
+        ),
+        bad(
+            json!({"messages": [{"role": "developer", "content": "y"}, {"role": "system", "content": "z"}]}),
+            "messages",
+            Problem::OnlySystem,
+        ),
         // Found by the fuzzer: translators drop a turn with no content, leaving none.
         bad(
             json!({"messages": [{"role": "user", "con2tent": "hi"}]}),
