@@ -8,11 +8,12 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use notify::RecursiveMode;
-use notify_debouncer_full::{new_debouncer, DebounceEventResult};
+use notify::{RecursiveMode, Watcher};
 
 use crate::gateway::Gateway;
 
+/// An editor's save is several events (write, rename, chmod): reload once they have been
+/// quiet this long.
 const DEBOUNCE: Duration = Duration::from_millis(120);
 
 impl Gateway {
@@ -22,45 +23,54 @@ impl Gateway {
     }
 }
 
+// The debounce is a timer on the gateway's runtime that runs only after an event, so an idle
+// gateway (a tray app on a laptop) is never woken by it; notify-debouncer-full's thread ticked
+// every 30 ms for as long as the watch lived.
 fn spawn(gateway: &Gateway) -> Result<(), String> {
     let Some(path) = gateway.config_path().map(Path::to_owned) else {
         return Ok(());
     };
     let path = absolute(&path);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<PathBuf>>();
-    let mut debouncer = new_debouncer(DEBOUNCE, None, move |result: DebounceEventResult| {
-        if let Ok(events) = result {
-            let paths: Vec<PathBuf> = events.into_iter().flat_map(|e| e.event.paths).collect();
-            if !paths.is_empty() {
-                let _ = tx.send(paths);
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if let Ok(event) = event {
+            if !event.paths.is_empty() {
+                let _ = tx.send(event.paths);
             }
         }
     })
     .map_err(|e| format!("cannot watch the config file: {e}"))?;
 
     let mut watched: HashSet<PathBuf> = HashSet::new();
-    let mut watch_dirs_of = move |debouncer: &mut notify_debouncer_full::Debouncer<_, _>,
-                                  path: &Path| {
+    let mut watch_dirs_of = move |watcher: &mut notify::RecommendedWatcher, path: &Path| {
         for file in [
             path.to_owned(),
             std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned()),
         ] {
             if let Some(dir) = file.parent().map(Path::to_owned) {
                 if watched.insert(dir.clone()) {
-                    if let Err(e) = debouncer.watch(&dir, RecursiveMode::NonRecursive) {
+                    if let Err(e) = watcher.watch(&dir, RecursiveMode::NonRecursive) {
                         tracing::warn!(dir = %dir.display(), error = %e, "cannot watch directory");
                     }
                 }
             }
         }
     };
-    watch_dirs_of(&mut debouncer, &path);
+    watch_dirs_of(&mut watcher, &path);
 
     let gateway = gateway.clone();
     let stop = gateway.inner.stop_background.clone();
     let tracker = gateway.inner.tracker.clone();
     tracker.spawn(async move {
-        loop {
+        // Other files in the directory (a database beside the config) change all the time:
+        // only the config's own events start or extend the quiet period.
+        let is_config = |paths: &[PathBuf]| {
+            let target = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+            paths
+                .iter()
+                .any(|p| p == &path || p == &target || same_file_name_in_dir(p, &path))
+        };
+        'events: loop {
             let paths = tokio::select! {
                 _ = stop.cancelled() => break,
                 paths = rx.recv() => match paths {
@@ -68,19 +78,29 @@ fn spawn(gateway: &Gateway) -> Result<(), String> {
                     None => break,
                 },
             };
-            let target = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
-            if !paths
-                .iter()
-                .any(|p| p == &path || p == &target || same_file_name_in_dir(p, &path))
-            {
+            if !is_config(&paths) {
                 continue;
             }
+            let mut quiet_at = tokio::time::Instant::now() + DEBOUNCE;
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => break 'events,
+                    _ = tokio::time::sleep_until(quiet_at) => break,
+                    more = rx.recv() => match more {
+                        Some(paths) if is_config(&paths) => {
+                            quiet_at = tokio::time::Instant::now() + DEBOUNCE;
+                        }
+                        Some(_) => {}
+                        None => break,
+                    },
+                }
+            }
             // The link may now point somewhere new: follow it.
-            watch_dirs_of(&mut debouncer, &path);
+            watch_dirs_of(&mut watcher, &path);
             // Errors are recorded in the config state and logged by reload itself.
             let _ = gateway.reload().await;
         }
-        drop(debouncer);
+        drop(watcher);
     });
     Ok(())
 }

@@ -51,6 +51,9 @@ export function describe(status: number, body: unknown): { message: string; code
   return { message: `The gateway answered ${status} without an explanation.`, code: 'http_' + status };
 }
 
+/** The header a write sends so it applies only to the config revision the page read. */
+export const ifMatch = (revision: string): Record<string, string> => ({ 'if-match': `"${revision}"` });
+
 export async function call<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
   let response: Response;
   try {

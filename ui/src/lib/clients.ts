@@ -1,6 +1,6 @@
 // Logic of the clients pages (tokens, Connect, Access, Playground) apart from the components,
 // so tests need no browser; and their calls to the admin API.
-import { ApiError, apiUrl, CSRF_HEADER, describe } from './api';
+import { apiUrl, call, CSRF_HEADER, ifMatch } from './api';
 import type {
   AccessSettings,
   AccessUpdate,
@@ -18,34 +18,8 @@ import type {
 
 export const OBSIDIAN_ORIGIN = 'app://obsidian.md';
 
-async function send<T>(method: string, path: string, body?: unknown, revision?: string): Promise<T> {
-  let response: Response;
-  try {
-    response = await fetch(apiUrl(path), {
-      method,
-      credentials: 'same-origin',
-      headers: {
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...(method === 'GET' ? {} : { [CSRF_HEADER]: '1' }),
-        ...(revision ? { 'if-match': `"${revision}"` } : {}),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch {
-    throw new ApiError('Switchboard is not answering. Is `switchboard serve` (or the tray app) running?', 0, 'unreachable');
-  }
-  const text = await response.text();
-  let parsed: unknown = null;
-  try {
-    parsed = text ? JSON.parse(text) : null;
-  } catch {
-    parsed = null;
-  }
-  if (!response.ok) {
-    const { message, code } = describe(response.status, parsed);
-    throw new ApiError(message, response.status, code);
-  }
-  return parsed as T;
+function send<T>(method: string, path: string, body?: unknown, revision?: string): Promise<T> {
+  return call<T>(method, path, body, revision ? ifMatch(revision) : {});
 }
 
 function q(params: Record<string, string | undefined>): string {

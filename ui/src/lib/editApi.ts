@@ -1,10 +1,9 @@
 // The config editor's calls: entries of a section, the dry run, writes with If-Match, the
 // version history, and a backend's model list (for the model field's suggestions).
-import { call, ApiError } from './api';
+import { call, ApiError, ifMatch } from './api';
 import type { ChangeAction, ConfigHistory, ConfigListing, ConfigPreview, ConfigVersionDocument, WriteOutcome } from './api.gen';
 
 const seg = encodeURIComponent;
-const ifMatch = (revision: string) => ({ 'if-match': `"${revision}"` });
 
 export type BackendModels = { models: { id: string; max_input_tokens: number | null }[]; error: string | null };
 

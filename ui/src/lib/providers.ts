@@ -1,6 +1,6 @@
 // The providers vertical's calls (config CRUD with If-Match, keys, models, test connection,
 // discovery, Copilot login) and the pure logic the Providers page and onboarding share.
-import { ApiError, CSRF_HEADER, apiUrl, describe } from './api';
+import { ApiError, call, ifMatch } from './api';
 import type {
   BackendModels,
   ConfigEntry,
@@ -15,64 +15,42 @@ import type {
   WriteOutcome,
 } from './api.gen';
 
-async function send<T>(method: string, path: string, body?: unknown, revision?: string): Promise<{ body: T; etag: string | null }> {
-  let response: Response;
+const STALE =
+  'The config file changed on disk since this page read it: review the new version (the page has reloaded it) and try again.';
+
+async function send<T>(method: string, path: string, body?: unknown, revision?: string): Promise<T> {
   try {
-    response = await fetch(apiUrl(path), {
-      method,
-      credentials: 'same-origin',
-      headers: {
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...(method === 'GET' ? {} : { [CSRF_HEADER]: '1' }),
-        ...(revision ? { 'if-match': `"${revision}"` } : {}),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch {
-    throw new ApiError('Switchboard is not answering. Is `switchboard serve` (or the tray app) running?', 0, 'unreachable');
+    return await call<T>(method, path, body, revision ? ifMatch(revision) : {});
+  } catch (e) {
+    if (e instanceof ApiError && e.code === 'stale_revision') throw new ApiError(STALE, e.status, e.code);
+    throw e;
   }
-  const text = await response.text();
-  let parsed: unknown = null;
-  try {
-    parsed = text ? JSON.parse(text) : null;
-  } catch {
-    parsed = null;
-  }
-  if (!response.ok) {
-    const { message, code } = describe(response.status, parsed);
-    throw new ApiError(
-      code === 'stale_revision' ? 'The config file changed on disk since this page read it: review the new version (the page has reloaded it) and try again.' : message,
-      response.status,
-      code,
-    );
-  }
-  return { body: parsed as T, etag: response.headers.get('etag')?.replace(/^W\//, '').replace(/"/g, '') ?? null };
 }
 
 const enc = encodeURIComponent;
 
 export const providersApi = {
-  list: async () => (await send<ConfigListing>('GET', '/admin/config/providers')).body,
-  aliases: async () => (await send<ConfigListing>('GET', '/admin/config/aliases')).body,
-  create: async (section: string, entry: ConfigEntry, revision: string) =>
-    (await send<WriteOutcome>('POST', `/admin/config/${section}`, entry, revision)).body,
-  update: async (section: string, name: string, value: unknown, revision: string) =>
-    (await send<WriteOutcome>('PUT', `/admin/config/${section}/${enc(name)}`, value, revision)).body,
-  remove: async (section: string, name: string, revision: string) =>
-    (await send<WriteOutcome>('DELETE', `/admin/config/${section}/${enc(name)}`, undefined, revision)).body,
-  keys: async () => (await send<KeyList>('GET', '/admin/keys')).body,
-  health: async () => (await send<HealthReport>('GET', '/health')).body,
-  setKey: async (name: string, value: string) => (await send<unknown>('PUT', `/admin/keys/${enc(name)}`, { value })).body,
-  deleteKey: async (name: string) => (await send<unknown>('DELETE', `/admin/keys/${enc(name)}`)).body,
-  models: async (provider: string) => (await send<BackendModels>('GET', `/admin/providers/${enc(provider)}/models`)).body,
-  test: async (provider: string) => (await send<ConnectionTest>('POST', `/admin/providers/${enc(provider)}/test`, {})).body,
-  testUnsaved: async (name: string, value: unknown, key?: string) =>
-    (await send<ConnectionTest>('POST', '/admin/providers/test', { name, value, key: key?.trim() || null })).body,
-  discover: async (q = '') => (await send<DiscoverReport>('GET', '/admin/discover' + q)).body,
-  discoverAdd: async (entries: ProposedEntry[], revision: string) =>
-    (await send<DiscoverAdded>('POST', '/admin/discover/add', { entries }, revision)).body,
-  copilotLogin: async (provider: string) => (await send<CopilotLogin>('POST', '/admin/copilot/login', { provider })).body,
-  copilotPoll: async (id: string) => (await send<CopilotLogin>('GET', `/admin/copilot/login/${enc(id)}`)).body,
+  list: () => send<ConfigListing>('GET', '/admin/config/providers'),
+  aliases: () => send<ConfigListing>('GET', '/admin/config/aliases'),
+  create: (section: string, entry: ConfigEntry, revision: string) =>
+    send<WriteOutcome>('POST', `/admin/config/${section}`, entry, revision),
+  update: (section: string, name: string, value: unknown, revision: string) =>
+    send<WriteOutcome>('PUT', `/admin/config/${section}/${enc(name)}`, value, revision),
+  remove: (section: string, name: string, revision: string) =>
+    send<WriteOutcome>('DELETE', `/admin/config/${section}/${enc(name)}`, undefined, revision),
+  keys: () => send<KeyList>('GET', '/admin/keys'),
+  health: () => send<HealthReport>('GET', '/health'),
+  setKey: (name: string, value: string) => send<unknown>('PUT', `/admin/keys/${enc(name)}`, { value }),
+  deleteKey: (name: string) => send<unknown>('DELETE', `/admin/keys/${enc(name)}`),
+  models: (provider: string) => send<BackendModels>('GET', `/admin/providers/${enc(provider)}/models`),
+  test: (provider: string) => send<ConnectionTest>('POST', `/admin/providers/${enc(provider)}/test`, {}),
+  testUnsaved: (name: string, value: unknown, key?: string) =>
+    send<ConnectionTest>('POST', '/admin/providers/test', { name, value, key: key?.trim() || null }),
+  discover: (q = '') => send<DiscoverReport>('GET', '/admin/discover' + q),
+  discoverAdd: (entries: ProposedEntry[], revision: string) =>
+    send<DiscoverAdded>('POST', '/admin/discover/add', { entries }, revision),
+  copilotLogin: (provider: string) => send<CopilotLogin>('POST', '/admin/copilot/login', { provider }),
+  copilotPoll: (id: string) => send<CopilotLogin>('GET', `/admin/copilot/login/${enc(id)}`),
 };
 
 export type Kind = 'openai' | 'anthropic' | 'gemini' | 'github_copilot' | 'demo';

@@ -195,8 +195,25 @@ pub(super) fn with_etag<T: Serialize>(revision: &str, status: StatusCode, body: 
     response
 }
 
-/// The revision a write is based on, from `If-Match`.
-pub(super) fn if_match(headers: &HeaderMap) -> Option<String> {
+/// The config revision a write is based on, from `If-Match`; a write without one is refused
+/// (428) before its body is read.
+pub(super) struct BaseRevision(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for BaseRevision {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Response> {
+        if_match(&parts.headers).map(BaseRevision).ok_or_else(|| {
+            let id = parts.extensions.get::<CorrelationId>();
+            revision_required(id.map_or("", |id| id.0.as_str()))
+        })
+    }
+}
+
+fn if_match(headers: &HeaderMap) -> Option<String> {
     headers
         .get(header::IF_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -209,7 +226,7 @@ pub(super) fn if_match(headers: &HeaderMap) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-pub(super) fn revision_required(id: &str) -> Response {
+fn revision_required(id: &str) -> Response {
     ApiError::new(
         StatusCode::PRECONDITION_REQUIRED,
         "admin_error",
@@ -280,12 +297,9 @@ async fn delete_key(
 async fn create_token(
     State(gateway): State<Gateway>,
     Extension(id): Extension<CorrelationId>,
-    headers: HeaderMap,
+    BaseRevision(revision): BaseRevision,
     body: axum::body::Bytes,
 ) -> Response {
-    let Some(revision) = if_match(&headers) else {
-        return revision_required(&id.0);
-    };
     let request: CreateToken = match parse_body(
         &body,
         "{\"name\": ..., \"tenant\": ..., \"aliases\": [...], \"budget\": ..., \"limits\": {...}}",
@@ -410,12 +424,9 @@ async fn create(
     State(gateway): State<Gateway>,
     Extension(id): Extension<CorrelationId>,
     Path(section): Path<String>,
-    headers: HeaderMap,
+    BaseRevision(revision): BaseRevision,
     body: axum::body::Bytes,
 ) -> Response {
-    let Some(revision) = if_match(&headers) else {
-        return revision_required(&id.0);
-    };
     let entry: crate::api::ConfigEntry =
         match parse_body(&body, "{\"name\": ..., \"value\": {...}}") {
             Ok(entry) => entry,
@@ -438,12 +449,9 @@ async fn put_entry(
     State(gateway): State<Gateway>,
     Extension(id): Extension<CorrelationId>,
     Path((section, name)): Path<(String, String)>,
-    headers: HeaderMap,
+    BaseRevision(revision): BaseRevision,
     body: axum::body::Bytes,
 ) -> Response {
-    let Some(revision) = if_match(&headers) else {
-        return revision_required(&id.0);
-    };
     let value: serde_json::Value = match serde_json::from_slice(&body) {
         Ok(value) => value,
         Err(e) => {
@@ -469,11 +477,8 @@ async fn delete_entry(
     State(gateway): State<Gateway>,
     Extension(id): Extension<CorrelationId>,
     Path((section, name)): Path<(String, String)>,
-    headers: HeaderMap,
+    BaseRevision(revision): BaseRevision,
 ) -> Response {
-    let Some(revision) = if_match(&headers) else {
-        return revision_required(&id.0);
-    };
     change(
         gateway,
         &id.0,

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 
-use super::admin::{admin_error, if_match, parse_body, revision_required, with_etag};
+use super::admin::{admin_error, parse_body, with_etag, BaseRevision};
 use super::dialect::{anthropic, chat, responses};
 use super::guard::ClientIdentity;
 use super::{CorrelationId, RequestSnapshot};
@@ -125,12 +125,9 @@ async fn access(
 async fn set_access(
     State(gateway): State<Gateway>,
     Extension(id): Extension<CorrelationId>,
-    headers: HeaderMap,
+    BaseRevision(revision): BaseRevision,
     body: axum::body::Bytes,
 ) -> Response {
-    let Some(revision) = if_match(&headers) else {
-        return revision_required(&id.0);
-    };
     let update: AccessUpdate = match parse_body(
         &body,
         "{\"cors_origins\": [...], \"allowed_hosts\": [...], \"lan_listen\": \"0.0.0.0:4001\" | null}",

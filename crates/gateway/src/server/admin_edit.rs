@@ -3,12 +3,12 @@
 //! `admin::routes`).
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 
-use super::admin::{admin_error, if_match, parse_body, revision_required, with_etag};
+use super::admin::{admin_error, parse_body, with_etag, BaseRevision};
 use super::CorrelationId;
 use crate::api::{
     ConfigHistory, ConfigPreview, ConfigPreviewRequest, ConfigVersionDocument, ErrorBody,
@@ -73,11 +73,8 @@ async fn restore(
     State(gateway): State<Gateway>,
     Extension(cid): Extension<CorrelationId>,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    BaseRevision(revision): BaseRevision,
 ) -> Response {
-    let Some(revision) = if_match(&headers) else {
-        return revision_required(&cid.0);
-    };
     match gateway.admin().restore_version(&id, &revision).await {
         Ok(outcome) => with_etag(&outcome.revision.clone(), StatusCode::OK, &outcome),
         Err(e) => admin_error(e, &cid.0),

@@ -3,12 +3,12 @@
 //! inside `/admin`'s guard by `admin::routes`.
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 
-use super::admin::{admin_error, if_match, parse_body, revision_required, with_etag};
+use super::admin::{admin_error, parse_body, with_etag, BaseRevision};
 use super::CorrelationId;
 use crate::api::{
     BackendModels, ConnectionTest, CopilotLogin, CopilotLoginStart, DiscoverAdd, DiscoverAdded,
@@ -87,12 +87,9 @@ async fn discover(
 async fn discover_add(
     State(gateway): State<Gateway>,
     Extension(id): Extension<CorrelationId>,
-    headers: HeaderMap,
+    BaseRevision(revision): BaseRevision,
     body: axum::body::Bytes,
 ) -> Response {
-    let Some(revision) = if_match(&headers) else {
-        return revision_required(&id.0);
-    };
     let add: DiscoverAdd = match parse_body(&body, "{\"entries\": [...]}") {
         Ok(a) => a,
         Err(e) => return admin_error(e, &id.0),

@@ -274,6 +274,15 @@ async fn events(
     response
 }
 
+/// A `request` event, or `None` for a row that does not serialize (skipped, as the old feed did).
+fn request_event(row: &crate::api::RequestRow) -> Option<Event> {
+    Event::default()
+        .event("request")
+        .id(row.id.to_string())
+        .json_data(row)
+        .ok()
+}
+
 /// Feeds one SSE connection until the client goes away or the gateway stops.
 async fn feed(
     gateway: Gateway,
@@ -303,13 +312,9 @@ async fn feed(
             match reader.after(last, CATCH_UP).await {
                 Ok(rows) => {
                     pending = rows.len() == CATCH_UP as usize;
-                    for row in rows {
+                    for row in &rows {
                         last = row.id;
-                        let Ok(event) = Event::default()
-                            .event("request")
-                            .id(row.id.to_string())
-                            .json_data(&row)
-                        else {
+                        let Some(event) = request_event(row) else {
                             continue;
                         };
                         if tx.send(event).await.is_err() {
@@ -329,7 +334,20 @@ async fn feed(
                 if changed.is_err() {
                     return;
                 }
-                pending = true;
+                let committed = written.borrow_and_update().clone();
+                match committed.rows_after(last) {
+                    Some(rows) => {
+                        for row in rows {
+                            last = row.id;
+                            let Some(event) = request_event(row) else { continue };
+                            if tx.send(event).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    // A batch missed (this tail was slow) or not kept: read the log.
+                    None => pending = true,
+                }
             }
             event = events.recv() => match event {
                 Ok(event) => {

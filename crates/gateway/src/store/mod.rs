@@ -66,6 +66,30 @@ pub struct LogRow {
 }
 
 impl LogRow {
+    /// The row as the log reads it back (`store::read`), given the id it was stored under.
+    pub fn to_request_row(&self, id: i64) -> crate::api::RequestRow {
+        crate::api::RequestRow {
+            id,
+            ts_ms: self.ts_ms,
+            correlation_id: self.correlation_id.clone(),
+            endpoint: self.endpoint.to_owned(),
+            requested_model: self.requested_model.clone(),
+            alias: self.alias.clone(),
+            target: self.target.clone(),
+            provider: self.provider.clone(),
+            status: self.status.min(999),
+            error_type: self.error_type.clone(),
+            latency_ms: self.latency_ms,
+            ttft_ms: self.ttft_ms,
+            input_tokens: self.input_tokens.map(|t| t as i64),
+            output_tokens: self.output_tokens.map(|t| t as i64),
+            streamed: self.streamed,
+            client: self.client.clone(),
+            tenant: self.tenant.clone(),
+            cost_usd: self.cost_usd,
+        }
+    }
+
     /// `input_tokens` counts every input token, cached or not, on every path.
     pub fn set_usage(&mut self, usage: &crate::wire::Usage) {
         self.input_tokens = usage.input_tokens();
@@ -124,8 +148,8 @@ struct Shared {
     error: Mutex<Option<String>>,
     written: AtomicU64,
     dropped: AtomicU64,
-    /// The id of the last row committed, for live tails (`subscribe_written`).
-    last_id: tokio::sync::watch::Sender<i64>,
+    /// The last committed batch, for live tails (`subscribe_written`).
+    committed: tokio::sync::watch::Sender<Committed>,
     set_aside: Option<String>,
     retention: Mutex<retention::Retention>,
     pruned: AtomicU64,
@@ -172,7 +196,7 @@ impl LogWriter {
             error: Mutex::new(None),
             written: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
-            last_id: tokio::sync::watch::channel(0).0,
+            committed: tokio::sync::watch::channel(Committed::default()).0,
             set_aside,
             retention: Mutex::new(retention),
             pruned: AtomicU64::new(0),
@@ -210,9 +234,9 @@ impl LogWriter {
         }
     }
 
-    /// Changes to the id of the last committed row after every batch.
-    pub fn subscribe_written(&self) -> tokio::sync::watch::Receiver<i64> {
-        self.shared.last_id.subscribe()
+    /// Changes after every committed batch.
+    pub fn subscribe_written(&self) -> tokio::sync::watch::Receiver<Committed> {
+        self.shared.committed.subscribe()
     }
 
     pub fn path(&self) -> &Path {
@@ -233,7 +257,46 @@ impl LogWriter {
     }
 }
 
+/// The last batch the writer committed. A live tail sends its rows straight from here instead
+/// of reading them back from the database (at full load that read cost more than the tail's
+/// whole budget); it reads the log only to catch up after a gap.
+#[derive(Debug, Clone, Default)]
+pub struct Committed {
+    pub last_id: i64,
+    /// The batch's rows as `GET /admin/requests` returns them, ids consecutive; `None` when
+    /// nobody was listening or the ids were not consecutive.
+    rows: Option<Arc<[crate::api::RequestRow]>>,
+}
+
+impl Committed {
+    /// The rows after `last`, if this batch holds every one of them (else read the log).
+    pub fn rows_after(&self, last: i64) -> Option<&[crate::api::RequestRow]> {
+        if self.last_id <= last {
+            return Some(&[]);
+        }
+        let rows = self.rows.as_deref()?;
+        let first = rows.first()?.id;
+        let skip = usize::try_from(last + 1 - first).ok()?;
+        rows.get(skip..)
+    }
+}
+
 impl Shared {
+    /// Tells live tails about a committed batch; builds its rows only when one listens.
+    fn publish(&self, rows: &[LogRow], ids: writer::Inserted) {
+        let consecutive = ids.last_id - ids.first_id + 1 == rows.len() as i64;
+        let rows = (consecutive && self.committed.receiver_count() > 0).then(|| {
+            (ids.first_id..)
+                .zip(rows)
+                .map(|(id, row)| row.to_request_row(id))
+                .collect()
+        });
+        self.committed.send_replace(Committed {
+            last_id: ids.last_id,
+            rows,
+        });
+    }
+
     fn set_error(&self, error: Option<String>) {
         if let Ok(mut slot) = self.error.lock() {
             *slot = error;
@@ -356,7 +419,7 @@ async fn run(
 pub(crate) async fn insert(pool: &SqlitePool, rows: &[LogRow]) -> anyhow::Result<i64> {
     let mut conn = rusqlite::Connection::open(pool.connect_options().get_filename())?;
     conn.busy_timeout(Duration::from_secs(5))?;
-    Ok(writer::insert(&mut conn, rows)?)
+    Ok(writer::insert(&mut conn, rows)?.last_id)
 }
 
 #[cfg(test)]
@@ -503,6 +566,86 @@ mod tests {
             )
         );
         Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_live_tail_gets_each_batch_as_the_log_reads_it_back() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("log.db");
+        let tracker = TaskTracker::new();
+        let stop = CancellationToken::new();
+        let writer = LogWriter::start(
+            path.clone(),
+            retention::Retention::UNBOUNDED,
+            &tracker,
+            stop.clone(),
+        )
+        .await;
+        let mut tail = writer.subscribe_written();
+        let first = LogRow {
+            ts_ms: 1_763_900_000_123,
+            correlation_id: "c1".into(),
+            endpoint: "messages",
+            requested_model: Some("Local/Chat".into()),
+            alias: Some("local/chat".into()),
+            target: Some("armitage/qwen".into()),
+            provider: Some("armitage".into()),
+            status: 502,
+            error_type: Some("backend_timeout".into()),
+            latency_ms: 12.345,
+            ttft_ms: Some(0.5),
+            input_tokens: Some(11),
+            output_tokens: Some(7),
+            streamed: true,
+            client: Some("obsidian".into()),
+            tenant: Some("home".into()),
+            cost_usd: Some(0.0125),
+            ..LogRow::default()
+        };
+        writer.log(first);
+        writer.log(LogRow {
+            correlation_id: "c2".into(),
+            endpoint: "chat/completions",
+            status: 200,
+            ..LogRow::default()
+        });
+        let mut committed = Committed::default();
+        while committed.last_id < 2 {
+            tokio::time::timeout(Duration::from_secs(5), tail.changed()).await??;
+            committed = tail.borrow_and_update().clone();
+        }
+        let from_memory = committed.rows_after(0).map(<[_]>::to_vec);
+        let from_disk = read::LogReader::new(path.clone()).after(0, 10).await?;
+        assert_eq!(from_memory.as_deref(), Some(&from_disk[..]));
+        assert_eq!(from_disk.len(), 2);
+        assert_eq!(committed.rows_after(1).map(<[_]>::len), Some(1));
+        assert_eq!(committed.rows_after(2).map(<[_]>::len), Some(0));
+        stop.cancel();
+        tracker.close();
+        tracker.wait().await;
+        Ok(())
+    }
+
+    #[test]
+    fn a_batch_after_a_gap_sends_the_tail_to_the_log() {
+        let rows: Vec<_> = (5..=7)
+            .map(|id| LogRow::default().to_request_row(id))
+            .collect();
+        let committed = Committed {
+            last_id: 7,
+            rows: Some(rows.into()),
+        };
+        assert!(
+            committed.rows_after(3).is_none(),
+            "row 4 is in no batch held"
+        );
+        assert_eq!(committed.rows_after(4).map(<[_]>::len), Some(3));
+        let unkept = Committed {
+            last_id: 7,
+            rows: None,
+        };
+        assert!(unkept.rows_after(6).is_none());
+        assert_eq!(unkept.rows_after(7).map(<[_]>::len), Some(0));
     }
 
     #[tokio::test]

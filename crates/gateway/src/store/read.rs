@@ -73,20 +73,7 @@ impl LogReader {
     /// One page of rows, newest first (by start time, then id).
     pub async fn list(&self, query: &RequestQuery) -> Result<RequestList, ReadError> {
         let limit = query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
-        let mut sql =
-            QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM requests WHERE 1"));
-        filters(&mut sql, query)?;
-        if let Some(cursor) = &query.cursor {
-            let (ts, id) = parse_cursor(cursor)?;
-            sql.push(" AND (ts_ms, id) < (")
-                .push_bind(ts)
-                .push(", ")
-                .push_bind(id)
-                .push(")");
-        }
-        sql.push(" ORDER BY ts_ms DESC, id DESC LIMIT ")
-            .push_bind(i64::from(limit) + 1);
-        let mut rows: Vec<RequestRow> = sql
+        let mut rows: Vec<RequestRow> = list_query(query, limit)?
             .build()
             .fetch_all(self.pool().await?)
             .await?
@@ -391,6 +378,26 @@ pub(crate) fn percentile(values: &mut [f64], q: f64) -> Option<f64> {
     values.sort_unstable_by(f64::total_cmp);
     let rank = (q * values.len() as f64).ceil() as usize;
     Some(values[rank.clamp(1, values.len()) - 1])
+}
+
+/// A page of the log, newest first, one row more than `limit` (to tell if there is a next).
+fn list_query(
+    query: &RequestQuery,
+    limit: u32,
+) -> Result<QueryBuilder<'static, Sqlite>, ReadError> {
+    let mut sql = QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM requests WHERE 1"));
+    filters(&mut sql, query)?;
+    if let Some(cursor) = &query.cursor {
+        let (ts, id) = parse_cursor(cursor)?;
+        sql.push(" AND (ts_ms, id) < (")
+            .push_bind(ts)
+            .push(", ")
+            .push_bind(id)
+            .push(")");
+    }
+    sql.push(" ORDER BY ts_ms DESC, id DESC LIMIT ")
+        .push_bind(i64::from(limit) + 1);
+    Ok(sql)
 }
 
 fn parse_cursor(cursor: &str) -> Result<(i64, i64), ReadError> {

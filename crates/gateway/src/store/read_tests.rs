@@ -610,3 +610,64 @@ async fn captured_bodies_are_read_with_their_row_and_deleted_with_it() -> anyhow
     assert_eq!(left, 0, "bodies go with their row");
     Ok(())
 }
+
+#[tokio::test]
+async fn every_logs_filter_reads_an_index_in_time_order() -> anyhow::Result<()> {
+    let (dir, _reader) = log_with(&[row_at(1_000, "local", 200, 1.0)]).await?;
+    let conn = rusqlite::Connection::open(dir.path().join("log.db"))?;
+    let value = Some("x".to_owned());
+    let cases = [
+        (
+            RequestQuery {
+                alias: value.clone(),
+                ..Default::default()
+            },
+            "requests_alias_ts",
+        ),
+        (
+            RequestQuery {
+                target: value.clone(),
+                ..Default::default()
+            },
+            "requests_target_ts",
+        ),
+        (
+            RequestQuery {
+                client: value.clone(),
+                ..Default::default()
+            },
+            "requests_client_ts",
+        ),
+        // A partial index (failures only): the equality must still select it.
+        (
+            RequestQuery {
+                error_type: value.clone(),
+                ..Default::default()
+            },
+            "requests_error_ts",
+        ),
+        (
+            RequestQuery {
+                status: Some("error".into()),
+                ..Default::default()
+            },
+            "requests_failed_ts",
+        ),
+        (RequestQuery::default(), "requests_ts"),
+    ];
+    for (query, index) in cases {
+        let sql = list_query(&query, 100)?.into_sql();
+        let mut plan = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+        let nulls = vec![rusqlite::types::Null; plan.parameter_count()];
+        let details: Vec<String> = plan
+            .query_map(rusqlite::params_from_iter(nulls), |r| r.get::<_, String>(3))?
+            .collect::<Result<_, _>>()?;
+        let details = details.join("; ");
+        assert!(details.contains(index), "{query:?}: {details}");
+        assert!(
+            !details.contains("TEMP B-TREE"),
+            "{query:?} sorts: {details}"
+        );
+    }
+    Ok(())
+}

@@ -175,8 +175,8 @@ impl Db {
             return;
         };
         match insert(conn, rows) {
-            Ok(last_id) => {
-                shared.last_id.send_replace(last_id);
+            Ok(ids) => {
+                shared.publish(rows, ids);
                 shared.written.fetch_add(count, Ordering::Relaxed);
                 shared.set_error(None);
             }
@@ -221,12 +221,20 @@ fn open(runtime: &tokio::runtime::Handle, path: &Path) -> Result<Connection, Str
     Ok(conn)
 }
 
-/// Inserts the batch and its rollups in one transaction. Returns the id of the last row.
-pub(super) fn insert(conn: &mut Connection, rows: &[LogRow]) -> rusqlite::Result<i64> {
+/// The ids a batch was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Inserted {
+    pub first_id: i64,
+    pub last_id: i64,
+}
+
+/// Inserts the batch and its rollups in one transaction.
+pub(super) fn insert(conn: &mut Connection, rows: &[LogRow]) -> rusqlite::Result<Inserted> {
     // IMMEDIATE: take the write lock up front (waiting up to the busy timeout) rather than
     // upgrading a read snapshot, which fails at once with "database is locked" when another
     // connection (the ledger) committed meanwhile.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut first_id = 0;
     let mut last_id = 0;
     {
         let mut insert = tx.prepare_cached(INSERT_ROW)?;
@@ -256,6 +264,9 @@ pub(super) fn insert(conn: &mut Connection, rows: &[LogRow]) -> rusqlite::Result
                 row.reasoning_tokens.map(|t| t as i64),
             ])?;
             last_id = tx.last_insert_rowid();
+            if first_id == 0 {
+                first_id = last_id;
+            }
             if let Some(bodies) = &row.bodies {
                 tx.prepare_cached(INSERT_BODIES)?.execute(params![
                     last_id,
@@ -268,5 +279,5 @@ pub(super) fn insert(conn: &mut Connection, rows: &[LogRow]) -> rusqlite::Result
     }
     super::rollup::add_blocking(&tx, rows)?;
     tx.commit()?;
-    Ok(last_id)
+    Ok(Inserted { first_id, last_id })
 }
