@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
 """`make soak`: the real `switchboard serve` under a steady load for a long while.
 
-Measures the gateway's maximum rate with oha (closed loop, non-streaming, SOAK_CONCURRENCY
-connections for SOAK_MAX_SECONDS), then drives 80% of it open loop for SOAK_MINUTES (default
-10): one oha process at a fixed rate per (alias, streaming) mix, SOAK_STREAM_SHARE of the load
-streaming and SOAK_FLAPPY_SHARE to a flapping backend (a second mock killed and restarted every
+Measures the gateway's maximum rate for the soak's mix with oha (closed loop, SOAK_CONCURRENCY
+connections for SOAK_MAX_SECONDS, non-streamed and streamed requests each, combined by their
+shares), then drives SOAK_LOAD_SHARE (80%) of it open loop for SOAK_MINUTES (default 10): one
+oha process at a fixed rate per (alias, streaming) mix, SOAK_STREAM_SHARE of the load streaming
+and SOAK_FLAPPY_SHARE to a flapping backend (a second mock killed and restarted every
 SOAK_FLAP_SECONDS), the rest to a steady one, with a config change and reload every
-SOAK_RELOAD_SECONDS. Reports the achieved vs the target rate, RSS and open file descriptors over
-time, errors by backend (from oha's status counts and from the request log: a stream can fail
-after its 200), and request-log rows written vs requests sent; writes the figures to SOAK_OUT
-(default bench/results/soak-latest.json).
+SOAK_RELOAD_SECONDS. Reports the achieved vs the target rate, RSS, open file descriptors and CPU
+over time, errors by backend (from oha's status counts and from the request log: a stream can
+fail after its 200), and request-log rows written vs requests sent; writes the figures to
+SOAK_OUT (default bench/results/soak-latest.json).
 
 Pass/fail: achieved rate >= 95% of the target, RSS growth after warm-up (the first fifth) < 5%,
 no errors outside the flapping backend's, one log row per request sent in every mix, fds not
@@ -62,6 +63,7 @@ TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", pathlib.Path.home() / "
 BIN = TARGET / PROFILE
 # The least of the target a soak must reach; below it the load was not what it claims.
 MIN_ACHIEVED = 0.95
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def log(msg: str) -> None:
@@ -140,6 +142,39 @@ def run_oha(argv: list[str], timeout: float) -> dict:
     return oha_result(done.stdout, done.stderr)
 
 
+def max_rate(oha: str, url: str) -> tuple[float, dict]:
+    """The soak mix's maximum rate: the closed-loop maxima of non-streamed and of streamed
+    requests, combined by their shares. A stream costs several plain requests (one SSE event per
+    chunk), so 80% of the non-streamed maximum alone would be more than the machine can do."""
+    runs = {}
+    for stream, share in ((False, 1 - STREAM_SHARE), (True, STREAM_SHARE)):
+        if share <= 0:
+            continue
+        kind = "stream" if stream else "plain"
+        log(f"measuring the max rate of {kind} requests with oha ({CONC} connections, {MAX_S:g} s closed loop)")
+        body = chat("steady", stream)
+        run_oha(oha_argv(oha, url, body, 2, CONC, None), 120)  # warm-up, not counted
+        run = run_oha(oha_argv(oha, url, body, MAX_S, CONC, None), MAX_S + 120)
+        run["max_rps"] = round(run["ok"] / run["seconds"], 1)
+        run["share"] = share
+        runs[kind] = run
+    # Each request takes 1/max of the machine, so the mix's max is the shares' harmonic mean.
+    peak = 1 / sum(r["share"] / r["max_rps"] for r in runs.values())
+    return peak, runs
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies over all CPUs since boot."""
+    values = [int(v) for v in pathlib.Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
 def proc_stats(pid: int) -> tuple[int, int]:
     rss = 0
     for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -189,10 +224,19 @@ def drive(procs: list, pid: int, db: pathlib.Path, seconds: float, flap, reload)
     rows_db = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     first_id = rows_db.execute("SELECT COALESCE(MAX(id), 0) FROM requests").fetchone()[0]
 
+    last = {"t": started, "gw_cpu": cpu_seconds(pid), "busy": machine_busy()}
+
     def sample() -> dict:
         rss, fds = proc_stats(pid)
         logged = rows_db.execute("SELECT COALESCE(MAX(id), 0) FROM requests").fetchone()[0] - first_id
-        return {"t_s": round(time.monotonic() - started, 1), "rss_kb": rss, "fds": fds, "logged": logged}
+        now, gw_cpu, busy = time.monotonic(), cpu_seconds(pid), machine_busy()
+        # CPU since the last sample: the gateway's in cores, the whole machine's in percent (all
+        # CPUs), to tell a gateway at its limit from a machine busy with something else.
+        gw_cores = (gw_cpu - last["gw_cpu"]) / max(now - last["t"], 1e-3)
+        machine_pct = 100 * (busy[0] - last["busy"][0]) / max(busy[1] - last["busy"][1], 1)
+        last.update(t=now, gw_cpu=gw_cpu, busy=busy)
+        return {"t_s": round(now - started, 1), "rss_kb": rss, "fds": fds, "logged": logged,
+                "gw_cores": round(gw_cores, 2), "machine_busy_pct": round(machine_pct, 1)}
 
     def record() -> None:
         samples.append(sample())
@@ -298,14 +342,11 @@ def main() -> int:
             except Exception:  # noqa: BLE001 - counted
                 generation["reload_failures"] += 1
 
-        log(f"measuring the max rate with oha ({CONC} connections, {MAX_S:g} s closed loop, non-streaming)")
-        body = chat("steady", False)
-        run_oha(oha_argv(oha, url, body, 2, CONC, None), 120)  # warm-up, not counted
-        peak_run = run_oha(oha_argv(oha, url, body, MAX_S, CONC, None), MAX_S + 120)
-        peak = peak_run["ok"] / peak_run["seconds"]
+        peak, peak_runs = max_rate(oha, url)
         rate = LOAD_SHARE * peak
         gens = mixes(rate)
-        log(f"max {peak:.0f} req/s; soaking at {rate:.0f} req/s ({LOAD_SHARE:.0%}) for {MINUTES:g} min: "
+        log(", ".join(f"{k} max {r['max_rps']:.0f} req/s" for k, r in peak_runs.items())
+            + f"; the mix's max {peak:.0f} req/s; soaking at {rate:.0f} req/s ({LOAD_SHARE:.0%}) for {MINUTES:g} min: "
             + ", ".join(f"{g['alias']}{' stream' if g['stream'] else ''} {g['target_rps']:.0f}" for g in gens))
         soak_start_ms = int(time.time() * 1000)
         result = soak(oha, url, gw.pid, db, gens, MINUTES * 60, flap, reload)
@@ -332,6 +373,9 @@ def main() -> int:
     steady_gens = [g for g in gens if g["alias"] == "steady"]
     steady_oha_errors = sum(g["result"]["sent"] - g["result"]["ok"] for g in steady_gens)
     steady_log_errors = sum(g["log_errors"] for g in steady_gens)
+    busy = [s for s in result["samples"] if s["t_s"] > 0]
+    gw_cores = sum(s["gw_cores"] for s in busy) / max(len(busy), 1)
+    machine_pct = sum(s["machine_busy_pct"] for s in busy) / max(len(busy), 1)
     warm_fds = [s["fds"] for s in warm] or [0]
     half = len(warm_fds) // 2
     fds_rise = max(warm_fds[half:] or [0]) - max(warm_fds[:half] or warm_fds)
@@ -339,8 +383,9 @@ def main() -> int:
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "profile": PROFILE, "cpus": os.cpu_count(), "minutes": MINUTES,
         "load_generator": f"oha {loadgen.OHA_VERSION}", "connections": CONC,
-        "max_rate_rps": round(peak, 1), "max_rate_run": peak_run,
+        "max_rate_rps": round(peak, 1), "max_rate_runs": peak_runs,
         "target_rate_rps": round(rate, 1), "achieved_rate_rps": round(achieved, 1),
+        "gateway_cpu_cores_mean": round(gw_cores, 2), "machine_busy_pct_mean": round(machine_pct, 1),
         "sent": sent, "log_rows": rows, "generators": gens, "log_errors": logged["errors"],
         "rss_kb_after_warmup": base_rss, "rss_kb_max_second_half": late_rss,
         "rss_growth_pct": round(growth, 2),
@@ -368,7 +413,8 @@ def main() -> int:
     }
     log(f"achieved {achieved:.0f} of {rate:.0f} req/s ({achieved / rate:.1%}); sent {sent}, log rows {rows}; "
         f"RSS {base_rss} -> {late_rss} kB ({growth:+.2f}%); fds {report['fds_min_max_after_warmup']}, "
-        f"{result['drained']['fds']} after the drain; flaps {flappy['flaps']}; reloads {generation['reloads']}")
+        f"{result['drained']['fds']} after the drain; flaps {flappy['flaps']}; reloads {generation['reloads']}; "
+        f"gateway CPU {gw_cores:.2f} cores, machine {machine_pct:.0f}% busy (means)")
     for g in gens:
         r = g["result"]
         log(f"{g['alias']}{' stream' if g['stream'] else ''}: {g['achieved_rps']}/{g['target_rps']:.0f} req/s, "
