@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import heapq
 import json
-import math
 import os
 import pathlib
 import signal
