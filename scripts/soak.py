@@ -368,6 +368,10 @@ def main() -> int:
     base_rss = warm[0]["rss_kb"] if warm else result["samples"][0]["rss_kb"]
     late_rss = max(s["rss_kb"] for s in warm[len(warm) // 2:]) if warm else base_rss
     growth = (late_rss - base_rss) / base_rss * 100
+    # For the reader, not a check: the trend without single samples (in-flight requests come and go).
+    warm_rss = [s["rss_kb"] for s in warm] or [base_rss]
+    first_rss = statistics.median(warm_rss[:len(warm_rss) // 2] or warm_rss)
+    median_growth = (statistics.median(warm_rss[len(warm_rss) // 2:]) - first_rss) / first_rss * 100
     logged = log_counts(db, soak_start_ms)
     sent = sum(g["result"]["sent"] for g in gens)
     achieved = sum(g["result"]["sent"] / g["result"]["seconds"] for g in gens if g["result"]["seconds"])
@@ -398,7 +402,7 @@ def main() -> int:
         "gateway_cpu_cores_mean": round(gw_cores, 2), "machine_busy_pct_mean": round(machine_pct, 1),
         "sent": sent, "log_rows": rows, "generators": gens, "log_errors": logged["errors"],
         "rss_kb_after_warmup": base_rss, "rss_kb_max_second_half": late_rss,
-        "rss_growth_pct": round(growth, 2),
+        "rss_growth_pct": round(growth, 2), "rss_median_growth_pct": round(median_growth, 2),
         "fds_min_max_after_warmup": [min(warm_fds), max(warm_fds)],
         "fds_median_rise_second_half": fds_rise,
         "flaps": flappy["flaps"], "reloads": generation["reloads"],
@@ -422,7 +426,7 @@ def main() -> int:
         "every reload accepted": generation["reload_failures"] == 0,
     }
     log(f"achieved {achieved:.0f} of {rate:.0f} req/s ({achieved / rate:.1%}); sent {sent}, log rows {rows}; "
-        f"RSS {base_rss} -> {late_rss} kB ({growth:+.2f}%); fds {report['fds_min_max_after_warmup']}, "
+        f"RSS {base_rss} -> {late_rss} kB ({growth:+.2f}%; medians {median_growth:+.2f}%); fds {report['fds_min_max_after_warmup']}, "
         f"{result['drained']['fds']} after the drain; flaps {flappy['flaps']}; reloads {generation['reloads']}; "
         f"gateway CPU {gw_cores:.2f} cores, machine {machine_pct:.0f}% busy (means)")
     for g in gens:
