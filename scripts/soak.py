@@ -181,13 +181,17 @@ def machine_busy() -> tuple[float, float]:
     return sum(values) - idle, sum(values)
 
 
-def proc_stats(pid: int) -> tuple[int, int]:
-    rss = 0
+def proc_stats(pid: int) -> tuple[int, int, int]:
+    """RSS and its anonymous part (heap and stacks: what a leak grows; the rest is mapped files,
+    the binary's code among them) in kB, and open fds."""
+    rss = anon = 0
     for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             rss = int(line.split()[1])
+        elif line.startswith("RssAnon:"):
+            anon = int(line.split()[1])
     fds = len(os.listdir(f"/proc/{pid}/fd"))
-    return rss, fds
+    return rss, anon, fds
 
 
 def mix_name(alias: str, stream: bool) -> str:
@@ -233,7 +237,7 @@ def drive(procs: list, pid: int, db: pathlib.Path, seconds: float, flap, reload)
     last = {"t": started, "gw_cpu": cpu_seconds(pid), "busy": machine_busy()}
 
     def sample() -> dict:
-        rss, fds = proc_stats(pid)
+        rss, anon, fds = proc_stats(pid)
         logged = rows_db.execute("SELECT COALESCE(MAX(id), 0) FROM requests").fetchone()[0] - first_id
         now, gw_cpu, busy = time.monotonic(), cpu_seconds(pid), machine_busy()
         # CPU since the last sample: the gateway's in cores, the whole machine's in percent (all
@@ -241,7 +245,7 @@ def drive(procs: list, pid: int, db: pathlib.Path, seconds: float, flap, reload)
         gw_cores = (gw_cpu - last["gw_cpu"]) / max(now - last["t"], 1e-3)
         machine_pct = 100 * (busy[0] - last["busy"][0]) / max(busy[1] - last["busy"][1], 1)
         last.update(t=now, gw_cpu=gw_cpu, busy=busy)
-        return {"t_s": round(now - started, 1), "rss_kb": rss, "fds": fds, "logged": logged,
+        return {"t_s": round(now - started, 1), "rss_kb": rss, "anon_kb": anon, "fds": fds, "logged": logged,
                 "gw_cores": round(gw_cores, 2), "machine_busy_pct": round(machine_pct, 1)}
 
     def record() -> None:
