@@ -373,8 +373,8 @@ def main() -> int:
     # moment (the machine busy) briefly holds more requests in flight and RSS peaks 2-3 MB with
     # them, then falls back; a leak raises every later sample. The peak is reported too.
     warm_rss = [s["rss_kb"] for s in warm] or [result["samples"][0]["rss_kb"]]
-    first_half_rss = statistics.median(warm_rss[:len(warm_rss) // 2] or warm_rss)
-    second_half_rss = statistics.median(warm_rss[len(warm_rss) // 2:])
+    first_half_rss = round(statistics.median(warm_rss[:len(warm_rss) // 2] or warm_rss))
+    second_half_rss = round(statistics.median(warm_rss[len(warm_rss) // 2:]))
     growth = (second_half_rss - first_half_rss) / first_half_rss * 100
     base_rss, peak_rss = warm_rss[0], max(warm_rss[len(warm_rss) // 2:])
     peak_growth = (peak_rss - base_rss) / base_rss * 100
@@ -398,7 +398,8 @@ def main() -> int:
     half = len(warm_fds) // 2
     # The median, not the maximum: open loop, a slow moment briefly opens more upstream
     # connections (the peaks come and go), while a leak raises every sample after it.
-    fds_rise = statistics.median(warm_fds[half:] or warm_fds) - statistics.median(warm_fds[:half] or warm_fds)
+    fds_rise = round(statistics.median(warm_fds[half:] or warm_fds)
+                     - statistics.median(warm_fds[:half] or warm_fds), 1)
     report = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "profile": PROFILE, "cpus": os.cpu_count(), "minutes": MINUTES,
@@ -440,7 +441,8 @@ def main() -> int:
     for g in gens:
         r = g["result"]
         log(f"{g['alias']}{' stream' if g['stream'] else ''}: {g['achieved_rps']}/{g['target_rps']:.0f} req/s, "
-            f"{r['ok']}/{r['sent']} ok, rows {g['log_rows']} ({g['log_errors']} failed), p50 {r['latency_ms']['p50']} ms "
+            f"{r['ok']}/{r['sent']} ok, rows {g['log_rows']} ({g['log_errors']} failed), "
+            f"p50 {r['latency_ms']['p50']} ms "
             f"p99 {r['latency_ms']['p99']} ms, status {r['status']}, failed {dict(list(r['failed'].items())[:3])}")
     log(f"failed rows by alias: {logged['errors']}")
     for name, ok in checks.items():
