@@ -45,8 +45,10 @@ fuzz:
 	@scripts/fuzz.sh
 
 ## The soak: 80% of the measured max rate for SOAK_MINUTES (default 10) with reloads and a flapping backend.
+## Installs the toolchain and the pinned oha (bench/loadgen.py) first.
 soak:
-	@PATH="$(HOME)/.cargo/bin:$$PATH" python3 scripts/soak.py
+	@scripts/bootstrap.sh run
+	@PATH="$(TOOLS_PATH):$$PATH" python3 scripts/soak.py
 
 ## Release build of the `switchboard` binary.
 build:

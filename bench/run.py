@@ -38,19 +38,19 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+import loadgen  # the pinned oha, shared with scripts/soak.py
+from loadgen import CACHE, CARGO_BIN, binary_path, oha_path
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / "bench"
 RESULTS_DIR = BENCH_DIR / "results"
 HOME = Path.home()
-CACHE = Path(os.environ.get("BENCH_CACHE_DIR", str(HOME / ".cache" / "switchboard-bench")))
 TARGET_DIR = Path(os.environ.get("CARGO_TARGET_DIR", str(HOME / ".cache" / "switchboard-target")))
 RELEASE = TARGET_DIR / "release"
 # BENCH_SWITCHBOARD_BIN: another build of `switchboard` (A/B comparisons); default the release one.
 SWITCHBOARD_BIN = Path(os.environ.get("BENCH_SWITCHBOARD_BIN") or str(RELEASE / "switchboard"))
-CARGO_BIN = HOME / ".cargo" / "bin"
 LITELLM_VENV = CACHE / "litellm-venv"
-# Pinned tool versions, so runs on different machines and days compare.
-OHA_VERSION = "1.16.0"
+# Pinned tool versions, so runs on different machines and days compare (oha's: bench/loadgen.py).
 LITELLM_SPEC = "litellm[proxy]==1.106.2"
 PORTKEY_VERSION = "1.15.2"
 PORTKEY_DIR = CACHE / "portkey"
@@ -413,45 +413,9 @@ def ensure_apt_package(package: str) -> str | None:
     return None if result.returncode == 0 else f"apt-get install {package} failed"
 
 
-def binary_path(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    for d in (Path("/usr/sbin"), CARGO_BIN):
-        if (d / name).exists():
-            return str(d / name)
-    return None
-
-
-def tool_version(path: str) -> str:
-    try:
-        out = run([path, "--version"], timeout=30).stdout.split()
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-    return out[1] if len(out) > 1 else ""
-
-
-def oha_path() -> str | None:
-    """The pinned oha: from PATH or ~/.cargo/bin if it is that version, else our own install."""
-    for candidate in (binary_path("oha"), str(CACHE / "oha" / "bin" / "oha")):
-        if candidate and Path(candidate).exists() and tool_version(candidate) == OHA_VERSION:
-            return candidate
-    return None
-
-
 def ensure_oha() -> str | None:
-    if oha_path():
-        return None
-    if env_flag("BENCH_NO_INSTALL") or os.environ.get("BENCH_INSTALL_OHA", "1") == "0":
-        return f"oha {OHA_VERSION} not installed (installs disabled)"
-    log(f"installing oha {OHA_VERSION} with `cargo install` into {CACHE / 'oha'} (first time only; "
-        "takes several minutes)")
-    result = run(["cargo", "install", "oha", "--version", OHA_VERSION, "--locked", "--root",
-                  str(CACHE / "oha")], timeout=3600,
-                 env=dict(os.environ, PATH=f"{CARGO_BIN}:{os.environ.get('PATH', '')}"))
-    if result.returncode != 0 or not oha_path():
-        return f"cargo install oha {OHA_VERSION} failed: {result.stderr.strip()[-300:]}"
-    return None
+    allowed = not env_flag("BENCH_NO_INSTALL") and os.environ.get("BENCH_INSTALL_OHA", "1") != "0"
+    return loadgen.ensure_oha(log, allowed)
 
 
 def litellm_version() -> str | None:
