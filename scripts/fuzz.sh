@@ -6,6 +6,7 @@
 #   FUZZ_SECONDS=600 make fuzz                 # longer
 #   FUZZ_TARGETS="sse config" make fuzz        # some targets only
 #   FUZZ_RUNS=10000000 FUZZ_JOBS=2 make fuzz   # a set number of executions instead of a time
+#   FUZZ_RUNS=10000000 FUZZ_SECONDS=900 make fuzz  # 10 M executions or 15 minutes, whichever first
 #   FUZZ_SKIP_BUILD=1 make fuzz                # reuse the last build
 # New inputs go to a scratch corpus; what adds coverage is merged into fuzz/corpus/<target>/
 # (committed, replayed by `cargo test`; inputs over FUZZ_MAX_LEN bytes are not kept). A crash is
@@ -45,9 +46,15 @@ stat() { grep -o "stat::$1: *[0-9]*" "$2" | grep -o '[0-9]*$' | tail -1 || true;
 run_one() {
     local t=$1 work="$target_dir/corpus-work/$1" log="$target_dir/fuzz-$1.log" status=0
     mkdir -p "$work" "artifacts/$t"
+    # FUZZ_RUNS alone: that many executions; with FUZZ_SECONDS too, whichever comes first.
     local limit=(-max_total_time="$seconds")
-    [ -n "$runs" ] && limit=(-runs="$runs")
-    echo "==> $t: ${runs:+$runs runs}${runs:-${seconds}s} (log: $log)"
+    if [ -n "$runs" ]; then
+        limit=(-runs="$runs")
+        [ -n "${FUZZ_SECONDS:-}" ] && limit+=(-max_total_time="$seconds")
+    fi
+    local what="${seconds}s"
+    [ -n "$runs" ] && what="$runs runs${FUZZ_SECONDS:+ or ${seconds}s}"
+    echo "==> $t: $what (log: $log)"
     nice -n "${FUZZ_NICE:-19}" "$bin/$t" "$work" "corpus/$t" "${limit[@]}" -max_len="$max_len" \
         -timeout=10 -rss_limit_mb=2048 -artifact_prefix="artifacts/$t/" -print_final_stats=1 \
         >"$log" 2>&1 || status=$?

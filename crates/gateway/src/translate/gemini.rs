@@ -532,6 +532,9 @@ pub fn request_from_openai(req: &oa::ChatRequest) -> Result<GenerateContentReque
         response_mime_type: mime,
         response_json_schema: schema,
     };
+    if contents.is_empty() {
+        return Err(crate::translate::NO_TURN_LEFT.into());
+    }
     Ok(GenerateContentRequest {
         contents,
         system_instruction: (!system.is_empty()).then_some(Content {

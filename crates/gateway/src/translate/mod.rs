@@ -78,6 +78,12 @@ pub fn translate_stream<T: StreamTranslator>(events: EventStream, translator: T)
 }
 
 /// Seconds since the Unix epoch, for `created`.
+/// A request whose every turn the translation dropped (system prompts moved to the backend's
+/// system field, empty turns and blocks the target has no place for left out): a 400, not an
+/// upstream call with no messages.
+pub(crate) const NO_TURN_LEFT: &str = "`messages` has no user or assistant turn with content \
+     once system and developer messages become the system prompt and empty turns are dropped";
+
 pub(crate) fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -159,6 +159,9 @@ pub fn request_from_openai(
             extra: Map::new(),
         });
 
+    if messages.is_empty() {
+        return Err(crate::translate::NO_TURN_LEFT.into());
+    }
     Ok(MessagesRequest {
         model: req.model.clone(),
         max_tokens: Some(req.max_output_tokens().unwrap_or(default_max_tokens)),
@@ -422,6 +425,9 @@ pub fn request_to_openai(req: MessagesRequest) -> Result<(oa::ChatRequest, Vec<S
         }
         user => user,
     };
+    if messages.iter().all(|m| m.role == "system") {
+        return Err(crate::translate::NO_TURN_LEFT.into());
+    }
     let has_tools = !tools.is_empty();
     Ok((
         oa::ChatRequest {

@@ -325,3 +325,17 @@ fn embeddings_translate_both_ways() {
                         {"object": "embedding", "index": 1, "embedding": [0.25]}]})
     );
 }
+
+#[test]
+fn a_request_with_no_turn_left_is_refused() {
+    // Found by the fuzzer: system messages around a user turn with no parts.
+    let request = chat(json!({"model": "m", "messages": [
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": []},
+        {"role": "system", "content": "tion"}
+    ]}));
+    assert_eq!(
+        request_from_openai(&request).err().as_deref(),
+        Some(crate::translate::NO_TURN_LEFT)
+    );
+}

@@ -162,6 +162,18 @@ pub fn request_to_chat(req: &ResponsesRequest) -> Result<(oa::ChatRequest, Vec<S
         messages.push(text_message("system", instructions.clone()));
     }
     let items = req.input.clone().map(Input::into_items).unwrap_or_default();
+    // An output may answer a call in a stored earlier response (`previous_response_id`), but
+    // not one this input makes later: chat backends refuse a tool message before its call.
+    let own_calls: std::collections::HashSet<String> = items
+        .iter()
+        .filter(|item| item.get("type").and_then(Value::as_str) == Some("function_call"))
+        .filter_map(|item| {
+            item.get("call_id")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .collect();
+    let mut called: std::collections::HashSet<String> = std::collections::HashSet::new();
     for (index, mut item) in items.into_iter().enumerate() {
         let kind = match item.get("type") {
             Some(Value::String(kind)) => kind.clone(),
@@ -205,6 +217,7 @@ pub fn request_to_chat(req: &ResponsesRequest) -> Result<(oa::ChatRequest, Vec<S
                 name,
                 arguments,
             } => {
+                called.insert(call_id.clone());
                 let call = oa::ToolCall {
                     id: call_id,
                     kind: "function".into(),
@@ -223,6 +236,11 @@ pub fn request_to_chat(req: &ResponsesRequest) -> Result<(oa::ChatRequest, Vec<S
                 }
             }
             InputItem::FunctionCallOutput { call_id, output } => {
+                if own_calls.contains(&call_id) && !called.contains(&call_id) {
+                    return Err(format!(
+                        "input[{index}]: the output of `{call_id}` comes before its function_call"
+                    ));
+                }
                 let text = match output {
                     None => String::new(),
                     Some(MessageContent::Text(text)) => text,

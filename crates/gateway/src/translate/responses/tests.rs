@@ -278,3 +278,23 @@ fn failed_event_carries_the_summary() {
     assert_eq!(value["response"]["status"], "failed");
     assert_eq!(value["response"]["error"]["code"], "backend_error");
 }
+
+#[test]
+fn an_output_before_its_own_call_is_refused() {
+    // Found by the fuzzer: chat backends refuse a tool message that precedes its call.
+    let early = request(json!({"model": "m", "input": [
+        {"type": "message", "role": "user", "content": "weather?"},
+        {"type": "function_call_output", "call_id": "call_0", "output": "sunny"},
+        {"type": "function_call", "call_id": "call_0", "name": "get_weather", "arguments": "{}"}
+    ]}));
+    let refused = request_to_chat(&early).err().unwrap_or_default();
+    assert!(
+        refused.contains("input[1]") && refused.contains("call_0"),
+        "{refused}"
+    );
+    // An output for a call in a stored earlier response still goes through.
+    let stored = request(json!({"model": "m", "input": [
+        {"type": "function_call_output", "call_id": "call_9", "output": "sunny"}
+    ]}));
+    assert!(request_to_chat(&stored).is_ok());
+}

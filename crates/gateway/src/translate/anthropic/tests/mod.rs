@@ -482,3 +482,29 @@ fn cache_usage_crosses_dialects_both_ways() {
         json!({"input_tokens": 2000, "output_tokens": 500, "cache_read_input_tokens": 8000})
     );
 }
+
+#[test]
+fn a_request_with_no_turn_left_is_refused_both_ways() {
+    // Found by the fuzzers: each passed the shape check, and the translation dropped every turn.
+    let empty_user = chat(json!({"model": "m", "messages": [{"role": "user", "content": ""}]}));
+    assert_eq!(
+        request_from_openai(&empty_user, 64).err().as_deref(),
+        Some(crate::translate::NO_TURN_LEFT)
+    );
+    let user_with_no_chat_content: MessagesRequest = serde_json::from_value(json!({
+        "model": "claude", "max_tokens": 64, "system": [{"type": "text", "text": "sys"}],
+        "messages": [{"role": "user", "content": [
+            {"type": "thinking", "thinking": "t", "signature": "s"},
+            {"type": "tool_use", "id": "toolu_0", "name": "get_weather", "input": {}}
+        ]}]
+    }))
+    .unwrap_or_else(|e| panic!("bad fixture: {e}"));
+    assert_eq!(
+        request_to_openai(user_with_no_chat_content)
+            .err()
+            .as_deref(),
+        Some(crate::translate::NO_TURN_LEFT)
+    );
+    let answerable = chat(json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]}));
+    assert!(request_from_openai(&answerable, 64).is_ok());
+}
