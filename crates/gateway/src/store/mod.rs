@@ -426,6 +426,35 @@ pub(crate) async fn insert(pool: &SqlitePool, rows: &[LogRow]) -> anyhow::Result
 mod tests {
     use super::*;
 
+    /// A row with every column set.
+    fn full_row() -> LogRow {
+        LogRow {
+            ts_ms: 1_763_900_000_123,
+            correlation_id: "c'1\"x".into(),
+            endpoint: "chat/completions",
+            requested_model: Some("Local/Chat".into()),
+            alias: Some("local/chat".into()),
+            target: Some("armitage/qwen".into()),
+            provider: Some("armitage".into()),
+            status: 200,
+            error_type: Some("backend_timeout".into()),
+            latency_ms: 12.345,
+            ttft_ms: Some(0.5),
+            input_tokens: Some(11),
+            output_tokens: Some(7),
+            streamed: true,
+            attempts: Some(r#"[{"target":"armitage/qwen","outcome":"ok","ms":1.5}]"#.into()),
+            client: Some("obsidian".into()),
+            tenant: Some("home".into()),
+            cost_usd: Some(0.0125),
+            bodies: None,
+            cache_read_tokens: Some(5),
+            cache_write_tokens: Some(3),
+            cache_write_1h_tokens: Some(1),
+            reasoning_tokens: Some(2),
+        }
+    }
+
     #[tokio::test]
     async fn rows_are_written_in_batches_and_flushed_on_stop() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
@@ -472,31 +501,7 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("log.db");
         let pool = open(&path).await.map_err(anyhow::Error::msg)?;
-        let full = LogRow {
-            ts_ms: 1_763_900_000_123,
-            correlation_id: "c'1\"x".into(),
-            endpoint: "chat/completions",
-            requested_model: Some("Local/Chat".into()),
-            alias: Some("local/chat".into()),
-            target: Some("armitage/qwen".into()),
-            provider: Some("armitage".into()),
-            status: 200,
-            error_type: Some("backend_timeout".into()),
-            latency_ms: 12.345,
-            ttft_ms: Some(0.5),
-            input_tokens: Some(11),
-            output_tokens: Some(7),
-            streamed: true,
-            attempts: Some(r#"[{"target":"armitage/qwen","outcome":"ok","ms":1.5}]"#.into()),
-            client: Some("obsidian".into()),
-            tenant: Some("home".into()),
-            cost_usd: Some(0.0125),
-            bodies: None,
-            cache_read_tokens: Some(5),
-            cache_write_tokens: Some(3),
-            cache_write_1h_tokens: Some(1),
-            reasoning_tokens: Some(2),
-        };
+        let full = full_row();
         let mut conn = rusqlite::Connection::open(&path)?;
         writer::insert(&mut conn, &[full.clone(), LogRow::default()])?;
         drop(conn);
@@ -582,26 +587,7 @@ mod tests {
         )
         .await;
         let mut tail = writer.subscribe_written();
-        let first = LogRow {
-            ts_ms: 1_763_900_000_123,
-            correlation_id: "c1".into(),
-            endpoint: "messages",
-            requested_model: Some("Local/Chat".into()),
-            alias: Some("local/chat".into()),
-            target: Some("armitage/qwen".into()),
-            provider: Some("armitage".into()),
-            status: 502,
-            error_type: Some("backend_timeout".into()),
-            latency_ms: 12.345,
-            ttft_ms: Some(0.5),
-            input_tokens: Some(11),
-            output_tokens: Some(7),
-            streamed: true,
-            client: Some("obsidian".into()),
-            tenant: Some("home".into()),
-            cost_usd: Some(0.0125),
-            ..LogRow::default()
-        };
+        let first = full_row();
         writer.log(first);
         writer.log(LogRow {
             correlation_id: "c2".into(),
