@@ -34,7 +34,9 @@ fn spawn(gateway: &Gateway) -> Result<(), String> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<PathBuf>>();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if let Ok(event) = event {
-            if !event.paths.is_empty() {
+            // Reading the file (the reload itself) is an access event: acting on it would
+            // reload again forever.
+            if !event.paths.is_empty() && !event.kind.is_access() {
                 let _ = tx.send(event.paths);
             }
         }

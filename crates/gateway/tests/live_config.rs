@@ -119,6 +119,39 @@ async fn in_place_write_is_picked_up() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_save_is_one_reload_and_reading_the_file_is_none() {
+    let h = Harness::start().await;
+    let mut events = h.gateway.subscribe();
+    // An invalid save: every reload of it is reported, so extra reloads show.
+    std::fs::write(&h.config_path, format!("{}\n[aliases.broken]\n", h.text())).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if let Ok(switchboard_gateway::GatewayEvent::ConfigRejected { .. }) =
+                events.recv().await
+            {
+                break;
+            }
+        }
+    })
+    .await
+    .expect("the invalid save is rejected");
+    // The reload read the file (so does an editor opening it): neither may start another.
+    std::fs::read_to_string(&h.config_path).unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let mut again = 0;
+    while let Ok(event) = events.try_recv() {
+        if matches!(
+            event,
+            switchboard_gateway::GatewayEvent::ConfigRejected { .. }
+        ) {
+            again += 1;
+        }
+    }
+    assert_eq!(again, 0, "one save, one reload");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rename_over_save_is_picked_up() {
     let h = Harness::start().await;
     let temp = h.config_path.with_file_name("config.toml.swp");
