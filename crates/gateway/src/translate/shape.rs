@@ -142,8 +142,12 @@ pub fn check_openai_chat(body: &Map<String, Value>) -> Result<(), ShapeError> {
                 let at = format!("{path}[{j}]");
                 let call = object(call, &at)?;
                 match call.get("id") {
+                    // Only the assistant calls tools: the translations drop `tool_calls`
+                    // elsewhere, so a result for one would answer no call.
                     Some(Value::String(id)) if !id.is_empty() => {
-                        call_ids.insert(id);
+                        if role == "assistant" {
+                            call_ids.insert(id);
+                        }
                     }
                     Some(Value::String(_)) | None | Some(Value::Null) => {
                         return err(format!("{at}.id"), Problem::MissingToolCallId)

@@ -52,6 +52,17 @@ fn openai_chat_table() {
             "messages",
             Problem::OnlySystem,
         ),
+        // Found by the fuzzer: `tool_calls` on a system message are dropped by the
+        // translations, so a result for one answers no call.
+        bad(
+            json!({"messages": [
+                {"role": "system", "content": "be brief", "tool_calls": [call(json!("call_1"))]},
+                {"role": "user", "content": "weather?"},
+                {"role": "tool", "tool_call_id": "call_1", "content": "sunny"}
+            ]}),
+            "messages[2].tool_call_id",
+            Problem::UnmatchedToolResult("call_1".into()),
+        ),
         // Found by the fuzzer: translators drop a turn with no content, leaving none.
         bad(
             json!({"messages": [{"role": "user", "con2tent": "hi"}]}),
