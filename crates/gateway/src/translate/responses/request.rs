@@ -217,6 +217,11 @@ pub fn request_to_chat(req: &ResponsesRequest) -> Result<(oa::ChatRequest, Vec<S
                 name,
                 arguments,
             } => {
+                if call_id.is_empty() {
+                    return Err(format!(
+                        "input[{index}]: a function_call needs a non-empty `call_id`"
+                    ));
+                }
                 called.insert(call_id.clone());
                 let call = oa::ToolCall {
                     id: call_id,
@@ -236,6 +241,11 @@ pub fn request_to_chat(req: &ResponsesRequest) -> Result<(oa::ChatRequest, Vec<S
                 }
             }
             InputItem::FunctionCallOutput { call_id, output } => {
+                if call_id.is_empty() {
+                    return Err(format!(
+                        "input[{index}]: a function_call_output needs a non-empty `call_id`"
+                    ));
+                }
                 if own_calls.contains(&call_id) && !called.contains(&call_id) {
                     return Err(format!(
                         "input[{index}]: the output of `{call_id}` comes before its function_call"

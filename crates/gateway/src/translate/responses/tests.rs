@@ -297,4 +297,10 @@ fn an_output_before_its_own_call_is_refused() {
         {"type": "function_call_output", "call_id": "call_9", "output": "sunny"}
     ]}));
     assert!(request_to_chat(&stored).is_ok());
+    // Found by the fuzzer: an empty `call_id` became a chat tool call without an id.
+    let unnamed = request(json!({"model": "m", "input": [
+        {"type": "function_call", "call_id": "", "name": "get_weather", "arguments": "{}"}
+    ]}));
+    let refused = request_to_chat(&unnamed).err().unwrap_or_default();
+    assert!(refused.contains("non-empty `call_id`"), "{refused}");
 }
