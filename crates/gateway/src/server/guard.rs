@@ -190,11 +190,18 @@ fn add_cors(headers: &mut HeaderMap, origin: &str, preflight: bool) {
 /// The host name part of a `Host` header, lower-cased; IPv6 keeps its brackets.
 fn host_name(host: &str) -> String {
     if let Some(rest) = host.strip_prefix('[') {
-        return rest
-            .split(']')
-            .next()
-            .map(|h| format!("[{}]", h.to_ascii_lowercase()))
-            .unwrap_or_default();
+        // After the brackets only a port may follow (found by the fuzzer: `[::1]0:o40` passed).
+        return match rest.split_once(']') {
+            Some((ip, tail))
+                if tail.is_empty()
+                    || tail
+                        .strip_prefix(':')
+                        .is_some_and(|port| port.chars().all(|c| c.is_ascii_digit())) =>
+            {
+                format!("[{}]", ip.to_ascii_lowercase())
+            }
+            _ => String::new(),
+        };
     }
     host.rsplit_once(':')
         .map_or(host, |(name, port)| {
@@ -305,6 +312,9 @@ mod tests {
             "127.0.0.1.evil.example:4000",
             "",
             "[::2]:4000",
+            "[::1]0:o40",
+            "[::1]:4000x",
+            "[::1",
             "localhost.evil",
             "hub.lan.evil",
         ] {
