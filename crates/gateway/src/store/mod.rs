@@ -426,6 +426,20 @@ pub(crate) async fn insert(pool: &SqlitePool, rows: &[LogRow]) -> anyhow::Result
 mod tests {
     use super::*;
 
+    /// A log writer on `path` with no retention bounds, its tracker and its stop token.
+    async fn started(path: &Path) -> (LogWriter, TaskTracker, CancellationToken) {
+        let tracker = TaskTracker::new();
+        let stop = CancellationToken::new();
+        let writer = LogWriter::start(
+            path.to_owned(),
+            retention::Retention::UNBOUNDED,
+            &tracker,
+            stop.clone(),
+        )
+        .await;
+        (writer, tracker, stop)
+    }
+
     /// A row with every column set.
     fn full_row() -> LogRow {
         LogRow {
@@ -459,15 +473,7 @@ mod tests {
     async fn rows_are_written_in_batches_and_flushed_on_stop() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("log.db");
-        let tracker = TaskTracker::new();
-        let stop = CancellationToken::new();
-        let writer = LogWriter::start(
-            path.clone(),
-            retention::Retention::UNBOUNDED,
-            &tracker,
-            stop.clone(),
-        )
-        .await;
+        let (writer, tracker, stop) = started(&path).await;
         for i in 0..1000 {
             writer.log(LogRow {
                 correlation_id: format!("c{i}"),
@@ -577,15 +583,7 @@ mod tests {
     async fn a_live_tail_gets_each_batch_as_the_log_reads_it_back() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("log.db");
-        let tracker = TaskTracker::new();
-        let stop = CancellationToken::new();
-        let writer = LogWriter::start(
-            path.clone(),
-            retention::Retention::UNBOUNDED,
-            &tracker,
-            stop.clone(),
-        )
-        .await;
+        let (writer, tracker, stop) = started(&path).await;
         let mut tail = writer.subscribe_written();
         let first = full_row();
         writer.log(first);
