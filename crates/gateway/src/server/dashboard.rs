@@ -274,13 +274,27 @@ async fn events(
     response
 }
 
-/// A `request` event, or `None` for a row that does not serialize (skipped, as the old feed did).
-fn request_event(row: &crate::api::RequestRow) -> Option<Event> {
-    Event::default()
-        .event("request")
-        .id(row.id.to_string())
-        .json_data(row)
-        .ok()
+/// Sends each row as a `request` event (a row that does not serialize is skipped) and moves
+/// `last` past it; false once the client has gone.
+async fn send_rows(
+    tx: &tokio::sync::mpsc::Sender<Event>,
+    rows: &[crate::api::RequestRow],
+    last: &mut i64,
+) -> bool {
+    for row in rows {
+        *last = row.id;
+        let Ok(event) = Event::default()
+            .event("request")
+            .id(row.id.to_string())
+            .json_data(row)
+        else {
+            continue;
+        };
+        if tx.send(event).await.is_err() {
+            return false;
+        }
+    }
+    true
 }
 
 /// Feeds one SSE connection until the client goes away or the gateway stops.
@@ -312,14 +326,8 @@ async fn feed(
             match reader.after(last, CATCH_UP).await {
                 Ok(rows) => {
                     pending = rows.len() == CATCH_UP as usize;
-                    for row in &rows {
-                        last = row.id;
-                        let Some(event) = request_event(row) else {
-                            continue;
-                        };
-                        if tx.send(event).await.is_err() {
-                            return;
-                        }
+                    if !send_rows(&tx, &rows, &mut last).await {
+                        return;
                     }
                 }
                 Err(e) => tracing::debug!(error = %e, "live tail cannot read the log"),
@@ -337,12 +345,8 @@ async fn feed(
                 let committed = written.borrow_and_update().clone();
                 match committed.rows_after(last) {
                     Some(rows) => {
-                        for row in rows {
-                            last = row.id;
-                            let Some(event) = request_event(row) else { continue };
-                            if tx.send(event).await.is_err() {
-                                return;
-                            }
+                        if !send_rows(&tx, rows, &mut last).await {
+                            return;
                         }
                     }
                     // A batch missed (this tail was slow) or not kept: read the log.
